@@ -1,0 +1,70 @@
+"""ConsoleAdapter: reads `/papers ...` lines from stdin, prints replies with Rich."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from collections.abc import Sequence
+from typing import IO, Any
+
+from rich.console import Console, RenderableType
+
+from adapters.console.render import render
+from bot.chat import CommandContext, CommandHandler, MessageRef
+from bot.models import Digest, Reply, Target
+
+PROMPT = "papers> "
+
+
+class ConsoleAdapter:
+    """The terminal as one chat channel (`console:<channel>`)."""
+
+    platform = "console"
+
+    def __init__(
+        self,
+        channel: str = "demo",
+        *,
+        console: Console | None = None,
+        stdin: IO[str] | None = None,
+    ) -> None:
+        self.target = Target("console", "", channel)
+        self.console = console or Console(highlight=False)
+        self.stdin = stdin or sys.stdin
+        self._sent = 0
+        self._stopping = asyncio.Event()
+
+    def render(self, item: Digest | Reply) -> Sequence[RenderableType]:
+        return render(item)
+
+    async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
+        self.console.print(part)
+        self._sent += 1
+        return MessageRef(target, str(self._sent))
+
+    async def show(self, item: Digest | Reply) -> None:
+        for part in self.render(item):
+            await self.post(self.target, part)
+
+    async def start(self, on_command: CommandHandler) -> None:
+        """Answer commands from stdin until EOF (or `stop()`); a prompt only on a terminal."""
+        interactive = self.stdin.isatty()
+        ctx = CommandContext(self.target, user="console")
+        while not self._stopping.is_set():
+            if interactive:
+                self.console.print(PROMPT, end="", style="bold")
+            line = await asyncio.to_thread(self.stdin.readline)
+            if not line:
+                break
+            line = line.strip()
+            if not line:
+                continue
+            if line in {"exit", "quit"}:
+                break
+            if not line.startswith("/papers"):
+                self.console.print("Commands start with /papers (try /papers help).")
+                continue
+            await self.show(await on_command(ctx, line))
+
+    async def stop(self) -> None:
+        self._stopping.set()

@@ -1,0 +1,303 @@
+"""DiscordAdapter: the discord.py gateway client, `/papers` interactions, and sends.
+
+- `start()` logs in (REST `/users/@me`), syncs the app commands (to one guild when a
+  dev guild is set), connects the gateway and answers `/papers` interactions until
+  `stop()`. It uses `AutoShardedClient`, which asks `/gateway/bot` where the gateway
+  is (so pointing the REST base at a test server points the gateway there too).
+- An interaction is answered within Discord's 3 seconds: the command runs, and if it
+  has not answered after `defer_after` seconds the interaction is deferred and the
+  answer follows (editing the deferred response, then follow-ups for further parts).
+- `post()` is what the delivery outbox calls: one stored body to a channel (bot token,
+  `nonce` + `enforce_nonce` from the outbox key, so a retried send creates no second
+  message) or to a webhook URL (`discord-webhook:` targets, no bot needed).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.http import Route
+
+from adapters.discord import limits
+from adapters.discord.render import NO_MENTIONS, Body, render, render_reply
+from adapters.discord.rest import DiscordREST, api_base, nonce_for
+from adapters.discord.slash import build_group
+from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
+from bot.models import Digest, Reply, Subscription, Target
+
+log = logging.getLogger(__name__)
+
+PLATFORM = "discord"
+WEBHOOK_PLATFORM = "discord-webhook"
+# What the bot needs and nothing more: Send Messages + Embed Links.
+PERMISSIONS = discord.Permissions(send_messages=True, embed_links=True)
+SCOPES = ("bot", "applications.commands")
+EPHEMERAL = 64
+
+SubscriptionLister = Callable[[Target], Awaitable[Sequence[Subscription]]]
+
+
+def invite_url(application_id: int) -> str:
+    """The OAuth2 URL that adds the bot with exactly the scopes and permissions it uses."""
+    return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
+
+
+def lister_from_handler(handler: CommandHandler) -> SubscriptionLister | None:
+    """`store.subscriptions.list` of the `Commands` whose bound `handle` we were given."""
+    store = getattr(getattr(handler, "__self__", None), "store", None)
+    subscriptions = getattr(store, "subscriptions", None)
+    return getattr(subscriptions, "list", None)
+
+
+class _Tree(app_commands.CommandTree):
+    async def on_error(
+        self, interaction: discord.Interaction, error: app_commands.AppCommandError
+    ) -> None:
+        log.error("/papers failed", exc_info=error)
+        message = "Sorry, that command failed. Please try again later."
+        try:
+            if interaction.response.is_done():
+                await interaction.followup.send(message, ephemeral=True)
+            else:
+                await interaction.response.send_message(message, ephemeral=True)
+        except discord.HTTPException:
+            log.warning("could not tell the user that /papers failed")
+
+
+class PaperboyClient(discord.AutoShardedClient):
+    """discord.py client that syncs `/papers` on login and announces the invite URL."""
+
+    def __init__(self, adapter: DiscordAdapter, **options: Any) -> None:
+        # paperboy has no voice: skip discord.py's warnings about voice libraries.
+        discord.VoiceClient.warn_nacl = False
+        discord.VoiceClient.warn_dave = False
+        options.setdefault("intents", discord.Intents(guilds=True))
+        options.setdefault("allowed_mentions", discord.AllowedMentions.none())
+        super().__init__(**options)
+        self.adapter = adapter
+        self.tree = _Tree(self)
+        self.tree.add_command(build_group(adapter))
+
+    async def setup_hook(self) -> None:
+        await self.adapter.sync_commands(self.tree)
+
+    async def on_ready(self) -> None:
+        self.adapter.on_ready(self)
+
+
+class DiscordAdapter:
+    """The Discord side of paperboy (also serves `discord-webhook:` targets)."""
+
+    platform = PLATFORM
+    platforms = (PLATFORM, WEBHOOK_PLATFORM)
+
+    def __init__(
+        self,
+        token: str | None,
+        *,
+        api_url: str | None = None,
+        dev_guild: int | None = None,
+        require_manage_channels: bool = True,
+        defer_after: float = 2.0,
+        client_options: dict[str, Any] | None = None,
+        subscriptions: SubscriptionLister | None = None,
+        connect: bool = True,
+    ) -> None:
+        self._token = token
+        self.connect = connect
+        self.api_url = api_url
+        self.dev_guild = dev_guild
+        self.require_manage_channels = require_manage_channels
+        self.defer_after = defer_after
+        self.client_options = dict(client_options or {})
+        self.rest = DiscordREST(token, api_url)
+        self.client: PaperboyClient | None = None
+        self.ready = asyncio.Event()
+        self.invite_url: str | None = None
+        self.synced: list[app_commands.AppCommand] = []
+        self._on_command: CommandHandler | None = None
+        self._subscriptions = subscriptions
+        self._stopping = asyncio.Event()
+        self._previous_base: str | None = None
+
+    # ----------------------------------------------------------------- rendering
+
+    def render(self, item: Digest | Reply) -> list[Body]:
+        return render(item)
+
+    # ----------------------------------------------------------------- gateway
+
+    async def start(self, on_command: CommandHandler) -> None:
+        """Log in, sync `/papers`, and answer interactions until `stop()`.
+
+        Without a token (a webhook-only setup) or with `connect=False` (a poster for
+        delivery) there is no gateway: this just waits for `stop()`.
+        """
+        self._on_command = on_command
+        if self._subscriptions is None:
+            self._subscriptions = lister_from_handler(on_command)
+        if not self._token or not self.connect:
+            await self._stopping.wait()
+            return
+        if self.api_url:
+            # discord.py builds every REST and interaction-callback URL from Route.BASE
+            # (process-wide). Restored by stop().
+            self._previous_base = Route.BASE
+            Route.BASE = api_base(self.api_url)
+        self.client = PaperboyClient(self, **self.client_options)
+        try:
+            await self.client.start(self._token, reconnect=True)
+        except discord.LoginFailure:
+            log.error("Discord refused the bot token (DISCORD_TOKEN): reset it and try again")
+            raise
+        except Exception:
+            log.exception("the Discord connection failed")
+            raise
+        finally:
+            if not self.client.is_closed():
+                await self.client.close()
+            await self._release()
+
+    async def stop(self) -> None:
+        self._stopping.set()
+        if self.client is not None and not self.client.is_closed():
+            await self.client.close()
+        await self._release()
+
+    async def _release(self) -> None:
+        await self.rest.close()
+        if self._previous_base is not None:
+            Route.BASE = self._previous_base
+            self._previous_base = None
+
+    async def sync_commands(self, tree: app_commands.CommandTree) -> None:
+        """Register `/papers` with Discord: globally, or to the dev guild only (instant)."""
+        guild = discord.Object(id=self.dev_guild) if self.dev_guild else None
+        if guild is not None:
+            tree.copy_global_to(guild=guild)
+        self.synced = await tree.sync(guild=guild)
+        where = f"guild {self.dev_guild}" if guild else "all guilds"
+        log.info("synced %d app command(s) to %s", len(self.synced), where)
+
+    def on_ready(self, client: discord.Client) -> None:
+        if client.application_id is not None and self.invite_url is None:
+            self.invite_url = invite_url(client.application_id)
+            user = client.user.name if client.user else "the bot"
+            print(f"Discord: logged in as {user}. Invite it with: {self.invite_url}", flush=True)
+            log.info("Discord invite URL: %s", self.invite_url)
+        self.ready.set()
+
+    # ----------------------------------------------------------------- interactions
+
+    def context(self, interaction: discord.Interaction) -> CommandContext | None:
+        """The channel and member an interaction comes from, None outside a guild channel."""
+        if interaction.guild_id is None or interaction.channel_id is None:
+            return None
+        perms = interaction.permissions
+        can_manage = (
+            not self.require_manage_channels or perms.manage_channels or perms.administrator
+        )
+        return CommandContext(
+            Target(PLATFORM, str(interaction.guild_id), str(interaction.channel_id)),
+            user=str(interaction.user.id),
+            can_manage=can_manage,
+        )
+
+    async def run(self, interaction: discord.Interaction, line: str) -> None:
+        """Answer one `/papers` interaction with the core's reply to `line`."""
+        ctx = self.context(interaction)
+        if ctx is None or self._on_command is None:
+            await interaction.response.send_message(
+                "Use /papers in a server channel.", ephemeral=True
+            )
+            return
+        task = asyncio.create_task(self._on_command(ctx, line))
+        deferred = False
+        done, _ = await asyncio.wait({task}, timeout=self.defer_after)
+        if not done:
+            # Not answered in time: Discord wants a response within 3 s.
+            await interaction.response.defer(ephemeral=True, thinking=True)
+            deferred = True
+        try:
+            reply = await task
+        except Exception:
+            log.exception("/papers %s failed", line.split(" ", 1)[0])
+            reply = Reply("Sorry, that command failed. Please try again later.", ok=False)
+        await self.respond(interaction, render_reply(reply), reply.ephemeral, deferred)
+
+    async def respond(
+        self,
+        interaction: discord.Interaction,
+        parts: Sequence[Body],
+        ephemeral: bool,
+        deferred: bool,
+    ) -> None:
+        """The first part answers the interaction (or edits the deferred answer);
+        further parts (a digest longer than one message) are follow-ups."""
+        for index, part in enumerate(parts):
+            kwargs = _message_kwargs(part)
+            if index == 0 and deferred:
+                await interaction.edit_original_response(**kwargs)
+            elif index == 0:
+                await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
+            else:
+                await interaction.followup.send(**kwargs, ephemeral=ephemeral, wait=True)
+
+    async def subscription_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        ctx = self.context(interaction)
+        if ctx is None or self._subscriptions is None:
+            return []
+        needle = current.strip().removeprefix("#").casefold()
+        choices = []
+        for sub in await self._subscriptions(ctx.target):
+            if needle and needle not in str(sub.id) and needle not in sub.query.casefold():
+                continue
+            name = f"#{sub.id} {' '.join(sub.query.split())}"
+            if len(name) > limits.CHOICE_NAME:
+                name = name[: limits.CHOICE_NAME - 1] + "…"
+            choices.append(app_commands.Choice(name=name, value=str(sub.id)))
+            if len(choices) == limits.CHOICES:
+                break
+        return choices
+
+    # ----------------------------------------------------------------- delivery
+
+    async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
+        """Send one rendered body. Raises ChatError (see `rest.error_from_response`)."""
+        if not isinstance(part, dict):
+            raise ChatError(f"not a Discord message body: {type(part).__name__}", permanent=True)
+        payload = dict(part)
+        payload["allowed_mentions"] = dict(NO_MENTIONS)  # whatever the stored part says
+        if target.platform == PLATFORM:
+            if key:
+                payload["nonce"] = nonce_for(key)
+                payload["enforce_nonce"] = True
+            data = await self.rest.create_message(target.channel, payload)
+        elif target.platform == WEBHOOK_PLATFORM:
+            # Executing a webhook takes no nonce: Discord offers webhooks no idempotency.
+            payload.pop("nonce", None)
+            payload.pop("enforce_nonce", None)
+            data = await self.rest.execute_webhook(target.channel, payload)
+        else:
+            raise ChatError(f"the Discord adapter cannot post to {target.platform}", permanent=True)
+        # A 2xx without an id is still a sent message: never resend it.
+        return MessageRef(target, str(data.get("id") or ""))
+
+    async def find_sent(self, target: Target, key: str) -> MessageRef | None:
+        """Always None: the nonce makes a resend of a sent part return the same message."""
+        return None
+
+
+def _message_kwargs(part: Body) -> dict[str, Any]:
+    return {
+        "content": part.get("content") or None,
+        "embeds": [discord.Embed.from_dict(e) for e in part.get("embeds", [])],
+        "allowed_mentions": discord.AllowedMentions.none(),
+    }

@@ -1,0 +1,35 @@
+"""Registers the Discord adapter with the core (entry point `paperboy.adapters`)."""
+
+from __future__ import annotations
+
+from adapters.discord.adapter import DiscordAdapter
+from adapters.discord.render import to_json
+from bot.plugins import AdapterPlugin
+from config import Settings
+
+
+def create(settings: Settings) -> DiscordAdapter | None:
+    """The gateway adapter, when a bot token is configured."""
+    if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
+        return None
+    return DiscordAdapter(
+        settings.discord_token.get_secret_value().strip(),
+        api_url=settings.discord_api_url,
+        dev_guild=settings.discord_dev_guild,
+        require_manage_channels=settings.discord_require_manage_channels,
+    )
+
+
+def create_webhook_poster(settings: Settings) -> DiscordAdapter:
+    """An adapter for delivery only: posts to `discord-webhook:` targets (no token
+    needed) and, when a token is set, to channels. Its `start()` connects nothing."""
+    token = settings.discord_token.get_secret_value().strip() if settings.discord_token else None
+    return DiscordAdapter(token or None, api_url=settings.discord_api_url, connect=False)
+
+
+PLUGIN = AdapterPlugin(
+    platform="discord",
+    formats={"discord": to_json},
+    create=create,
+    hooks={"poster": create_webhook_poster},
+)

@@ -1,0 +1,228 @@
+"""Digest and Reply -> Discord create-message bodies. Pure: no I/O, no discord.py.
+
+A body is exactly what goes on the wire (`content`, `embeds`, `allowed_mentions`),
+JSON-serialisable so the outbox can store it. A digest is one embed per paper, packed
+by the shared splitter into messages of at most 10 embeds and 6,000 embed characters,
+with a short content header on each; what does not fit is never dropped silently.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.parse
+from collections.abc import Sequence
+from typing import Any
+
+from adapters.discord import limits
+from adapters.discord.escape import ELLIPSIS, escape, fit, one_line, width
+from adapters.split import pack
+from bot.models import Digest, DigestEntry, Reply
+
+Body = dict[str, Any]
+Embed = dict[str, Any]
+
+COLOR = 0xFFD21E  # Hugging Face yellow
+NO_MENTIONS: dict[str, list[str]] = {"parse": []}
+EMBED_LIMITS = {"embeds": limits.EMBEDS_PER_MESSAGE, "chars": limits.EMBED_TOTAL}
+LINK_LABELS = {
+    "hf": "Hugging Face",
+    "arxiv": "arXiv",
+    "pdf": "PDF",
+    "github": "Code",
+    "project": "Project page",
+}
+_URL_SAFE = "/?#=&%:;,+~!$*'@-._"
+
+
+def safe_url(url: str | None) -> str | None:
+    """`url` if it is a well-formed http(s) URL, with markdown-breaking characters
+    percent-encoded; None otherwise (no javascript:, no userinfo, no spaces)."""
+    if not url or not isinstance(url, str):
+        return None
+    url = url.strip()
+    if any(ch.isspace() or ord(ch) < 0x20 for ch in url):
+        return None
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname or ""
+    if parts.scheme.lower() not in {"http", "https"} or not host or "@" in parts.netloc:
+        return None
+    if not all(ch.isalnum() or ch in ".-" for ch in host) or not host.isascii():
+        return None
+    netloc = host if port is None else f"{host}:{port}"
+    path = urllib.parse.quote(parts.path, safe=_URL_SAFE)
+    query = urllib.parse.quote(parts.query, safe=_URL_SAFE)
+    fragment = urllib.parse.quote(parts.fragment, safe=_URL_SAFE)
+    out = urllib.parse.urlunsplit((parts.scheme.lower(), netloc, path, query, fragment))
+    return out if len(out) <= limits.URL else None
+
+
+def embed_chars(embed: Embed) -> int:
+    """Characters Discord counts toward the 6,000 limit of a message's embeds."""
+    total = width(embed.get("title", "")) + width(embed.get("description", ""))
+    total += width(embed.get("footer", {}).get("text", ""))
+    total += width(embed.get("author", {}).get("name", ""))
+    for item in embed.get("fields", []):
+        total += width(item["name"]) + width(item["value"])
+    return total
+
+
+def _links_value(entry: DigestEntry) -> str:
+    links = entry.paper.links.as_dict()
+    order = ("hf", "arxiv", "pdf", "github", "project")
+    shown = []
+    for name in order:
+        url = safe_url(links.get(name))
+        if url:
+            shown.append(f"[{LINK_LABELS[name]}]({url})")
+    value = ""
+    for item in shown:  # whole links only, never a cut one
+        candidate = f"{value} · {item}" if value else item
+        if width(candidate) > limits.ENTRY_FIELD_VALUE:
+            break
+        value = candidate
+    return value
+
+
+def _visible(text: str) -> str | None:
+    """`text` unless it would show as nothing (Discord refuses blank names and values)."""
+    return text if text.strip() else None
+
+
+def render_entry(entry: DigestEntry) -> Embed:
+    """One paper as one embed, inside the limits on its own whatever its text."""
+    paper = entry.paper
+    links = paper.links
+    title = _visible(fit(one_line(paper.title), limits.TITLE))
+    embed: Embed = {
+        "title": title or _visible(fit(one_line(paper.id), limits.TITLE)) or "Untitled",
+        "color": COLOR,
+    }
+    url = safe_url(links.hf) or safe_url(links.arxiv)
+    if url:
+        embed["url"] = url
+    authors = _visible(fit(one_line(entry.authors_line), limits.AUTHOR_NAME, markdown=False))
+    if authors:
+        embed["author"] = {"name": authors}
+    summary = _visible(fit(entry.summary, limits.ENTRY_DESCRIPTION, entry.summary_highlights))
+    if summary:
+        embed["description"] = summary
+    fields = [{"name": "Votes", "value": f"▲ {int(paper.upvotes)}", "inline": True}]
+    terms = _visible(
+        fit(", ".join(one_line(t) for t in entry.matched_terms), limits.ENTRY_FIELD_VALUE)
+    )
+    if terms:
+        fields.append({"name": "Matched", "value": terms, "inline": True})
+    links_value = _links_value(entry)
+    if links_value:
+        fields.append({"name": "Links", "value": links_value, "inline": False})
+    embed["fields"] = fields
+    thumbnail = safe_url(paper.thumbnail_url)
+    if thumbnail:
+        embed["thumbnail"] = {"url": thumbnail}
+    footer = _visible(fit(one_line(paper.id), limits.ENTRY_FOOTER - 6, markdown=False))
+    if footer:
+        embed["footer"] = {"text": f"arXiv {footer}"}
+    return embed
+
+
+def body(content: str, embeds: Sequence[Embed] = ()) -> Body:
+    return {"content": content, "embeds": list(embeds), "allowed_mentions": dict(NO_MENTIONS)}
+
+
+def _heading(digest: Digest) -> str:
+    day = digest.date.isoformat() if digest.date else "the latest day"
+    return f"**Papers for {day}**"
+
+
+def _first_header(digest: Digest) -> str:
+    counts = f"{digest.matched} matching of {digest.checked} checked"
+    line = f"{_heading(digest)}: {counts}"
+    if digest.source_label:
+        line += " · _" + fit(one_line(digest.source_label), 300) + "_"
+    lines = [line]
+    if digest.queries:
+        queries = " | ".join(one_line(q) for q in digest.queries)
+        lines.append("Subscriptions: " + fit(queries, 1200))
+    if not digest.entries:
+        lines.append("No paper matched these subscriptions.")
+    return "\n".join(lines)
+
+
+def _more_line(count: int, full_list_url: str | None) -> str:
+    noun = "paper" if count == 1 else "papers"
+    line = f"{ELLIPSIS} and {count} more matching {noun}"
+    url = safe_url(full_list_url)
+    if url:
+        line += f": <{url}>"  # angle brackets: a link without a preview card
+    return line
+
+
+def render_digest(digest: Digest, *, max_messages: int | None = None) -> list[Body]:
+    """The digest as create-message bodies: all entries, unless `max_messages` caps it
+    (then the rest is counted in the last message's "and N more" line)."""
+    embeds = [render_entry(e) for e in digest.entries]
+    packing = pack(
+        embeds,
+        lambda e: {"embeds": 1, "chars": embed_chars(e)},
+        EMBED_LIMITS,
+        max_messages=max_messages,
+    )
+    messages = packing.messages
+    count = len(messages)
+    out: list[Body] = []
+    for index, group in enumerate(messages):
+        lines = [_first_header(digest) if index == 0 else _heading(digest)]
+        if count > 1:
+            lines[0] += f" (part {index + 1} of {count})"
+        if index == count - 1:
+            more = digest.omitted + len(packing.overflow)
+            if more:
+                lines.append(_more_line(more, digest.full_list_url))
+        content = "\n".join(lines)
+        if width(content) > limits.CONTENT:  # cannot happen with the caps above; be sure
+            content = content[: limits.CONTENT - 1] + ELLIPSIS
+        out.append(body(content, group))
+    return out
+
+
+def render_text(text: str) -> list[Body]:
+    """Plain reply text, escaped, split at line ends into messages of <= 2,000."""
+    if not text.strip():
+        return []
+    lines = [fit(line.rstrip(), limits.CONTENT - 10) for line in text.strip("\n").split("\n")]
+    packing = pack(lines, lambda line: {"chars": width(line) + 1}, {"chars": limits.CONTENT + 1})
+    contents = ("\n".join(group).strip("\n") for group in packing.messages)
+    return [body(content) for content in contents if content.strip()]
+
+
+def render_reply(reply: Reply) -> list[Body]:
+    parts = render_text(reply.text)
+    if reply.digest is not None:
+        parts += render_digest(reply.digest)
+    return parts or [body("Done.")]
+
+
+def render(item: Digest | Reply) -> list[Body]:
+    return render_digest(item) if isinstance(item, Digest) else render_reply(item)
+
+
+def to_json(digest: Digest) -> str:
+    """The `--format discord` contract: a JSON array of create-message bodies."""
+    return json.dumps(render_digest(digest), ensure_ascii=False, indent=2)
+
+
+__all__ = [
+    "body",
+    "embed_chars",
+    "escape",
+    "render",
+    "render_digest",
+    "render_entry",
+    "render_reply",
+    "safe_url",
+    "to_json",
+]

@@ -1,0 +1,222 @@
+"""Sending rendered bodies to Discord over REST, with Discord's errors mapped to ChatError.
+
+Channel messages go to `POST /channels/{id}/messages` with the bot token; webhook
+targets to the webhook URL with `?wait=true` (no token: the URL is the credential).
+This is plain aiohttp rather than discord.py's HTTP client on purpose: discord.py
+retries 429s and 5xx itself, sleeping inside the call, while the delivery outbox owns
+the retry policy (Retry-After, backoff with jitter, pausing a gone channel) and needs
+to see every failure as it happens.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import re
+from collections.abc import Mapping
+from typing import Any
+
+import aiohttp
+import yarl
+
+from adapters.discord import limits
+from bot.chat import ChatError
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API = "https://discord.com/api/v10"
+DISCORD_HOSTS = frozenset(
+    {"discord.com", "discordapp.com", "ptb.discord.com", "canary.discord.com"}
+)
+USER_AGENT = "DiscordBot (https://github.com/paperboy-bot/paperboy, 0.1.0) paperboy"
+_VERSIONED = re.compile(r"/api/v\d+$")
+_WEBHOOK_PATH = re.compile(r"/webhooks/(\d{1,20})/([A-Za-z0-9_.\-]{1,200})/?$")
+
+# Discord error codes that mean "this target is gone or closed to us".
+MISSING_ACCESS = 50001
+MISSING_PERMISSIONS = 50013
+UNKNOWN_CHANNEL = 10003
+UNKNOWN_WEBHOOK = 10015
+INVALID_WEBHOOK_TOKEN = 50027
+INVALID_FORM_BODY = 50035
+
+
+def api_base(url: str | None) -> str:
+    """The REST base with its version: `http://127.0.0.1:8080` -> `.../api/v10`."""
+    if not url:
+        return DEFAULT_API
+    url = url.strip().rstrip("/")
+    return url if _VERSIONED.search(url) else url + "/api/v10"
+
+
+def nonce_for(key: str) -> str:
+    """A deterministic nonce (25 hex characters, Discord's maximum) for an outbox key."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()[: limits.NONCE]
+
+
+class DiscordAPIError(ChatError):
+    """A failed send with Discord's HTTP status and JSON error code (when it gave one)."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status: int,
+        code: int | None = None,
+        permanent: bool = False,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, permanent=permanent, retry_after=retry_after)
+        self.status = status
+        self.code = code
+
+
+def _float(value: Any) -> float | None:
+    try:
+        result = float(value)
+    except (TypeError, ValueError):
+        return None
+    return result if result >= 0 else None
+
+
+def error_from_response(
+    status: int, data: Any, headers: Mapping[str, str] | None = None
+) -> DiscordAPIError:
+    """Discord's answer -> the error delivery understands.
+
+    401/403/404 (Missing Access 50001, Missing Permissions 50013, Unknown Channel
+    10003, Unknown Webhook 10015, bad token) and 400 (a body Discord refuses will be
+    refused again) are permanent; 429 carries `retry_after`; 5xx is transient.
+    """
+    headers = headers or {}
+    body = data if isinstance(data, dict) else {}
+    code = body.get("code") if isinstance(body.get("code"), int) else None
+    text = str(body.get("message") or "").strip()[:200] or f"HTTP {status}"
+    message = f"Discord {status}: {text}" + (f" (code {code})" if code else "")
+    if status == 429:
+        retry_after = (
+            _float(body.get("retry_after"))
+            or _float(headers.get("Retry-After"))
+            or _float(headers.get("X-RateLimit-Reset-After"))
+            or 1.0
+        )
+        scope = "global" if body.get("global") else "route"
+        return DiscordAPIError(
+            f"Discord rate limit ({scope}): retry after {retry_after:.2f}s",
+            status=status,
+            code=code,
+            retry_after=retry_after,
+        )
+    permanent = status in {400, 401, 403, 404} or code in {
+        MISSING_ACCESS,
+        MISSING_PERMISSIONS,
+        UNKNOWN_CHANNEL,
+        UNKNOWN_WEBHOOK,
+        INVALID_WEBHOOK_TOKEN,
+    }
+    if status == 400 and code == INVALID_FORM_BODY and isinstance(body.get("errors"), dict):
+        message += f": {_first_form_error(body['errors'])}"
+    return DiscordAPIError(message, status=status, code=code, permanent=permanent)
+
+
+def _first_form_error(errors: Mapping[str, Any], path: str = "") -> str:
+    """The first `_errors` entry of Discord's nested Invalid Form Body tree, with its path."""
+    for key, value in errors.items():
+        if key == "_errors" and isinstance(value, list) and value:
+            first = value[0] if isinstance(value[0], dict) else {}
+            return f"{path or 'body'}: {first.get('code', '')} {first.get('message', '')}".strip()
+        if isinstance(value, dict):
+            found = _first_form_error(value, f"{path}.{key}" if path else key)
+            if found:
+                return found
+    return ""
+
+
+def redact(url: yarl.URL | str) -> str:
+    """A webhook URL without its token (the token is the credential)."""
+    parsed = yarl.URL(str(url))
+    path = _WEBHOOK_PATH.sub(lambda m: f"/webhooks/{m.group(1)}/***", parsed.path)
+    return f"{parsed.scheme}://{parsed.host}{path}"
+
+
+class DiscordREST:
+    """A small async REST client for the two sends the outbox needs."""
+
+    def __init__(
+        self, token: str | None, base_url: str | None = None, *, timeout: float = 15.0
+    ) -> None:
+        self._token = token
+        self.base = api_base(base_url)
+        self.timeout = aiohttp.ClientTimeout(total=timeout)
+        self._session: aiohttp.ClientSession | None = None
+        base_host = yarl.URL(self.base).host
+        self.webhook_hosts = DISCORD_HOSTS | ({base_host} if base_host else set())
+
+    async def _client(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=self.timeout, headers={"User-Agent": USER_AGENT}
+            )
+        return self._session
+
+    async def close(self) -> None:
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def create_message(self, channel_id: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        if not channel_id.isdigit() or len(channel_id) > 20:
+            raise DiscordAPIError(
+                f"not a Discord channel id: {channel_id[:40]!r}", status=0, permanent=True
+            )
+        if not self._token:
+            raise DiscordAPIError("no Discord bot token configured", status=0, permanent=True)
+        url = yarl.URL(f"{self.base}/channels/{channel_id}/messages", encoded=True)
+        headers = {"Authorization": f"Bot {self._token}"}
+        return await self._send(url, payload, headers, label=f"channel {channel_id}")
+
+    def webhook_url(self, url: str) -> yarl.URL:
+        """Check a webhook target URL (http(s), a Discord host or the configured API's,
+        a /webhooks/{id}/{token} path) and add `wait=true` so Discord returns the message."""
+        try:
+            parsed = yarl.URL(url)
+        except (TypeError, ValueError):
+            parsed = None
+        if (
+            parsed is None
+            or parsed.scheme not in {"http", "https"}
+            or parsed.host not in self.webhook_hosts
+            or parsed.user
+            or not _WEBHOOK_PATH.search(parsed.path)
+        ):
+            raise DiscordAPIError(
+                "not a Discord webhook URL (https://discord.com/api/webhooks/ID/TOKEN)",
+                status=0,
+                permanent=True,
+            )
+        return parsed.update_query(wait="true")
+
+    async def execute_webhook(self, url: str, payload: Mapping[str, Any]) -> dict[str, Any]:
+        target = self.webhook_url(url)
+        return await self._send(target, payload, {}, label=f"webhook {redact(target)}")
+
+    async def _send(
+        self, url: yarl.URL, payload: Mapping[str, Any], headers: dict[str, str], *, label: str
+    ) -> dict[str, Any]:
+        session = await self._client()
+        try:
+            async with session.post(url, json=dict(payload), headers=headers) as response:
+                try:
+                    data = await response.json(content_type=None)
+                except ValueError:
+                    data = None
+                if 200 <= response.status < 300:
+                    return data if isinstance(data, dict) else {}
+                error = error_from_response(response.status, data, response.headers)
+        except (TimeoutError, aiohttp.ClientError) as exc:
+            # The exception text can carry the URL (a webhook's token): name only.
+            raise DiscordAPIError(
+                f"Discord unreachable ({type(exc).__name__}) for {label}", status=0
+            ) from None
+        log.warning("send to %s failed: %s", label, error)
+        raise error

@@ -1,0 +1,139 @@
+"""The `/papers` app-command group: typed options mapped to `bot.commands` text lines.
+
+Each subcommand builds the same line a user would type after `/papers` on any other
+platform (`subscribe LoRA`, `unsubscribe 3`, `schedule 09:00 Europe/Berlin mon-fri`)
+and hands it to a `SlashRunner` (the adapter), which answers the interaction.
+
+Discord applies `default_member_permissions` to a top-level command only: it cannot
+hide `/papers subscribe` while showing `/papers list` (discord.py ignores the
+decorator on subcommands). So the group is visible to everyone and the channel-
+changing subcommands are refused unless the member has Manage Channels (the core's
+`can_manage`, computed by the adapter from the member's resolved channel permissions).
+"""
+
+from __future__ import annotations
+
+import functools
+import zoneinfo
+from typing import Protocol
+
+import discord
+from discord import app_commands
+
+from adapters.discord import limits
+
+# Subcommands that change the channel: they need Manage Channels unless relaxed.
+MANAGING = frozenset({"subscribe", "unsubscribe", "schedule", "pause", "resume"})
+
+
+class SlashRunner(Protocol):
+    async def run(self, interaction: discord.Interaction, line: str) -> None:
+        """Answer the interaction with the core's reply to `line`."""
+
+    async def subscription_choices(
+        self, interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        """The channel's subscriptions matching what the user typed so far."""
+
+
+@functools.cache
+def _timezones() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
+    needle = current.strip().casefold()
+    names = [name for name in _timezones() if needle in name.casefold()]
+    names.sort(key=lambda name: (not name.casefold().startswith(needle), name))
+    return [app_commands.Choice(name=n, value=n) for n in names[: limits.CHOICES]]
+
+
+def build_group(runner: SlashRunner) -> app_commands.Group:
+    """The `/papers` group, wired to `runner`."""
+    group = app_commands.Group(
+        name="papers",
+        description="Research papers matched to this channel's subscriptions",
+        guild_only=True,
+    )
+
+    @group.command(name="subscribe", description="Follow papers matching a query")
+    @app_commands.describe(
+        query='Terms separated by commas, e.g. LoRA, "pipeline parallelism"; AND, OR, NOT'
+    )
+    async def subscribe(
+        interaction: discord.Interaction, query: app_commands.Range[str, 1, 500]
+    ) -> None:
+        await runner.run(interaction, f"subscribe {query}")
+
+    @group.command(name="unsubscribe", description="Stop following a subscription of this channel")
+    @app_commands.describe(subscription="The subscription (its id or its query)")
+    async def unsubscribe(
+        interaction: discord.Interaction, subscription: app_commands.Range[str, 1, 500]
+    ) -> None:
+        await runner.run(interaction, f"unsubscribe {subscription}")
+
+    @unsubscribe.autocomplete("subscription")
+    async def unsubscribe_complete(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return await runner.subscription_choices(interaction, current)
+
+    @group.command(name="list", description="This channel's subscriptions")
+    async def list_(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "list")
+
+    @group.command(name="digest", description="Preview this channel's digest (today or a day)")
+    @app_commands.describe(date="A day as YYYY-MM-DD (default: the latest)")
+    async def digest(
+        interaction: discord.Interaction, date: app_commands.Range[str, 1, 10] | None = None
+    ) -> None:
+        await runner.run(interaction, f"digest {date}" if date else "digest")
+
+    @group.command(name="schedule", description="When this channel's digest is posted")
+    @app_commands.describe(
+        time="HH:MM (24-hour), or off",
+        timezone="An IANA time zone, e.g. Europe/Berlin (default: the channel's)",
+        days="Days, e.g. mon-fri or mon,wed,fri (default: the channel's)",
+    )
+    async def schedule(
+        interaction: discord.Interaction,
+        time: app_commands.Range[str, 1, 10],
+        timezone: app_commands.Range[str, 1, 64] | None = None,
+        days: app_commands.Range[str, 1, 60] | None = None,
+    ) -> None:
+        if time.strip().lower() == "off":
+            line = "schedule off"
+        else:
+            line = " ".join(p for p in ("schedule", time, timezone, days) if p)
+        await runner.run(interaction, line)
+
+    @schedule.autocomplete("timezone")
+    async def schedule_timezone(
+        interaction: discord.Interaction, current: str
+    ) -> list[app_commands.Choice[str]]:
+        return timezone_choices(current)
+
+    @group.command(name="pause", description="Stop posting digests here until resumed")
+    async def pause(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "pause")
+
+    @group.command(name="resume", description="Post digests here again")
+    async def resume(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "resume")
+
+    @group.command(name="settings", description="This channel's schedule and digest options")
+    async def settings(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "settings")
+
+    @group.command(name="search", description="Search every paper the bot has seen")
+    @app_commands.describe(query="Words, a phrase, or author:name")
+    async def search(
+        interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await runner.run(interaction, f"search {query}")
+
+    @group.command(name="help", description="What /papers can do")
+    async def help_(interaction: discord.Interaction) -> None:
+        await runner.run(interaction, "help")
+
+    return group

@@ -1,0 +1,136 @@
+"""Build the platform-neutral Digest for one target.
+
+Selection and order are the core's business; how it looks is each adapter's.
+Entries are ordered by upvotes (most first), then title. A capped digest keeps
+the count of what it left out (`omitted`) so renderers can say "and N more".
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from bot.matching import Matcher, PaperMatch, highlight
+from bot.models import Digest, DigestEntry, Paper
+
+SUMMARY_LIMIT = 300
+AUTHORS_SHOWN = 5
+
+_SPACES = re.compile(r"\s+")
+# A sentence ends at . ! ? (or their CJK forms) followed by space or the end.
+_SENTENCE_END = re.compile(r"(?<=[.!?。！？])(?:\s+|$)")
+
+
+def summarize(paper: Paper, limit: int = SUMMARY_LIMIT) -> str:
+    """HF's ai_summary when present, else the abstract's first sentences, cut at a word."""
+    text = _SPACES.sub(" ", (paper.ai_summary or "").strip())
+    if not text:
+        text = first_sentences(_SPACES.sub(" ", paper.abstract.strip()), limit)
+    return cut_at_word(text, limit)
+
+
+def first_sentences(text: str, limit: int) -> str:
+    """As many whole sentences as fit in `limit`; the first one even if longer (cut later)."""
+    if len(text) <= limit:
+        return text
+    out = ""
+    for end in _SENTENCE_END.finditer(text):
+        candidate = text[: end.start()].rstrip()
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out or text
+
+
+def cut_at_word(text: str, limit: int) -> str:
+    """`text` if it fits, else cut at the last space before `limit` with an ellipsis."""
+    if len(text) <= limit:
+        return text
+    head = text[: limit - 1]
+    space = head.rfind(" ")
+    if space >= limit // 2:
+        head = head[:space]
+    return head.rstrip(" ,;:-") + "…"
+
+
+@dataclass(frozen=True, slots=True)
+class Selected:
+    """One paper with every term (over all of the target's queries) that matched it."""
+
+    paper: Paper
+    terms: tuple[str, ...]
+
+
+def merge_matches(
+    per_subscription: Mapping[Hashable, Sequence[PaperMatch]], order: Iterable[Hashable]
+) -> list[Selected]:
+    """Union of the matches of the given subscriptions, terms in subscription order."""
+    terms: dict[str, list[str]] = {}
+    papers: dict[str, Paper] = {}
+    for key in order:
+        for match in per_subscription.get(key, ()):
+            papers.setdefault(match.paper.id, match.paper)
+            seen = terms.setdefault(match.paper.id, [])
+            seen.extend(t for t in match.matched_terms if t not in seen)
+    return [Selected(papers[pid], tuple(found)) for pid, found in terms.items()]
+
+
+def make_entry(paper: Paper, terms: Sequence[str]) -> DigestEntry:
+    summary = summarize(paper)
+    return DigestEntry(
+        paper=paper,
+        matched_terms=tuple(terms),
+        summary=summary,
+        summary_highlights=highlight(summary, terms),
+        title_highlights=highlight(paper.title, terms),
+        authors=paper.authors[:AUTHORS_SHOWN],
+        more_authors=max(0, len(paper.authors) - AUTHORS_SHOWN),
+    )
+
+
+def build_digest(
+    selected: Iterable[Selected],
+    *,
+    day: dt.date | None,
+    queries: Sequence[str],
+    checked: int,
+    max_papers: int | None = None,
+    min_upvotes: int = 0,
+    source_label: str | None = None,
+) -> Digest:
+    chosen = [s for s in selected if s.paper.upvotes >= min_upvotes]
+    chosen.sort(key=lambda s: (-s.paper.upvotes, s.paper.title.casefold(), s.paper.id))
+    shown = chosen if max_papers is None else chosen[: max(0, max_papers)]
+    return Digest(
+        date=day,
+        queries=tuple(queries),
+        checked=checked,
+        entries=tuple(make_entry(s.paper, s.terms) for s in shown),
+        omitted=len(chosen) - len(shown),
+        source_label=source_label,
+    )
+
+
+def digest_for_queries(
+    papers: Sequence[Paper],
+    queries: Sequence[str],
+    *,
+    day: dt.date | None,
+    max_papers: int | None = None,
+    min_upvotes: int = 0,
+    source_label: str | None = None,
+) -> Digest:
+    """One digest of `papers` for the union of `queries` (raises QueryError for a bad one)."""
+    matcher = Matcher.compile(enumerate(queries))
+    selected = merge_matches(matcher.match(papers), range(len(queries)))
+    return build_digest(
+        selected,
+        day=day,
+        queries=queries,
+        checked=len(papers),
+        max_papers=max_papers,
+        min_upvotes=min_upvotes,
+        source_label=source_label,
+    )

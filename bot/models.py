@@ -1,0 +1,180 @@
+"""Platform-neutral data the core passes around. No markup, no platform details."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+ARXIV_ABS = "https://arxiv.org/abs/"
+ARXIV_PDF = "https://arxiv.org/pdf/"
+HF_PAPERS = "https://huggingface.co/papers/"
+
+
+@dataclass(frozen=True, slots=True)
+class PaperLinks:
+    arxiv: str
+    pdf: str
+    hf: str | None = None
+    github: str | None = None
+    project: str | None = None
+
+    def as_dict(self) -> dict[str, str]:
+        out = {"arxiv": self.arxiv, "pdf": self.pdf}
+        for name in ("hf", "github", "project"):
+            value = getattr(self, name)
+            if value:
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Paper:
+    """One paper of the archive, keyed by its arXiv id without version suffix."""
+
+    id: str
+    title: str
+    abstract: str = ""
+    authors: tuple[str, ...] = ()
+    published_at: dt.datetime | None = None
+    daily_date: dt.date | None = None
+    upvotes: int = 0
+    ai_summary: str | None = None
+    ai_keywords: tuple[str, ...] = ()
+    github_url: str | None = None
+    project_url: str | None = None
+    thumbnail_url: str | None = None
+    on_hf: bool = True
+    source: str = "hf"
+
+    @property
+    def links(self) -> PaperLinks:
+        return PaperLinks(
+            arxiv=ARXIV_ABS + self.id,
+            pdf=ARXIV_PDF + self.id,
+            hf=HF_PAPERS + self.id if self.on_hf else None,
+            github=self.github_url,
+            project=self.project_url,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A place digests go to: a channel on one platform (workspace may be empty)."""
+
+    platform: str
+    workspace: str
+    channel: str
+
+    @property
+    def key(self) -> str:
+        parts = [self.platform, self.workspace, self.channel] if self.workspace else [
+            self.platform,
+            self.channel,
+        ]
+        return ":".join(parts)
+
+    @classmethod
+    def parse(cls, spec: str) -> Target:
+        """Read `platform:channel` or `platform:workspace:channel`.
+
+        `discord-webhook:https://...` keeps the whole URL as the channel.
+        """
+        platform, sep, rest = spec.partition(":")
+        if not sep or not platform or not rest:
+            raise ValueError(
+                f"channel {spec!r} is not PLATFORM:CHANNEL (for example console:general)"
+            )
+        if platform == "discord-webhook":
+            return cls(platform, "", rest)
+        workspace, sep, channel = rest.partition(":")
+        if sep:
+            if not channel:
+                raise ValueError(f"channel {spec!r} has an empty channel name")
+            return cls(platform, workspace, channel)
+        return cls(platform, "", rest)
+
+    def __str__(self) -> str:
+        return self.key
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    id: int
+    target: Target
+    query: str
+    created_at: dt.datetime | None = None
+
+
+WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelSettings:
+    """A channel's schedule and digest options (defaults are a new channel's)."""
+
+    schedule_time: str = "09:00"
+    timezone: str = "UTC"
+    days: tuple[str, ...] = WEEKDAYS[:5]
+    schedule_enabled: bool = True
+    paused: bool = False
+    paused_reason: str | None = None
+    max_papers: int = 20
+    min_upvotes: int = 0
+    post_empty: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """A half-open character range [start, end) in some text."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class DigestEntry:
+    paper: Paper
+    matched_terms: tuple[str, ...]
+    summary: str
+    summary_highlights: tuple[Span, ...] = ()
+    title_highlights: tuple[Span, ...] = ()
+    authors: tuple[str, ...] = ()
+    more_authors: int = 0
+
+    @property
+    def authors_line(self) -> str:
+        line = ", ".join(self.authors)
+        return f"{line} et al." if self.more_authors else line
+
+
+@dataclass(frozen=True, slots=True)
+class Digest:
+    """One digest for one target: what to post, before any platform renders it."""
+
+    date: dt.date | None
+    queries: tuple[str, ...]
+    checked: int
+    entries: tuple[DigestEntry, ...]
+    omitted: int = 0
+    source_label: str | None = None
+    full_list_url: str | None = None
+
+    @property
+    def matched(self) -> int:
+        return len(self.entries) + self.omitted
+
+    @property
+    def header(self) -> str:
+        day = self.date.isoformat() if self.date else "latest"
+        return f"Papers for {day}: {self.matched} matching of {self.checked} checked"
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """What a command answers: plain text lines, a digest, or both."""
+
+    text: str = ""
+    digest: Digest | None = None
+    ok: bool = True
+    ephemeral: bool = True
+    extra: dict[str, object] = field(default_factory=dict)

@@ -1,0 +1,317 @@
+"""Hugging Face Daily Papers over HTTP: `GET {base}daily_papers?date=&limit=&p=`.
+
+Retry policy (per page request; `retries` more tries after the first):
+
+- retried: 429 (waits `Retry-After`, seconds or HTTP-date, capped at
+  `max_retry_after`; without the header like any other transient failure), 5xx,
+  timeouts, connection and protocol errors, and a body that is not valid JSON (a
+  truncated body from a proxy is as transient as a 502);
+- not retried: any other 4xx, a response that is valid JSON but not a list, an
+  unusable base URL;
+- between tries: exponential backoff with full jitter,
+  `uniform(0, min(max_backoff, backoff_base * 2**n))` for the n-th retry.
+
+After the last try the caller gets one `SourceError` with a one-line message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import errno
+import json
+import logging
+import random
+import socket
+from collections.abc import Awaitable, Callable
+from types import TracebackType
+from typing import TYPE_CHECKING, Self
+
+import httpx
+
+from bot import __version__
+from bot.models import Paper
+from bot.sources import SourceError
+from bot.sources.hf_json import merge_papers, normalize_arxiv_id, parse_daily_papers
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_BASE_URL = "https://huggingface.co/api/"
+USER_AGENT = f"paperboy/{__version__}"
+MAX_PAGES = 50
+
+Sleep = Callable[[float], Awaitable[object]]
+
+
+class _Transient(Exception):
+    """A failed try worth another; `reason` is what the final error will say."""
+
+    def __init__(self, reason: str, *, wait: float | None = None, unreachable: bool = False):
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+        self.unreachable = unreachable
+
+
+class HuggingFaceSource:
+    """The day's papers from the Hugging Face daily_papers API.
+
+    Pass `client` to share an `httpx.AsyncClient` (it is then never closed here).
+    Inside `async with` the source keeps one client of its own for all fetches and
+    closes it on exit (`aclose()` does the same); used without either, each
+    `fetch_day` opens and closes a client of its own, so nothing is ever left open.
+    """
+
+    name = "hf"
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        *,
+        timeout: float = 20.0,
+        retries: int = 4,
+        page_size: int = 50,
+        client: httpx.AsyncClient | None = None,
+        sleep: Sleep = asyncio.sleep,
+        backoff_base: float = 1.0,
+        max_backoff: float = 30.0,
+        max_retry_after: float = 120.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if page_size < 1:
+            raise ValueError("page_size must be at least 1")
+        if retries < 0:
+            raise ValueError("retries must not be negative")
+        self.base_url = base_url if base_url.endswith("/") else base_url + "/"
+        self.timeout = timeout
+        self.retries = retries
+        self.page_size = page_size
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._client = client
+        self._owns_client = False
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: object) -> HuggingFaceSource:
+        """A source configured by `hf_api_url`, `hf_timeout`, `hf_retries`, `hf_page_size`;
+        `kwargs` (client, sleep, ...) are passed on."""
+        return cls(
+            settings.hf_api_url,
+            timeout=settings.hf_timeout,
+            retries=settings.hf_retries,
+            page_size=settings.hf_page_size,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    async def __aenter__(self) -> Self:
+        if self._client is None:
+            self._client = _new_client()
+            self._owns_client = True
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the HTTP client if this source created it."""
+        if self._owns_client and self._client is not None:
+            client, self._client = self._client, None
+            self._owns_client = False
+            await client.aclose()
+
+    @property
+    def url(self) -> str:
+        return self.base_url + "daily_papers"
+
+    async def fetch_day(self, day: dt.date | None) -> list[Paper]:
+        """All papers HF lists for `day` (None: HF's latest day), every page of it.
+
+        Pages are requested from p=0 until one is shorter than `page_size`. A full page
+        that adds no new paper (a server ignoring `p`) also ends the walk, and so does
+        the `MAX_PAGES` guard.
+        """
+        if self._client is not None:
+            return await self._fetch_all(self._client, day)
+        async with _new_client() as client:
+            return await self._fetch_all(client, day)
+
+    async def _fetch_all(self, client: httpx.AsyncClient, day: dt.date | None) -> list[Paper]:
+        papers: list[Paper] = []
+        seen: set[str] = set()
+        for page in range(MAX_PAGES):
+            items = await self._fetch_page(client, day, page)
+            papers.extend(parse_daily_papers(items, origin=self._what(day, page), source=self.name))
+            if len(items) < self.page_size:
+                break
+            ids = {item_id for item in items if (item_id := _item_id(item))}
+            if page and not ids - seen:
+                log.warning("%s repeats earlier pages; stopping there", self._what(day, page))
+                break
+            seen |= ids
+        else:
+            log.warning("stopped after %d pages of %s", MAX_PAGES, self._what(day, None))
+        return merge_papers(papers)
+
+    def _what(self, day: dt.date | None, page: int | None) -> str:
+        label = day.isoformat() if day else "the latest day"
+        what = f"Hugging Face daily papers for {label}"
+        return f"{what} (page {page + 1})" if page else what
+
+    async def _fetch_page(
+        self, client: httpx.AsyncClient, day: dt.date | None, page: int
+    ) -> list[object]:
+        params: dict[str, str | int] = {"limit": self.page_size, "p": page}
+        if day is not None:
+            params = {"date": day.isoformat(), **params}
+        tries = self.retries + 1
+        last: _Transient | None = None
+        for attempt in range(tries):
+            if last is not None:
+                delay = last.wait if last.wait is not None else self._backoff(attempt - 1)
+                log.warning(
+                    "%s: %s; try %d of %d in %.1f s",
+                    self._what(day, page),
+                    last.reason,
+                    attempt + 1,
+                    tries,
+                    delay,
+                )
+                await self._sleep(delay)
+            try:
+                return await self._try_once(client, params, day)
+            except _Transient as exc:
+                last = exc
+        assert last is not None
+        count = f"{tries} {'try' if tries == 1 else 'tries'}"
+        if last.unreachable:
+            raise SourceError(
+                f"could not reach Hugging Face at {self.base_url} after {count}: {last.reason}"
+            )
+        raise SourceError(f"{self._what(day, page)} failed after {count}: {last.reason}")
+
+    def _backoff(self, retry: int) -> float:
+        ceiling = min(self.max_backoff, self.backoff_base * 2.0 ** min(retry, 62))
+        return self._rng.uniform(0.0, max(ceiling, 0.0))
+
+    async def _try_once(
+        self, client: httpx.AsyncClient, params: dict[str, str | int], day: dt.date | None
+    ) -> list[object]:
+        try:
+            response = await client.get(
+                self.url,
+                params=params,
+                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+                timeout=httpx.Timeout(self.timeout),
+                follow_redirects=True,
+            )
+        except httpx.TimeoutException as exc:
+            raise _Transient(f"timed out after {self.timeout:g} s") from exc
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            unreachable = isinstance(exc, httpx.ConnectError)
+            raise _Transient(_network_reason(exc), unreachable=unreachable) from exc
+        except httpx.HTTPError as exc:  # bad URL, unsupported protocol, proxy errors
+            reason = _one_line(str(exc)) or type(exc).__name__
+            raise SourceError(f"cannot request Hugging Face at {self.url}: {reason}") from exc
+
+        status = response.status_code
+        if status == 429:
+            raise _Transient("HTTP 429 (rate limited)", wait=self._retry_after(response))
+        if status >= 500:
+            raise _Transient(f"HTTP {status}")
+        if status >= 400:
+            detail = f"HTTP {status}: {_error_detail(response)}"
+            if status == 400 and day is not None:
+                raise SourceError(f"Hugging Face rejected date {day.isoformat()} ({detail})")
+            raise SourceError(f"Hugging Face rejected the daily papers request ({detail})")
+        if not 200 <= status < 300:
+            raise SourceError(f"Hugging Face answered HTTP {status} for {response.url}")
+        try:
+            data = json.loads(response.content)
+        except (ValueError, RecursionError) as exc:
+            raise _Transient(f"malformed JSON ({_one_line(str(exc))[:120]})") from exc
+        if not isinstance(data, list):
+            # Let the parser produce the shape error with its wording.
+            parse_daily_papers(data, origin=f"Hugging Face response from {response.url}")
+        return data
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        """Seconds the server asked us to wait (capped), or None if it did not say."""
+        value = response.headers.get("Retry-After", "").strip()
+        if not value:
+            return None
+        seconds: float
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+        if seconds != seconds:  # NaN
+            return None
+        return min(max(seconds, 0.0), self.max_retry_after)
+
+
+def _new_client() -> httpx.AsyncClient:
+    return httpx.AsyncClient(headers={"User-Agent": USER_AGENT})
+
+
+def _item_id(item: object) -> str | None:
+    paper = item.get("paper") if isinstance(item, dict) else None
+    return normalize_arxiv_id(paper.get("id")) if isinstance(paper, dict) else None
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _network_reason(exc: BaseException) -> str:
+    """A short reason for a transport error, from the OS error underneath if any."""
+    seen: set[int] = set()
+    cause: BaseException | None = exc
+    while cause is not None and id(cause) not in seen:
+        seen.add(id(cause))
+        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == (
+            errno.ECONNREFUSED
+        ):
+            return "connection refused"
+        if isinstance(cause, socket.gaierror):
+            return "host name not found"
+        if isinstance(cause, ConnectionResetError):
+            return "connection reset"
+        cause = cause.__cause__ or cause.__context__
+    text = _one_line(str(exc))
+    return text or type(exc).__name__
+
+
+def _error_detail(response: httpx.Response) -> str:
+    """HF's `{"error": "..."}` message, else the start of the body, else the reason."""
+    detail = ""
+    try:
+        body = response.json()
+    except (ValueError, RecursionError):
+        body = None
+    if isinstance(body, dict) and isinstance(body.get("error"), str):
+        detail = body["error"]
+    elif body is None:
+        try:
+            detail = response.text
+        except (UnicodeDecodeError, LookupError):
+            detail = ""
+    detail = _one_line(detail)[:200]
+    return detail or response.reason_phrase or "no detail"

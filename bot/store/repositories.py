@@ -1,0 +1,791 @@
+"""Repositories: the only code that reads and writes the tables.
+
+Every method opens its own short transaction. Methods that read and then write use the
+write engine (BEGIN IMMEDIATE on SQLite; on PostgreSQL they lock what they depend on), so
+concurrent callers in one or several processes cannot both pass a check and then both write.
+"""
+
+from __future__ import annotations
+
+import builtins
+import dataclasses
+import datetime as dt
+import re
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Row
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from bot.models import WEEKDAYS, ChannelSettings, Paper, Subscription, Target
+from bot.store.tables import channel_settings, deliveries, papers, subscriptions, targets
+
+MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
+MAX_QUERY_LENGTH = 300
+#: Upper bound of a channel's `max_papers` setting.
+MAX_PAPERS_LIMIT = 100
+#: Rows per statement in bulk writes and `IN (...)` lists: 500 papers x 17 columns stays
+#: well below the bind-parameter limits of SQLite (32766) and asyncpg (32767).
+CHUNK_SIZE = 500
+
+_T = TypeVar("_T")
+
+
+class SubscriptionLimitError(Exception):
+    """The channel already has `MAX_SUBSCRIPTIONS_PER_CHANNEL` subscriptions."""
+
+    def __init__(self, target: Target, limit: int = MAX_SUBSCRIPTIONS_PER_CHANNEL) -> None:
+        super().__init__(
+            f"{target} already has {limit} subscriptions, the most a channel can have; "
+            "remove one first"
+        )
+        self.target = target
+        self.limit = limit
+
+
+class DuplicateSubscriptionError(Exception):
+    """The channel is already subscribed to exactly this query."""
+
+    def __init__(self, target: Target, query: str, existing: Subscription | None = None) -> None:
+        super().__init__(f"{target} is already subscribed to {query!r}")
+        self.target = target
+        self.query = query
+        self.existing = existing
+
+
+class InvalidSubscriptionError(ValueError):
+    """The query is empty, too long or contains characters a database cannot store."""
+
+
+class InvalidSettingError(ValueError):
+    """An unknown setting name or a value a setting cannot take."""
+
+
+@dataclass(frozen=True, slots=True)
+class UpsertResult:
+    """What an upsert did: new papers, and known papers whose stored data changed."""
+
+    inserted: int
+    updated: int
+
+
+@dataclass(frozen=True, slots=True)
+class StoreContext:
+    """What the repositories share: the engine, its write twin and the default time zone."""
+
+    engine: AsyncEngine
+    writer: AsyncEngine
+    default_tz: str = "UTC"
+
+    def __post_init__(self) -> None:
+        _check_timezone(self.default_tz)
+
+    def insert(self, table: sa.Table) -> Any:
+        """The dialect's own INSERT, which knows ON CONFLICT."""
+        if self.engine.dialect.name == "postgresql":
+            return postgresql.insert(table)
+        return sqlite.insert(table)
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+def _utc(value: dt.datetime) -> dt.datetime:
+    return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+def _chunks(items: Sequence[_T], size: int = CHUNK_SIZE) -> Iterator[Sequence[_T]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _text(value: str | None) -> str | None:
+    # PostgreSQL cannot store NUL in text or jsonb; drop it on both backends alike.
+    if value is None:
+        return None
+    return value.replace("\x00", "")
+
+
+def _ids(paper_ids: Iterable[str]) -> list[str]:
+    if isinstance(paper_ids, str):
+        raise TypeError("pass an iterable of paper ids, not a single string")
+    return list(dict.fromkeys(paper_ids))
+
+
+def _target_where(target: Target) -> sa.ColumnElement[bool]:
+    return sa.and_(
+        targets.c.platform == target.platform,
+        targets.c.workspace == (target.workspace or ""),
+        targets.c.channel == target.channel,
+    )
+
+
+def _target_id_subquery(target: Target) -> sa.ScalarSelect[int]:
+    return sa.select(targets.c.id).where(_target_where(target)).scalar_subquery()
+
+
+def _check_target(target: Target) -> None:
+    if not isinstance(target, Target):
+        raise TypeError(f"expected a Target, got {type(target).__name__}")
+    if not target.platform or not target.channel:
+        raise ValueError(f"target {target!r} needs a platform and a channel")
+
+
+async def _find_target(conn: AsyncConnection, target: Target) -> int | None:
+    return (
+        await conn.execute(sa.select(targets.c.id).where(_target_where(target)))
+    ).scalar_one_or_none()
+
+
+async def _ensure_target(ctx: StoreContext, conn: AsyncConnection, target: Target) -> int:
+    """The target's id, creating it and its default settings row when new.
+
+    Safe against concurrent callers: the insert is an insert-or-ignore on the unique key and
+    the id is read afterwards (on PostgreSQL a second inserter waits for the first to commit).
+    """
+    _check_target(target)
+    target_id = await _find_target(conn, target)
+    if target_id is not None:
+        return target_id
+    now = _now()
+    await conn.execute(
+        ctx.insert(targets)
+        .values(
+            platform=target.platform,
+            workspace=target.workspace or "",
+            channel=target.channel,
+            created_at=now,
+        )
+        .on_conflict_do_nothing(index_elements=["platform", "workspace", "channel"])
+    )
+    target_id = await _find_target(conn, target)
+    if target_id is None:  # pragma: no cover - would be a database bug
+        raise RuntimeError(f"target {target} vanished right after it was inserted")
+    row = _settings_values(ChannelSettings(timezone=ctx.default_tz))
+    await conn.execute(
+        ctx.insert(channel_settings)
+        .values(target_id=target_id, updated_at=now, **row)
+        .on_conflict_do_nothing(index_elements=["target_id"])
+    )
+    return target_id
+
+
+# --------------------------------------------------------------------------- papers
+
+
+def _paper_values(paper: Paper, seen_at: dt.datetime) -> dict[str, Any]:
+    if not isinstance(paper.id, str) or not paper.id.strip():
+        raise ValueError(f"paper id {paper.id!r} is empty")
+    if len(paper.id) > 64:
+        raise ValueError(f"paper id {paper.id[:80]!r} is longer than 64 characters")
+    authors = [_text(a) for a in paper.authors if a]
+    keywords = [_text(k) for k in paper.ai_keywords if k]
+    return {
+        "id": paper.id,
+        "title": _text(paper.title) or "",
+        "abstract": _text(paper.abstract) or "",
+        # Empty lists and strings are stored as NULL: "nothing new" for the upsert's COALESCE.
+        "authors": authors or None,
+        "published_at": paper.published_at,
+        "daily_date": paper.daily_date,
+        "upvotes": int(paper.upvotes or 0),
+        "ai_summary": _text(paper.ai_summary) or None,
+        "ai_keywords": keywords or None,
+        "github_url": _text(paper.github_url) or None,
+        "project_url": _text(paper.project_url) or None,
+        "thumbnail_url": _text(paper.thumbnail_url) or None,
+        "on_hf": bool(paper.on_hf),
+        "source": _text(paper.source) or "hf",
+        "first_seen_at": seen_at,
+        "updated_at": seen_at,
+    }
+
+
+def _paper_from_row(row: Row[Any]) -> Paper:
+    m = row._mapping
+    return Paper(
+        id=m["id"],
+        title=m["title"],
+        abstract=m["abstract"] or "",
+        authors=tuple(m["authors"] or ()),
+        published_at=m["published_at"],
+        daily_date=m["daily_date"],
+        upvotes=m["upvotes"],
+        ai_summary=m["ai_summary"],
+        ai_keywords=tuple(m["ai_keywords"] or ()),
+        github_url=m["github_url"],
+        project_url=m["project_url"],
+        thumbnail_url=m["thumbnail_url"],
+        on_hf=bool(m["on_hf"]),
+        source=m["source"],
+    )
+
+
+def _paper_merge(excluded: Any) -> dict[str, Any]:
+    """How an incoming row (`excluded`) merges into a stored paper.
+
+    - title, abstract, authors, ai_summary, ai_keywords, links: the new value unless empty.
+    - upvotes: Hugging Face owns votes, so they change only with a row that is `on_hf`
+      (an arXiv listing with 0 votes does not wipe them); `on_hf` never goes back to false.
+    - daily_date: Hugging Face's day wins; otherwise the first known day stays.
+    - published_at and source keep what was seen first; first_seen_at never changes.
+    """
+    c = papers.c
+    f = sa.func
+    return {
+        "title": f.coalesce(f.nullif(excluded.title, ""), c.title),
+        "abstract": f.coalesce(f.nullif(excluded.abstract, ""), c.abstract),
+        "authors": f.coalesce(excluded.authors, c.authors),
+        "published_at": f.coalesce(c.published_at, excluded.published_at),
+        "daily_date": f.coalesce(
+            sa.case((excluded.on_hf, excluded.daily_date), else_=sa.null()),
+            c.daily_date,
+            excluded.daily_date,
+        ),
+        "upvotes": sa.case((excluded.on_hf, excluded.upvotes), else_=c.upvotes),
+        "ai_summary": f.coalesce(excluded.ai_summary, c.ai_summary),
+        "ai_keywords": f.coalesce(excluded.ai_keywords, c.ai_keywords),
+        "github_url": f.coalesce(excluded.github_url, c.github_url),
+        "project_url": f.coalesce(excluded.project_url, c.project_url),
+        "thumbnail_url": f.coalesce(excluded.thumbnail_url, c.thumbnail_url),
+        "on_hf": sa.or_(c.on_hf, excluded.on_hf),
+    }
+
+
+class PaperRepo:
+    """The archive of every paper the bot has seen."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    async def upsert(
+        self, papers_in: Sequence[Paper], *, seen_at: dt.datetime | None = None
+    ) -> UpsertResult:
+        """Insert new papers, merge fresh data into known ones (see `_paper_merge`).
+
+        Idempotent: re-ingesting the same data changes nothing, not even `updated_at`.
+        `seen_at` (default now) becomes `first_seen_at` of new papers and `updated_at` of
+        changed ones. Works in chunks of `CHUNK_SIZE`, one transaction each, so a bulk load
+        holds no lock for long; a repeated id within one call counts once (the last wins).
+        """
+        seen = _utc(seen_at) if seen_at is not None else _now()
+        rows: dict[str, dict[str, Any]] = {}
+        for paper in papers_in:
+            rows[paper.id] = _paper_values(paper, seen)
+        # Sorted, so that concurrent upserts on PostgreSQL lock rows in the same order.
+        ordered = [rows[paper_id] for paper_id in sorted(rows)]
+        inserted = updated = 0
+        for chunk in _chunks(ordered):
+            ids = [row["id"] for row in chunk]
+            stmt = self._ctx.insert(papers).values(builtins.list(chunk))
+            merged = _paper_merge(stmt.excluded)
+            changed_if = sa.or_(*(papers.c[name].is_distinct_from(v) for name, v in merged.items()))
+            stmt = stmt.on_conflict_do_update(
+                index_elements=[papers.c.id],
+                set_={**merged, "updated_at": stmt.excluded.updated_at},
+                where=changed_if,
+            ).returning(papers.c.id)
+            async with self._ctx.writer.begin() as conn:
+                existing = set(
+                    (await conn.execute(sa.select(papers.c.id).where(papers.c.id.in_(ids))))
+                    .scalars()
+                    .all()
+                )
+                written = set((await conn.execute(stmt)).scalars().all())
+            inserted += len(written - existing)
+            updated += len(written & existing)
+        return UpsertResult(inserted=inserted, updated=updated)
+
+    async def get(self, paper_id: str) -> Paper | None:
+        async with self._ctx.engine.connect() as conn:
+            row = (await conn.execute(sa.select(papers).where(papers.c.id == paper_id))).first()
+        return _paper_from_row(row) if row is not None else None
+
+    async def get_many(self, ids: Iterable[str]) -> dict[str, Paper]:
+        """The known papers among `ids`, by id (unknown ids are simply missing)."""
+        wanted = _ids(ids)
+        found: dict[str, Paper] = {}
+        async with self._ctx.engine.connect() as conn:
+            for chunk in _chunks(wanted):
+                result = await conn.execute(sa.select(papers).where(papers.c.id.in_(chunk)))
+                for row in result:
+                    paper = _paper_from_row(row)
+                    found[paper.id] = paper
+        return found
+
+    async def first_seen_since(
+        self,
+        since: dt.datetime | None,
+        *,
+        until: dt.datetime | None = None,
+        limit: int | None = None,
+    ) -> list[Paper]:
+        """Papers that entered the archive in (`since`, `until`], oldest first.
+
+        `since` is exclusive and `until` inclusive, so consecutive windows sharing a
+        boundary (a channel's watermark) neither skip nor repeat a paper. `since=None`
+        means from the beginning.
+        """
+        stmt = sa.select(papers)
+        if since is not None:
+            stmt = stmt.where(papers.c.first_seen_at > since)
+        if until is not None:
+            stmt = stmt.where(papers.c.first_seen_at <= until)
+        stmt = stmt.order_by(papers.c.first_seen_at, papers.c.id)
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        async with self._ctx.engine.connect() as conn:
+            return [_paper_from_row(row) for row in await conn.execute(stmt)]
+
+    async def for_day(self, day: dt.date) -> list[Paper]:
+        """The papers of one daily list, most upvoted first."""
+        stmt = (
+            sa.select(papers)
+            .where(papers.c.daily_date == day)
+            .order_by(papers.c.upvotes.desc(), papers.c.id)
+        )
+        async with self._ctx.engine.connect() as conn:
+            return [_paper_from_row(row) for row in await conn.execute(stmt)]
+
+    async def latest_day(self) -> dt.date | None:
+        """The newest daily date in the archive (None when it is empty)."""
+        async with self._ctx.engine.connect() as conn:
+            return (await conn.execute(sa.select(sa.func.max(papers.c.daily_date)))).scalar_one()
+
+    async def count(self) -> int:
+        async with self._ctx.engine.connect() as conn:
+            return (await conn.execute(sa.select(sa.func.count()).select_from(papers))).scalar_one()
+
+
+# --------------------------------------------------------------------------- targets
+
+
+def _target_from_row(row: Row[Any]) -> Target:
+    m = row._mapping
+    return Target(m["platform"], m["workspace"], m["channel"])
+
+
+class TargetRepo:
+    """Channels the bot posts to."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    async def ensure(self, target: Target) -> int:
+        """The target's id; a new target is created with a default settings row."""
+        _check_target(target)
+        async with self._ctx.engine.connect() as conn:
+            target_id = await _find_target(conn, target)
+        if target_id is not None:
+            return target_id
+        async with self._ctx.writer.begin() as conn:
+            return await _ensure_target(self._ctx, conn, target)
+
+    async def get_id(self, target: Target) -> int | None:
+        async with self._ctx.engine.connect() as conn:
+            return await _find_target(conn, target)
+
+    async def all(self) -> list[Target]:
+        """Every known target, oldest first."""
+        stmt = sa.select(targets.c.platform, targets.c.workspace, targets.c.channel).order_by(
+            targets.c.id
+        )
+        async with self._ctx.engine.connect() as conn:
+            return [_target_from_row(row) for row in await conn.execute(stmt)]
+
+    async def remove(self, target: Target) -> bool:
+        """Forget a target with its subscriptions, settings and deliveries (cascade)."""
+        async with self._ctx.writer.begin() as conn:
+            result = await conn.execute(sa.delete(targets).where(_target_where(target)))
+        return result.rowcount > 0
+
+
+# --------------------------------------------------------------------------- subscriptions
+
+
+def _clean_query(query: str) -> str:
+    if not isinstance(query, str):
+        raise InvalidSubscriptionError(f"a query is text, not {type(query).__name__}")
+    cleaned = query.strip()
+    if not cleaned:
+        raise InvalidSubscriptionError("the query is empty")
+    if len(cleaned) > MAX_QUERY_LENGTH:
+        raise InvalidSubscriptionError(
+            f"the query is {len(cleaned)} characters long; at most {MAX_QUERY_LENGTH} fit"
+        )
+    if "\x00" in cleaned:
+        raise InvalidSubscriptionError("the query contains a NUL character")
+    return cleaned
+
+
+def _subscription_from_row(row: Row[Any], target: Target) -> Subscription:
+    m = row._mapping
+    return Subscription(id=m["id"], target=target, query=m["query"], created_at=m["created_at"])
+
+
+_SUB_COLUMNS = (subscriptions.c.id, subscriptions.c.query, subscriptions.c.created_at)
+
+
+class SubscriptionRepo:
+    """A channel's queries. Queries are stored as given, minus surrounding whitespace."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    async def add(self, target: Target, query: str) -> Subscription:
+        """Subscribe `target` to `query` (creating the target when new).
+
+        Raises `InvalidSubscriptionError`, `DuplicateSubscriptionError` (same query, exact
+        case) or `SubscriptionLimitError` (already `MAX_SUBSCRIPTIONS_PER_CHANNEL`). The
+        limit check and the insert are one transaction; on PostgreSQL the target row is
+        locked for it, so concurrent adds cannot overshoot the limit.
+        """
+        cleaned = _clean_query(query)
+        _check_target(target)
+        try:
+            async with self._ctx.writer.begin() as conn:
+                target_id = await _ensure_target(self._ctx, conn, target)
+                await conn.execute(
+                    sa.select(targets.c.id).where(targets.c.id == target_id).with_for_update()
+                )
+                existing = (
+                    await conn.execute(
+                        sa.select(*_SUB_COLUMNS).where(
+                            subscriptions.c.target_id == target_id,
+                            subscriptions.c.query == cleaned,
+                        )
+                    )
+                ).first()
+                if existing is not None:
+                    raise DuplicateSubscriptionError(
+                        target, cleaned, _subscription_from_row(existing, target)
+                    )
+                count = (
+                    await conn.execute(
+                        sa.select(sa.func.count())
+                        .select_from(subscriptions)
+                        .where(subscriptions.c.target_id == target_id)
+                    )
+                ).scalar_one()
+                if count >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
+                    raise SubscriptionLimitError(target)
+                row = (
+                    await conn.execute(
+                        sa.insert(subscriptions)
+                        .values(target_id=target_id, query=cleaned, created_at=_now())
+                        .returning(*_SUB_COLUMNS)
+                    )
+                ).one()
+        except IntegrityError as exc:  # only reachable through a race the lock rules out
+            raise DuplicateSubscriptionError(target, cleaned) from exc
+        return _subscription_from_row(row, target)
+
+    async def remove(self, target: Target, sub_id: int) -> Subscription | None:
+        """Delete subscription `sub_id` if it belongs to `target`; return what was deleted."""
+        if isinstance(sub_id, bool) or not isinstance(sub_id, int):
+            raise TypeError(f"a subscription id is an int, not {type(sub_id).__name__}")
+        if not 0 < sub_id < 2**31:  # beyond the column's range PostgreSQL would raise
+            return None
+        return await self._delete(target, subscriptions.c.id == sub_id)
+
+    async def remove_query(self, target: Target, query: str) -> Subscription | None:
+        """Delete the subscription with exactly this query (surrounding spaces ignored)."""
+        if not isinstance(query, str) or not query.strip():
+            return None
+        return await self._delete(target, subscriptions.c.query == query.strip())
+
+    async def _delete(
+        self, target: Target, condition: sa.ColumnElement[bool]
+    ) -> Subscription | None:
+        stmt = (
+            sa.delete(subscriptions)
+            .where(subscriptions.c.target_id == _target_id_subquery(target), condition)
+            .returning(*_SUB_COLUMNS)
+        )
+        async with self._ctx.writer.begin() as conn:
+            row = (await conn.execute(stmt)).first()
+        return _subscription_from_row(row, target) if row is not None else None
+
+    async def list(self, target: Target) -> builtins.list[Subscription]:
+        """The target's subscriptions in the order they were added."""
+        stmt = (
+            sa.select(*_SUB_COLUMNS)
+            .where(subscriptions.c.target_id == _target_id_subquery(target))
+            .order_by(subscriptions.c.id)
+        )
+        async with self._ctx.engine.connect() as conn:
+            return [_subscription_from_row(row, target) for row in await conn.execute(stmt)]
+
+    async def count(self, target: Target) -> int:
+        stmt = (
+            sa.select(sa.func.count())
+            .select_from(subscriptions)
+            .where(subscriptions.c.target_id == _target_id_subquery(target))
+        )
+        async with self._ctx.engine.connect() as conn:
+            return (await conn.execute(stmt)).scalar_one()
+
+    async def all(self) -> builtins.list[Subscription]:
+        """Every subscription of every target, by id."""
+        stmt = (
+            sa.select(*_SUB_COLUMNS, targets.c.platform, targets.c.workspace, targets.c.channel)
+            .join(targets, targets.c.id == subscriptions.c.target_id)
+            .order_by(subscriptions.c.id)
+        )
+        async with self._ctx.engine.connect() as conn:
+            return [
+                _subscription_from_row(row, _target_from_row(row))
+                for row in await conn.execute(stmt)
+            ]
+
+
+# --------------------------------------------------------------------------- settings
+
+
+SETTING_NAMES = frozenset(f.name for f in dataclasses.fields(ChannelSettings))
+_TIME_RE = re.compile(r"([01]?\d|2[0-3]):([0-5]\d)")
+_DAY_NAMES = {day: day for day in WEEKDAYS} | {
+    "monday": "mon",
+    "tuesday": "tue",
+    "wednesday": "wed",
+    "thursday": "thu",
+    "friday": "fri",
+    "saturday": "sat",
+    "sunday": "sun",
+}
+
+
+def _check_timezone(name: object) -> str:
+    if not isinstance(name, str) or not name:
+        raise InvalidSettingError(f"time zone {name!r} is not a name like Europe/Berlin")
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise InvalidSettingError(f"unknown time zone {name!r} (try e.g. Europe/Berlin)") from exc
+    return name
+
+
+def _check_days(value: object) -> str:
+    if isinstance(value, str):
+        tokens = [t for t in re.split(r"[\s,]+", value) if t]
+    elif isinstance(value, Iterable):
+        tokens = builtins.list(value)
+    else:
+        raise InvalidSettingError(f"days {value!r} is not a list of weekdays")
+    days: set[str] = set()
+    for token in tokens:
+        day = _DAY_NAMES.get(token.lower()) if isinstance(token, str) else None
+        if day is None:
+            raise InvalidSettingError(f"{token!r} is not a weekday (use mon, tue, ... sun)")
+        days.add(day)
+    if not days:
+        raise InvalidSettingError("at least one weekday is needed (or turn the schedule off)")
+    return ",".join(day for day in WEEKDAYS if day in days)
+
+
+def _check_int(name: str, value: object, low: int, high: int | None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidSettingError(f"{name} must be a whole number, not {value!r}")
+    if value < low or (high is not None and value > high):
+        bounds = f"between {low} and {high}" if high is not None else f"at least {low}"
+        raise InvalidSettingError(f"{name} must be {bounds}, not {value}")
+    return value
+
+
+def _check_setting(name: str, value: object) -> object:
+    """A valid value for the settings row, or InvalidSettingError."""
+    if name == "schedule_time":
+        if isinstance(value, dt.time):
+            return f"{value.hour:02d}:{value.minute:02d}"
+        match = _TIME_RE.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise InvalidSettingError(f"schedule time {value!r} is not HH:MM (24-hour clock)")
+        return f"{int(match[1]):02d}:{match[2]}"
+    if name == "timezone":
+        return _check_timezone(value)
+    if name == "days":
+        return _check_days(value)
+    if name in ("schedule_enabled", "paused", "post_empty"):
+        if not isinstance(value, bool):
+            raise InvalidSettingError(f"{name} must be true or false, not {value!r}")
+        return value
+    if name == "paused_reason":
+        if value is not None and not isinstance(value, str):
+            raise InvalidSettingError(f"paused_reason must be text, not {value!r}")
+        return _text(value) or None
+    if name == "max_papers":
+        return _check_int(name, value, 1, MAX_PAPERS_LIMIT)
+    if name == "min_upvotes":
+        return _check_int(name, value, 0, None)
+    raise InvalidSettingError(
+        f"unknown setting {name!r}; known: {', '.join(sorted(SETTING_NAMES))}"
+    )
+
+
+def _settings_values(s: ChannelSettings) -> dict[str, Any]:
+    values = {f.name: getattr(s, f.name) for f in dataclasses.fields(ChannelSettings)}
+    values["days"] = ",".join(s.days)
+    return values
+
+
+def _settings_from_row(row: Row[Any]) -> ChannelSettings:
+    m = row._mapping
+    return ChannelSettings(
+        schedule_time=m["schedule_time"],
+        timezone=m["timezone"],
+        days=tuple(day for day in m["days"].split(",") if day),
+        schedule_enabled=bool(m["schedule_enabled"]),
+        paused=bool(m["paused"]),
+        paused_reason=m["paused_reason"],
+        max_papers=m["max_papers"],
+        min_upvotes=m["min_upvotes"],
+        post_empty=bool(m["post_empty"]),
+    )
+
+
+_SETTINGS_COLUMNS = tuple(channel_settings.c[name] for name in sorted(SETTING_NAMES))
+
+
+class SettingsRepo:
+    """A channel's schedule and digest options, plus its digest watermark."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    async def get(self, target: Target, *, default_tz: str | None = None) -> ChannelSettings:
+        """The target's settings; defaults (in the default time zone) for an unknown one."""
+        stmt = sa.select(*_SETTINGS_COLUMNS).where(
+            channel_settings.c.target_id == _target_id_subquery(target)
+        )
+        async with self._ctx.engine.connect() as conn:
+            row = (await conn.execute(stmt)).first()
+        if row is None:
+            return ChannelSettings(timezone=default_tz or self._ctx.default_tz)
+        return _settings_from_row(row)
+
+    async def update(self, target: Target, **changes: Any) -> ChannelSettings:
+        """Change some settings (creating the target when new) and return them all.
+
+        Every name and value is checked before anything is written; `InvalidSettingError`
+        says what is wrong. Unpausing clears `paused_reason` unless one is given.
+        """
+        values = {name: _check_setting(name, value) for name, value in changes.items()}
+        if values.get("paused") is False and "paused_reason" not in values:
+            values["paused_reason"] = None
+        async with self._ctx.writer.begin() as conn:
+            target_id = await _ensure_target(self._ctx, conn, target)
+            if values:
+                await conn.execute(
+                    sa.update(channel_settings)
+                    .where(channel_settings.c.target_id == target_id)
+                    .values(updated_at=_now(), **values)
+                )
+            row = (
+                await conn.execute(
+                    sa.select(*_SETTINGS_COLUMNS).where(channel_settings.c.target_id == target_id)
+                )
+            ).one()
+        return _settings_from_row(row)
+
+    async def all(self) -> builtins.list[tuple[Target, ChannelSettings]]:
+        """Every target with its settings, oldest target first (to rebuild schedules)."""
+        stmt = (
+            sa.select(
+                *_SETTINGS_COLUMNS, targets.c.platform, targets.c.workspace, targets.c.channel
+            )
+            .join(targets, targets.c.id == channel_settings.c.target_id)
+            .order_by(targets.c.id)
+        )
+        async with self._ctx.engine.connect() as conn:
+            return [
+                (_target_from_row(row), _settings_from_row(row)) for row in await conn.execute(stmt)
+            ]
+
+    async def set_watermark(self, target: Target, at: dt.datetime) -> None:
+        """Record that the target's digest covered papers first seen up to `at` (inclusive).
+
+        The next digest takes `papers.first_seen_since(watermark)`. The value is set as
+        given, so an operator can also move it back to resend.
+        """
+        if not isinstance(at, dt.datetime):
+            raise TypeError(f"a watermark is a datetime, not {type(at).__name__}")
+        async with self._ctx.writer.begin() as conn:
+            target_id = await _ensure_target(self._ctx, conn, target)
+            await conn.execute(
+                sa.update(channel_settings)
+                .where(channel_settings.c.target_id == target_id)
+                .values(last_digest_at=_utc(at), updated_at=_now())
+            )
+
+    async def get_watermark(self, target: Target) -> dt.datetime | None:
+        stmt = sa.select(channel_settings.c.last_digest_at).where(
+            channel_settings.c.target_id == _target_id_subquery(target)
+        )
+        async with self._ctx.engine.connect() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
+
+# --------------------------------------------------------------------------- deliveries
+
+
+class DeliveryRepo:
+    """The ledger: which paper reached which channel. A pair is recorded at most once."""
+
+    def __init__(self, ctx: StoreContext) -> None:
+        self._ctx = ctx
+
+    async def record(
+        self, target: Target, paper_ids: Iterable[str], digest_date: dt.date
+    ) -> set[str]:
+        """Record deliveries; return the ids recorded now (already delivered ones are not).
+
+        Concurrent callers recording the same paper get it back in exactly one of them.
+        """
+        ids = _ids(paper_ids)
+        if not ids:
+            return set()
+        now = _now()
+        recorded: set[str] = set()
+        async with self._ctx.writer.begin() as conn:
+            target_id = await _ensure_target(self._ctx, conn, target)
+            for chunk in _chunks(sorted(ids)):  # one lock order for concurrent callers
+                stmt = (
+                    self._ctx.insert(deliveries)
+                    .values(
+                        [
+                            {
+                                "target_id": target_id,
+                                "paper_id": paper_id,
+                                "digest_date": digest_date,
+                                "delivered_at": now,
+                            }
+                            for paper_id in chunk
+                        ]
+                    )
+                    .on_conflict_do_nothing(index_elements=["target_id", "paper_id"])
+                    .returning(deliveries.c.paper_id)
+                )
+                recorded.update((await conn.execute(stmt)).scalars().all())
+        return recorded
+
+    async def delivered(self, target: Target, paper_ids: Iterable[str]) -> set[str]:
+        """The ids among `paper_ids` that already reached the target."""
+        ids = _ids(paper_ids)
+        found: set[str] = set()
+        async with self._ctx.engine.connect() as conn:
+            for chunk in _chunks(ids):
+                stmt = sa.select(deliveries.c.paper_id).where(
+                    deliveries.c.target_id == _target_id_subquery(target),
+                    deliveries.c.paper_id.in_(chunk),
+                )
+                found.update((await conn.execute(stmt)).scalars().all())
+        return found

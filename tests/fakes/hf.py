@@ -1,0 +1,213 @@
+"""A loopback fake of the Hugging Face daily_papers API, for integration tests.
+
+    async with FakeHF({"2024-11-11": items}) as hf:
+        hf.inject(Fault.rate_limited(retry_after="3"), Fault.status(503))
+        source = HuggingFaceSource(hf.base_url, ...)
+        ...
+        assert [r.query["p"] for r in hf.requests] == [...]
+
+`GET /api/daily_papers` takes `date` (YYYY-MM-DD; omitted: the latest loaded day),
+`limit` (default 50, 1..100 like HF, else 400) and `p` (page from 0). Errors use HF's
+shape `{"error": "..."}`. Injected faults are answered in order, one per request,
+before any validation; once they are used up the fake answers normally.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import json
+import re
+import socket
+from collections import deque
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Self
+
+from aiohttp import web
+
+MAX_LIMIT = 100
+DEFAULT_LIMIT = 50
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+
+
+@dataclass(frozen=True)
+class Fault:
+    """One scripted answer. `delay` seconds pass first (a delay beyond the client's
+    timeout is a timeout); then, if `status` is None, the normal answer follows,
+    else `status` with `body` (bytes as is, anything else as JSON) and `headers`."""
+
+    status: int | None = None
+    body: Any = None
+    headers: Mapping[str, str] = field(default_factory=dict)
+    delay: float = 0.0
+
+    @classmethod
+    def rate_limited(cls, retry_after: str | int | float | None = None) -> Fault:
+        headers = {} if retry_after is None else {"Retry-After": str(retry_after)}
+        return cls(429, {"error": "Too Many Requests"}, headers)
+
+    @classmethod
+    def server_error(cls, status: int = 500) -> Fault:
+        return cls(status, {"error": "Internal Error"})
+
+    @classmethod
+    def error(cls, status: int, message: str) -> Fault:
+        return cls(status, {"error": message})
+
+    @classmethod
+    def slow(cls, delay: float) -> Fault:
+        return cls(delay=delay)
+
+    @classmethod
+    def malformed(cls) -> Fault:
+        return cls(200, b'[{"paper": {"id": "2411.05288", "title": "Bal')
+
+
+class FakeHF:
+    def __init__(self, days: Mapping[str | dt.date, Sequence[Any]] | None = None) -> None:
+        self.days: dict[str, list[Any]] = {}
+        for day, items in (days or {}).items():
+            self.add_day(day, items)
+        self.requests: list[RecordedRequest] = []
+        self._faults: deque[Fault] = deque()
+        self._always: Fault | None = None
+        self._closing = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self._port: int | None = None
+
+    # -- scripting ---------------------------------------------------------------
+
+    def add_day(self, day: str | dt.date, items: Sequence[Any]) -> None:
+        key = day.isoformat() if isinstance(day, dt.date) else day
+        self.days[key] = list(items)
+
+    def inject(self, *faults: Fault, times: int = 1) -> None:
+        """Queue `faults` (in order), the whole sequence `times` times."""
+        for _ in range(times):
+            self._faults.extend(faults)
+
+    def fail_always(self, fault: Fault | None) -> None:
+        """Answer every request with `fault` once the queue is empty (None: stop)."""
+        self._always = fault
+
+    @property
+    def daily_requests(self) -> list[RecordedRequest]:
+        return [r for r in self.requests if r.path == "/api/daily_papers"]
+
+    # -- lifecycle ---------------------------------------------------------------
+
+    @property
+    def port(self) -> int:
+        if self._port is None:
+            raise RuntimeError("FakeHF is not started")
+        return self._port
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/api/"
+
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_route("*", "/{tail:.*}", self._handle)
+        # handler_cancellation: a client that timed out and left stops a slow handler.
+        self._runner = web.AppRunner(
+            app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
+        )
+        await self._runner.setup()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        try:
+            sock.bind(("127.0.0.1", 0))
+            self._port = sock.getsockname()[1]
+            await web.SockSite(self._runner, sock).start()
+        except BaseException:
+            sock.close()
+            await self.close()
+            raise
+
+    async def close(self) -> None:
+        self._closing.set()  # releases handlers still sleeping in a delay
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    # -- serving -----------------------------------------------------------------
+
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        self.requests.append(
+            RecordedRequest(
+                request.method, request.path, dict(request.query), dict(request.headers)
+            )
+        )
+        fault = self._faults.popleft() if self._faults else self._always
+        if fault is not None:
+            if fault.delay > 0:
+                try:
+                    await asyncio.wait_for(self._closing.wait(), fault.delay)
+                except TimeoutError:
+                    pass
+            if fault.status is not None:
+                return _response(fault.status, fault.body, fault.headers)
+        if request.path != "/api/daily_papers":
+            return _response(404, {"error": "Sorry, we can't find the page you are looking for."})
+        if request.method != "GET":
+            return _response(405, {"error": "Method not allowed"})
+        return self._daily_papers(request.query)
+
+    def _daily_papers(self, query: Mapping[str, str]) -> web.Response:
+        day = query.get("date")
+        if day is None:
+            day = max(self.days) if self.days else None
+        elif not _valid_date(day):
+            message = f'"date" must be a valid date (YYYY-MM-DD), got {day!r}'
+            return _response(400, {"error": message})
+        limit = _int(query.get("limit", str(DEFAULT_LIMIT)))
+        if limit is None or not 1 <= limit <= MAX_LIMIT:
+            return _response(400, {"error": f'"limit" must be an integer from 1 to {MAX_LIMIT}'})
+        page = _int(query.get("p", "0"))
+        if page is None or page < 0:
+            return _response(400, {"error": '"p" must be a non-negative integer'})
+        items = self.days.get(day, []) if day else []
+        return _response(200, items[page * limit : (page + 1) * limit])
+
+
+def _valid_date(text: str) -> bool:
+    if not _DATE.fullmatch(text):
+        return False
+    try:
+        dt.date.fromisoformat(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _int(text: str) -> int | None:
+    return int(text) if re.fullmatch(r"-?\d+", text) else None
+
+
+def _response(status: int, body: Any, headers: Mapping[str, str] | None = None) -> web.Response:
+    data = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return web.Response(
+        status=status, body=data, headers=dict(headers or {}), content_type="application/json"
+    )

@@ -1,0 +1,111 @@
+"""`/papers` commands against a real store (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from bot.chat import CommandContext
+from bot.commands import Commands
+from bot.models import Target
+from bot.sources.file import FileSource
+from bot.sources.registry import source_from_spec
+from config import Settings
+
+CHAN = Target("console", "", "lab")
+CTX = CommandContext(CHAN, user="tester")
+
+
+@pytest.fixture
+async def commands(store) -> Commands:
+    await store.targets.ensure(CHAN)
+    return Commands(store, source_from_spec("sample", Settings()))
+
+
+async def test_subscribe_list_unsubscribe(commands: Commands) -> None:
+    first = await commands.handle(CTX, '/papers subscribe LoRA, "pipeline parallelism"')
+    assert first.ok and first.text.startswith("Subscribed #")
+    second = await commands.handle(CTX, "subscribe mixture of experts")
+    assert second.ok
+    listed = await commands.handle(CTX, "list")
+    assert 'LoRA, "pipeline parallelism"' in listed.text
+    assert "mixture of experts" in listed.text
+    sub_id = first.text.split("#")[1].split(":")[0]
+    gone = await commands.handle(CTX, f"unsubscribe {sub_id}")
+    assert gone.ok and "LoRA" in gone.text
+    gone2 = await commands.handle(CTX, "unsubscribe mixture of experts")
+    assert gone2.ok
+    empty = await commands.handle(CTX, "list")
+    assert "no subscriptions" in empty.text
+
+
+async def test_bad_query_answers_with_column(commands: Commands, store) -> None:
+    reply = await commands.handle(CTX, 'subscribe LoRA "abc')
+    assert not reply.ok
+    assert "column 6" in reply.text
+    assert await store.subscriptions.list(CHAN) == []
+
+
+async def test_duplicate_and_limit(commands: Commands, store) -> None:
+    assert (await commands.handle(CTX, "subscribe LoRA")).ok
+    dup = await commands.handle(CTX, "subscribe LoRA")
+    assert not dup.ok and "already" in dup.text
+    for i in range(49):
+        assert (await commands.handle(CTX, f"subscribe term{i}")).ok
+    over = await commands.handle(CTX, "subscribe one too many")
+    assert not over.ok and "50" in over.text
+    assert len(await store.subscriptions.list(CHAN)) == 50
+
+
+@pytest.mark.parametrize(
+    "line",
+    ["subscribe", "unsubscribe", "unsubscribe 999", "digest yesterday", "digest 2024-13-01",
+     "list extra", "frobnicate", "unsubscribe 99999999999999999999999999"],
+)
+async def test_bad_arguments_get_one_line(commands: Commands, line: str) -> None:
+    reply = await commands.handle(CTX, line)
+    assert not reply.ok
+    assert "\n" not in reply.text and reply.text
+
+
+async def test_help_lists_commands(commands: Commands) -> None:
+    reply = await commands.handle(CTX, "help")
+    for name in ("subscribe", "unsubscribe", "list", "digest", "help"):
+        assert f"/papers {name}" in reply.text
+    assert (await commands.handle(CTX, "")).text == reply.text
+
+
+async def test_managing_needs_permission(commands: Commands, store) -> None:
+    ctx = CommandContext(CHAN, user="guest", can_manage=False)
+    reply = await commands.handle(ctx, "subscribe LoRA")
+    assert not reply.ok and "permission" in reply.text
+    assert await store.subscriptions.list(CHAN) == []
+    assert (await commands.handle(ctx, "list")).ok
+
+
+async def test_digest_preview_for_a_day(commands: Commands) -> None:
+    await commands.handle(CTX, "subscribe LoRA")
+    await commands.handle(CTX, "subscribe pipeline parallelism")
+    reply = await commands.handle(CTX, "digest 2024-11-11")
+    assert reply.ok and reply.digest is not None
+    ids = {e.paper.id for e in reply.digest.entries}
+    assert "2411.05288" in ids  # Balancing Pipeline Parallelism with Vocabulary Parallelism
+    assert reply.digest.date == dt.date(2024, 11, 11)
+    assert reply.digest.checked == 9
+    # Without a date: the newest archived day (now 2024-11-11).
+    latest = await commands.handle(CTX, "digest")
+    assert latest.digest is not None and latest.digest.date == dt.date(2024, 11, 11)
+
+
+async def test_digest_without_subscriptions(commands: Commands) -> None:
+    reply = await commands.handle(CTX, "digest")
+    assert "no subscriptions" in reply.text
+
+
+async def test_digest_source_failure_is_one_line(store, tmp_path) -> None:
+    await store.targets.ensure(CHAN)
+    commands = Commands(store, FileSource(tmp_path / "missing.json"))
+    await commands.handle(CTX, "subscribe LoRA")
+    reply = await commands.handle(CTX, "digest 2020-01-01")
+    assert not reply.ok and "\n" not in reply.text

@@ -1,0 +1,155 @@
+"""Normalisation, tokenising, stemming: the ground both query and paper text stand on."""
+
+from __future__ import annotations
+
+import sys
+import unicodedata
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.text import (
+    BREAK_CHARS,
+    Token,
+    is_acronym,
+    normalize,
+    original_span,
+    stem,
+    tokenize,
+)
+
+
+def words(text: str) -> list[str]:
+    return [t.surface for t in tokenize(normalize(text)[0])]
+
+
+def test_ascii_text_keeps_positions() -> None:
+    text, index = normalize("pipeline-parallel/tensor_parallel")
+    assert text == "pipeline parallel tensor parallel"
+    assert index == list(range(len(text)))
+
+
+@pytest.mark.parametrize("dash", ["-", "‐", "‑", "‒", "–", "—", "―", "−", "﹣", "－", "⸺"])
+def test_dashes_are_word_breaks(dash: str) -> None:
+    assert words(f"Mixture{dash}of{dash}Experts") == ["Mixture", "of", "Experts"]
+
+
+def test_every_unicode_dash_is_a_word_break() -> None:
+    dashes = [chr(cp) for cp in range(sys.maxunicode + 1) if unicodedata.category(chr(cp)) == "Pd"]
+    assert len(dashes) > 20
+    for dash in dashes:
+        normal, _ = normalize(f"a{dash}b")
+        assert not any(c.isalnum() for c in normal[1:-1]), repr(dash)
+        assert normal[0] == "a" and normal[-1] == "b"
+        assert dash in BREAK_CHARS or unicodedata.normalize("NFKC", dash) in BREAK_CHARS
+
+
+@pytest.mark.parametrize("text", ["GPU/TPU", "GPU／TPU", "GPU⁄TPU", "GPU_TPU", "GPU＿TPU"])
+def test_slashes_and_underscores_are_word_breaks(text: str) -> None:
+    assert words(text) == ["GPU", "TPU"]
+
+
+def test_nfkc_ligature_maps_back() -> None:
+    original = "ﬁne-tuning"
+    text, index = normalize(original)
+    assert text == "fine tuning"
+    assert index[:3] == [0, 0, 1]
+    assert len(index) == len(text)
+    tok = tokenize(text)[0]
+    start, end = original_span(index, tok.start, tok.end, len(original))
+    assert original[start:end] == "ﬁne"
+
+
+def test_nfkc_fullwidth_maps_back() -> None:
+    original = "the ＬｏＲＡ adapter"
+    text, index = normalize(original)
+    assert text == "the LoRA adapter"
+    tok = tokenize(text)[1]
+    start, end = original_span(index, tok.start, tok.end, len(original))
+    assert original[start:end] == "ＬｏＲＡ"
+
+
+def test_span_ending_inside_an_expansion_covers_the_whole_character() -> None:
+    original = "xﬁy"
+    text, index = normalize(original)
+    assert text == "xfiy"
+    # "xf" ends halfway through the ligature: the ligature is included.
+    assert original_span(index, 0, 2, len(original)) == (0, 2)
+    assert original_span(index, 2, 4, len(original)) == (1, 3)
+
+
+def test_combining_marks_compose() -> None:
+    original = "nai\u0308ve model"
+    text, index = normalize(original)
+    assert text == "naïve model"
+    assert index[2] == 2 and index[3] == 4  # "ï" comes from "i" + U+0308
+    assert words(original) == ["naïve", "model"]
+
+
+def test_hangul_jamo_compose() -> None:
+    original = "\u1100\u1161\u11a8 x"
+    text, _ = normalize(original)
+    assert text == unicodedata.normalize("NFKC", original)
+
+
+@given(st.text(max_size=200))
+@settings(max_examples=300, deadline=None)
+def test_normalize_index_is_consistent(original: str) -> None:
+    text, index = normalize(original)
+    assert len(index) == len(text)
+    assert index == sorted(index)
+    assert all(0 <= i < len(original) for i in index)
+    for tok in tokenize(text):
+        start, end = original_span(index, tok.start, tok.end, len(original))
+        assert 0 <= start < end <= len(original)
+
+
+def test_tokens_are_runs_of_letters_and_digits() -> None:
+    assert tokenize("Wav2Vec 2.0, GPT-4!") == [
+        Token(0, 7, "Wav2Vec"),
+        Token(8, 9, "2"),
+        Token(10, 11, "0"),
+        Token(13, 16, "GPT"),
+        Token(17, 18, "4"),
+    ]
+    assert words("Über λ-ECLIPSE 多模态") == ["Über", "λ", "ECLIPSE", "多模态"]
+
+
+def test_apostrophes_inside_words_stay() -> None:
+    assert words("LoRA's ``mining'' isn't 'quoted'") == ["LoRA's", "mining", "isn't", "quoted"]
+    assert words("LoRA’s") == ["LoRA's"]
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [
+        ("quantization", "quantized"),
+        ("quantization", "quantizing"),
+        ("Quantization", "quantizes"),
+        ("parallelism", "parallel"),
+        ("experts", "expert"),
+        ("Pipeline", "pipelines"),
+        ("model's", "model"),
+    ],
+)
+def test_stem_equal(a: str, b: str) -> None:
+    assert stem(a) == stem(b)
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [("quantization", "quantitative"), ("quantization", "quantify"), ("exploration", "lora")],
+)
+def test_stem_different(a: str, b: str) -> None:
+    assert stem(a) != stem(b)
+
+
+@pytest.mark.parametrize("word", ["LoRA", "ViT", "MoE", "GPTQ", "SLAM", "LLMs", "3D", "iOS"])
+def test_acronyms(word: str) -> None:
+    assert is_acronym(word)
+
+
+@pytest.mark.parametrize("word", ["lora", "Pipeline", "A", "x86", "quantization", "", "Über"])
+def test_not_acronyms(word: str) -> None:
+    assert not is_acronym(word)
