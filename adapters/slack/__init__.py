@@ -1,0 +1,5 @@
+"""Slack: slack-bolt AsyncApp (Socket Mode and HTTP mode), Block Kit rendering."""
+
+from adapters.slack.adapter import SlackAdapter
+
+__all__ = ["SlackAdapter"]

@@ -1,0 +1,450 @@
+"""SlackAdapter: `/papers` through slack-bolt (Socket Mode or HTTP), digests via the Web API.
+
+Commands. Every slash command (`/papers`, or whatever the manifest names it) is
+acknowledged at once with an empty ack; the work runs in a bolt *lazy listener* (an
+asyncio task started after the ack), which hands the text to `bot.commands` and posts
+the answer through `respond()` (the command's response_url: ephemeral, up to five
+messages). So a digest that takes ten seconds to build is still acknowledged well
+within Slack's 3 s. A digest preview has a "Share in channel" button; clicking it
+(acked the same way) rebuilds that day's digest and posts it to the channel.
+
+Delivery. `post()` sends one rendered part with `chat.postMessage`, adding `channel`
+and, with an outbox key, `metadata = {"event_type": "paperboy_digest_part",
+"event_payload": {"key": ...}}`; `find_sent()` looks for that key in the channel's
+recent history (and in the threads of our own recent digests). Retries belong to the
+outbox: the delivery client has slack_sdk's retry handlers turned off (`retry_handlers
+=[]`), because its default connection-error retry could post a message twice, and a
+429 must reach the outbox as `ChatError(retry_after=...)`. When a post's outcome is
+unknown (timeout, connection lost, 5xx), the adapter remembers the key and checks
+history before the next attempt with that key, so a retry does not post twice.
+The client bolt uses for commands keeps the connection-error retry and one
+rate-limit retry: answering a user is not the outbox's business.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import re
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any
+
+import aiohttp
+from pydantic import SecretStr
+from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from adapters.slack.mrkdwn import unescape
+from adapters.slack.render import (
+    SHARE_ACTION,
+    THREAD_KEY,
+    Part,
+    context,
+    render_digest,
+    render_reply,
+    sendable,
+)
+from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
+from bot.models import Digest, Reply, Target
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://slack.com/api/"
+METADATA_EVENT = "paperboy_digest_part"
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "account_inactive",
+        "invalid_auth",
+        "not_authed",
+        "token_revoked",
+        "token_expired",
+        "missing_scope",
+        "team_access_not_granted",
+        "restricted_action",
+    }
+)
+HISTORY_PAGE = 100
+HISTORY_PAGES = 3  # "recent": the newest 300 messages of the channel
+ANY_COMMAND = re.compile(r"^/.+")
+_USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+
+Respond = Callable[..., Awaitable[Any]]
+
+
+def chat_error(error: SlackApiError, method: str) -> ChatError:
+    """Map a Slack Web API failure to the outbox's ChatError."""
+    response = error.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    data = getattr(response, "data", None)
+    code = data.get("error") if isinstance(data, Mapping) else None
+    headers = getattr(response, "headers", None) or {}
+    if status == 429 or code == "ratelimited":
+        return ChatError(
+            f"slack {method}: rate limited", retry_after=_retry_after(headers.get("Retry-After"))
+        )
+    if code in PERMANENT_ERRORS:
+        return ChatError(f"slack {method}: {code}", permanent=True)
+    if status >= 500:
+        return ChatError(f"slack {method}: HTTP {status}" + (f" {code}" if code else ""))
+    return ChatError(f"slack {method}: {code or f'HTTP {status}'}")
+
+
+def _retry_after(value: Any) -> float:
+    try:
+        return max(0.0, float(value))
+    except (TypeError, ValueError):
+        return 1.0
+
+
+def _is_image_failure(error: SlackApiError) -> bool:
+    data = getattr(error.response, "data", None)
+    if not isinstance(data, Mapping) or data.get("error") != "invalid_blocks":
+        return False
+    messages = data.get("response_metadata", {}).get("messages", []) or data.get("errors", [])
+    return any("image" in str(m) for m in messages)
+
+
+def _without_images(part: Mapping[str, Any]) -> dict[str, Any]:
+    blocks = []
+    for block in part.get("blocks", []):
+        if block.get("type") == "image":
+            continue
+        if block.get("accessory", {}).get("type") == "image":
+            block = {k: v for k, v in block.items() if k != "accessory"}
+        blocks.append(block)
+    return {**part, "blocks": blocks}
+
+
+class SlackAdapter:
+    """One Slack workspace (single-workspace app: one bot token)."""
+
+    platform = "slack"
+
+    def __init__(
+        self,
+        bot_token: str,
+        *,
+        app_token: str | None = None,
+        signing_secret: str | None = None,
+        api_url: str = DEFAULT_API_URL,
+        thread_digests: bool = False,
+        timeout: int = 20,
+    ) -> None:
+        self.app_token = app_token or None
+        self.signing_secret = signing_secret or None
+        self.thread_digests = thread_digests
+        # Delivery: no built-in retries (see the module docstring).
+        self.client = AsyncWebClient(
+            token=bot_token, base_url=api_url, timeout=timeout, retry_handlers=[]
+        )
+        # Commands and Socket Mode: a reconnect and one rate-limit retry are harmless.
+        self.app_client = AsyncWebClient(
+            token=bot_token,
+            base_url=api_url,
+            timeout=timeout,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=1),
+            ],
+        )
+        self._uncertain: set[tuple[str, str]] = set()
+        self._threads: dict[tuple[str, str], str] = {}
+        self._bot_id: str | None = None
+        self._socket: AsyncSocketModeHandler | None = None
+        self._stopping = asyncio.Event()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> SlackAdapter:
+        def secret(value: SecretStr | None) -> str | None:
+            return value.get_secret_value() if value is not None else None
+
+        bot = secret(settings.slack_bot_token)
+        if not bot:
+            raise ValueError("SLACK_BOT_TOKEN is not set")
+        return cls(
+            bot,
+            app_token=secret(settings.slack_app_token),
+            signing_secret=secret(settings.slack_signing_secret),
+            api_url=settings.slack_api_url,
+            thread_digests=settings.slack_thread_digests,
+        )
+
+    # -- rendering ----------------------------------------------------------------------
+
+    def render(self, item: Digest | Reply) -> Sequence[Part]:
+        """A digest: chat.postMessage parts; a reply: response_url messages (ephemeral)."""
+        if isinstance(item, Digest):
+            return render_digest(item, thread=self.thread_digests)
+        return render_reply(item)
+
+    # -- delivery -----------------------------------------------------------------------
+
+    async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
+        channel = target.channel
+        if key is not None and (channel, key) in self._uncertain:
+            found = await self.find_sent(target, key)
+            if found is not None:
+                self._uncertain.discard((channel, key))
+                return found
+        args: dict[str, Any] = {**sendable(part), "channel": channel}
+        thread = part.get(THREAD_KEY) if isinstance(part, Mapping) else None
+        payload: dict[str, Any] = {}
+        if key is not None:
+            payload["key"] = key
+        if thread:
+            payload["thread"] = thread["id"]
+            payload["role"] = thread["role"]
+            if thread["role"] == "reply":
+                args["thread_ts"] = await self._thread_parent(target, thread["id"])
+        if payload:
+            args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": payload}
+        try:
+            ts = await self._post_message(args, key)
+        except SlackApiError as error:
+            if not _is_image_failure(error):
+                raise chat_error(error, "chat.postMessage") from None
+            # Slack fetches accessory images when posting; a dead thumbnail fails the
+            # whole message. Send it once more without images rather than not at all.
+            log.warning("slack: an image failed to load; posting without images")
+            try:
+                ts = await self._post_message(_without_images(args), key)
+            except SlackApiError as again:
+                raise chat_error(again, "chat.postMessage") from None
+        if key is not None:
+            self._uncertain.discard((channel, key))
+        if thread and thread["role"] == "parent":
+            self._threads[(channel, thread["id"])] = ts
+        return MessageRef(target, ts)
+
+    async def _post_message(self, args: dict[str, Any], key: str | None) -> str:
+        channel = args["channel"]
+        try:
+            response = await self.client.chat_postMessage(**args)
+        except SlackApiError as error:
+            status = getattr(error.response, "status_code", None) or getattr(
+                error.response, "status", 0
+            )
+            if key is not None and status >= 500:
+                self._uncertain.add((channel, key))  # Slack may have posted it anyway
+            raise
+        except (TimeoutError, aiohttp.ClientError) as error:
+            if key is not None:
+                self._uncertain.add((channel, key))
+            raise ChatError(f"slack chat.postMessage: {type(error).__name__}") from None
+        return str(response["ts"])
+
+    async def _our_bot_id(self) -> str | None:
+        if self._bot_id is None:
+            try:
+                self._bot_id = (await self.client.auth_test()).get("bot_id")
+            except SlackApiError as error:
+                raise chat_error(error, "auth.test") from None
+            except (TimeoutError, aiohttp.ClientError) as error:
+                raise ChatError(f"slack auth.test: {type(error).__name__}") from None
+        return self._bot_id
+
+    async def _history(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
+        """Up to HISTORY_PAGES pages of messages (with metadata) from `method`."""
+        call = getattr(self.client, method.replace(".", "_"))
+        messages: list[dict[str, Any]] = []
+        cursor: str | None = None
+        for _ in range(HISTORY_PAGES):
+            try:
+                response = await call(
+                    limit=HISTORY_PAGE, include_all_metadata=True, cursor=cursor, **kwargs
+                )
+            except SlackApiError as error:
+                raise chat_error(error, method) from None
+            except (TimeoutError, aiohttp.ClientError) as error:
+                raise ChatError(f"slack {method}: {type(error).__name__}") from None
+            messages.extend(response.get("messages") or [])
+            cursor = (response.get("response_metadata") or {}).get("next_cursor") or None
+            if not response.get("has_more") or not cursor:
+                break
+        return messages
+
+    def _ours(self, message: Mapping[str, Any], bot_id: str | None) -> dict[str, Any] | None:
+        """The event_payload of one of our digest messages, else None."""
+        metadata = message.get("metadata") or {}
+        if metadata.get("event_type") != METADATA_EVENT:
+            return None
+        if bot_id is not None and message.get("bot_id") not in (None, bot_id):
+            return None  # another app's message carrying our event type
+        payload = metadata.get("event_payload")
+        return payload if isinstance(payload, dict) else None
+
+    async def find_sent(self, target: Target, key: str) -> MessageRef | None:
+        """The message posted under outbox `key` among the channel's recent messages."""
+        bot_id = await self._our_bot_id()
+        recent = await self._history("conversations.history", channel=target.channel)
+        for message in recent:
+            payload = self._ours(message, bot_id)
+            if payload is not None and payload.get("key") == key:
+                return MessageRef(target, str(message["ts"]))
+        # Thread replies are not in the channel's history: look inside our threads.
+        for message in recent:
+            payload = self._ours(message, bot_id)
+            if payload is None or payload.get("role") != "parent":
+                continue
+            if not message.get("reply_count"):
+                continue
+            replies = await self._history(
+                "conversations.replies", channel=target.channel, ts=message["ts"]
+            )
+            for reply in replies:
+                found = self._ours(reply, bot_id)
+                if found is not None and found.get("key") == key:
+                    return MessageRef(target, str(reply["ts"]))
+        return None
+
+    async def _thread_parent(self, target: Target, thread_id: str) -> str:
+        known = self._threads.get((target.channel, thread_id))
+        if known is not None:
+            return known
+        bot_id = await self._our_bot_id()
+        for message in await self._history("conversations.history", channel=target.channel):
+            payload = self._ours(message, bot_id)
+            if payload and payload.get("thread") == thread_id and payload.get("role") == "parent":
+                self._threads[(target.channel, thread_id)] = str(message["ts"])
+                return str(message["ts"])
+        raise ChatError("slack: the digest's parent message is not posted yet")
+
+    # -- commands -----------------------------------------------------------------------
+
+    def build_app(self, on_command: CommandHandler) -> AsyncApp:
+        """The bolt app answering slash commands and the share button (both modes)."""
+        app = AsyncApp(
+            client=self.app_client,
+            signing_secret=self.signing_secret or "",
+            name="paperboy",
+            process_before_response=False,
+        )
+
+        async def acknowledge(ack: Callable[..., Awaitable[Any]]) -> None:
+            await ack()
+
+        async def answer_command(body: dict[str, Any], respond: Respond) -> None:
+            await self._answer_command(on_command, body, respond)
+
+        async def share_digest(body: dict[str, Any], respond: Respond) -> None:
+            await self._share(on_command, body, respond)
+
+        app.command(ANY_COMMAND)(ack=acknowledge, lazy=[answer_command])
+        app.action(SHARE_ACTION)(ack=acknowledge, lazy=[share_digest])
+        return app
+
+    async def _answer_command(
+        self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
+    ) -> None:
+        target = Target("slack", str(body.get("team_id") or ""), str(body.get("channel_id") or ""))
+        ctx = CommandContext(target, user=str(body.get("user_id") or ""))
+        text = unescape(str(body.get("text") or ""))
+        try:
+            reply = await on_command(ctx, text)
+        except Exception:
+            log.exception("slack: /papers failed")
+            reply = Reply("Sorry, that command failed. Please try again later.", ok=False)
+        await self._respond(respond, reply)
+
+    async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
+        response_type = "ephemeral" if reply.ephemeral else "in_channel"
+        for part in render_reply(reply):
+            result = await respond(**sendable(part), response_type=response_type, **extra)
+            status = getattr(result, "status_code", 200)
+            if status != 200:
+                log.warning("slack: response_url answered %s: %s", status, result.body)
+                return
+
+    async def _share(
+        self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
+    ) -> None:
+        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
+        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
+            "channel_id", ""
+        )
+        user = str((body.get("user") or {}).get("id") or "")
+        target = Target("slack", str(team), str(channel))
+        try:
+            value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+            day = value.get("date") if isinstance(value, dict) else None
+        except ValueError:
+            day = None
+        line = (
+            f"digest {day}"
+            if isinstance(day, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", day)
+            else "digest"
+        )
+        try:
+            reply = await on_command(CommandContext(target, user=user), line)
+        except Exception:
+            log.exception("slack: sharing a digest failed")
+            reply = Reply("Sorry, sharing failed. Please try again later.", ok=False)
+        if reply.digest is None or not reply.ok:
+            await self._respond(respond, reply)
+            return
+        parts = render_digest(reply.digest, thread=self.thread_digests)
+        if _USER_ID.fullmatch(user):
+            parts[0]["blocks"].append(context(f"Shared by <@{user}>"))
+        try:
+            for part in parts:
+                await self.post(target, part)
+        except ChatError as error:
+            if error.permanent:
+                text = (
+                    "I can't post in this channel. Invite me first (/invite @paperboy), "
+                    "then share again."
+                )
+            else:
+                text = "Slack did not take the digest just now. Please try again in a minute."
+            log.warning("slack: sharing in %s failed: %s", target, error)
+            await self._respond(respond, Reply(text, ok=False), replace_original=False)
+            return
+        await respond(
+            text="Shared in this channel.", response_type="ephemeral", replace_original=True
+        )
+
+    async def start(self, on_command: CommandHandler) -> None:
+        """Socket Mode: connect and answer commands until `stop()`.
+
+        Without an app token there is nothing to connect: commands then come through
+        `paperboy serve` (HTTP mode) and this adapter only delivers digests.
+        """
+        if not self.app_token:
+            log.info("slack: no app token; commands are served over HTTP by `paperboy serve`")
+            return
+        try:
+            await self.app_client.auth_test()
+            opened = await self.app_client.apps_connections_open(app_token=self.app_token)
+        except SlackApiError as error:
+            log.error("slack: cannot connect in Socket Mode: %s", chat_error(error, "connect"))
+            return
+        except (TimeoutError, aiohttp.ClientError) as error:
+            log.error("slack: cannot reach the Slack API: %s", type(error).__name__)
+            return
+        handler = AsyncSocketModeHandler(
+            self.build_app(on_command), self.app_token, web_client=self.app_client
+        )
+        handler.client.wss_uri = opened["url"]  # use the URL just issued (checked the token)
+        self._socket = handler
+        try:
+            await handler.connect_async()
+            log.info("slack: connected in Socket Mode")
+            await self._stopping.wait()
+        finally:
+            self._socket = None
+            await handler.close_async()
+
+    async def stop(self) -> None:
+        """Leave Socket Mode (`start()` closes the connection on its way out)."""
+        self._stopping.set()

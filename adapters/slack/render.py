@@ -1,0 +1,421 @@
+"""Digest and Reply -> Block Kit message arguments. Pure: no I/O, no clock.
+
+A rendered *part* is the argument object of one `chat.postMessage` call without
+`channel` (the adapter adds `channel` and the outbox key's `metadata`): JSON-ready
+dicts with a `text` notification fallback and `blocks`.
+
+Layout of a digest: a header block (date; N matching of M checked), a context line
+with the subscriptions (and the source label), then per paper a section (numbered,
+linked bold title; votes · authors · matched terms; the summary as a quote with the
+matched terms in bold; the thumbnail as accessory image), a context line with the
+arXiv / PDF / Hugging Face / GitHub / project links, and a divider. Papers are packed
+into as few messages as Slack's limits allow by the shared splitter
+(`adapters.split.pack`); a continuation message starts with a "continued (k/n)"
+line. Nothing is dropped: a digest the core capped ends with "… and N more", and a
+preview too long for a response_url says how many papers it leaves to the shared
+version. Escaping of untrusted text is `adapters.slack.mrkdwn`'s job.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.slack.limits import (
+    BLOCKS_PER_MESSAGE,
+    BLOCKS_TEXT_BUDGET,
+    HEADER_TEXT,
+    RESPONSE_URL_MESSAGES,
+    SECTION_TEXT,
+    TEXT_FALLBACK_BUDGET,
+    slack_len,
+)
+from adapters.slack.mrkdwn import ELLIPSIS, emphasised, escape, fit, guard_line, link, safe_url
+from adapters.split import pack
+from bot.models import Digest, DigestEntry, Reply
+
+Part = dict[str, Any]
+Block = dict[str, Any]
+
+SHARE_ACTION = "paperboy_share"
+THREAD_KEY = "paperboy_thread"  # private part field: stripped by the adapter before sending
+TITLE_LIMIT = 400
+AUTHOR_LIMIT = 80
+BYLINE_LIMIT = 600
+TERMS_LIMIT = 300
+QUERIES_LIMIT = 1500
+FALLBACK_TITLE_LIMIT = 150
+LIMITS = {"blocks": BLOCKS_PER_MESSAGE, "chars": BLOCKS_TEXT_BUDGET}
+
+
+# -- block helpers ---------------------------------------------------------------
+
+
+def mrkdwn(text: str) -> dict[str, Any]:
+    """A mrkdwn text object; `verbatim` stops auto-linking of URLs, #channels, @here."""
+    return {"type": "mrkdwn", "text": text, "verbatim": True}
+
+
+def section(text: str, accessory: Block | None = None) -> Block:
+    block: Block = {"type": "section", "text": mrkdwn(text)}
+    if accessory is not None:
+        block["accessory"] = accessory
+    return block
+
+
+def context(*texts: str) -> Block:
+    return {"type": "context", "elements": [mrkdwn(t) for t in texts]}
+
+
+DIVIDER: Block = {"type": "divider"}
+
+
+def blocks_text_len(blocks: Sequence[Block]) -> int:
+    """Characters of text in `blocks` (what Slack's cumulative limit counts)."""
+    total = 0
+
+    def walk(node: Any) -> None:
+        nonlocal total
+        if isinstance(node, dict):
+            if node.get("type") in {"mrkdwn", "plain_text"} and isinstance(node.get("text"), str):
+                total += slack_len(node["text"])
+                return
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(list(blocks))
+    return total
+
+
+@dataclass(frozen=True)
+class Item:
+    """A unit the splitter packs: one paper's blocks, or a line of the digest's own."""
+
+    blocks: tuple[Block, ...]
+    fallback: str = ""  # its line in the notification text, if any
+    is_entry: bool = False
+
+    def cost(self) -> dict[str, int]:
+        return {"blocks": len(self.blocks), "chars": blocks_text_len(self.blocks)}
+
+
+# -- digest pieces ---------------------------------------------------------------
+
+
+def entry_item(number: int, entry: DigestEntry) -> Item:
+    paper = entry.paper
+    links = paper.links
+    title = fit(paper.title, TITLE_LIMIT) or "(untitled)"
+    first = f"*{number}. {link(links.arxiv, title)}*"
+    authors = [
+        name if len(name) <= AUTHOR_LIMIT else name[: AUTHOR_LIMIT - 1] + ELLIPSIS
+        for name in entry.authors
+    ]
+    byline_raw = ", ".join(authors) + (" et al." if entry.more_authors else "")
+    # Votes first: a line never starts with untrusted text (a leading "&gt;" would quote).
+    meta = [f"▲ {int(paper.upvotes)}"]
+    if byline_raw.strip():
+        meta.append(fit(byline_raw, BYLINE_LIMIT))
+    if entry.matched_terms:
+        meta.append("matched: " + fit(", ".join(entry.matched_terms), TERMS_LIMIT))
+    second = " · ".join(m for m in meta if m)
+    text = f"{first}\n{second}"
+    room = SECTION_TEXT - slack_len(text) - 2  # "\n>"
+    summary = emphasised(entry.summary, entry.summary_highlights, room) if room > 1 else ""
+    if summary:
+        text += f"\n>{summary}"
+    thumbnail = safe_url(paper.thumbnail_url)
+    accessory = (
+        {"type": "image", "image_url": thumbnail, "alt_text": "paper thumbnail"}
+        if thumbnail
+        else None
+    )
+    blocks: list[Block] = [section(text, accessory)]
+    link_names = (
+        ("arXiv", links.arxiv),
+        ("PDF", links.pdf),
+        ("Hugging Face", links.hf),
+        ("GitHub", links.github),
+        ("Project page", links.project),
+    )
+    shown = [f"<{escape(url)}|{name}>" for name, raw in link_names if (url := safe_url(raw))]
+    if shown:
+        blocks.append(context(" · ".join(shown)))
+    blocks.append(DIVIDER)
+    fallback = f"{number}. {fit(paper.title, FALLBACK_TITLE_LIMIT) or '(untitled)'}"
+    return Item(tuple(blocks), fallback, is_entry=True)
+
+
+def header_blocks(digest: Digest) -> list[Block]:
+    # The header is the core's own text (a date and two counts): plain_text, no markup.
+    header = digest.header
+    if len(header) > HEADER_TEXT:
+        header = header[: HEADER_TEXT - 1] + ELLIPSIS
+    blocks: list[Block] = [{"type": "header", "text": {"type": "plain_text", "text": header}}]
+    notes: list[str] = []
+    if digest.queries:
+        notes.append("Subscriptions: " + fit(" | ".join(digest.queries), QUERIES_LIMIT))
+    if digest.source_label:
+        notes.append(":warning: " + fit(digest.source_label, 300))
+    if notes:
+        blocks.append(context(*notes))
+    return blocks
+
+
+def continuation_block(digest: Digest, index: int, total: int) -> Block:
+    return context(f"{escape(digest.header)} · continued ({index + 1}/{total})")
+
+
+CONTINUATION_RESERVE = {"blocks": 1, "chars": 200}
+
+
+def omitted_line(count: int, url: str | None, what: str = "matching papers") -> str:
+    line = f"{ELLIPSIS} and {count} more {what}"
+    if safe_url(url):
+        line += " · " + link(url, "see the full list")
+    return line
+
+
+def digest_items(digest: Digest) -> list[Item]:
+    items = [entry_item(i, e) for i, e in enumerate(digest.entries, start=1)]
+    if not digest.entries:
+        items.append(Item((section("No paper matched these subscriptions."),)))
+    if digest.omitted:
+        line = omitted_line(digest.omitted, digest.full_list_url)
+        items.append(Item((section(line),), line))
+    return items
+
+
+def _fallback_text(lead: str, items: Sequence[Item]) -> str:
+    text = lead
+    for item in items:
+        if item.fallback:
+            candidate = f"{text}\n{item.fallback}"
+            if slack_len(candidate) > TEXT_FALLBACK_BUDGET - 2:
+                return text + "\n" + ELLIPSIS
+            text = candidate
+    return text
+
+
+def _strip_trailing_divider(blocks: list[Block]) -> list[Block]:
+    return blocks[:-1] if len(blocks) > 1 and blocks[-1] == DIVIDER else blocks
+
+
+def message(text: str, blocks: list[Block]) -> Part:
+    return {"text": text, "blocks": blocks, "unfurl_links": False, "unfurl_media": False}
+
+
+def _pack(
+    items: Sequence[Item],
+    first_reserve: Mapping[str, int],
+    *,
+    extra_reserve: Mapping[str, int] | None = None,
+    max_messages: int | None = None,
+):
+    extra = dict(extra_reserve or {})
+
+    def reserve(index: int) -> dict[str, int]:
+        base = first_reserve if index == 0 else CONTINUATION_RESERVE
+        return {k: base.get(k, 0) + extra.get(k, 0) for k in set(base) | set(extra)}
+
+    return pack(items, Item.cost, LIMITS, reserve=reserve, max_messages=max_messages)
+
+
+def _cost(blocks: Sequence[Block]) -> dict[str, int]:
+    return {"blocks": len(blocks), "chars": blocks_text_len(blocks)}
+
+
+# -- digests -----------------------------------------------------------------------
+
+
+def render_digest(digest: Digest, *, thread: bool = False) -> list[Part]:
+    """The `chat.postMessage` arguments (without `channel`) that post `digest`."""
+    if thread:
+        return render_digest_thread(digest)
+    header = header_blocks(digest)
+    packing = _pack(digest_items(digest), _cost(header))
+    total = len(packing.messages)
+    parts: list[Part] = []
+    for index, chunk in enumerate(packing.messages):
+        lead = escape(digest.header) + (f" (continued, {index + 1}/{total})" if index else "")
+        blocks = list(header) if index == 0 else [continuation_block(digest, index, total)]
+        for item in chunk:
+            blocks.extend(item.blocks)
+        parts.append(message(_fallback_text(lead, chunk), _strip_trailing_divider(blocks)))
+    return parts
+
+
+def thread_id(digest: Digest) -> str:
+    """A stable id of this digest's thread (same digest, same id: a resend finds its parent)."""
+    key = {
+        "date": digest.date.isoformat() if digest.date else None,
+        "queries": list(digest.queries),
+        "checked": digest.checked,
+        "papers": [e.paper.id for e in digest.entries],
+        "omitted": digest.omitted,
+    }
+    body = json.dumps(key, sort_keys=True, ensure_ascii=False)
+    return hashlib.sha256(body.encode()).hexdigest()[:16]
+
+
+def render_digest_thread(digest: Digest) -> list[Part]:
+    """A parent summary in the channel, then one thread reply per chunk of papers."""
+    tid = thread_id(digest)
+    header = header_blocks(digest)
+    entries = [entry_item(i, e) for i, e in enumerate(digest.entries, start=1)]
+    count = len(entries)
+    if count:
+        summary = f"*{count} paper{'s' if count != 1 else ''}* in the thread below."
+    else:
+        summary = "No paper matched these subscriptions."
+    parent_blocks = [*header, section(summary)]
+    if digest.omitted:
+        parent_blocks.append(section(omitted_line(digest.omitted, digest.full_list_url)))
+    parent = message(_fallback_text(escape(digest.header), entries), parent_blocks)
+    parent[THREAD_KEY] = {"id": tid, "role": "parent"}
+    parts = [parent]
+    if not entries:
+        return parts
+    packing = _pack(entries, CONTINUATION_RESERVE)
+    total = len(packing.messages)
+    for index, chunk in enumerate(packing.messages):
+        blocks = [context(f"{escape(digest.header)} · part {index + 1}/{total}")]
+        for item in chunk:
+            blocks.extend(item.blocks)
+        lead = f"{escape(digest.header)} (part {index + 1}/{total})"
+        reply = message(_fallback_text(lead, chunk), _strip_trailing_divider(blocks))
+        reply[THREAD_KEY] = {"id": tid, "role": "reply"}
+        parts.append(reply)
+    return parts
+
+
+# -- replies (answers to /papers, sent through the response_url) -------------------
+
+
+def text_blocks(text: str, ok: bool = True) -> list[Block]:
+    """Plain reply text as sections of at most 3000 characters, split at lines."""
+    lines = [_line(raw) for raw in text.splitlines()] or [""]
+    if not ok:
+        lines[0] = ":warning: " + lines[0]
+    blocks: list[Block] = []
+    current = ""
+    for line in lines:
+        candidate = f"{current}\n{line}" if current else line
+        if current and slack_len(candidate) > SECTION_TEXT:
+            blocks.append(section(current))
+            current = line
+        else:
+            current = candidate
+    if current.strip():
+        blocks.append(section(current))
+    return blocks or [section(ELLIPSIS)]
+
+
+INDENT = "\u2007"  # figure space: Slack keeps it where it would trim ordinary spaces
+
+
+def _line(raw: str) -> str:
+    """One line of reply text: inert mrkdwn of at most 2900 characters, indentation kept."""
+    stripped = raw.lstrip(" ")
+    indent = INDENT * min(len(raw) - len(stripped), 8)
+    return guard_line(indent + fit(stripped, SECTION_TEXT - 100))
+
+
+def render_reply(reply: Reply, *, share: bool = True) -> list[Part]:
+    """Messages for a command's answer, at most five (a response_url takes five).
+
+    A digest in the reply is a preview: its last message gets a "Share in channel"
+    button (when `share` and it has papers); papers beyond what the messages hold are
+    counted in a closing line rather than dropped silently.
+    """
+    parts: list[Part] = []
+    cap = RESPONSE_URL_MESSAGES - (1 if reply.digest is not None else 0)
+    if reply.text or reply.digest is None:
+        blocks = text_blocks(reply.text or "Done.", reply.ok)
+        packing = pack(
+            [Item((b,)) for b in blocks],
+            Item.cost,
+            LIMITS,
+            reserve={"blocks": 1, "chars": 100},
+            max_messages=cap,
+        )
+        lead = fit(reply.text or "Done.", TEXT_FALLBACK_BUDGET)
+        for chunk in packing.messages:
+            parts.append(message(lead, [b for item in chunk for b in item.blocks]))
+        if packing.overflow:
+            cut = section(f"{ELLIPSIS} (the rest of this answer is too long for Slack)")
+            parts[-1]["blocks"].append(cut)
+    if reply.digest is not None:
+        parts += render_preview(reply.digest, RESPONSE_URL_MESSAGES - len(parts), share)
+    return parts
+
+
+def share_value(digest: Digest) -> str:
+    return json.dumps({"date": digest.date.isoformat() if digest.date else None})
+
+
+def share_actions(digest: Digest) -> Block:
+    return {
+        "type": "actions",
+        "block_id": SHARE_ACTION,
+        "elements": [
+            {
+                "type": "button",
+                "action_id": SHARE_ACTION,
+                "text": {"type": "plain_text", "text": "Share in channel"},
+                "value": share_value(digest),
+                "style": "primary",
+            }
+        ],
+    }
+
+
+PREVIEW_RESERVE = {"blocks": 2, "chars": 400}  # the "not shown" line and the actions block
+
+
+def render_preview(digest: Digest, max_messages: int, share: bool = True) -> list[Part]:
+    header = header_blocks(digest)
+    items = digest_items(digest)
+    packing = _pack(items, _cost(header), extra_reserve=PREVIEW_RESERVE, max_messages=max_messages)
+    total = len(packing.messages)
+    parts: list[Part] = []
+    for index, chunk in enumerate(packing.messages):
+        lead = escape(digest.header) + (f" (continued, {index + 1}/{total})" if index else "")
+        blocks = list(header) if index == 0 else [continuation_block(digest, index, total)]
+        for item in chunk:
+            blocks.extend(item.blocks)
+        blocks = _strip_trailing_divider(blocks)
+        if index == total - 1:
+            hidden = sum(1 for item in packing.overflow if item.is_entry)
+            if hidden:
+                more = hidden + digest.omitted
+                blocks.append(
+                    section(
+                        f"{ELLIPSIS} and {more} more matching papers not shown in this preview"
+                        + (" (sharing posts them all)." if share else ".")
+                    )
+                )
+            if share and digest.entries:
+                blocks.append(share_actions(digest))
+        parts.append(message(_fallback_text(lead, chunk), blocks))
+    return parts
+
+
+def render(item: Digest | Reply, *, thread: bool = False) -> list[Part]:
+    return render_digest(item, thread=thread) if isinstance(item, Digest) else render_reply(item)
+
+
+def to_json(digest: Digest) -> str:
+    """The CLI's `--format slack`: the chat.postMessage argument objects, as sent."""
+    return json.dumps(render_digest(digest), ensure_ascii=False, indent=2)
+
+
+def sendable(part: Mapping[str, Any]) -> Part:
+    """`part` without the renderer's private fields (what goes to Slack)."""
+    return {k: v for k, v in part.items() if not k.startswith("paperboy_")}
