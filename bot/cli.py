@@ -64,6 +64,11 @@ def parse_date(value: str | None) -> dt.date | None:
         fail(f"invalid date {value!r}: use YYYY-MM-DD, for example 2024-11-11")
 
 
+def configure_logging(config: Settings) -> None:
+    logging.basicConfig(level=config.log_level, format="%(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise
+
+
 def parse_target(spec: str) -> Target:
     try:
         return Target.parse(spec)
@@ -151,17 +156,14 @@ async def _command(channel: str, line: str) -> Reply:
 
 
 def _print_reply(reply: Reply) -> None:
+    """A command's answer on stdout; a refusal is one line on stderr with exit code 2."""
     if not reply.ok:
-        fail(reply.text)
-    from rich.console import Console
-
-    from bot.plugins import load_plugins as _load
-
-    console_plugin = _load().get("console")
-    if reply.digest is not None and console_plugin and "text" in console_plugin.formats:
-        sys.stdout.write(console_plugin.formats["text"](reply.digest))
+        fail(" ".join(reply.text.split()))
+    text_format = plugin_formats().get("text")
+    if reply.digest is not None and text_format is not None:
+        sys.stdout.write(text_format(reply.digest))
     if reply.text:
-        Console(highlight=False).print(reply.text, markup=False)
+        sys.stdout.write(reply.text.rstrip("\n") + "\n")
 
 
 @app.command()
@@ -188,33 +190,40 @@ def list_command(channel: ChannelOption = "console:demo") -> None:
     _print_reply(run_async(_command(channel, "list")))
 
 
-async def _startup_digest(store: Store, config: Settings, target: Target) -> tuple[Digest, str]:
-    """Ingest the latest day (or the bundled sample when offline) and build the digest."""
+async def _startup_digest(
+    store: Store, config: Settings, target: Target, *, demo: bool
+) -> tuple[Digest, str]:
+    """Ingest the latest day and build the terminal channel's digest.
+
+    In the terminal demo (no chat platform configured) an unreachable Hugging Face
+    falls back to the bundled sample day, clearly labelled. With chat platforms the
+    sample never enters the archive: the bot goes on with what is archived.
+    """
     source_spec = config.source
     label = None
+    day = None
     try:
-        quick = config.model_copy(update={"hf_retries": min(config.hf_retries, 1)})
-        result = await ingest(store, source_from_spec(source_spec, quick), None)
-        day = result.day
+        quick = config.model_copy(update={"hf_retries": 0}) if demo else config
+        day = (await ingest(store, source_from_spec(source_spec, quick), None)).day
     except SourceError as error:
-        if source_spec != "hf":
-            raise
-        print(
-            f"Hugging Face is unreachable ({error}); showing the bundled sample day "
-            f"{SAMPLE_DATE.isoformat()} instead.",
-            file=sys.stderr,
-        )
-        source_spec = "sample"
-        label = f"sample data: Hugging Face Daily Papers of {SAMPLE_DATE.isoformat()}"
-        result = await ingest(store, source_from_spec("sample", config), None)
-        day = result.day
+        if source_spec != "hf" or not demo:
+            log.warning("could not fetch today's papers, using the archive: %s", error)
+        else:
+            print(
+                f"Hugging Face is unreachable ({error}); showing the bundled sample day "
+                f"{SAMPLE_DATE.isoformat()} instead.",
+                file=sys.stderr,
+            )
+            source_spec = "sample"
+            label = f"sample data: Hugging Face Daily Papers of {SAMPLE_DATE.isoformat()}"
+            day = (await ingest(store, source_from_spec("sample", config), None)).day
     listed = await papers_for_day(store, None, day)
     subs = await store.subscriptions.list(target)
     channel_settings = await store.settings.get(target)
     built = digest_for_queries(
         listed.papers,
         [s.query for s in subs],
-        day=day,
+        day=listed.day,
         max_papers=channel_settings.max_papers,
         min_upvotes=channel_settings.min_upvotes,
         source_label=label,
@@ -230,6 +239,13 @@ async def _run(config: Settings) -> None:
     await run_migrations(config.database_url)
     async with Store(config.database_url, default_tz=config.default_tz) as store:
         console = console_plugin.create(config)
+        others = [
+            adapter
+            for name, plugin in plugins.items()
+            if name != "console" and plugin.create is not None
+            for adapter in [plugin.create(config)]
+            if adapter is not None
+        ]
         target = Target("console", "", config.console_channel)
         if await store.targets.get_id(target) is None:
             await store.targets.ensure(target)
@@ -238,16 +254,9 @@ async def _run(config: Settings) -> None:
                     await store.subscriptions.add(target, parse(q).source.strip())
                 except QueryError as error:
                     print(f"skipping demo query {q!r}: {error}", file=sys.stderr)
-        built, source_spec = await _startup_digest(store, config, target)
+        built, source_spec = await _startup_digest(store, config, target, demo=not others)
         await console.show(Reply(digest=built))
         commands = Commands(store, source_from_spec(source_spec, config))
-        others = [
-            adapter
-            for name, plugin in plugins.items()
-            if name != "console" and plugin.create is not None
-            for adapter in [plugin.create(config)]
-            if adapter is not None
-        ]
         tasks = [asyncio.create_task(a.start(commands.handle)) for a in others]
         try:
             await console.start(commands.handle)
@@ -264,7 +273,7 @@ async def _run(config: Settings) -> None:
 def run() -> None:
     """Start the bot: print today's digest, then answer /papers commands from stdin."""
     config = settings()
-    logging.basicConfig(level=config.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(config)
     try:
         run_async(_run(config))
     except SourceError as error:
@@ -295,7 +304,7 @@ def serve(
 ) -> None:
     """Serve HTTP: Slack's POST /slack/events and GET /healthz (the Procfile's web process)."""
     config = settings()
-    logging.basicConfig(level=config.log_level, format="%(levelname)s %(name)s: %(message)s")
+    configure_logging(config)
     try:
         run_async(_serve(config, host, port or config.slack_port))
     except KeyboardInterrupt:

@@ -105,10 +105,10 @@ def usage(name: str, problem: str | None = None) -> Reply:
 
 
 def help_reply() -> Reply:
-    width = max(len(u) for u in USAGE.values() if len(u) < 40)
+    shorts = {name: usage.split("  ")[0] for name, usage in USAGE.items()}
+    width = max(len(short) for short in shorts.values())
     lines = ["paperboy brings this channel the papers it cares about. Commands:"]
-    for name in USAGE:
-        short = USAGE[name].split("  ")[0]
+    for name, short in shorts.items():
         lines.append(f"  {short.ljust(width)}  {SUMMARY.get(name, '')}")
     lines.append(QUERY_HELP)
     return Reply("\n".join(lines))

@@ -45,10 +45,9 @@ def render_entry(index: int, entry: DigestEntry) -> RenderableType:
 
 
 def render_digest(digest: Digest) -> list[RenderableType]:
-    header = Text(digest.header, style="bold magenta")
+    parts: list[RenderableType] = [Rule(Text(digest.header, style="bold magenta"))]
     if digest.source_label:
-        header.append(f"  [{digest.source_label}]", style="bold red")
-    parts: list[RenderableType] = [Rule(header)]
+        parts.append(Text(f"[{digest.source_label}]", style="bold red"))
     if digest.queries:
         parts.append(Text("Subscriptions: " + " | ".join(digest.queries), style="dim"))
     if not digest.entries:
