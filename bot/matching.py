@@ -12,11 +12,14 @@ scan costs time in proportion to the text, not to the number of subscriptions:
   Every hit lies inside a token because acronyms consist of word characters only.
 - A pattern found in a field fires the terms allowed there (``title:`` only in the
   title, ``author:`` only in the authors, unprefixed terms in title, abstract,
-  ai_summary and ai_keywords). Fired terms lead, through an inverted index, to the
-  queries that use them positively. A plain list of alternatives (the common case)
-  matches right away; other queries evaluate their AST. The query parser guarantees
-  that a query can only match when one of its positive terms occurs, so no query
-  without a fired positive term needs to be looked at.
+  ai_summary and ai_keywords). Each fired term gets a posting list (the papers of
+  the batch it occurs in), and an inverted index leads from terms to the queries
+  that use them positively. The query parser guarantees that a query can only match
+  when one of its positive terms occurs, so no other query is looked at.
+- Results are built term by term, not subscription by subscription (see
+  :class:`Matcher`): a plain list of alternatives (the common case) needs no AST
+  evaluation, only C-level list copies and integer sorts; queries with AND/NOT are
+  evaluated on the papers that contain one of their positive terms.
 
 Spans are reported on the original text of each field. Fields holding several
 values (``ai_keywords``, ``authors``) are reported on the values joined with ", "
@@ -30,7 +33,7 @@ from __future__ import annotations
 import bisect
 import gc
 import itertools
-from collections.abc import Hashable, Iterable, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -45,6 +48,7 @@ __all__ = [
     "DEFAULT_FIELDS",
     "FIELDS",
     "SEPARATOR",
+    "MatchResult",
     "Matcher",
     "PaperMatch",
     "field_text",
@@ -68,7 +72,7 @@ _ALLOWED: dict[str | None, tuple[str, ...]] = {
 }
 
 WordsKey = tuple[tuple[bool, str], ...]
-Hits = dict[int, list[tuple[int, int]]]  # pattern id -> token ranges [i, j)
+Hits = dict[int, list[tuple[int, int]]]  # pattern id -> ranges [i, j)
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,8 +161,8 @@ class _Scanner:
             automaton.make_automaton()
             self.automaton = automaton
 
-    def scan(self, text: str) -> tuple[list[Any], Hits] | None:
-        """Token matches (``re.Match``) of normalised text and the patterns found."""
+    def scan(self, text: str) -> Hits | None:
+        """Patterns found in normalised text: pattern id -> character ranges."""
         matches = list(WORD_RE.finditer(text))
         if not matches:
             return None
@@ -187,7 +191,13 @@ class _Scanner:
                     hits.setdefault(entry.single, []).append((i, i + 1))
                 if entry.pairs or entry.tails:
                     _phrases(entry, i, surfaces, stems, hits)
-        return (matches, hits) if hits else None
+        if not hits:
+            return None
+        # Character ranges now, so the tokens need not be kept for the spans.
+        return {
+            pid: [(matches[i].start(), matches[j - 1].end()) for i, j in ranges]
+            for pid, ranges in hits.items()
+        }
 
 
 def _phrases(entry: _Entry, i: int, surfaces: list[str], stems: list[str], hits: Hits) -> None:
@@ -217,27 +227,21 @@ def _continues(rest: WordsKey, j: int, surfaces: list[str], stems: list[str]) ->
 
 @dataclass(slots=True)
 class _Value:
-    """One scanned value of a field, kept to turn token ranges into spans."""
+    """One scanned value of a field, kept to turn hits into spans."""
 
-    text: str
+    length: int
     offset: int
     index: list[int] | None
-    matches: list[Any]
-    hits: Hits
+    hits: Hits  # pattern id -> character ranges in the normalised value
 
     def spans(self, pid: int) -> list[tuple[int, int]]:
-        matches, offset = self.matches, self.offset
+        offset = self.offset
         if self.index is None:  # plain text: positions are the original ones
-            return [
-                (matches[i].start() + offset, matches[j - 1].end() + offset)
-                for i, j in self.hits.get(pid, ())
-            ]
+            return [(start + offset, end + offset) for start, end in self.hits.get(pid, ())]
         out = []
-        for i, j in self.hits.get(pid, ()):
-            start, end = original_span(
-                self.index, self.matches[i].start(), self.matches[j - 1].end(), len(self.text)
-            )
-            out.append((start + self.offset, end + self.offset))
+        for start, end in self.hits.get(pid, ()):
+            start, end = original_span(self.index, start, end, self.length)
+            out.append((start + offset, end + offset))
         return out
 
 
@@ -246,9 +250,9 @@ def _scan_values(scanner: _Scanner, values: Sequence[str]) -> list[_Value]:
     offset = 0
     for value in values:
         normal, index = normalize_fast(value)
-        found = scanner.scan(normal)
-        if found is not None:
-            out.append(_Value(value, offset, index, found[0], found[1]))
+        hits = scanner.scan(normal)
+        if hits is not None:
+            out.append(_Value(len(value), offset, index, hits))
         offset += len(value) + len(SEPARATOR)
     return out
 
@@ -320,18 +324,23 @@ class Matcher:
 
     - one term (``LoRA``): the result is the list of matches of that term, built
       once per batch from the term's posting list and copied to every key;
-    - several alternatives (``LoRA, MoE``): the union of those lists (C-level dict
-      and sort operations), with one combined match for a paper that has several
-      of the terms;
-    - AND/NOT/fields: evaluated on the papers that contain one of their terms.
+    - several alternatives (``LoRA, MoE``): the union of those lists, as one sort
+      of integers that order like the papers, with one combined match for a paper
+      that has several of the terms;
+    - anything with AND or NOT: evaluated on the papers that contain one of its
+      positive terms.
+
+    Identical terms and identical queries are shared by all subscriptions, and
+    equal matches are shared objects, so a key's list costs a copy. What is left
+    grows with the matched (key, paper) pairs, which no matcher can avoid.
     """
 
     def __init__(self) -> None:
         self._keys: list[Hashable] = []
         self._queries: list[_QueryInfo] = []
         self._term_pattern: list[int] = []  # term id -> pattern id
-        # term id -> (display text, keys) of one-term queries
-        self._singles: list[list[tuple[str, list[int]]]] = []
+        # term id -> (query, display text, keys) of one-term queries
+        self._singles: list[list[tuple[int, str, list[int]]]] = []
         self._alternatives: list[list[int]] = []  # term id -> lists of alternatives
         self._complex: list[list[int]] = []  # term id -> queries to evaluate
         self._default = _Scanner(())
@@ -339,6 +348,9 @@ class Matcher:
         self._has_author_terms = False
         self._fire: dict[str, dict[int, list[int]]] = {f: {} for f in FIELDS}
         self._merge_keys = False
+        # (key, query) -> when it was given: a key's queries merge in that order
+        self._order: dict[tuple[int, int], int] = {}
+        self._key_queries: list[list[int]] = []  # key -> its queries, in that order
 
     @classmethod
     def compile(cls, subscriptions: Iterable[tuple[Hashable, str | Query]]) -> Matcher:
@@ -354,7 +366,6 @@ class Matcher:
         tid_of: dict[Any, int] = {}
         pid_of: dict[WordsKey, int] = {}
         term_field: list[str | None] = []
-        key_queries: set[tuple[int, int]] = set()
 
         def query_index(query: Query) -> int:
             qi = by_root.get(query.root)
@@ -376,10 +387,13 @@ class Matcher:
                 self._keys.append(key)
             else:
                 self._merge_keys = True
-            if (ki, qi) not in key_queries:
-                key_queries.add((ki, qi))
+            if (ki, qi) not in self._order:
+                self._order[ki, qi] = len(self._order)
                 self._queries[qi].keys.append(ki)
         self._build_index(pid_of, term_field)
+        self._key_queries = [[] for _ in self._keys]
+        for (ki, qi), _ in sorted(self._order.items(), key=lambda item: item[1]):
+            self._key_queries[ki].append(qi)
         return self
 
     def _add_query(
@@ -420,7 +434,7 @@ class Matcher:
                 self._complex[tid].append(qi)
         elif len(text_of) == 1:
             tid, text = next(iter(text_of.items()))
-            self._singles[tid].append((text, info.keys))
+            self._singles[tid].append((qi, text, info.keys))
         else:
             for tid in text_of:
                 self._alternatives[tid].append(qi)
@@ -450,54 +464,68 @@ class Matcher:
 
     # --- matching -------------------------------------------------------------------
 
-    def match(self, papers: Sequence[Paper]) -> dict[Hashable, list[PaperMatch]]:
-        """Key -> matches, papers in input order; keys without a match are absent."""
-        # Matching allocates many small objects and no reference cycles; the cyclic
-        # collector would only walk the growing result lists again and again.
+    def match(self, papers: Sequence[Paper]) -> MatchResult:
+        """Key -> matches, papers in input order; keys without a match are absent.
+
+        Which papers each query matches is decided here, for every key at once, as
+        one bitmask (a Python int, bit i = paper i) per query: a term's mask comes
+        from its posting list and a query's from one C-level integer operation per
+        term (OR for alternatives; AND/NOT on masks for the rest). That costs time
+        in proportion to the text and the number of distinct terms, not to the
+        number of matched (key, paper) pairs. The :class:`PaperMatch` lists, which
+        do grow with the pairs, are built when a key is read (a digest reads only
+        its own target's keys).
+        """
+        # Scanning allocates many small objects and no reference cycles; the cyclic
+        # collector would only walk them again and again.
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            return self._match(papers)
+            batch = _Batch(self, papers)
         finally:
             if gc_was_enabled:
                 gc.enable()
-
-    def _match(self, papers: Sequence[Paper]) -> dict[Hashable, list[PaperMatch]]:
-        batch = _Batch(self, papers)
-        per_key: dict[int, list[_Result]] = {}
-
-        def add(keys: list[int], result: _Result) -> None:
-            for ki in keys:
-                found = per_key.get(ki)
-                if found is None:
-                    per_key[ki] = [result]
-                else:
-                    found.append(result)
-
-        alternatives: set[int] = set()
-        complex_queries: set[int] = set()
-        for tid, positions in batch.postings.items():
-            for text, keys in self._singles[tid]:
-                add(keys, (positions, batch.term_matches(tid, text)))
-            alternatives.update(self._alternatives[tid])
-            complex_queries.update(self._complex[tid])
-        queries = self._queries
-        for qi in sorted(alternatives):
-            info = queries[qi]
-            add(info.keys, batch.alternatives(info))
-        for qi in sorted(complex_queries):
-            info = queries[qi]
-            result = batch.evaluate(info)
-            if result[1]:
-                add(info.keys, result)
-        out: dict[Hashable, list[PaperMatch]] = {}
-        for ki in sorted(per_key):
-            results = per_key[ki]
-            if len(results) == 1:
-                out[self._keys[ki]] = results[0][1].copy()  # lists are shared: copy
+        masks = {tid: _mask_of(positions) for tid, positions in batch.postings.items()}
+        candidates: set[int] = set()
+        for tid in batch.postings:
+            candidates.update(qi for qi, _, _ in self._singles[tid])
+            candidates.update(self._alternatives[tid])
+            candidates.update(self._complex[tid])
+        everything = (1 << len(batch.papers)) - 1
+        query_masks: dict[int, int] = {}
+        for qi in candidates:
+            info = self._queries[qi]
+            if info.tree is None:
+                mask = 0
+                for tid in info.text_of:
+                    mask |= masks.get(tid, 0)
             else:
-                out[self._keys[ki]] = batch.merge_results(results)
-        return out
+                mask = _evaluate_mask(info.tree, masks, everything)
+            if mask:
+                query_masks[qi] = mask
+        key_masks: dict[int, int] = {}
+        for qi, mask in query_masks.items():
+            for ki in self._queries[qi].keys:
+                key_masks[ki] = key_masks.get(ki, 0) | mask
+        return MatchResult(self, batch, query_masks, key_masks)
+
+    def _materialise(self, batch: _Batch, ki: int, query_masks: dict[int, int]) -> list[PaperMatch]:
+        """The match list of key ``ki``: its matching queries' results, merged."""
+        results: list[_Result] = []
+        for qi in self._key_queries[ki]:
+            if qi not in query_masks:
+                continue
+            info = self._queries[qi]
+            if info.tree is not None:
+                results.append(batch.evaluate(info))
+            elif len(info.text_of) == 1:
+                ((tid, text),) = info.text_of.items()
+                results.append((batch.postings[tid], batch.term_matches(tid, text)))
+            else:
+                results.append(batch.alternatives(info))
+        if len(results) == 1:
+            return results[0][1].copy()  # lists are shared between keys: copy
+        return batch.merge_results(results)
 
     def _scan(self, paper: Paper) -> _PaperState:
         state = _PaperState(paper)
@@ -522,6 +550,90 @@ class Matcher:
         return state
 
 
+def _mask_of(positions: Iterable[int]) -> int:
+    mask = 0
+    for i in positions:
+        mask |= 1 << i
+    return mask
+
+
+def _evaluate_mask(node: _Compiled, masks: dict[int, int], everything: int) -> int:
+    """The papers (as a bitmask) for which a compiled query tree is true."""
+    kind = node[0]
+    if kind == "t":
+        return masks.get(node[1], 0)
+    if kind == "n":
+        return everything & ~_evaluate_mask(node[1], masks, everything)
+    if kind == "a":
+        mask = everything
+        for child in node[1]:
+            mask &= _evaluate_mask(child, masks, everything)
+            if not mask:
+                break
+        return mask
+    mask = 0
+    for child in node[1]:
+        mask |= _evaluate_mask(child, masks, everything)
+    return mask
+
+
+class MatchResult(Mapping[Hashable, list[PaperMatch]]):
+    """What :meth:`Matcher.match` decided: a read-only mapping key -> matches.
+
+    Every key's set of matched papers is known (``positions``, ``pairs``); its list
+    of :class:`PaperMatch` is built on first access and kept.
+    """
+
+    def __init__(
+        self,
+        matcher: Matcher,
+        batch: _Batch,
+        query_masks: dict[int, int],
+        key_masks: dict[int, int],
+    ) -> None:
+        self._matcher = matcher
+        self._batch = batch
+        self._query_masks = query_masks
+        self._key_masks = key_masks
+        self._index = {matcher._keys[ki]: ki for ki in sorted(key_masks)}
+        self._lists: dict[int, list[PaperMatch]] = {}
+
+    def __getitem__(self, key: Hashable) -> list[PaperMatch]:
+        ki = self._index[key]
+        found = self._lists.get(ki)
+        if found is None:
+            found = self._lists[ki] = self._matcher._materialise(
+                self._batch, ki, self._query_masks
+            )
+        return found
+
+    def __iter__(self) -> Iterator[Hashable]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __contains__(self, key: object) -> bool:
+        return key in self._index
+
+    def positions(self, key: Hashable) -> list[int]:
+        """Indexes (in the matched batch) of the papers ``key`` matched."""
+        mask = self._key_masks[self._index[key]]
+        out = []
+        while mask:
+            low = mask & -mask
+            out.append(low.bit_length() - 1)
+            mask ^= low
+        return out
+
+    @property
+    def pairs(self) -> int:
+        """How many (key, paper) pairs matched."""
+        return sum(mask.bit_count() for mask in self._key_masks.values())
+
+
+_SERIAL_BITS = 40  # see _Batch._numbered
+
 # One result: positions of the papers in the batch (None: not tracked), and matches.
 _Result = tuple[list[int] | None, list[PaperMatch]]
 
@@ -531,7 +643,7 @@ class _Batch:
 
     def __init__(self, matcher: Matcher, papers: Sequence[Paper]) -> None:
         self.matcher = matcher
-        self.papers = papers
+        self.papers = papers = list(papers)
         self.states: list[_PaperState] = []
         self.postings: dict[int, list[int]] = {}  # term id -> positions of papers
         for i, paper in enumerate(papers):
@@ -543,7 +655,12 @@ class _Batch:
                     self.postings[tid] = [i]
                 else:
                     found.append(i)
-        self._term_matches: dict[tuple[int, str], list[PaperMatch]] = {}
+        self._term_matches: dict[tuple[int, str], tuple[list[int], list[PaperMatch]]] = {}
+        # Every term match gets a number that sorts like its paper's position (the
+        # position in the high bits), so unions of lists are C-level int sorts.
+        self._by_number: dict[int, PaperMatch] = {}
+        self._number_of: dict[int, int] = {}  # id(match) -> its number
+        self._number_at: dict[tuple[int, str], dict[int, int]] = {}  # -> position -> number
 
     def paper_term_match(self, state: _PaperState, tid: int, text: str) -> PaperMatch:
         """The match of one term, shown as ``text``, in one paper."""
@@ -555,39 +672,65 @@ class _Batch:
 
     def term_matches(self, tid: int, text: str) -> list[PaperMatch]:
         """A match per paper the term occurs in, showing it as ``text``. Shared: copy."""
+        return self._numbered(tid, text)[1]
+
+    def _numbered(self, tid: int, text: str) -> tuple[list[int], list[PaperMatch]]:
         key = (tid, text)
         found = self._term_matches.get(key)
         if found is None:
             states = self.states
-            found = [self.paper_term_match(states[i], tid, text) for i in self.postings[tid]]
-            self._term_matches[key] = found
+            numbers: list[int] = []
+            matches: list[PaperMatch] = []
+            positions = self.postings[tid]
+            for i in positions:
+                pm = self.paper_term_match(states[i], tid, text)
+                numbers.append(self._number(pm, i))
+                matches.append(pm)
+            found = self._term_matches[key] = (numbers, matches)
+            self._number_at[key] = dict(zip(positions, numbers, strict=True))
         return found
 
+    def _number(self, pm: PaperMatch, position: int) -> int:
+        """A number for ``pm`` that sorts by paper position (see ``_by_number``)."""
+        number = self._number_of.get(id(pm))
+        if number is None:
+            number = self._number_of[id(pm)] = (position << _SERIAL_BITS) | len(self._number_of)
+            self._by_number[number] = pm
+        return number
+
     def alternatives(self, info: _QueryInfo) -> _Result:
-        """A list of alternatives: the union of its terms' lists of matches."""
+        """A list of alternatives: the union of its terms' lists of matches.
+
+        The union is an integer sort of the matches' numbers; papers with several
+        of the terms swap their single-term matches for one combined match.
+        """
         postings = self.postings
         fired = [(t, text) for t, text in info.text_of.items() if t in postings]
         if len(fired) == 1:
             tid, text = fired[0]
             return postings[tid], self.term_matches(tid, text)
-        by_paper: dict[int, PaperMatch] = {}
-        total = 0
-        for tid, text in fired:
-            positions = postings[tid]
-            total += len(positions)
-            by_paper.update(zip(positions, self.term_matches(tid, text), strict=True))
-        if len(by_paper) < total:  # some papers have several of the terms
-            seen: set[int] = set()
-            several: set[int] = set()
-            for tid, _ in fired:
-                several.update(seen.intersection(postings[tid]))
-                seen.update(postings[tid])
+        lists = [self._numbered(tid, text)[0] for tid, text in fired]
+        numbers = itertools.chain.from_iterable(lists)
+        seen: set[int] = set()
+        several: set[int] = set()
+        for tid, _ in fired:
+            several.update(seen.intersection(postings[tid]))
+            seen.update(postings[tid])
+        if several:
+            drop: set[int] = set()
+            extra: list[int] = []
             for i in several:
                 state = self.states[i]
-                tids = [tid for tid, _ in fired if tid in state.fired]
-                by_paper[i] = self.combined(state, info, tids)
-        order = sorted(by_paper)
-        return order, list(map(by_paper.__getitem__, order))
+                tids = []
+                for tid, text in fired:
+                    if tid in state.fired:
+                        tids.append(tid)
+                        drop.add(self._number_at[tid, text][i])
+                extra.append(self._number(self.combined(state, info, tids), i))
+            numbers = itertools.chain(itertools.filterfalse(drop.__contains__, numbers), extra)
+        # Positions are only needed to merge several queries of one key: None here,
+        # merge_results() recovers them.
+        return None, list(map(self._by_number.__getitem__, sorted(numbers)))
 
     def evaluate(self, info: _QueryInfo) -> _Result:
         """A query with AND/NOT: evaluate it on each paper with one of its terms."""
@@ -616,11 +759,7 @@ class _Batch:
             if len(tids) == 1:
                 merged = self.term_spans(state, tids[0])
             else:
-                ranges: dict[str, list[tuple[int, int]]] = {}
-                for tid in tids:
-                    for name, spans in self.term_spans(state, tid).items():
-                        ranges.setdefault(name, []).extend((s.start, s.end) for s in spans)
-                merged = {name: merge_spans(ranges[name]) for name in FIELDS if name in ranges}
+                merged = _union_spans([self.term_spans(state, tid) for tid in tids])
             pm = state.made[key] = PaperMatch(state.paper, texts, merged)
         return pm
 
@@ -664,15 +803,31 @@ class _Batch:
 
 def _merge(a: PaperMatch, b: PaperMatch) -> PaperMatch:
     texts = tuple(dict.fromkeys(a.matched_terms + b.matched_terms))
-    spans = {
-        name: merge_spans(
-            [(s.start, s.end) for s in a.spans.get(name, ())]
-            + [(s.start, s.end) for s in b.spans.get(name, ())]
-        )
-        for name in FIELDS
-        if name in a.spans or name in b.spans
-    }
-    return PaperMatch(a.paper, texts, spans)
+    return PaperMatch(a.paper, texts, _union_spans([a.spans, b.spans]))
+
+
+def _span_key(span: Span) -> tuple[int, int]:
+    return span.start, span.end
+
+
+def _union_spans(
+    parts: Sequence[dict[str, tuple[Span, ...]]],
+) -> dict[str, tuple[Span, ...]]:
+    """Per field, the merged spans of several matches (reusing Span objects)."""
+    out: dict[str, tuple[Span, ...]] = {}
+    for name in FIELDS:
+        found = [spans for part in parts if (spans := part.get(name))]
+        if not found:
+            continue
+        if len(found) == 1:
+            out[name] = found[0]
+            continue
+        ordered = sorted(itertools.chain.from_iterable(found), key=_span_key)
+        if all(x.end < y.start for x, y in itertools.pairwise(ordered)):
+            out[name] = tuple(ordered)
+        else:
+            out[name] = merge_spans(_span_key(s) for s in ordered)
+    return out
 
 
 # --- highlighting arbitrary text --------------------------------------------------------

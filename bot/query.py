@@ -26,10 +26,14 @@ So the precedence is NOT (and a leading ``-``) > AND > OR/comma:
   ``title:(LoRA, MoE)``. Prefixes do not nest.
 - Straight and curly double quotes (as chat clients like to substitute) both work.
 - Empty items of a comma list are skipped (``LoRA,,MoE,`` is ``LoRA, MoE``).
-- Every alternative of an OR must contain a term that is not negated, so a match
-  is always triggered by some positive term: ``-survey`` and ``LoRA, -survey`` are
-  errors, ``LoRA -survey`` is fine.
-- Limits: 300 characters, 30 terms, parentheses nested at most 5 deep.
+- A query must only be able to match through a term that is not negated, so every
+  match is triggered by some positive term: ``-survey`` and ``LoRA, -survey`` (it
+  would match almost every paper) are errors; ``LoRA -survey`` and
+  ``(LoRA, -survey) AND MoE`` are fine. Negating twice (``NOT -x``) is an error.
+- A lower-case word glued to a colon and a term (``titel:LoRA``) is reported as an
+  unknown field rather than searched; ``Note: x`` and ``http://x`` are plain text.
+- Limits: 300 characters, 30 terms, parentheses nested at most 5 deep. Parsing is
+  a single pass over at most 300 characters, with recursion bounded by the depth.
 
 Errors are :class:`QueryError` with a 1-based column into the text the user typed.
 """
@@ -230,7 +234,9 @@ def _lex(text: str) -> Iterator[_Tok]:
                     yield _Tok(FIELD, name, i)
                     i += field.end()
                     continue
-                if field.group(1).islower() and field.end() < len(word):
+                after = text[i + field.end() : i + field.end() + 1]
+                if field.group(1).islower() and after and (after.isalnum() or after in '"“”„‟('):
+                    # Looks like a mistyped field ("titel:LoRA"), not "http://".
                     raise _Error(
                         f"unknown field '{field.group(0)}' (use title:, abstract: or author:)",
                         i,
@@ -477,8 +483,11 @@ def parse(query: str) -> Query:
         raise QueryError(f"query is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
     text, index = nfkc(query)
     plain = _parse_plain(query, text)
-    if plain is not None:
-        return plain
+    return plain if plain is not None else _parse_full(query, text, index)
+
+
+def _parse_full(query: str, text: str, index: list[int] | None) -> Query:
+    """The parser proper, on the NFKC text; ``index`` maps back to the user's columns."""
 
     def column(pos: int) -> int:
         if index is None:

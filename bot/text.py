@@ -26,10 +26,12 @@ import snowballstemmer
 
 __all__ = [
     "BREAK_CHARS",
+    "WORD_RE",
     "Token",
     "is_acronym",
     "nfkc",
     "normalize",
+    "normalize_fast",
     "original_span",
     "stem",
     "tokenize",
@@ -79,25 +81,27 @@ def _nfkc_segments(text: str) -> tuple[str, list[int]]:
     out: list[str] = []
     index: list[int] = []
     piece_start = 0
-    piece = ""
-    for i, char in enumerate(text):
-        if piece and (char < "\x80" or not _joins(piece, char)):
-            normal = unicodedata.normalize("NFKC", piece)
-            out.append(normal)
-            index.extend([piece_start] * len(normal))
-            piece, piece_start = "", i
-        piece += char
-    if piece:
-        normal = unicodedata.normalize("NFKC", piece)
+    piece: list[str] = []  # a list: a run of thousands of combining marks stays linear
+
+    def flush() -> None:
+        normal = unicodedata.normalize("NFKC", "".join(piece))
         out.append(normal)
         index.extend([piece_start] * len(normal))
+
+    for i, char in enumerate(text):
+        if piece and (
+            char < "\x80" or (not unicodedata.combining(char) and not _joins("".join(piece), char))
+        ):
+            flush()
+            piece, piece_start = [], i
+        piece.append(char)
+    if piece:
+        flush()
     return "".join(out), index
 
 
 def _joins(piece: str, char: str) -> bool:
-    """Whether NFKC treats ``char`` together with the ``piece`` before it."""
-    if unicodedata.combining(char):
-        return True
+    """Whether NFKC composes the starter ``char`` with the ``piece`` before it."""
     together = unicodedata.normalize("NFKC", piece + char)
     apart = unicodedata.normalize("NFKC", piece) + unicodedata.normalize("NFKC", char)
     return together != apart

@@ -425,3 +425,109 @@ def test_merge_spans() -> None:
         Span(5, 7),
         Span(9, 9),
     )
+
+
+# --- the compiled matcher against a plain per-paper evaluation ---------------------------
+
+_FIELD_ALLOWED = {
+    None: ("title", "abstract", "ai_summary", "ai_keywords"),
+    "title": ("title",),
+    "abstract": ("abstract",),
+    "author": ("authors",),
+}
+
+
+def _reference_field_spans(term: Term, p: Paper, field: str) -> list[tuple[int, int]]:
+    values = {
+        "title": [p.title],
+        "abstract": [p.abstract],
+        "ai_summary": [p.ai_summary] if p.ai_summary else [],
+        "ai_keywords": list(p.ai_keywords),
+        "authors": list(p.authors),
+    }[field]
+    out, offset = [], 0
+    for value in values:
+        out += [(s + offset, e + offset) for s, e in _reference_spans(term, _prepare(value))]
+        offset += len(value) + 2
+    return out
+
+
+def _reference_match(query: str, p: Paper) -> PaperMatch | None:
+    from bot.query import And, Not, Or
+
+    q = parse(query)
+    spans = {
+        t: {f: _reference_field_spans(t, p, f) for f in _FIELD_ALLOWED[t.field]} for t in q.terms
+    }
+    present = {t for t in q.terms if any(spans[t].values())}
+
+    def walk(node: object) -> set[Term] | None:
+        if isinstance(node, Term):
+            return {node} if node in present else None
+        if isinstance(node, Not):
+            return None if walk(node.child) is not None else set()
+        assert isinstance(node, And | Or)
+        results = [walk(c) for c in node.children]
+        if isinstance(node, And):
+            return None if any(r is None for r in results) else set().union(*results)
+        true = [r for r in results if r is not None]
+        return set().union(*true) if true else None
+
+    found = walk(q.root)
+    if found is None:
+        return None
+    texts = tuple(dict.fromkeys(t.text for t in q.positive_terms if t in found))
+    ranges: dict[str, list[tuple[int, int]]] = {}
+    for t in found:
+        for f, r in spans[t].items():
+            ranges.setdefault(f, []).extend(r)
+    return PaperMatch(p, texts, {f: merge_spans(r) for f, r in ranges.items() if r})
+
+
+def _random_query(rng: random.Random, words: list[str]) -> str:
+    def term() -> str:
+        n = rng.choice((1, 1, 1, 2, 3))
+        i = rng.randrange(len(words) - n)
+        text = " ".join(words[i : i + n])
+        text = f'"{text}"' if n > 1 and rng.random() < 0.5 else text
+        return rng.choice(["", "", "", "title:", "abstract:"]) + text
+
+    shape = rng.random()
+    if shape < 0.5:
+        return ", ".join(term() for _ in range(rng.randint(1, 4)))
+    if shape < 0.7:
+        return f"{term()}, {term()} -{rng.choice(words)}"
+    if shape < 0.85:
+        return f"({term()}, {term()}) AND {term()}"
+    return f"{term()} AND NOT ({term()}, {term()})"
+
+
+def test_compiled_matcher_agrees_with_plain_evaluation() -> None:
+    rng = random.Random(11)
+    papers = [*SEED[:25], SEED[3]]  # the same paper object twice
+    tokens = [t.surface for p in papers[:10] for t in tokenize(normalize(p.abstract)[0])]
+    acronyms = sorted({t for p in SEED for t in tokenize(p.title) if is_acronym(t.surface)})
+    words = tokens + [a.surface for a in acronyms]
+    subs = []
+    for _ in range(300):
+        key = rng.randrange(200)  # some keys get several queries
+        subs.append((key, _random_query(rng, words)))
+    result = Matcher.compile(subs).match(iter(papers))
+    for key in {k for k, _ in subs}:
+        queries = [q for k, q in subs if k == key]
+        expected = []
+        for p in papers:
+            found = [m for q in queries if (m := _reference_match(q, p)) is not None]
+            if found:
+                texts = tuple(dict.fromkeys(t for m in found for t in m.matched_terms))
+                ranges: dict[str, list[tuple[int, int]]] = {}
+                for m in found:
+                    for f, spans in m.spans.items():
+                        ranges.setdefault(f, []).extend((s.start, s.end) for s in spans)
+                expected.append(
+                    PaperMatch(p, texts, {f: merge_spans(r) for f, r in ranges.items()})
+                )
+        got = result.get(key, [])
+        assert [m.paper.id for m in got] == [m.paper.id for m in expected], queries
+        assert [m.matched_terms for m in got] == [m.matched_terms for m in expected], queries
+        assert [m.spans for m in got] == [m.spans for m in expected], queries

@@ -14,10 +14,13 @@ from bot.query import (
     Query,
     QueryError,
     Term,
+    _parse_full,
+    _parse_plain,
     evaluate,
     make_term,
     parse,
 )
+from bot.text import nfkc
 
 
 def t(text: str, *words: str, field: str | None = None) -> Term:
@@ -101,6 +104,8 @@ def test_field_prefixes() -> None:
 
 
 def test_colon_in_ordinary_text() -> None:
+    assert parse("see https://example.org").root.words == ("see", "https", "example", "org")
+    assert error('titel:"a b"').message.startswith("unknown field 'titel:'")
     assert parse("arXiv:2401 data").root == t("arXiv:2401 data", "arXiv", "2401", "data")
     assert parse("Note: x").root.words == ("Note", "x")
 
@@ -305,3 +310,33 @@ def test_minus_leaves_out_one_word_not_takes_a_phrase() -> None:
     assert parse("-title:survey pipeline parallelism").root == And(
         (Not(t("survey", field="title")), t("pipeline parallelism", "pipeline", "parallelism"))
     )
+
+
+def _full(query: str) -> Query | QueryError:
+    try:
+        return _parse_full(query, *nfkc(query))
+    except QueryError as err:
+        return err
+
+
+@given(
+    st.lists(
+        st.sampled_from(["LoRA", "pipeline", "of", "AND", "Or", "x", ",", " ", '"', "“", "ﬁ", "é"]),
+        max_size=30,
+    ).map("".join)
+)
+@settings(max_examples=1000, deadline=2000)
+def test_plain_fast_path_agrees_with_the_parser(query: str) -> None:
+    plain = _parse_plain(query, nfkc(query)[0])
+    if plain is not None:
+        assert plain == _full(query)
+
+
+@pytest.mark.parametrize(
+    "query",
+    ["LoRA", "LoRA, MoE", 'LoRA, "pipeline parallelism"', "a ,, b,", "“x y”, z", "ＬｏＲＡ"],
+)
+def test_plain_fast_path_is_taken_and_agrees(query: str) -> None:
+    plain = _parse_plain(query, nfkc(query)[0])
+    assert plain is not None
+    assert plain == _full(query)

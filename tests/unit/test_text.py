@@ -153,3 +153,10 @@ def test_acronyms(word: str) -> None:
 @pytest.mark.parametrize("word", ["lora", "Pipeline", "A", "x86", "quantization", "", "Über"])
 def test_not_acronyms(word: str) -> None:
     assert not is_acronym(word)
+
+
+def test_long_runs_of_combining_marks_stay_linear() -> None:
+    original = "a" + "\u0301" * 100_000 + "漢b"
+    text, index = normalize(original)
+    assert len(text) == len(index)
+    assert text.endswith("漢b") and index[-1] == len(original) - 1
