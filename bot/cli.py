@@ -6,23 +6,32 @@ Every command answers bad input with one line on stderr and exit code 2.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
+import signal
 import sys
 from collections.abc import Coroutine
 from typing import Annotated, Any, NoReturn
 
 import typer
 
+import bot.channel_commands  # noqa: F401  (registers /papers schedule, pause, resume, settings)
+from bot.backfill import BackfillReport, DayResult, backfill, days_between, ingest_latest
 from bot.chat import CommandContext
 from bot.commands import Commands
+from bot.delivery import delivery_adapters
 from bot.digest import digest_for_queries
 from bot.formats import NEUTRAL_FORMATS
 from bot.library import day_of, ingest, papers_for_day
-from bot.models import Digest, Reply, Target
+from bot.models import Digest, Reply, SearchResults, Target
 from bot.plugins import formats as plugin_formats
 from bot.plugins import load_plugins
 from bot.query import QueryError, parse
+from bot.search import SearchRequest, parse_search, results_text
+from bot.search import search as search_archive
+from bot.search import to_json as search_json
+from bot.service import ROLES, DeliverOutcome, StatusReport, background, deliver_day, status_report
 from bot.sources import SourceError
 from bot.sources.file import SAMPLE_DATE
 from bot.sources.registry import source_from_spec
@@ -258,10 +267,13 @@ async def _run(config: Settings) -> None:
         await console.show(Reply(digest=built))
         commands = Commands(store, source_from_spec(source_spec, config))
         tasks = [asyncio.create_task(a.start(commands.handle)) for a in others]
+        adapters = delivery_adapters(config, plugins, running=[console, *others])
+        sources = [source_from_spec(config.source, config)]
         try:
-            await console.start(commands.handle)
-            if tasks:  # stdin closed: keep serving the chat platforms
-                await asyncio.gather(*tasks)
+            async with background(store, config, role="all", adapters=adapters, sources=sources):
+                await console.start(commands.handle)
+                if tasks:  # stdin closed: keep serving the chat platforms
+                    await asyncio.gather(*tasks)
         finally:
             for adapter in others:
                 await adapter.stop()
@@ -270,16 +282,275 @@ async def _run(config: Settings) -> None:
 
 
 @app.command()
-def run() -> None:
+def run(
+    role: Annotated[
+        str,
+        typer.Option(
+            "--role",
+            help="all: commands, scheduling and delivery (default); scheduler: schedule "
+            "and ingest only; worker: deliver only (run any number on PostgreSQL).",
+        ),
+    ] = "all",
+) -> None:
     """Start the bot: print today's digest, then answer /papers commands from stdin."""
+    if role not in ROLES:
+        fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
     configure_logging(config)
     try:
-        run_async(_run(config))
+        run_async(_run(config) if role == "all" else _run_role(config, role))
     except SourceError as error:
         fail(str(error))
     except KeyboardInterrupt:
         pass
+
+
+async def _close_adapters(adapters: dict[str, Any]) -> None:
+    for adapter in {id(a): a for a in adapters.values()}.values():
+        try:
+            await adapter.stop()
+        except Exception as error:  # closing is best effort
+            log.debug("closing the %s adapter failed: %s", adapter.platform, error)
+
+
+async def _run_role(config: Settings, role: str) -> None:
+    """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
+    await run_migrations(config.database_url)
+    async with Store(config.database_url, default_tz=config.default_tz) as store:
+        plugins = {name: p for name, p in load_plugins().items() if name != "console"}
+        adapters = delivery_adapters(config, plugins)
+        sources = [source_from_spec(config.source, config)] if role == "scheduler" else []
+        try:
+            async with background(
+                store, config, role=role, adapters=adapters, sources=sources
+            ) as bg:
+                loop = asyncio.get_running_loop()
+                for sig in (signal.SIGTERM, signal.SIGINT):
+                    with contextlib.suppress(NotImplementedError):
+                        loop.add_signal_handler(sig, bg.stop.set)
+                log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
+                await bg.wait()
+        finally:
+            await _close_adapters(adapters)
+
+
+async def _deliver(config: Settings, day: dt.date | None) -> DeliverOutcome:
+    await run_migrations(config.database_url)
+    async with Store(config.database_url, default_tz=config.default_tz) as store:
+        adapters = delivery_adapters(config, load_plugins())
+        try:
+            return await deliver_day(store, config, adapters, day)
+        finally:
+            await _close_adapters(adapters)
+
+
+@app.command()
+def deliver(
+    date: Annotated[
+        str | None,
+        typer.Option("--date", "-d", help="YYYY-MM-DD (default: each channel's today)."),
+    ] = None,
+) -> None:
+    """Send every digest due on a date now, through the outbox (a second run sends nothing)."""
+    day = parse_date(date)
+    config = settings()
+    configure_logging(config)
+    out = run_async(_deliver(config, day))
+    plan, stats = out.plan, out.stats
+    pending = sum(out.counts.get(status, 0) for status in ("queued", "pending", "sending"))
+    typer.echo(
+        f"due: {out.due} digest(s); planned now: {plan.planned} ({plan.empty} empty, "
+        f"{plan.unrendered} waiting for an adapter); already planned: {plan.already}"
+    )
+    typer.echo(
+        f"sent: {stats.sent} message(s) ({stats.found} found already posted); "
+        f"still pending: {pending}; failed: {out.counts.get('failed', 0)}; "
+        f"channels paused now: {stats.paused}"
+    )
+    for line in out.missing:
+        typer.echo(line)
+
+
+@app.command()
+def status() -> None:
+    """Next scheduled digests, pending and failed deliveries, paused channels."""
+    from rich.console import Console
+    from rich.table import Table
+
+    config = settings()
+
+    async def gather() -> StatusReport:
+        await run_migrations(config.database_url)
+        async with Store(config.database_url, default_tz=config.default_tz) as store:
+            return await status_report(store)
+
+    report = run_async(gather())
+    console = Console(highlight=False)
+    shown = 30
+    upcoming = sorted(
+        (t for t in report.targets if t.next_run is not None), key=lambda t: t.next_run
+    )
+    table = Table(title=f"Next digests ({len(upcoming)} of {len(report.targets)} channels active)")
+    for column in ("channel", "schedule", "next run (UTC)"):
+        table.add_column(column)
+    for row in upcoming[:shown]:
+        when = row.next_run.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M") if row.next_run else ""
+        table.add_row(str(row.target), row.schedule, when)
+    if len(upcoming) > shown:
+        table.caption = f"and {len(upcoming) - shown} more"
+    console.print(table)
+    counts = report.counts
+    console.print(
+        f"Deliveries: {report.pending} pending, {counts.get('sent', 0)} sent, "
+        f"{report.failed_count} failed",
+        markup=False,
+    )
+    for platform, count in sorted(report.pending_by_platform.items()):
+        console.print(f"  pending for {platform}: {count}", markup=False)
+    for platform, count in sorted(report.unrendered_by_platform.items()):
+        console.print(
+            f"  {count} digest(s) for {platform} wait for a configured {platform} adapter",
+            markup=False,
+        )
+    if report.failed:
+        failed = Table(title="Failed deliveries")
+        for column in ("channel", "digest", "part", "attempts", "error"):
+            failed.add_column(column)
+        for item in report.failed:
+            failed.add_row(
+                str(item.target),
+                item.digest_date.isoformat(),
+                str(item.part + 1),
+                str(item.attempts),
+                (item.error or "")[:80],
+            )
+        console.print(failed)
+    paused = [t for t in report.targets if t.paused]
+    if paused:
+        table = Table(title="Paused channels")
+        table.add_column("channel")
+        table.add_column("reason")
+        for row in paused:
+            table.add_row(str(row.target), row.paused_reason or "")
+        console.print(table)
+    else:
+        console.print("No paused channels.")
+
+
+async def _search(config: Settings, request: SearchRequest, limit: int | None) -> SearchResults:
+    await run_migrations(config.database_url)
+    async with Store(config.database_url, default_tz=config.default_tz) as store:
+        try:
+            return await search_archive(store, request, limit=limit)
+        except QueryError as error:
+            fail(f"bad query: {error}")
+
+
+@app.command("search")
+def search_command(
+    query: Annotated[
+        list[str], typer.Argument(help="A query with options, e.g. 'LoRA since:30d has:code'.")
+    ],
+    limit: Annotated[
+        int | None, typer.Option("--limit", "-n", min=1, max=100, help="How many results.")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Search every paper in the archive (the query language of subscriptions)."""
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    text = " ".join(query)
+    try:
+        request = parse_search(text)
+    except QueryError as error:
+        fail(f"bad query: {error}")
+    config = settings()
+    results = run_async(_search(config, request, limit))
+    if fmt == "json":
+        sys.stdout.write(search_json(results) + "\n")
+    else:
+        from rich.console import Console
+
+        Console(highlight=False, soft_wrap=True).print(results_text(results), markup=False)
+
+
+async def _ingest(
+    config: Settings, spec: str, first: dt.date | None, last: dt.date | None, force: bool
+) -> BackfillReport:
+    source = source_from_spec(spec, config)
+    await run_migrations(config.database_url)
+    async with Store(config.database_url, default_tz=config.default_tz) as store:
+        if first is None:
+            result = await ingest_latest(store, source)
+            report = BackfillReport(source.name)
+            report.days.append(result)
+            return report
+        days = days_between(first, last or dt.datetime.now(dt.UTC).date())
+        concurrency = config.hf_concurrency if source.name == "hf" else 1
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        columns = (
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("days · {task.fields[papers]} papers"),
+            TimeElapsedColumn(),
+            TimeRemainingColumn(),
+        )
+        with Progress(*columns, console=Console(stderr=True)) as progress:
+            task = progress.add_task(f"{source.name} backfill", total=len(days), papers=0)
+
+            def advance(result: DayResult) -> None:
+                fetched = progress.tasks[0].fields["papers"] + result.fetched
+                progress.update(task, advance=1, papers=fetched)
+
+            return await backfill(
+                store, source, days, concurrency=concurrency, force=force, on_day=advance
+            )
+
+
+@app.command("ingest")
+def ingest_command(
+    source: Annotated[
+        str,
+        typer.Option(
+            "--source", "-s", help="hf, arxiv, or the path of a recorded daily_papers JSON."
+        ),
+    ] = "hf",
+    first: Annotated[
+        str | None, typer.Option("--from", help="First day, YYYY-MM-DD (default: latest only).")
+    ] = None,
+    last: Annotated[str | None, typer.Option("--to", help="Last day (default: today).")] = None,
+    force: Annotated[
+        bool, typer.Option("--force", help="Fetch days an earlier run already completed.")
+    ] = False,
+) -> None:
+    """Backfill the archive with a range of days (resumable), or load a recorded day."""
+    day_from, day_to = parse_date(first), parse_date(last)
+    if day_to is not None and day_from is None:
+        fail("--to needs --from")
+    if source.strip().lower() not in ("hf", "arxiv") and day_from is not None:
+        fail("a recorded file holds one day: leave out --from and --to")
+    config = settings()
+    configure_logging(config)
+    try:
+        report = run_async(_ingest(config, source, day_from, day_to, force))
+    except (SourceError, ValueError) as error:
+        fail(str(error))
+    typer.echo(report.summary())
+    if report.failed:
+        for result in report.failed:
+            day = result.day.isoformat() if result.day else "latest"
+            print(f"paperboy: {day}: {result.error}", file=sys.stderr)
+        raise typer.Exit(1)
 
 
 async def _serve(config: Settings, host: str, port: int) -> None:

@@ -213,3 +213,7 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
 @Commands.command("help", USAGE["help"], SUMMARY["help"])
 async def help_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
     return help_reply()
+
+
+# Commands defined in other modules register themselves on import.
+import bot.search_commands  # noqa: E402, F401

@@ -170,11 +170,71 @@ class Digest:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchHit:
+    """One archive search result (see `bot.search`); `score`: relevance, higher is better."""
+
+    paper: Paper
+    score: float
+    matched_terms: tuple[str, ...] = ()
+    summary: str = ""
+    summary_highlights: tuple[Span, ...] = ()
+    title_highlights: tuple[Span, ...] = ()
+    authors: tuple[str, ...] = ()
+    more_authors: int = 0
+    date: dt.date | None = None
+
+    @property
+    def authors_line(self) -> str:
+        line = ", ".join(self.authors)
+        return f"{line} et al." if self.more_authors else line
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResults:
+    """The answer to a search, before any platform renders it.
+
+    `query` is what the user typed; `terms` the query without search options, i.e. what
+    `/papers subscribe` would take to follow such papers from now on. `total` counts all
+    matches (an estimate when `total_exact` is false, a lower bound when `total_capped`);
+    `hits` are the best of them.
+    """
+
+    query: str
+    terms: str
+    total: int
+    hits: tuple[SearchHit, ...] = ()
+    total_exact: bool = True
+    total_capped: bool = False  # counting stopped at `total`: there are more
+    filters: tuple[str, ...] = ()
+
+    @property
+    def subscribe_command(self) -> str:
+        return f"/papers subscribe {self.terms}"
+
+    @property
+    def header(self) -> str:
+        about = "more than " if self.total_capped else "" if self.total_exact else "about "
+        noun = "paper" if self.total == 1 else "papers"
+        line = f"Search {self.terms}: {about}{self.total:,} {noun}"
+        if self.filters:
+            line += " (" + ", ".join(self.filters) + ")"
+        if self.hits and len(self.hits) < self.total:
+            line += f", top {len(self.hits)}"
+        return line
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
-    """What a command answers: plain text lines, a digest, or both."""
+    """What a command answers: plain text lines, a digest, or both.
+
+    `search` carries search results; `text` then holds a plain-text rendering of them
+    for adapters that do not render searches themselves (those that do show `search`
+    instead of `text`).
+    """
 
     text: str = ""
     digest: Digest | None = None
     ok: bool = True
     ephemeral: bool = True
     extra: dict[str, object] = field(default_factory=dict)
+    search: SearchResults | None = None

@@ -6,6 +6,7 @@ Tokens are `SecretStr`: they print as `**********` and are never logged.
 from __future__ import annotations
 
 import json
+import re
 from functools import lru_cache
 from typing import Annotated
 
@@ -32,6 +33,29 @@ class Settings(BaseSettings):
     hf_timeout: float = Field(default=20.0, gt=0, description="Seconds per HF request.")
     hf_retries: int = Field(default=4, ge=0, le=10, description="Retries after the first try.")
     hf_page_size: int = Field(default=50, ge=1, le=100)
+    hf_concurrency: int = Field(
+        default=4, ge=1, le=4, description="HF requests in flight during a backfill (at most 4)."
+    )
+
+    # arXiv (bot/sources/arxiv.py): its terms ask for one request every 3 s, one at a time.
+    arxiv_api_url: str = Field(
+        default="https://export.arxiv.org/api/",
+        description="Base URL of the arXiv API (`query` lives under it): past days.",
+    )
+    arxiv_rss_url: str = Field(
+        default="https://rss.arxiv.org/rss/",
+        description="Base URL of the arXiv RSS feeds: the latest announcement.",
+    )
+    arxiv_categories: Annotated[list[str], NoDecode] = Field(
+        default=["cs.CL", "cs.LG"],
+        description="Categories to list, comma-separated: PAPERBOY_ARXIV_CATEGORIES=cs.CL,cs.LG",
+    )
+    arxiv_interval: float = Field(
+        default=3.0, ge=0, description="Seconds between two arXiv requests (arXiv asks for 3)."
+    )
+    arxiv_timeout: float = Field(default=30.0, gt=0, description="Seconds per arXiv request.")
+    arxiv_retries: int = Field(default=4, ge=0, le=10, description="Retries after the first try.")
+    arxiv_page_size: int = Field(default=200, ge=1, le=2000)
 
     demo_queries: Annotated[list[str], NoDecode] = Field(
         default=["LoRA", "pipeline parallelism"],
@@ -75,6 +99,47 @@ class Settings(BaseSettings):
 
     log_level: str = "INFO"
 
+    # Scheduling and delivery (bot/scheduler.py, bot/delivery.py, docs/delivery.md).
+    ingest_interval_minutes: float = Field(
+        default=30.0, gt=0, description="How often the ingest job polls today and yesterday."
+    )
+    misfire_grace_seconds: float = Field(
+        default=6 * 3600.0, ge=0, description="A digest missed in downtime goes out this late."
+    )
+    fanout_concurrency: int = Field(
+        default=20, ge=1, le=1000, description="Messages in flight at once (per process)."
+    )
+    channel_min_interval: float = Field(
+        default=1.0, ge=0, description="Seconds between two messages to one channel."
+    )
+    delivery_max_attempts: int = Field(
+        default=8, ge=1, le=100, description="Failed sends (5xx, timeouts) before giving up."
+    )
+    delivery_backoff_base: float = Field(
+        default=2.0, gt=0, description="First retry delay in seconds (doubles, with jitter)."
+    )
+    delivery_backoff_max: float = Field(
+        default=600.0, gt=0, description="Longest retry delay in seconds."
+    )
+    delivery_send_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds one send may take before it counts as failed."
+    )
+    delivery_lease_seconds: float = Field(
+        default=120.0, gt=0, description="A claimed part is reclaimed this long after a crash."
+    )
+    delivery_poll_seconds: float = Field(
+        default=2.0, gt=0, description="How often an idle delivery worker looks for work."
+    )
+    digest_settle_seconds: float = Field(
+        default=30.0, ge=0, description="Papers this fresh wait for the next digest."
+    )
+    schedule_poll_seconds: float = Field(
+        default=30.0, gt=0, description="How often the scheduler re-reads schedules."
+    )
+    scheduler_lock_poll_seconds: float = Field(
+        default=15.0, gt=0, description="How often a standby process tries to take over."
+    )
+
     @field_validator("demo_queries", mode="before")
     @classmethod
     def _split_queries(cls, value: object) -> object:
@@ -85,7 +150,26 @@ class Settings(BaseSettings):
             return [part.strip() for part in value.split(";") if part.strip()]
         return value
 
-    @field_validator("hf_api_url", "slack_api_url")
+    @field_validator("arxiv_categories", mode="before")
+    @classmethod
+    def _split_categories(cls, value: object) -> object:
+        if isinstance(value, str):
+            if value.lstrip().startswith("["):
+                return json.loads(value)
+            return [part.strip() for part in value.replace("+", ",").split(",") if part.strip()]
+        return value
+
+    @field_validator("arxiv_categories")
+    @classmethod
+    def _check_categories(cls, value: list[str]) -> list[str]:
+        for category in value:
+            if not re.fullmatch(r"[a-z][a-z-]*(\.[A-Za-z][A-Za-z-]*)?", category):
+                raise ValueError(f"{category!r} is not an arXiv category like cs.CL")
+        if not value:
+            raise ValueError("give at least one arXiv category, like cs.CL")
+        return value
+
+    @field_validator("hf_api_url", "slack_api_url", "arxiv_api_url", "arxiv_rss_url")
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"

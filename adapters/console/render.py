@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from bot.models import Digest, DigestEntry, Reply, Span
+from bot.models import Digest, DigestEntry, Reply, SearchHit, SearchResults, Span
 
 HIGHLIGHT = "bold yellow"
 
@@ -61,9 +61,42 @@ def render_digest(digest: Digest) -> list[RenderableType]:
     return parts
 
 
+def render_hit(index: int, hit: SearchHit) -> RenderableType:
+    paper = hit.paper
+    title = Text(f"{index}. ", style="bold")
+    title.append_text(highlighted(paper.title, hit.title_highlights, "bold underline"))
+    title.stylize("bold")
+    meta = Text(hit.authors_line or "(no authors listed)", style="dim")
+    meta.append(f"  {hit.date.isoformat() if hit.date else 'undated'}", style="dim")
+    meta.append(f"  ▲ {paper.upvotes}", style="green")
+    meta.append(f"  score {hit.score:.3g}", style="dim")
+    summary = highlighted(hit.summary, hit.summary_highlights)
+    links = Text()
+    for name, url in paper.links.as_dict().items():
+        if links:
+            links.append("  ")
+        links.append(f"{name}: ", style="dim")
+        links.append(url, style=f"link {url}")
+    return Group(title, meta, summary, links, Text(""))
+
+
+def render_search(results: SearchResults) -> list[RenderableType]:
+    parts: list[RenderableType] = [Rule(Text(results.header, style="bold magenta"))]
+    if not results.hits:
+        parts.append(Text("No paper in the archive matches this search."))
+    parts += [render_hit(i, h) for i, h in enumerate(results.hits, start=1)]
+    if results.hits:
+        hint = Text("Follow new papers like these: ", style="dim")
+        hint.append(results.subscribe_command, style="cyan")
+        parts.append(hint)
+    return parts
+
+
 def render_reply(reply: Reply) -> list[RenderableType]:
     parts: list[RenderableType] = []
-    if reply.text:
+    if reply.search is not None:
+        parts += render_search(reply.search)  # `text` is only a fallback rendering of it
+    elif reply.text:
         parts.append(Text(reply.text, style="" if reply.ok else "red"))
     if reply.digest is not None:
         parts += render_digest(reply.digest)

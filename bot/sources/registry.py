@@ -16,7 +16,8 @@ SPECS = "hf, sample or the path of a daily_papers JSON file"
 
 
 def source_from_spec(spec: str, settings: Settings | None = None) -> PaperSource:
-    """`hf`: the live API (configured by `settings`, default `get_settings()`);
+    """`hf`: the live API (configured by `settings`, default `get_settings()`); `arxiv`: the
+    arXiv listing of `settings.arxiv_categories`;
     `sample`: the bundled day of 2024-11-11; anything else: a file path.
 
     Names are case-insensitive; a file called `hf` or `sample` is reachable as `./hf`.
@@ -32,6 +33,14 @@ def source_from_spec(spec: str, settings: Settings | None = None) -> PaperSource
 
             settings = get_settings()
         return HuggingFaceSource.from_settings(settings)
+    if name.lower() == "arxiv":
+        from bot.sources.arxiv import ArxivSource
+
+        if settings is None:
+            from config.settings import get_settings
+
+            settings = get_settings()
+        return ArxivSource.from_settings(settings)
     if name.lower() == "sample":
         return FileSource.sample()
     return FileSource(Path(name))

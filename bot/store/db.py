@@ -258,6 +258,10 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.deliveries = DeliveryRepo(ctx)
+        # Imported here: bot.outbox builds on bot.store.repositories (a cycle at import time).
+        from bot.outbox import OutboxRepo
+
+        self.outbox = OutboxRepo(ctx)
         self._ctx = ctx
 
     @classmethod

@@ -286,7 +286,9 @@ class PaperRepo:
         inserted = updated = 0
         for chunk in _chunks(ordered):
             ids = [row["id"] for row in chunk]
-            stmt = self._ctx.insert(papers).values(builtins.list(chunk))
+            # One statement executed for many rows ("insertmanyvalues"): compiled once and
+            # cached, where a multi-row VALUES literal would be compiled again per chunk.
+            stmt = self._ctx.insert(papers)
             merged = _paper_merge(stmt.excluded)
             changed_if = sa.or_(*(papers.c[name].is_distinct_from(v) for name, v in merged.items()))
             stmt = stmt.on_conflict_do_update(
@@ -300,7 +302,7 @@ class PaperRepo:
                     .scalars()
                     .all()
                 )
-                written = set((await conn.execute(stmt)).scalars().all())
+                written = set((await conn.execute(stmt, builtins.list(chunk))).scalars().all())
             inserted += len(written - existing)
             updated += len(written & existing)
         return UpsertResult(inserted=inserted, updated=updated)

@@ -154,3 +154,127 @@ deliveries = sa.Table(
     sa.Column("delivered_at", UTCDateTime, nullable=False),
     sa.UniqueConstraint("target_id", "paper_id"),
 )
+
+# A digest once planned for (target, date), even when nothing matched: the scheduler's
+# "already done?" check. `digest` keeps the neutral digest until an adapter renders it.
+digest_runs = sa.Table(
+    "digest_runs",
+    metadata,
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("targets.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("digest_date", sa.Date, primary_key=True),
+    sa.Column("status", sa.String(16), nullable=False),
+    sa.Column("trigger", sa.String(16), nullable=False),
+    sa.Column("window_start", UTCDateTime, nullable=True),
+    sa.Column("window_end", UTCDateTime, nullable=False),
+    sa.Column("papers", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("parts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("digest", _json(), nullable=True),
+    sa.Column("planned_at", UTCDateTime, nullable=False),
+    sa.Column("rendered_at", UTCDateTime, nullable=True),
+    sa.Index(None, "status"),
+)
+
+# One row per rendered message part; the unique (target, date, part) makes planning
+# idempotent and `key` is what the adapter gets for idempotent sends.
+outbox = sa.Table(
+    "outbox",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("targets.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("digest_date", sa.Date, nullable=False),
+    sa.Column("part", sa.Integer, nullable=False),
+    sa.Column("parts", sa.Integer, nullable=False),
+    sa.Column("key", sa.String(64), nullable=False),
+    sa.Column("payload", _json(), nullable=False),
+    sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
+    sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
+    # A send may have reached the platform (crash mid-send, timeout, 5xx): ask
+    # `find_sent` before sending again.
+    sa.Column("uncertain", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("next_attempt_at", UTCDateTime, nullable=False),
+    sa.Column("claimed_by", sa.String(64), nullable=True),
+    sa.Column("claimed_until", UTCDateTime, nullable=True),
+    sa.Column("message_id", sa.Text, nullable=True),
+    sa.Column("error", sa.Text, nullable=True),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+    sa.Column("sent_at", UTCDateTime, nullable=True),
+    sa.UniqueConstraint("target_id", "digest_date", "part"),
+    sa.UniqueConstraint("key"),
+    sa.Index(None, "status", "next_attempt_at"),
+    # What the claim walks: pending parts, earliest due first.
+    sa.Index(
+        "ix_outbox_due",
+        "next_attempt_at",
+        "id",
+        postgresql_where=sa.text("status = 'pending'"),
+        sqlite_where=sa.text("status = 'pending'"),
+    ),
+    sqlite_autoincrement=True,
+)
+
+# --- archive search (migration 0003; see bot.search_index) ---------------------------------
+
+# One row per indexed paper. `docid` carries the paper's day in its high bits (id order is
+# date order); the filter columns are kept in sync with `papers` by triggers.
+search_docs = sa.Table(
+    "search_docs",
+    metadata,
+    sa.Column(
+        "docid",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the rowid itself
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("paper_id", sa.String(64), nullable=False),
+    sa.Column("day", sa.Date, nullable=True),
+    sa.Column("upvotes", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("has_code", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.UniqueConstraint("paper_id"),
+)
+
+# Papers whose searchable text changed since the index last saw them (filled by triggers;
+# `seq` counts the changes, so one made during indexing is not lost).
+search_pending = sa.Table(
+    "search_pending",
+    metadata,
+    sa.Column("paper_id", sa.String(64), primary_key=True),
+    sa.Column("seq", sa.Integer, nullable=False, server_default=sa.text("0")),
+)
+
+# Acronym-like words of the archive, case kept: where a query acronym may hide (QLoRA).
+search_acronyms = sa.Table(
+    "search_acronyms",
+    metadata,
+    sa.Column("token", sa.String(200), primary_key=True),
+)
+
+# Days a backfill has fetched completely, per source: a resumed backfill skips them.
+ingest_progress = sa.Table(
+    "ingest_progress",
+    metadata,
+    sa.Column("source", sa.String(32), primary_key=True),
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("fetched", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("completed_at", UTCDateTime, nullable=False),
+)
+
+#: Each backend's own full-text tables (FTS5 on SQLite, tsvector + GIN on PostgreSQL),
+#: created by migration 0003 and not described by this metadata.
+NATIVE_SEARCH_TABLES = frozenset({"search_fts", "search_content", "search_vectors"})
+
+
+def is_native_search_table(name: str) -> bool:
+    """True for the backend-specific search tables, FTS5's shadow tables included."""
+    return name in NATIVE_SEARCH_TABLES or name.startswith("search_fts_")

@@ -33,7 +33,7 @@ from bot.store import (
 )
 from bot.store.db import normalise_url
 from bot.store.repositories import CHUNK_SIZE
-from bot.store.tables import metadata
+from bot.store.tables import is_native_search_table, metadata
 from tests import conftest
 
 UTC = dt.UTC
@@ -91,12 +91,12 @@ async def scalar(store: Store, sql: str, **params: object) -> object:
 async def test_migrate_twice_is_a_no_op(db_url: str) -> None:
     assert await current_revision(db_url) is None
     await migrate(db_url)
-    assert await current_revision(db_url) == head_revision() == "0001"
+    assert await current_revision(db_url) == head_revision() is not None
     async with Store(db_url) as store:
         await store.papers.upsert([paper("2411.00001")])
         await store.subscriptions.add(SLACK, "LoRA")
     await migrate(db_url)
-    assert await current_revision(db_url) == "0001"
+    assert await current_revision(db_url) == head_revision()
     async with Store(db_url) as store:
         assert await store.papers.count() == 1
         assert [s.query for s in await store.subscriptions.list(SLACK)] == ["LoRA"]
@@ -105,17 +105,23 @@ async def test_migrate_twice_is_a_no_op(db_url: str) -> None:
 
 async def test_concurrent_migrations_agree(db_url: str) -> None:
     await asyncio.gather(*(migrate(db_url) for _ in range(3)))
-    assert await current_revision(db_url) == "0001"
+    assert await current_revision(db_url) == head_revision()
 
 
 async def test_migrated_schema_matches_tables(store: Store) -> None:
     def diff(sync_conn: sa.Connection) -> list[object]:
-        ctx = MigrationContext.configure(sync_conn, opts={"compare_type": True})
+        def include_name(name: str | None, type_: str, parents: object) -> bool:
+            # The backend's own full-text tables (FTS5, tsvector) are not in the metadata.
+            return not (type_ == "table" and name and is_native_search_table(name))
+
+        opts = {"compare_type": True, "include_name": include_name}
+        ctx = MigrationContext.configure(sync_conn, opts=opts)
         return compare_metadata(ctx, metadata)
 
     async with store.engine.connect() as conn:
         assert await conn.run_sync(diff) == []
-        tables = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+        names = set(await conn.run_sync(lambda c: sa.inspect(c).get_table_names()))
+    tables = {name for name in names if not is_native_search_table(name)}
     assert tables == {
         "alembic_version",
         "papers",
@@ -123,6 +129,12 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "subscriptions",
         "channel_settings",
         "deliveries",
+        "digest_runs",
+        "outbox",
+        "search_docs",
+        "search_pending",
+        "search_acronyms",
+        "ingest_progress",
     }
 
 

@@ -1,0 +1,512 @@
+"""Benchmark: archive search on SQLite (FTS5) and PostgreSQL (tsvector), vs. a LIKE scan.
+
+Run: ``.venv/bin/python bench/search.py`` (1,000,000 papers on SQLite, a 100,000 subset
+with the LIKE baseline, 100,000 on PostgreSQL when a URL is given). Scale down with
+``--papers 100000 --subset 20000 --pg-papers 20000``; ``--markdown`` also prints the
+tables for docs/benchmarks.md. PostgreSQL: ``--pg-url postgresql+asyncpg://...`` or
+PAPERBOY_BENCH_DATABASE_URL / PAPERBOY_TEST_DATABASE_URL (a scratch schema is created
+and dropped).
+
+Workload (deterministic for a given ``--seed``):
+
+- Papers: the seed abstracts' vocabulary (tests/fixtures/seed_search_results.txt) drawn
+  with Zipf frequencies (weight 1/rank, ranks by the word's count in the seed), and one
+  stretch in three copied from a seed abstract, so real phrases occur at realistic
+  rates. Title 6-14 words, abstract 120-220, a third with an HF summary and keywords,
+  1-6 authors, votes mostly 0-5 with a long tail, a quarter with a GitHub link, dates
+  spread over three years in order (as a backfill writes them).
+- 200 queries: single words (log-uniform over the vocabulary ranks, function words and
+  the 20 most frequent content words excluded: those are the corpus's theme, in most
+  papers), phrases from the seed titles, acronyms of the seed (LoRA, MoE, ...), and
+  boolean ones (A, B / A AND B / A -B / (A, B) AND C / title:A / with since:, has:code,
+  min-upvotes:). Each is timed once end to end (`bot.search.search`: parse, index query,
+  count, rank, fetch, re-check with the matcher) for the top 10, after a warm-up.
+- Ingest: `PaperRepo.upsert` plus the index sync, in batches, as a backfill does it;
+  generating the papers is not timed.
+- Baseline: what a naive search does without an index, on the same subset: each term a
+  case-insensitive substring `LIKE '%term%'` over title and abstract, combined with the
+  query's AND/OR/NOT, newest first, top 10 (it needs no count and no ranking, and it
+  finds LoRA in "exploration": it is cheaper than the real thing and still loses).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import collections
+import datetime as dt
+import itertools
+import math
+import os
+import platform
+import random
+import sys
+import tempfile
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+import sqlalchemy as sa  # noqa: E402
+from rich.console import Console  # noqa: E402
+from rich.table import Table  # noqa: E402
+from sqlalchemy.pool import NullPool  # noqa: E402
+
+from bot.models import Paper  # noqa: E402
+from bot.query import And, Node, Not, Or, Term  # noqa: E402
+from bot.search import SearchRequest, parse_search, search  # noqa: E402
+from bot.search_index import SearchIndex  # noqa: E402
+from bot.store import Store, make_engine, migrate  # noqa: E402
+from bot.text import is_acronym, normalize_fast, words_of  # noqa: E402
+from tests.seed_corpus import load_seed_papers  # noqa: E402
+
+STOPWORDS = frozenset(
+    """a about after all also an and any are as at be been both but by can could do does
+    each for from had has have how however if in into is it its more most much new no not
+    of on one only or other our over same so some such than that the their them then there
+    these they this those through thus to two under up upon us using very via was we were
+    what when where which while who will with within without would""".split()
+)
+START_DAY = dt.date(2022, 1, 1)
+SPAN_DAYS = 3 * 365
+TODAY = START_DAY + dt.timedelta(days=SPAN_DAYS)
+COMMON = 20  # the most frequent content words, left out of single-word queries
+FIRST_NAMES = "Ada Alan Grace Linus Barbara Edsger Donald Frances Tim Radia Yann Fei".split()
+LAST_NAMES = "Lovelace Turing Hopper Torvalds Liskov Dijkstra Knuth Allen Perlman Li".split()
+
+
+# --------------------------------------------------------------------------- workload
+
+
+@dataclass
+class Corpus:
+    vocab: list[str]
+    cumulative: list[float]
+    seed_words: list[list[str]]
+    acronyms: list[str]
+    phrases: list[str]
+    words: list[str]  # content words, by frequency rank
+
+
+def build_corpus() -> Corpus:
+    seed = load_seed_papers()
+    counts: collections.Counter[str] = collections.Counter()
+    seed_words: list[list[str]] = []
+    title_grams: collections.Counter[str] = collections.Counter()
+    for paper in seed:
+        words = words_of(normalize_fast(paper.title + " " + paper.abstract)[0])
+        counts.update(words)
+        seed_words.append(words_of(normalize_fast(paper.abstract)[0]))
+        title = [w for w in words_of(normalize_fast(paper.title)[0])]
+        for n in (2, 3):
+            for i in range(len(title) - n + 1):
+                gram = title[i : i + n]
+                if gram[0].lower() in STOPWORDS or gram[-1].lower() in STOPWORDS:
+                    continue
+                if not all(w.isalpha() for w in gram) or any(is_acronym(w) for w in gram):
+                    continue
+                title_grams[" ".join(w.lower() for w in gram)] += 1
+    vocab = [w for w, _ in counts.most_common()]
+    cumulative = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(vocab))))
+    acronyms = [w for w in vocab if is_acronym(w) and w.isalpha() and 2 <= len(w) <= 10]
+    words = [
+        w for w in vocab if w.isalpha() and w.islower() and len(w) > 2 and w not in STOPWORDS
+    ]
+    return Corpus(vocab, cumulative, seed_words, acronyms, sorted(title_grams), words)
+
+
+def _text(corpus: Corpus, rng: random.Random, n: int) -> str:
+    out: list[str] = []
+    while len(out) < n:
+        if rng.random() < 1 / 3:
+            source = rng.choice(corpus.seed_words)
+            start = rng.randrange(len(source))
+            out.extend(source[start : start + rng.randint(3, 8)])
+        else:
+            out.extend(rng.choices(corpus.vocab, cum_weights=corpus.cumulative, k=6))
+    return " ".join(out[:n])
+
+
+def make_papers(corpus: Corpus, start: int, count: int, total: int, seed: int) -> list[Paper]:
+    rng = random.Random(f"{seed}:{start}")
+    papers = []
+    for i in range(start, start + count):
+        day = START_DAY + dt.timedelta(days=i * SPAN_DAYS // max(total, 1))
+        on_hf = rng.random() < 1 / 3
+        papers.append(
+            Paper(
+                id=f"{(i // 99999) % 10000:04d}.{i % 99999 + 1:05d}",
+                title=_text(corpus, rng, rng.randint(6, 14)),
+                abstract=_text(corpus, rng, rng.randint(120, 220)),
+                authors=tuple(
+                    f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
+                    for _ in range(rng.randint(1, 6))
+                ),
+                daily_date=day,
+                upvotes=min(int(rng.paretovariate(1.2)) - 1, 5000) if on_hf else 0,
+                ai_summary=_text(corpus, rng, rng.randint(30, 60)) if on_hf else None,
+                ai_keywords=tuple(_text(corpus, rng, 2).split()) if on_hf else (),
+                github_url=f"https://github.com/lab/repo{i}" if rng.random() < 0.25 else None,
+                on_hf=on_hf,
+                source="hf" if on_hf else "arxiv",
+            )
+        )
+    return papers
+
+
+def make_queries(corpus: Corpus, n: int, seed: int) -> list[tuple[str, str]]:
+    """(class, query text): words, phrases, acronyms and boolean queries."""
+    rng = random.Random(f"{seed}:queries")
+
+    def word() -> str:
+        # Log-uniform over the ranks: as many queries among the 100 most frequent words as
+        # among the next 900. The top COMMON words are the corpus's theme ("model",
+        # "language", in most papers), not something one searches for alone.
+        low, high = math.log(COMMON), math.log(len(corpus.words))
+        rank = int(math.exp(rng.uniform(low, high)))
+        return corpus.words[min(rank, len(corpus.words) - 1)]
+
+    def term() -> str:
+        roll = rng.random()
+        if roll < 0.5:
+            return word()
+        if roll < 0.75:
+            return rng.choice(corpus.acronyms)
+        return f'"{rng.choice(corpus.phrases)}"'
+
+    templates = [
+        lambda: f"{term()}, {term()}",
+        lambda: f"{term()} AND {term()}",
+        lambda: f"{term()} -{word()}",
+        lambda: f"({term()}, {term()}) AND {word()}",
+        lambda: f"title:{term()}",
+        lambda: f"{term()} since:180d",
+        lambda: f"{term()} has:code",
+        lambda: f"{term()} min-upvotes:5",
+    ]
+    kinds = ["word"] * 60 + ["phrase"] * 50 + ["acronym"] * 40 + ["boolean"] * 50
+    rng.shuffle(kinds)
+    out = []
+    for kind in itertools.islice(itertools.cycle(kinds), n):
+        if kind == "word":
+            out.append((kind, word()))
+        elif kind == "phrase":
+            out.append((kind, rng.choice(corpus.phrases)))
+        elif kind == "acronym":
+            out.append((kind, rng.choice(corpus.acronyms)))
+        else:
+            out.append((kind, rng.choice(templates)()))
+    return out
+
+
+# --------------------------------------------------------------------------- runs
+
+
+@dataclass
+class Run:
+    name: str
+    papers: int = 0
+    ingest_seconds: float = 0.0
+    index_mb: float = 0.0
+    archive_mb: float = 0.0
+    latencies: dict[str, list[float]] = field(default_factory=dict)  # class -> ms
+    like_latencies: dict[str, list[float]] = field(default_factory=dict)
+    totals: list[int] = field(default_factory=list)
+
+    @property
+    def rate(self) -> float:
+        return self.papers / self.ingest_seconds if self.ingest_seconds else 0.0
+
+
+def pct(values: Sequence[float], q: float) -> float:
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    k = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
+    return ordered[k]
+
+
+def flat(latencies: dict[str, list[float]]) -> list[float]:
+    return [v for values in latencies.values() for v in values]
+
+
+async def ingest(
+    store: Store, corpus: Corpus, count: int, total: int, args: argparse.Namespace, label: str
+) -> float:
+    seconds = 0.0
+    async with SearchIndex(store, workers=args.workers) as index:
+        started = time.perf_counter()
+        for start in range(0, count, args.batch):
+            papers = make_papers(corpus, start, min(args.batch, count - start), total, args.seed)
+            t0 = time.perf_counter()
+            await store.papers.upsert(papers)
+            await index.sync()
+            seconds += time.perf_counter() - t0
+            done = start + len(papers)
+            if done % max(args.batch, count // 10) < args.batch or done == count:
+                print(
+                    f"  {label}: {done:,} papers, {done / seconds:,.0f}/s indexed "
+                    f"({time.perf_counter() - started:,.0f} s so far)",
+                    file=sys.stderr,
+                )
+    return seconds
+
+
+async def time_queries(
+    store: Store, queries: list[tuple[str, SearchRequest]], args: argparse.Namespace, run: Run
+) -> None:
+    index = SearchIndex(store, window=args.window)
+    for _, request in queries[:20]:  # warm-up: caches, prepared statements
+        await search(store, request, limit=10, index=index, sync=False)
+    for kind, request in queries:
+        t0 = time.perf_counter()
+        results = await search(store, request, limit=10, index=index, sync=False)
+        run.latencies.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+        run.totals.append(results.total)
+
+
+def like_sql(node: Node, params: dict[str, object]) -> str:
+    if isinstance(node, Term):
+        key = f"p{len(params)}"
+        params[key] = f"%{node.text}%"
+        columns = {"title": ("title",), "abstract": ("abstract",), "author": ("authors",)}
+        cols = columns.get(node.field or "", ("title", "abstract"))
+        return "(" + " OR ".join(f"{c} LIKE :{key}" for c in cols) + ")"
+    if isinstance(node, Not):
+        return f"NOT {like_sql(node.child, params)}"
+    joiner = " AND " if isinstance(node, And) else " OR "
+    assert isinstance(node, And | Or)
+    return "(" + joiner.join(like_sql(c, params) for c in node.children) + ")"
+
+
+async def time_like(
+    store: Store, queries: list[tuple[str, SearchRequest]], run: Run, *, postgres: bool
+) -> None:
+    async with store.engine.connect() as conn:
+        for kind, request in queries:
+            params: dict[str, object] = {}
+            where = like_sql(request.query.root, params)
+            if postgres:
+                where = where.replace(" LIKE ", " ILIKE ")
+                where = where.replace("authors ILIKE", "authors::text ILIKE")
+            options = request.options
+            if options.since:
+                where += " AND daily_date >= :since"
+                params["since"] = options.since
+            if options.min_upvotes:
+                where += " AND upvotes >= :mu"
+                params["mu"] = options.min_upvotes
+            if options.has_code:
+                where += " AND github_url IS NOT NULL"
+            sql = sa.text(f"SELECT id FROM papers WHERE {where} ORDER BY daily_date DESC LIMIT 10")
+            t0 = time.perf_counter()
+            (await conn.execute(sql, params)).fetchall()
+            run.like_latencies.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+
+
+async def sqlite_sizes(store: Store) -> tuple[float, float]:
+    async with store.engine.connect() as conn:
+        rows = (
+            await conn.execute(sa.text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
+        ).all()
+    index = sum(size for name, size in rows if "search_" in name)
+    archive = sum(size for name, size in rows if "papers" in name)
+    return index / 1e6, archive / 1e6
+
+
+async def postgres_sizes(store: Store) -> tuple[float, float]:
+    async with store.engine.connect() as conn:
+
+        async def size(table: str) -> int:
+            return (
+                await conn.execute(sa.text("SELECT pg_total_relation_size(:t)"), {"t": table})
+            ).scalar_one()
+
+        index = sum([await size(t) for t in ("search_vectors", "search_docs", "search_acronyms")])
+        return index / 1e6, await size("papers") / 1e6
+
+
+async def sqlite_run(
+    path: Path, count: int, corpus: Corpus, queries, args, *, like: bool, label: str
+) -> Run:
+    url = f"sqlite+aiosqlite:///{path}"
+    await migrate(url)
+    run = Run(label, count)
+    async with Store(url) as store:
+        run.ingest_seconds = await ingest(store, corpus, count, args.papers, args, label)
+        run.index_mb, run.archive_mb = await sqlite_sizes(store)
+        await time_queries(store, queries, args, run)
+        if like:
+            await time_like(store, queries, run, postgres=False)
+    return run
+
+
+async def postgres_run(url: str, count: int, corpus: Corpus, queries, args) -> Run:
+    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    admin = make_engine(url, poolclass=NullPool)
+    async with admin.begin() as conn:
+        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+    try:
+        await migrate(url, schema=schema)
+        run = Run(f"PostgreSQL, {count:,}", count)
+        async with Store(url, schema=schema) as store:
+            run.ingest_seconds = await ingest(store, corpus, count, args.papers, args, "pg")
+            async with store.engine.begin() as conn:
+                await conn.exec_driver_sql("ANALYZE")
+            run.index_mb, run.archive_mb = await postgres_sizes(store)
+            await time_queries(store, queries, args, run)
+            if args.pg_like:
+                await time_like(store, queries, run, postgres=True)
+        return run
+    finally:
+        async with admin.begin() as conn:
+            await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        await admin.dispose()
+
+
+# --------------------------------------------------------------------------- report
+
+
+def machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    memory = ""
+    try:
+        kb = int(Path("/proc/meminfo").read_text().split()[1])
+        memory = f", {kb / 1024 / 1024:.0f} GB RAM"
+    except (OSError, ValueError, IndexError):
+        pass
+    import sqlite3
+
+    return (
+        f"{cpu}, {os.cpu_count()} cores{memory}; Python {platform.python_version()}, "
+        f"SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def tables(runs: list[Run]) -> list[tuple[str, list[str], list[list[str]]]]:
+    main = []
+    for run in runs:
+        all_ms = flat(run.latencies)
+        main.append(
+            [
+                run.name,
+                f"{run.rate:,.0f}",
+                f"{run.index_mb:,.0f} MB (archive {run.archive_mb:,.0f} MB)",
+                f"{pct(all_ms, 50):.1f}",
+                f"{pct(all_ms, 95):.1f}",
+                f"{max(all_ms):.1f}",
+            ]
+        )
+        if run.like_latencies:
+            like = flat(run.like_latencies)
+            main.append(
+                [
+                    f"{run.name}: LIKE scan",
+                    "",
+                    "",
+                    f"{pct(like, 50):.1f} ({pct(like, 50) / pct(all_ms, 50):.0f}x)",
+                    f"{pct(like, 95):.1f} ({pct(like, 95) / pct(all_ms, 95):.0f}x)",
+                    f"{max(like):.1f}",
+                ]
+            )
+    kinds = ["word", "phrase", "acronym", "boolean"]
+    per_class = [
+        [run.name, *(f"{pct(run.latencies.get(k, []), 50):.1f} / "
+                     f"{pct(run.latencies.get(k, []), 95):.1f}" for k in kinds)]
+        for run in runs
+    ]  # fmt: skip
+    return [
+        (
+            "Search: top 10, end to end",
+            ["run", "ingest papers/s", "index size", "p50 ms", "p95 ms", "max ms"],
+            main,
+        ),
+        ("p50 / p95 ms by query class", ["run", *kinds], per_class),
+    ]
+
+
+def print_tables(runs: list[Run], markdown: bool) -> None:
+    console = Console()
+    for title, header, rows in tables(runs):
+        table = Table(title=title)
+        for name in header:
+            table.add_column(name)
+        for row in rows:
+            table.add_row(*row)
+        console.print(table)
+        if markdown:
+            print(f"\n**{title}**\n")
+            print("| " + " | ".join(header) + " |")
+            print("|" + "|".join("---" for _ in header) + "|")
+            for row in rows:
+                print("| " + " | ".join(row) + " |")
+            print()
+    print(f"Machine: {machine()}")
+
+
+async def main(args: argparse.Namespace) -> None:
+    corpus = build_corpus()
+    queries_text = make_queries(corpus, args.queries, args.seed)
+    queries = [(kind, parse_search(text, today=TODAY)) for kind, text in queries_text]
+    runs: list[Run] = []
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        if args.subset:
+            label = f"SQLite, {args.subset:,}"
+            path = Path(tmp) / "subset.db"
+            runs.append(
+                await sqlite_run(path, args.subset, corpus, queries, args, like=True, label=label)
+            )
+        if args.papers:
+            label = f"SQLite, {args.papers:,}"
+            path = Path(tmp) / "archive.db"
+            runs.append(
+                await sqlite_run(path, args.papers, corpus, queries, args, like=False, label=label)
+            )
+    pg_url = args.pg_url or os.environ.get("PAPERBOY_BENCH_DATABASE_URL") or os.environ.get(
+        "PAPERBOY_TEST_DATABASE_URL"
+    )
+    if pg_url and args.pg_papers:
+        runs.append(await postgres_run(pg_url, args.pg_papers, corpus, queries, args))
+    elif args.pg_papers:
+        print("PostgreSQL skipped: give --pg-url or PAPERBOY_BENCH_DATABASE_URL", file=sys.stderr)
+    print(
+        f"{len(queries)} queries: "
+        + ", ".join(f"{k} {n}" for k, n in collections.Counter(k for k, _ in queries).items())
+        + f"; ranking window {args.window:,}; examples: "
+        + "; ".join(text for _, text in queries_text[:6]),
+        file=sys.stderr,
+    )
+    print_tables(runs, args.markdown)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--papers", type=int, default=1_000_000, help="SQLite archive size")
+    parser.add_argument("--subset", type=int, default=100_000, help="SQLite + LIKE baseline")
+    parser.add_argument("--pg-papers", type=int, default=100_000, help="PostgreSQL archive size")
+    parser.add_argument("--pg-url", default=None, help="postgresql+asyncpg://... (scratch)")
+    parser.add_argument("--pg-like", action="store_true", help="also ILIKE on PostgreSQL")
+    parser.add_argument("--queries", type=int, default=200)
+    parser.add_argument("--batch", type=int, default=10_000, help="papers per upsert")
+    parser.add_argument("--workers", type=int, default=1, help="index analysis processes")
+    parser.add_argument("--window", type=int, default=10_000, help="ranking window")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--dir", default=None, help="where the SQLite files go (temporary)")
+    parser.add_argument("--markdown", action="store_true")
+    return parser.parse_args(argv)
+
+
+if __name__ == "__main__":
+    asyncio.run(main(parse_args()))

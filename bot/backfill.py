@@ -1,0 +1,186 @@
+"""Backfill the archive: fetch a range of days from a source, day by day, resumably.
+
+`paperboy ingest --from 2024-10-01 --to 2024-10-31 --source hf|arxiv` runs this. Each day
+is fetched, upserted (re-ingesting is harmless) and indexed for search, then recorded in
+`ingest_progress`; a second run skips the recorded days, so an interrupted backfill
+resumes where it stopped. Days that may still change are not recorded: Hugging Face
+fills a day's list for hours and votes keep coming, so only days at least `settle_days`
+old count as complete.
+
+Politeness: Hugging Face gets at most `concurrency` requests in flight (4: one day per
+worker, a day's pages one after another); arXiv one request every 3 s (its source paces
+itself, so days are fetched one at a time).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+
+import sqlalchemy as sa
+
+from bot.library import day_of
+from bot.search_index import SearchIndex
+from bot.sources import PaperSource, SourceError
+from bot.store import Store
+from bot.store.tables import ingest_progress
+
+log = logging.getLogger(__name__)
+
+#: Days younger than this are fetched but not recorded as complete.
+SETTLE_DAYS = 2
+#: Longest range one backfill may cover.
+MAX_DAYS = 3660
+
+
+@dataclass(frozen=True, slots=True)
+class DayResult:
+    day: dt.date | None  # None: a latest-day fetch that found no dated paper
+    fetched: int = 0
+    inserted: int = 0
+    updated: int = 0
+    skipped: bool = False  # recorded as complete by an earlier run
+    error: str | None = None
+
+
+@dataclass(slots=True)
+class BackfillReport:
+    source: str
+    days: list[DayResult] = field(default_factory=list)
+
+    @property
+    def fetched(self) -> int:
+        return sum(d.fetched for d in self.days)
+
+    @property
+    def inserted(self) -> int:
+        return sum(d.inserted for d in self.days)
+
+    @property
+    def updated(self) -> int:
+        return sum(d.updated for d in self.days)
+
+    @property
+    def skipped(self) -> int:
+        return sum(1 for d in self.days if d.skipped)
+
+    @property
+    def failed(self) -> list[DayResult]:
+        return [d for d in self.days if d.error is not None]
+
+    def summary(self) -> str:
+        done = len(self.days) - self.skipped - len(self.failed)
+        line = (
+            f"{self.source}: {done} day{'s' if done != 1 else ''} ingested, "
+            f"{self.fetched} papers fetched ({self.inserted} new, {self.updated} updated)"
+        )
+        if self.skipped:
+            line += f", {self.skipped} already complete"
+        if self.failed:
+            line += f", {len(self.failed)} failed (run again to retry them)"
+        return line
+
+
+def days_between(first: dt.date, last: dt.date) -> list[dt.date]:
+    """Every day from `first` to `last`, both included."""
+    if last < first:
+        raise ValueError(f"--from {first.isoformat()} is after --to {last.isoformat()}")
+    count = (last - first).days + 1
+    if count > MAX_DAYS:
+        raise ValueError(f"a backfill covers at most {MAX_DAYS} days, not {count}")
+    return [first + dt.timedelta(days=n) for n in range(count)]
+
+
+async def completed_days(store: Store, source: str, days: Sequence[dt.date]) -> set[dt.date]:
+    if not days:
+        return set()
+    stmt = sa.select(ingest_progress.c.day).where(
+        ingest_progress.c.source == source,
+        ingest_progress.c.day.between(min(days), max(days)),
+    )
+    async with store.engine.connect() as conn:
+        return set((await conn.execute(stmt)).scalars())
+
+
+async def _record(store: Store, source: str, day: dt.date, fetched: int) -> None:
+    now = dt.datetime.now(dt.UTC)
+    async with store.begin_write() as conn:
+        await conn.execute(
+            sa.delete(ingest_progress).where(
+                ingest_progress.c.source == source, ingest_progress.c.day == day
+            )
+        )
+        await conn.execute(
+            sa.insert(ingest_progress).values(
+                source=source, day=day, fetched=fetched, completed_at=now
+            )
+        )
+
+
+OnDay = Callable[[DayResult], object]
+
+
+async def backfill(
+    store: Store,
+    source: PaperSource,
+    days: Sequence[dt.date],
+    *,
+    concurrency: int = 1,
+    force: bool = False,
+    today: dt.date | None = None,
+    settle_days: int = SETTLE_DAYS,
+    on_day: OnDay | None = None,
+    index: SearchIndex | None = None,
+) -> BackfillReport:
+    """Fetch `days` from `source` into the archive (see the module docstring).
+
+    `on_day` is called once per day as it finishes (skipped days first), for a progress
+    display. A failing day is reported and left unrecorded; the others go on.
+    """
+    today = today or dt.datetime.now(dt.UTC).date()
+    index = index or SearchIndex(store)
+    report = BackfillReport(source.name)
+    done = set() if force else await completed_days(store, source.name, days)
+    todo = [d for d in days if d not in done]
+    for day in days:
+        if day in done:
+            result = DayResult(day, skipped=True)
+            report.days.append(result)
+            if on_day:
+                on_day(result)
+    semaphore = asyncio.Semaphore(max(1, concurrency))
+    write_lock = asyncio.Lock()  # one writer: SQLite takes one anyway, and ids stay ordered
+
+    async def one(day: dt.date) -> None:
+        async with semaphore:
+            try:
+                papers = await source.fetch_day(day)
+            except SourceError as error:
+                log.warning("%s %s: %s", source.name, day.isoformat(), error)
+                result = DayResult(day, error=str(error))
+            else:
+                async with write_lock:
+                    upserted = await store.papers.upsert(papers)
+                    await index.sync()
+                    if day <= today - dt.timedelta(days=settle_days):
+                        await _record(store, source.name, day, len(papers))
+                result = DayResult(day, len(papers), upserted.inserted, upserted.updated)
+        report.days.append(result)
+        if on_day:
+            on_day(result)
+
+    await asyncio.gather(*(one(day) for day in todo))
+    report.days.sort(key=lambda r: r.day or dt.date.min)
+    return report
+
+
+async def ingest_latest(store: Store, source: PaperSource) -> DayResult:
+    """One fetch of the source's latest day (or a recorded file), upserted and indexed."""
+    papers = await source.fetch_day(None)
+    upserted = await store.papers.upsert(papers)
+    await SearchIndex(store).sync()
+    day = getattr(source, "day", None) or day_of(papers)
+    return DayResult(day, len(papers), upserted.inserted, upserted.updated)

@@ -1,0 +1,222 @@
+"""`/papers schedule`, `pause`, `resume` and `settings`: a channel's schedule and options.
+
+Registered on `Commands` at import (import this module where a `Commands` is built).
+A change that affects the schedule calls the listeners added with
+`on_schedule_change`, so a scheduler in this process rebuilds its jobs at once;
+schedulers in other processes see the change at their next periodic check.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from collections.abc import Callable
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from bot.chat import CommandContext
+from bot.commands import Commands, usage
+from bot.cron import DAY_PRESETS, describe, is_active, next_fire
+from bot.models import ChannelSettings, Reply
+from bot.store.repositories import MAX_PAPERS_LIMIT, InvalidSettingError, _check_days
+
+log = logging.getLogger(__name__)
+
+ScheduleListener = Callable[[], None]
+_listeners: list[ScheduleListener] = []
+
+
+def on_schedule_change(listener: ScheduleListener) -> Callable[[], None]:
+    """Call `listener` after every schedule change made here; returns a remover."""
+    _listeners.append(listener)
+
+    def remove() -> None:
+        if listener in _listeners:
+            _listeners.remove(listener)
+
+    return remove
+
+
+def _changed() -> None:
+    for listener in list(_listeners):
+        try:
+            listener()
+        except Exception:  # a listener's trouble is not the user's
+            log.exception("a schedule listener failed")
+
+
+USAGE_SCHEDULE = (
+    "/papers schedule HH:MM [Area/City] [weekdays|daily|mon,wed,fri]  "
+    "e.g. /papers schedule 08:30 Europe/Berlin weekdays, or /papers schedule off"
+)
+USAGE_SETTINGS = (
+    "/papers settings [max N | min-upvotes N | post-empty on|off]  e.g. /papers settings max 10"
+)
+MANAGE_ONLY = "You need the Manage Channels permission to change this channel's settings."
+
+
+def _when(settings: ChannelSettings) -> str:
+    if not settings.schedule_enabled:
+        return "off"
+    text = describe(settings)
+    upcoming = next_fire(settings, dt.datetime.now(dt.UTC))
+    if upcoming is not None:
+        local = upcoming.astimezone(ZoneInfo(settings.timezone))
+        text += f" (next: {local:%a %Y-%m-%d %H:%M})"
+    return text
+
+
+def _paused_note(settings: ChannelSettings) -> str:
+    if not settings.paused:
+        return ""
+    reason = f" ({settings.paused_reason})" if settings.paused_reason else ""
+    return f" Digests are paused{reason}: /papers resume starts them again."
+
+
+def _time(text: str) -> str | None:
+    hours, sep, minutes = text.partition(":")
+    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
+        return None
+    if len(hours) > 2 or int(hours) > 23 or int(minutes) > 59:
+        return None
+    return f"{int(hours):02d}:{minutes}"
+
+
+def _is_zone_like(token: str) -> bool:
+    return "/" in token or token.upper() in {"UTC", "GMT"}
+
+
+def _zone(token: str) -> str | None:
+    name = "UTC" if token.upper() in {"UTC", "GMT"} else token
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+    return name
+
+
+@Commands.command("schedule", USAGE_SCHEDULE, "when this channel gets its digest", manage=True)
+async def schedule(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    tokens = args.split()
+    if not tokens:
+        current = await self.store.settings.get(ctx.target)
+        return Reply(f"Digests for this channel: {_when(current)}.{_paused_note(current)}")
+    if tokens[0].lower() == "off":
+        if len(tokens) > 1:
+            return usage("schedule", "'off' takes nothing after it")
+        await self.store.settings.update(ctx.target, schedule_enabled=False)
+        _changed()
+        return Reply("Scheduled digests are off here. /papers schedule HH:MM turns them on.")
+    at = _time(tokens[0])
+    if at is None:
+        return usage("schedule", f"'{tokens[0][:20]}' is not a time like 09:00 (24-hour clock)")
+    changes: dict[str, object] = {"schedule_time": at, "schedule_enabled": True}
+    day_words: list[str] = []
+    for token in tokens[1:]:
+        if _is_zone_like(token):
+            if "timezone" in changes:
+                return usage("schedule", "give one time zone")
+            zone = _zone(token)
+            if zone is None:
+                return usage("schedule", f"'{token[:40]}' is not a time zone like Europe/Berlin")
+            changes["timezone"] = zone
+        else:
+            day_words.append(token)
+    if day_words:
+        words = ",".join(day_words).lower()
+        preset = DAY_PRESETS.get(words)
+        try:
+            changes["days"] = preset if preset is not None else _check_days(words)
+        except InvalidSettingError:
+            return usage(
+                "schedule",
+                f"'{' '.join(day_words)[:40]}' is not weekdays, daily or days like mon,wed,fri",
+            )
+    updated = await self.store.settings.update(ctx.target, **changes)
+    _changed()
+    return Reply(f"Digests for this channel: {_when(updated)}.{_paused_note(updated)}")
+
+
+@Commands.command("pause", "/papers pause", "stop this channel's digests for now", manage=True)
+async def pause(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    if args:
+        return usage("pause", "pause takes no arguments")
+    who = f" by {ctx.user}" if ctx.user else ""
+    await self.store.settings.update(
+        ctx.target, paused=True, paused_reason=f"paused with /papers pause{who}"
+    )
+    _changed()
+    return Reply("Paused: no digests here until /papers resume.")
+
+
+@Commands.command("resume", "/papers resume", "start this channel's digests again", manage=True)
+async def resume(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    if args:
+        return usage("resume", "resume takes no arguments")
+    before = await self.store.settings.get(ctx.target)
+    updated = await self.store.settings.update(ctx.target, paused=False)
+    _changed()
+    if not before.paused:
+        return Reply(f"This channel was not paused. Digests: {_when(updated)}.")
+    return Reply(f"Resumed. Digests: {_when(updated)}. Any held back go out now.")
+
+
+_SETTING_NAMES = {
+    "max": "max_papers",
+    "max-papers": "max_papers",
+    "max_papers": "max_papers",
+    "min-upvotes": "min_upvotes",
+    "min_upvotes": "min_upvotes",
+    "upvotes": "min_upvotes",
+    "post-empty": "post_empty",
+    "post_empty": "post_empty",
+}
+_ON = {"on", "yes", "true", "1"}
+_OFF = {"off", "no", "false", "0"}
+
+
+def _paused_text(s: ChannelSettings) -> str:
+    if not s.paused:
+        return "no"
+    return f"yes ({s.paused_reason})" if s.paused_reason else "yes"
+
+
+def _settings_text(s: ChannelSettings) -> str:
+    lines = [
+        "This channel's settings:",
+        f"  schedule: {_when(s)}",
+        f"  paused: {_paused_text(s)}",
+        f"  max papers per digest: {s.max_papers} (the rest are summarised as 'and N more')",
+        f"  minimum upvotes: {s.min_upvotes}",
+        f"  post when nothing matched: {'on' if s.post_empty else 'off'}",
+        "Change with /papers settings max N | min-upvotes N | post-empty on|off",
+    ]
+    if not is_active(s) and s.schedule_enabled and not s.paused:
+        lines.insert(2, "  (no weekdays chosen: no digests)")
+    return "\n".join(lines)
+
+
+@Commands.command("settings", USAGE_SETTINGS, "show or change this channel's digest options")
+async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    tokens = args.split()
+    if not tokens:
+        return Reply(_settings_text(await self.store.settings.get(ctx.target)))
+    if not ctx.can_manage:
+        return Reply(MANAGE_ONLY, ok=False)
+    if len(tokens) != 2:
+        return usage("settings", "give one option and its value")
+    name = _SETTING_NAMES.get(tokens[0].lower())
+    value = tokens[1].lower()
+    if name is None:
+        return usage("settings", f"unknown option '{tokens[0][:30]}'")
+    if name == "post_empty":
+        if value not in _ON | _OFF:
+            return usage("settings", "post-empty is on or off")
+        changed = await self.store.settings.update(ctx.target, post_empty=value in _ON)
+    else:
+        if not value.isdigit() or len(value) > 9:
+            return usage("settings", f"{tokens[0]} needs a whole number")
+        number = int(value)
+        if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
+            return usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
+        changed = await self.store.settings.update(ctx.target, **{name: number})
+    return Reply(_settings_text(changed))

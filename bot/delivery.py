@@ -1,0 +1,496 @@
+"""Delivery: claim outbox parts, send them through the adapters, retry, record.
+
+Guarantees (DESIGN.md "Delivery guarantees"): a part is written to the outbox before it
+is sent (at least once) and its unique key makes every resend the same message (at most
+once): Discord dedups the key's nonce, and a part that may already have gone out (a
+crash mid-send, a timeout, a 5xx) is first looked up with `adapter.find_sent` (Slack
+searches the channel for the key in message metadata).
+
+Failures: 429 waits what the platform says (Retry-After); 5xx, timeouts and unexpected
+errors back off exponentially with jitter, up to `max_attempts` (then the part is
+`failed` and shows in `paperboy status`); a permanent error (channel gone, bot removed,
+no permission) pauses the channel with the reason, logs one line, and keeps its parts
+for when the channel is resumed.
+
+Fan-out: at most `concurrency` sends in flight per process, one message in flight per
+channel (only a channel's first unsent part is claimable) and at least
+`min_interval` seconds between two messages to one channel.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+import os
+import random
+import socket
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.chat import ChatAdapter, ChatError, MessageRef
+from bot.clock import Clock, SystemClock
+from bot.outbox import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck
+from bot.planner import render_parts
+from bot.plugins import AdapterPlugin
+from bot.store import Store
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+
+def worker_name() -> str:
+    """A name for this process's claims: host, pid and a random suffix."""
+    host = socket.gethostname()[:30]
+    return f"{host}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    max_attempts: int = 8
+    base: float = 2.0
+    cap: float = 600.0
+
+    def backoff(self, attempt: int, rng: random.Random) -> float:
+        """Seconds before try `attempt + 1`: exponential, with jitter (50-100 %)."""
+        ceiling = min(self.cap, self.base * 2 ** max(0, attempt - 1))
+        return ceiling * rng.uniform(0.5, 1.0)
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    found: int = 0  # parts found already posted (after a crash) instead of resent
+    retried: int = 0
+    rate_limited: int = 0
+    failed: int = 0
+    paused: int = 0
+    rendered: int = 0
+    errors: list[str] = field(default_factory=list)
+
+
+def adapters_by_platform(adapters: Iterable[ChatAdapter]) -> dict[str, ChatAdapter]:
+    """platform -> adapter, using an adapter's `platforms` when it serves several."""
+    out: dict[str, ChatAdapter] = {}
+    for adapter in adapters:
+        for platform in getattr(adapter, "platforms", None) or (adapter.platform,):
+            out.setdefault(platform, adapter)
+    return out
+
+
+def delivery_adapters(
+    settings: Settings,
+    plugins: Mapping[str, AdapterPlugin],
+    *,
+    running: Iterable[ChatAdapter] = (),
+    include: Iterable[str] | None = None,
+) -> dict[str, ChatAdapter]:
+    """The adapters to deliver with: those already running, then each plugin's `poster`
+    hook (delivery without a gateway connection) or its `create()`.
+
+    `include` limits the plugins asked (None: all). Plugins that are not configured
+    (`create` gives None) are left out: their targets' digests wait, visibly.
+    """
+    found = list(running)
+    have = {p for a in found for p in (getattr(a, "platforms", None) or (a.platform,))}
+    wanted = set(include) if include is not None else None
+    for name, plugin in plugins.items():
+        if name in have or (wanted is not None and name not in wanted):
+            continue
+        adapter: ChatAdapter | None = None
+        try:
+            if "poster" in plugin.hooks:
+                adapter = plugin.hooks["poster"](settings)
+            elif plugin.create is not None:
+                adapter = plugin.create(settings)
+        except Exception as error:  # a broken plugin must not stop delivery elsewhere
+            log.warning("the %s adapter could not be set up for delivery: %s", name, error)
+        if adapter is not None:
+            found.append(adapter)
+    return adapters_by_platform(found)
+
+
+class Deliverer:
+    """Sends what the outbox holds. One per process; `run()` until stopped or idle."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, ChatAdapter],
+        *,
+        clock: Clock | None = None,
+        concurrency: int = 20,
+        min_interval: float = 1.0,
+        policy: RetryPolicy | None = None,
+        lease: float = 120.0,
+        send_timeout: float = 30.0,
+        poll: float = 2.0,
+        worker: str | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.store = store
+        self.adapters = dict(adapters)
+        self.clock = clock or SystemClock()
+        self.concurrency = concurrency
+        self.min_interval = min_interval
+        self.policy = policy or RetryPolicy()
+        self.lease = lease
+        self.send_timeout = send_timeout
+        self.poll = poll
+        self.worker = worker or worker_name()
+        self.rng = rng or random.Random()
+        self.stats = DeliveryStats()
+        self._wake = asyncio.Event()
+        self._last_sent: dict[int, dt.datetime] = {}
+        self._acks: asyncio.Queue[SentAck] = asyncio.Queue()
+        self._progress = asyncio.Event()
+        #: Real seconds the acknowledgement writer waits to gather a batch.
+        self.ack_linger = 0.01
+        self._busy = 0
+
+    @classmethod
+    def from_settings(
+        cls, store: Store, adapters: Mapping[str, ChatAdapter], settings: Settings, **kwargs: Any
+    ) -> Deliverer:
+        options: dict[str, Any] = {
+            "concurrency": settings.fanout_concurrency,
+            "min_interval": settings.channel_min_interval,
+            "policy": RetryPolicy(
+                settings.delivery_max_attempts,
+                settings.delivery_backoff_base,
+                settings.delivery_backoff_max,
+            ),
+            "lease": settings.delivery_lease_seconds,
+            "send_timeout": settings.delivery_send_timeout,
+            "poll": settings.delivery_poll_seconds,
+        }
+        options.update(kwargs)
+        return cls(store, adapters, **options)
+
+    @property
+    def platforms(self) -> list[str]:
+        return sorted(self.adapters)
+
+    def wake(self) -> None:
+        """New work was planned: look now instead of at the next poll."""
+        self._wake.set()
+
+    # ----------------------------------------------------------------- main loop
+
+    async def run_until_idle(self, *, max_wait: float = 900.0) -> DeliveryStats:
+        """Send everything that can go out, waiting for retries due within `max_wait`
+        seconds; return when nothing is left to do (or only later retries remain)."""
+        return await self._loop(stop=None, max_wait=max_wait)
+
+    async def run(self, stop: asyncio.Event) -> DeliveryStats:
+        """Deliver until `stop` is set (the worker role). A failing round (the database
+        away for a moment) is logged and tried again after `poll` seconds."""
+        while not stop.is_set():
+            try:
+                return await self._loop(stop=stop, max_wait=None)
+            except Exception:
+                log.exception("the delivery worker failed; trying again in %gs", self.poll)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll)
+        return self.stats
+
+    async def _loop(self, *, stop: asyncio.Event | None, max_wait: float | None) -> DeliveryStats:
+        """A feeder claims due parts into a queue; `concurrency` senders take them from it.
+
+        Claims and acknowledgements are database round trips: claiming ahead (up to
+        `concurrency` parts waiting) and acknowledging in batches keeps every sender busy
+        while they happen. A claimed part whose lease is nearly over when a sender gets to
+        it goes back instead of out (see `_deliver`).
+        """
+        ready: asyncio.Queue[ClaimedPart] = asyncio.Queue(maxsize=self.concurrency)
+        self._acks = asyncio.Queue()
+        self._busy = 0
+        writer = asyncio.create_task(self._write_acks(self._acks))
+        senders = [asyncio.create_task(self._sender(ready)) for _ in range(self.concurrency)]
+        rendered_at: dt.datetime | None = None
+        batch = max(1, self.concurrency // 2)  # claim at least this many at once
+        try:
+            while stop is None or not stop.is_set():
+                now = self.clock.now()
+                if (
+                    self._wake.is_set()
+                    or rendered_at is None
+                    or (now - rendered_at).total_seconds() >= self.poll
+                ):
+                    rendered_at = now
+                    await self.render_waiting()
+                self._wake.clear()
+                self._progress.clear()
+                room = ready.maxsize - ready.qsize()
+                claimed: list[ClaimedPart] = []
+                if room >= batch or (ready.empty() and self._busy == 0):
+                    claimed = await self.store.outbox.claim(
+                        self.worker,
+                        self.clock.now(),
+                        limit=room,
+                        lease=self.lease,
+                        platforms=self.platforms,
+                    )
+                for part in claimed:
+                    ready.put_nowait(part)
+                if claimed and len(claimed) < room:
+                    continue  # maybe more are due already
+                if ready.empty() and self._busy == 0 and not claimed:
+                    # Idle: acknowledgements first (they make next parts due), then wait.
+                    await self._acks.join()
+                    if not await self._idle(stop, max_wait):
+                        break
+                    continue
+                await self._wait_progress(stop)
+        finally:
+            await self._shutdown(ready, senders, writer)
+        return self.stats
+
+    async def _sender(self, ready: asyncio.Queue[ClaimedPart]) -> None:
+        while True:
+            part = await ready.get()
+            self._busy += 1
+            try:
+                await self._deliver(part)
+            except Exception:
+                log.exception("delivering %s failed unexpectedly", part.key)
+            finally:
+                self._busy -= 1
+                ready.task_done()
+                self._progress.set()
+
+    async def _wait_progress(self, stop: asyncio.Event | None) -> None:
+        """Until a sender finishes a part, new work is planned, or `poll` seconds pass."""
+        waiters = [
+            asyncio.create_task(self._progress.wait()),
+            asyncio.create_task(self._wake.wait()),
+        ]
+        if stop is not None:
+            waiters.append(asyncio.create_task(stop.wait()))
+        try:
+            await asyncio.wait(waiters, timeout=self.poll, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiters:
+                task.cancel()
+            await asyncio.gather(*waiters, return_exceptions=True)
+
+    async def _shutdown(
+        self,
+        ready: asyncio.Queue[ClaimedPart],
+        senders: list[asyncio.Task[None]],
+        writer: asyncio.Task[None],
+    ) -> None:
+        """Hand back claimed parts not started, let sends in flight finish (bounded), and
+        write the last acknowledgements."""
+        while not ready.empty():
+            part = ready.get_nowait()
+            ready.task_done()
+            with contextlib.suppress(Exception):
+                await self._retry(
+                    part, "handed back at shutdown", count=False, uncertain=False, delay=0.0
+                )
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(ready.join(), self.send_timeout)
+        for task in senders:
+            task.cancel()
+        await asyncio.gather(*senders, return_exceptions=True)
+        if not writer.done():
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._acks.join(), 30)
+        writer.cancel()
+        await asyncio.gather(writer, return_exceptions=True)
+
+    async def _write_acks(self, queue: asyncio.Queue[SentAck]) -> None:
+        """Record sent parts in batches: whatever arrived while the last batch was written.
+
+        A batch lost to a crash only leaves its parts `sending`: they are looked up (or
+        resent under the same key) once their lease runs out, never sent twice.
+        """
+        while True:
+            acks = [await queue.get()]
+            # Linger a moment: sends finishing meanwhile join this transaction.
+            await asyncio.sleep(self.ack_linger)
+            while not queue.empty() and len(acks) < 500:
+                acks.append(queue.get_nowait())
+            try:
+                await self.store.outbox.mark_sent_many(acks, spacing=self.min_interval)
+            except Exception:
+                log.exception("recording %d sent part(s) failed; they are checked later", len(acks))
+            finally:
+                for _ in acks:
+                    queue.task_done()
+
+    async def _idle(self, stop: asyncio.Event | None, max_wait: float | None) -> bool:
+        """Wait for work; False when a `run_until_idle` has nothing more to wait for."""
+        now = self.clock.now()
+        due = await self.store.outbox.next_due(self.platforms)
+        if max_wait is not None:
+            if due is None or (due - now).total_seconds() > max_wait:
+                return False
+            # Something is claimable now yet nothing was claimed: it waits behind a part
+            # another worker holds. Look again shortly.
+            delay = (due - now).total_seconds() if due > now else min(self.poll, 0.05)
+            await self.clock.sleep(delay)
+            return True
+        delay = self.poll if due is None else min(self.poll, max(0.0, (due - now).total_seconds()))
+        await self._wait_or_wake(stop, delay or min(self.poll, 0.05))
+        return True
+
+    async def _wait_or_wake(self, stop: asyncio.Event | None, delay: float) -> None:
+        waiters = [asyncio.create_task(self._wake.wait())]
+        if stop is not None:
+            waiters.append(asyncio.create_task(stop.wait()))
+        sleeper = asyncio.create_task(self.clock.sleep(delay))
+        try:
+            await asyncio.wait([*waiters, sleeper], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in (*waiters, sleeper):
+                task.cancel()
+            await asyncio.gather(*waiters, sleeper, return_exceptions=True)
+
+    async def render_waiting(self) -> int:
+        """Render runs planned while their platform had no adapter (now it has one)."""
+        count = 0
+        for run in await self.store.outbox.unrendered(self.platforms):
+            rendered = render_parts(self.adapters.get(run.target.platform), run.digest)
+            if rendered.parts is None:
+                continue
+            stored = await self.store.outbox.store_rendering(
+                run.target_id,
+                run.digest_date,
+                rendered.parts,
+                self.clock.now(),
+                keep_digest=rendered.keep_digest,
+            )
+            count += int(stored)
+        self.stats.rendered += count
+        return count
+
+    # ----------------------------------------------------------------- one part
+
+    async def _payload(self, part: ClaimedPart, adapter: ChatAdapter) -> Any:
+        payload = part.payload
+        if isinstance(payload, dict) and set(payload) == {RENDER_AT_SEND}:
+            digest = await self.store.outbox.run_digest(part.target_id, part.digest_date)
+            if digest is None:
+                raise ChatError(
+                    "the digest of a part rendered at send time is gone", permanent=True
+                )
+            return list(adapter.render(digest))[int(payload[RENDER_AT_SEND])]
+        return payload
+
+    async def _send(self, part: ClaimedPart, adapter: ChatAdapter) -> tuple[MessageRef, bool]:
+        """Post the part, or find it posted already; (reference, found)."""
+        if part.uncertain:
+            found = await asyncio.wait_for(
+                adapter.find_sent(part.target, part.key), self.send_timeout
+            )
+            if found is not None:
+                return found, True
+        await self._space(part.target_id)
+        payload = await self._payload(part, adapter)
+        ref = await asyncio.wait_for(
+            adapter.post(part.target, payload, key=part.key), self.send_timeout
+        )
+        return ref, False
+
+    async def _space(self, target_id: int) -> None:
+        last = self._last_sent.get(target_id)
+        if last is not None and self.min_interval > 0:
+            wait = self.min_interval - (self.clock.now() - last).total_seconds()
+            if wait > 0:
+                await self.clock.sleep(wait)
+
+    async def _deliver(self, part: ClaimedPart) -> None:
+        if part.claimed_until is not None:
+            # A part that waited in the queue so long that its claim nearly ran out goes
+            # back: another worker may take it over, and only one may send it.
+            margin = min(5.0, self.lease / 4)
+            if (part.claimed_until - self.clock.now()).total_seconds() < margin:
+                await self._retry(part, "claim ran out", count=False, uncertain=False, delay=0.0)
+                return
+        adapter = self.adapters.get(part.target.platform)
+        if adapter is None:  # claims are limited to our platforms; defensive only
+            await self._retry(part, "no adapter for this platform", count=False, uncertain=False)
+            return
+        try:
+            ref, found = await self._send(part, adapter)
+        except ChatError as error:
+            if error.permanent:
+                await self._permanent(part, error)
+            elif error.retry_after is not None:
+                self.stats.rate_limited += 1
+                await self._retry(
+                    part, str(error), count=False, uncertain=False, delay=error.retry_after
+                )
+            else:
+                await self._retry(part, str(error), count=True, uncertain=True)
+            return
+        except TimeoutError:
+            await self._retry(
+                part, f"no answer within {self.send_timeout:g}s", count=True, uncertain=True
+            )
+            return
+        except Exception as error:  # an adapter bug must not kill the worker
+            log.exception("sending %s to %s failed unexpectedly", part.key, part.target)
+            await self._retry(part, f"{type(error).__name__}: {error}", count=True, uncertain=True)
+            return
+        now = self.clock.now()
+        self._last_sent[part.target_id] = now
+        self._acks.put_nowait(SentAck(part.id, part.target_id, ref.id, now))
+        if found:
+            self.stats.found += 1
+        else:
+            self.stats.sent += 1
+
+    async def _retry(
+        self,
+        part: ClaimedPart,
+        error: str,
+        *,
+        count: bool,
+        uncertain: bool,
+        delay: float | None = None,
+    ) -> None:
+        if delay is None:
+            delay = self.policy.backoff(part.attempts + 1, self.rng) if count else self.poll
+        now = self.clock.now()
+        status = await self.store.outbox.release(
+            part.id,
+            self.worker,
+            now=now,
+            next_attempt_at=now + dt.timedelta(seconds=max(0.0, delay)),
+            error=error,
+            count_attempt=count,
+            uncertain=uncertain,
+            max_attempts=self.policy.max_attempts,
+        )
+        if status == FAILED:
+            self.stats.failed += 1
+            self.stats.errors.append(f"{part.target} {part.key}: {error}")
+            log.error(
+                "giving up on part %d/%d of %s's digest of %s after %d attempts: %s",
+                part.part + 1,
+                part.parts,
+                part.target,
+                part.digest_date,
+                part.attempts + int(count),
+                error,
+            )
+        elif status != SENDING:
+            self.stats.retried += 1
+
+    async def _permanent(self, part: ClaimedPart, error: ChatError) -> None:
+        reason = f"delivery failed: {error}"
+        now = self.clock.now()
+        if await self.store.outbox.pause_target(part.target_id, reason, now):
+            self.stats.paused += 1
+            log.warning(
+                "paused %s: %s; its digests wait until someone runs /papers resume there",
+                part.target,
+                error,
+            )
+        await self._retry(part, str(error), count=True, uncertain=False, delay=0.0)

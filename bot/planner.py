@@ -1,0 +1,292 @@
+"""Planning: which papers go to which channel in which digest, written to the outbox.
+
+A plan covers any number of due digests at once (all channels scheduled for 09:00, or a
+`paperboy deliver`): their papers are read once and matched once, by ONE matcher compiled
+over every subscription of every channel in the plan. Then, per batch of channels, one
+write transaction locks the channels, reads the ledger, and writes each new digest run
+with its ledger rows, rendered parts and advanced watermark, all or nothing. A digest
+planned before (by another process, an earlier run, a retry) is found taken and skipped.
+
+A digest holds the papers that entered the archive since the channel's previous digest
+(its watermark) and have never reached the channel (the ledger), so a paper listed again
+or filled in late by Hugging Face goes out exactly once. Papers younger than
+`settle_seconds` wait for the next digest: an ingest in another process may still be
+committing papers stamped a moment earlier.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import datetime as dt
+import json
+import logging
+from collections.abc import Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from typing import Any
+
+from bot.chat import ChatAdapter
+from bot.clock import Clock, SystemClock
+from bot.cron import fire_on, previous_fire
+from bot.digest import build_digest, merge_matches
+from bot.matching import Matcher, PaperMatch
+from bot.models import ChannelSettings, Digest
+from bot.outbox import RENDER_AT_SEND, NewRun, TargetState
+from bot.query import Query, QueryError, parse
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+TRIGGER_SCHEDULE = "schedule"
+TRIGGER_CATCH_UP = "catch-up"
+TRIGGER_MANUAL = "manual"
+#: A plan writing this many parts refreshes the database's statistics (PostgreSQL).
+ANALYZE_AFTER_PARTS = 1000
+
+
+@dataclass(frozen=True, slots=True)
+class DueDigest:
+    """A digest that should exist: this target's digest of this (local) date."""
+
+    target_id: int
+    digest_date: dt.date
+    trigger: str = TRIGGER_SCHEDULE
+
+
+@dataclass
+class PlanResult:
+    planned: int = 0
+    already: int = 0
+    parts: int = 0
+    empty: int = 0
+    unrendered: int = 0
+    missing: int = 0
+    keys: list[tuple[int, dt.date]] = field(default_factory=list)
+
+    def add(self, other: PlanResult) -> None:
+        self.planned += other.planned
+        self.already += other.already
+        self.parts += other.parts
+        self.empty += other.empty
+        self.unrendered += other.unrendered
+        self.missing += other.missing
+        self.keys.extend(other.keys)
+
+
+@dataclass(frozen=True, slots=True)
+class Rendered:
+    parts: list[Any] | None
+    keep_digest: bool = False
+
+
+def render_parts(adapter: ChatAdapter | None, digest: Digest) -> Rendered:
+    """The adapter's parts as JSON data for the outbox (None: no adapter, or it failed).
+
+    An adapter whose parts are not JSON (the console's Rich objects) renders again at
+    send time: each part stores only its index and the run keeps the digest.
+    """
+    if adapter is None:
+        return Rendered(None)
+    try:
+        parts = list(adapter.render(digest))
+    except Exception:
+        log.exception("the %s adapter failed to render a digest", adapter.platform)
+        return Rendered(None)
+    try:
+        return Rendered(json.loads(json.dumps(parts)))
+    except (TypeError, ValueError):
+        return Rendered([{RENDER_AT_SEND: i} for i in range(len(parts))], keep_digest=True)
+
+
+def first_window_start(state: TargetState, day: dt.date, until: dt.datetime) -> dt.datetime:
+    """Where a channel's very first digest starts: its previous scheduled time."""
+    s = state.settings
+    start = _previous_slot(s.schedule_time, tuple(s.days), s.timezone, day)
+    if start is None:
+        start = until - dt.timedelta(days=1)
+    return min(start, until - dt.timedelta(days=1)) if start >= until else start
+
+
+@lru_cache(maxsize=4096)
+def _previous_slot(
+    schedule_time: str, days: tuple[str, ...], timezone: str, day: dt.date
+) -> dt.datetime | None:
+    """The scheduled time before the one on `day` (cached: many channels share a schedule)."""
+    settings = ChannelSettings(schedule_time=schedule_time, days=days, timezone=timezone)
+    fire = fire_on(settings, day)
+    if fire is None:
+        return None
+    return previous_fire(settings, fire - dt.timedelta(seconds=1))
+
+
+def _compile(
+    subs: Mapping[int, Sequence[str]],
+) -> tuple[Matcher | None, dict[int, list[tuple[int, int]]]]:
+    """One matcher for every query of every channel; a stored query that no longer parses
+    is skipped with a warning (it cannot stop everyone's digest)."""
+    parsed: dict[str, Query | None] = {}
+    pairs: list[tuple[Hashable, Query]] = []
+    keys: dict[int, list[tuple[int, int]]] = {}
+    for tid, queries in subs.items():
+        for index, text in enumerate(queries):
+            if text not in parsed:
+                try:
+                    parsed[text] = parse(text)
+                except QueryError as error:
+                    log.warning("skipping stored query %r: %s", text, error)
+                    parsed[text] = None
+            query = parsed[text]
+            if query is not None:
+                pairs.append(((tid, index), query))
+                keys.setdefault(tid, []).append((tid, index))
+    return (Matcher.compile(pairs) if pairs else None), keys
+
+
+class Planner:
+    """Plans due digests into the outbox (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        adapters: Mapping[str, ChatAdapter],
+        *,
+        clock: Clock | None = None,
+        settle_seconds: float = 30.0,
+        batch_size: int = 100,
+    ) -> None:
+        self.store = store
+        self.adapters = adapters
+        self.clock = clock or SystemClock()
+        self.settle = dt.timedelta(seconds=settle_seconds)
+        self.batch_size = batch_size
+        #: Held while planning; the ingest job takes it too, so that one process never
+        #: plans in the middle of its own ingest.
+        self.lock = asyncio.Lock()
+
+    async def plan(self, due: Iterable[DueDigest]) -> PlanResult:
+        async with self.lock:
+            return await self._plan(due)
+
+    async def _plan(self, due: Iterable[DueDigest]) -> PlanResult:
+        result = PlanResult()
+        wanted = list({(d.target_id, d.digest_date): d for d in due}.values())
+        if not wanted:
+            return result
+        repo = self.store.outbox
+        states = {s.id: s for s in await repo.target_states({d.target_id for d in wanted})}
+        result.missing = sum(1 for d in wanted if d.target_id not in states)
+        taken = await repo.planned((d.target_id, d.digest_date) for d in wanted)
+        todo = [
+            d for d in wanted if d.target_id in states and (d.target_id, d.digest_date) not in taken
+        ]
+        result.already = len(wanted) - len(todo) - result.missing
+        if not todo:
+            return result
+
+        now = self.clock.now()
+        until = now - self.settle
+        since: dict[tuple[int, dt.date], dt.datetime] = {}
+        for d in todo:
+            state = states[d.target_id]
+            start = state.watermark or first_window_start(state, d.digest_date, until)
+            since[(d.target_id, d.digest_date)] = min(start, until)
+        subs = await repo.subscriptions_of({d.target_id for d in todo})
+        matcher, keys = _compile(subs)
+        candidates = await repo.papers_seen(min(since.values()), until)
+        seen_at = {paper.id: when for paper, when in candidates}
+        times = [when for _, when in candidates]
+        matches: dict[Hashable, list[PaperMatch]] = {}
+        if matcher is not None and candidates:
+            matches = matcher.match([paper for paper, _ in candidates])
+
+        for start in range(0, len(todo), self.batch_size):
+            batch = todo[start : start + self.batch_size]
+            async with repo.planning() as tx:
+                marks = await tx.lock_targets([d.target_id for d in batch])
+                runs: list[NewRun] = []
+                selected: dict[tuple[int, dt.date], list[Any]] = {}
+                windows: dict[tuple[int, dt.date], dt.datetime] = {}
+                for d in batch:
+                    key = (d.target_id, d.digest_date)
+                    # Another digest of this channel may have moved the watermark meanwhile;
+                    # what it covered is not ours (the ledger below is the final word).
+                    low = since[key]
+                    current = marks.get(d.target_id)
+                    if current is not None and current > low:
+                        low = min(current, until)
+                    windows[key] = low
+                    picked = merge_matches(matches, keys.get(d.target_id, ()))
+                    selected[key] = [s for s in picked if low < seen_at[s.paper.id] <= until]
+                seen = await tx.delivered(
+                    {
+                        d.target_id: {s.paper.id for s in selected[(d.target_id, d.digest_date)]}
+                        for d in batch
+                    }
+                )
+                for d in batch:
+                    key = (d.target_id, d.digest_date)
+                    runs.append(
+                        self._run(
+                            d,
+                            states[d.target_id],
+                            subs.get(d.target_id, []),
+                            [s for s in selected[key] if s.paper.id not in seen[d.target_id]],
+                            windows[key],
+                            until,
+                            checked=len(times) - bisect.bisect_right(times, windows[key]),
+                        )
+                    )
+                inserted = await tx.insert_runs(runs, now)
+            for run in runs:
+                if (run.target_id, run.digest_date) not in inserted:
+                    result.already += 1
+                    continue
+                result.planned += 1
+                result.keys.append((run.target_id, run.digest_date))
+                if run.parts is None:
+                    result.unrendered += 1
+                elif not run.parts:
+                    result.empty += 1
+                result.parts += len(run.parts or ())
+        if result.parts >= ANALYZE_AFTER_PARTS:
+            await repo.analyze()
+        return result
+
+    def _run(
+        self,
+        due: DueDigest,
+        state: TargetState,
+        queries: Sequence[str],
+        selected: list[Any],
+        since: dt.datetime,
+        until: dt.datetime,
+        *,
+        checked: int,
+    ) -> NewRun:
+        settings = state.settings
+        digest = build_digest(
+            selected,
+            day=due.digest_date,
+            queries=queries,
+            checked=checked,
+            max_papers=settings.max_papers,
+            min_upvotes=settings.min_upvotes,
+        )
+        common = {
+            "target_id": state.id,
+            "digest_date": due.digest_date,
+            "trigger": due.trigger,
+            "window_start": since,
+            "window_end": until,
+        }
+        if not digest.entries and not (settings.post_empty and queries):
+            return NewRun(**common, digest=None, paper_ids=(), parts=[])
+        rendered = render_parts(self.adapters.get(state.target.platform), digest)
+        return NewRun(
+            **common,
+            digest=digest,
+            paper_ids=tuple(e.paper.id for e in digest.entries),
+            parts=rendered.parts,
+            keep_digest=rendered.keep_digest,
+        )

@@ -1,0 +1,473 @@
+"""The scheduler: each channel's digest at its own time, the ingest job, one leader.
+
+- Jobs live in APScheduler 3.11's `AsyncIOScheduler` (memory job store): one
+  `CronTrigger` per channel in its time zone (see `bot.cron`), rebuilt from the database
+  at start and whenever schedules change: `/papers schedule` in this process asks for a
+  sync at once, and a periodic check (`schedule_poll` seconds) picks up changes made by
+  other processes. A sync only touches the jobs whose schedule changed.
+- A job does not plan by itself: it queues its channel, and one plan covers every channel
+  due at that moment (one matcher for all of them; see `bot.planner`).
+- Misfires: a job late by up to `grace` still runs, coalesced to one run. As the job
+  store is not persistent, runs missed while no process was scheduling are caught up
+  here: at start, at every takeover and on each periodic check, each channel's most
+  recent scheduled time is looked at; a digest not planned yet goes out now when within
+  `grace`, and is skipped with a log line beyond it. (The periodic check also retries a
+  plan that failed, say while the database was briefly away.)
+- Exactly one process schedules. On PostgreSQL it holds a session-level advisory lock
+  on a dedicated connection; the others try again every `lock_poll` seconds, so one
+  takes over soon after the holder dies (its connection closes, the lock goes). Even
+  two schedulers at once could not double a digest: the outbox key would be taken. On
+  SQLite (one machine) an exclusive file lock next to the database plays that part.
+- Ingest: every `ingest_interval` minutes, today and yesterday (UTC) from each source,
+  upserted with the first-seen time. A failing source is logged and tried next round;
+  digests use what the archive holds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import fcntl
+import logging
+import zlib
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import IO, Any
+
+import sqlalchemy as sa
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.clock import Clock, SystemClock
+from bot.cron import is_active, local_date, next_fire, previous_fire, trigger_for
+from bot.models import ChannelSettings
+from bot.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE, DueDigest, Planner, PlanResult
+from bot.sources import PaperSource, SourceError
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+
+JOB_PREFIX = "digest:"
+INGEST_JOB = "ingest"
+SYNC_JOB = "sync-schedules"
+#: A job fires at its scheduled time or a little after; this much early still counts.
+FIRE_TOLERANCE = dt.timedelta(seconds=2)
+
+ScheduleSpec = tuple[str, tuple[str, ...], str]
+
+
+def _spec(settings: ChannelSettings) -> ScheduleSpec:
+    return settings.schedule_time, tuple(settings.days), settings.timezone
+
+
+class DigestScheduler:
+    """APScheduler wiring for digests and ingest (see the module docstring)."""
+
+    def __init__(
+        self,
+        store: Store,
+        planner: Planner,
+        *,
+        clock: Clock | None = None,
+        grace: float = 6 * 3600.0,
+        ingest_interval: float = 30.0,
+        schedule_poll: float = 30.0,
+        sources: Sequence[PaperSource] = (),
+        on_planned: Callable[[], None] | None = None,
+        batch_window: float = 0.05,
+    ) -> None:
+        self.store = store
+        self.planner = planner
+        self.clock = clock or SystemClock()
+        self.grace = dt.timedelta(seconds=grace)
+        self.ingest_interval = ingest_interval
+        self.schedule_poll = schedule_poll
+        self.sources = list(sources)
+        self.on_planned = on_planned
+        self.batch_window = batch_window
+        self.aps: AsyncIOScheduler | None = None
+        self._specs: dict[int, ScheduleSpec] = {}
+        self._settings: dict[int, ChannelSettings] = {}
+        self._queue: list[DueDigest] = []
+        self._flusher: asyncio.Task[None] | None = None
+        self._sync_lock = asyncio.Lock()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.results: list[PlanResult] = []
+        self._skipped: set[tuple[int, dt.date]] = set()
+
+    # ----------------------------------------------------------------- lifecycle
+
+    @property
+    def running(self) -> bool:
+        return self.aps is not None
+
+    async def start(self, *, catch_up: bool = True, ingest_now: bool = True) -> None:
+        """Start APScheduler, build the jobs from the database, then catch up."""
+        if self.aps is not None:
+            return
+        aps = AsyncIOScheduler(timezone=dt.UTC)
+        aps.start()
+        self.aps = aps
+        self._specs.clear()
+        await self.sync()
+        if self.sources:
+            aps.add_job(
+                self.ingest_once,
+                IntervalTrigger(minutes=self.ingest_interval, timezone=dt.UTC),
+                id=INGEST_JOB,
+                next_run_time=dt.datetime.now(dt.UTC) if ingest_now else None,
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
+        aps.add_job(
+            self.check,
+            IntervalTrigger(seconds=self.schedule_poll, timezone=dt.UTC),
+            id=SYNC_JOB,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        if catch_up:
+            await self.catch_up(announce=True)
+
+    async def stop(self) -> None:
+        aps, self.aps = self.aps, None
+        if aps is not None and aps.running:
+            aps.shutdown(wait=False)
+            await asyncio.sleep(0)
+        for task in list(self._tasks):
+            task.cancel()
+        if self._flusher is not None:
+            self._flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._flusher
+            self._flusher = None
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    # ----------------------------------------------------------------- schedules
+
+    async def check(self) -> None:
+        """The periodic job: pick up schedule changes, plan anything missed."""
+        await self.sync()
+        await self.catch_up()
+
+    def request_sync(self) -> None:
+        """Rebuild changed jobs soon (a `/papers schedule` in this process calls this)."""
+        if self.aps is None:
+            return
+        task = asyncio.get_running_loop().create_task(self.sync())
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def sync(self) -> int:
+        """Make the jobs match the database; returns how many jobs changed."""
+        async with self._sync_lock:
+            aps = self.aps
+            if aps is None:
+                return 0
+            states = await self.store.outbox.target_states()
+            self._settings = {s.id: s.settings for s in states}
+            wanted = {s.id: _spec(s.settings) for s in states if is_active(s.settings)}
+            changed = 0
+            for tid in set(self._specs) - set(wanted):
+                with contextlib.suppress(Exception):
+                    aps.remove_job(f"{JOB_PREFIX}{tid}")
+                del self._specs[tid]
+                changed += 1
+            for tid, spec in wanted.items():
+                if self._specs.get(tid) == spec:
+                    continue
+                aps.add_job(
+                    self.fire,
+                    trigger_for(self._settings[tid]),
+                    args=[tid],
+                    id=f"{JOB_PREFIX}{tid}",
+                    name=f"digest of target {tid}",
+                    replace_existing=True,
+                    misfire_grace_time=max(1, int(self.grace.total_seconds())),
+                    coalesce=True,
+                    max_instances=1,
+                )
+                self._specs[tid] = spec
+                changed += 1
+            if changed:
+                log.info("schedules: %d job(s) changed, %d active", changed, len(self._specs))
+            return changed
+
+    def jobs(self) -> dict[int, dt.datetime | None]:
+        """target id -> next run time of its job (for status and tests)."""
+        if self.aps is None:
+            return {}
+        out: dict[int, dt.datetime | None] = {}
+        for job in self.aps.get_jobs():
+            if job.id.startswith(JOB_PREFIX):
+                out[int(job.id.removeprefix(JOB_PREFIX))] = getattr(job, "next_run_time", None)
+        return out
+
+    # ----------------------------------------------------------------- firing
+
+    async def fire(self, target_id: int) -> None:
+        """A channel's job: queue its digest of the scheduled time that just passed."""
+        settings = self._settings.get(target_id)
+        if settings is None or not is_active(settings):
+            return
+        now = self.clock.now()
+        fired = previous_fire(settings, now + FIRE_TOLERANCE)
+        if fired is None:
+            return
+        if now - fired > self.grace:
+            log.warning(
+                "skipping the %s digest of target %d: %s late, beyond the misfire grace",
+                fired.isoformat(),
+                target_id,
+                now - fired,
+            )
+            return
+        self._enqueue(DueDigest(target_id, local_date(settings, fired), TRIGGER_SCHEDULE))
+
+    def _enqueue(self, due: DueDigest) -> None:
+        self._queue.append(due)
+        if self._flusher is None or self._flusher.done():
+            self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
+
+    async def _flush_soon(self) -> None:
+        # Jobs of one minute fire one after another: gather them into one plan.
+        await asyncio.sleep(self.batch_window)
+        await self.flush()
+
+    async def flush(self) -> PlanResult:
+        """Plan everything queued now."""
+        total = PlanResult()
+        while self._queue:
+            due, self._queue = self._queue, []
+            try:
+                result = await self.planner.plan(due)
+            except Exception:
+                # The periodic catch-up plans them on its next round (within grace); the
+                # outbox key keeps that from doubling anything.
+                log.exception("planning %d digest(s) failed; retrying on the next check", len(due))
+                continue
+            total.add(result)
+            self.results.append(result)
+            if result.planned:
+                log.info(
+                    "planned %d digest(s), %d part(s); %d already planned",
+                    result.planned,
+                    result.parts,
+                    result.already,
+                )
+            if self.on_planned is not None:
+                self.on_planned()
+        return total
+
+    async def catch_up(self, *, announce: bool = False) -> PlanResult:
+        """Plan each channel's most recent digest if missed and still within grace."""
+        now = self.clock.now()
+        states = await self.store.outbox.target_states()
+        candidates: list[tuple[int, dt.datetime, dt.date]] = []
+        for state in states:
+            if not is_active(state.settings):
+                continue
+            fired = previous_fire(state.settings, now)
+            if fired is None or fired < state.created_at:
+                continue
+            candidates.append((state.id, fired, local_date(state.settings, fired)))
+        planned = await self.store.outbox.planned((tid, day) for tid, _, day in candidates)
+        due: list[DueDigest] = []
+        for tid, fired, day in candidates:
+            if (tid, day) in planned:
+                continue
+            late = now - fired
+            if late <= self.grace:
+                log.info("catching up the %s digest of target %d (%s late)", day, tid, late)
+                due.append(DueDigest(tid, day, TRIGGER_CATCH_UP))
+            elif (tid, day) not in self._skipped:
+                self._skipped.add((tid, day))
+                log.warning(
+                    "skipping the missed %s digest of target %d: %s late, beyond the %s "
+                    "misfire grace",
+                    day,
+                    tid,
+                    late,
+                    self.grace,
+                )
+        self._queue.extend(due)
+        result = await self.flush()
+        if due or announce:
+            log.info(
+                "catch-up: %d digest(s) due within grace, %d planned now, %d planned before",
+                len(due),
+                result.planned,
+                len(planned) + result.already,
+            )
+        return result
+
+    # ----------------------------------------------------------------- ingest
+
+    async def ingest_once(self) -> int:
+        """Fetch today and yesterday from every source; returns the papers upserted."""
+        today = self.clock.now().date()
+        total = 0
+        for source in self.sources:
+            for day in (today, today - dt.timedelta(days=1)):
+                try:
+                    papers = await source.fetch_day(day)
+                except SourceError as error:
+                    log.warning(
+                        "ingest of %s from %s failed: %s; trying again in %g min",
+                        day,
+                        getattr(source, "name", "source"),
+                        error,
+                        self.ingest_interval,
+                    )
+                    continue
+                except Exception:
+                    log.exception("ingest of %s failed unexpectedly", day)
+                    continue
+                async with self.planner.lock:
+                    result = await self.store.papers.upsert(papers, seen_at=self.clock.now())
+                total += result.inserted + result.updated
+        return total
+
+
+# --------------------------------------------------------------------------- leadership
+
+
+def scheduler_lock_key(schema: str) -> int:
+    """A signed 32-bit advisory lock key for the scheduler of one schema."""
+    return zlib.crc32(f"paperboy:scheduler:{schema}".encode()) - 2**31
+
+
+class SchedulerLock:
+    """Who schedules: a PostgreSQL session-level advisory lock (always granted on SQLite)."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+        self._conn: AsyncConnection | None = None
+        self._file: IO[str] | None = None
+        self.held = False
+
+    async def try_acquire(self) -> bool:
+        if self.held:
+            return True
+        if self.store.dialect != "postgresql":
+            self.held = self._lock_sqlite_file()
+            return self.held
+        conn = await self.store.engine.connect()
+        try:
+            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
+            schema = (await conn.execute(sa.text("SELECT current_schema()"))).scalar_one()
+            key = scheduler_lock_key(str(schema))
+            got = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar_one()
+        except Exception:
+            await conn.close()
+            raise
+        if not got:
+            await conn.close()
+            return False
+        self._conn = conn
+        self.held = True
+        return True
+
+    def _lock_sqlite_file(self) -> bool:
+        """SQLite: an exclusive `flock` on `<database>.scheduler-lock` next to the file, so
+        two processes on one file do not both schedule (the OS drops it when we die)."""
+        database = self.store.engine.url.database or ""
+        if database in ("", ":memory:") or database.startswith("file:"):
+            return True
+        path = Path(database).expanduser().with_name(Path(database).name + ".scheduler-lock")
+        handle = path.open("a")
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    async def alive(self) -> bool:
+        """Whether the lock is still ours (its connection still answers)."""
+        if not self.held:
+            return False
+        if self._conn is None:
+            return True
+        try:
+            await self._conn.execute(sa.text("SELECT 1"))
+        except Exception as error:
+            log.warning("lost the scheduler lock's database connection: %s", error)
+            await self.release()
+            return False
+        return True
+
+    async def release(self) -> None:
+        conn, self._conn = self._conn, None
+        self.held = False
+        if self._file is not None:
+            self._file.close()  # closing the file drops the flock
+            self._file = None
+        if conn is not None:
+            # A pooled connection would keep its session, and with it the lock: unlock,
+            # then discard the connection instead of returning it to the pool.
+            with contextlib.suppress(Exception):
+                await conn.execute(sa.select(sa.func.pg_advisory_unlock_all()))
+            with contextlib.suppress(Exception):
+                await conn.invalidate()
+            with contextlib.suppress(Exception):
+                await conn.close()
+
+
+class SchedulerService:
+    """Runs a `DigestScheduler` while this process holds the scheduler lock."""
+
+    def __init__(
+        self, scheduler: DigestScheduler, lock: SchedulerLock, *, poll: float = 15.0
+    ) -> None:
+        self.scheduler = scheduler
+        self.lock = lock
+        self.poll = poll
+        self.leading = asyncio.Event()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        announced = False
+        try:
+            while not stop.is_set():
+                if not self.lock.held:
+                    try:
+                        acquired = await self.lock.try_acquire()
+                    except Exception as error:
+                        log.warning("could not try the scheduler lock: %s", error)
+                        acquired = False
+                    if acquired:
+                        log.info("this process schedules digests")
+                        try:
+                            await self.scheduler.start()
+                        except Exception:
+                            log.exception("starting the scheduler failed; trying again")
+                            await self.scheduler.stop()
+                            await self.lock.release()
+                        else:
+                            self.leading.set()
+                    elif not announced:
+                        log.info("another process schedules; standing by")
+                        announced = True
+                elif not await self.lock.alive():
+                    await self.scheduler.stop()
+                    self.leading.clear()
+                    announced = False
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), self.poll)
+        finally:
+            await self.scheduler.stop()
+            await self.lock.release()
+            self.leading.clear()
+
+
+def next_runs(
+    settings: dict[int, ChannelSettings], now: dt.datetime
+) -> dict[int, dt.datetime | None]:
+    """Each active channel's next scheduled time (for `paperboy status`)."""
+    return {tid: next_fire(s, now) for tid, s in settings.items() if is_active(s)}

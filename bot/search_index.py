@@ -1,0 +1,586 @@
+"""The search index in the database: keeping it in sync, and asking it for candidates.
+
+Triggers on `papers` (migration 0003) queue every paper whose searchable text or date
+changed in `search_pending`; `SearchIndex.sync` drains the queue: it computes the
+lexemes in Python (`bot.search_text`, the same code matching uses) and writes them to
+the backend's full-text structure. Search syncs before it queries, so whatever wrote a
+paper (an ingest job, a backfill, another process) it is found; ingest paths also sync
+right away so the cost is not paid by the first search.
+
+- SQLite: an FTS5 table (`search_fts`) with columns t (title), a (abstract),
+  x (ai_summary and keywords) and u (authors) over `search_content`, ranked with
+  `bm25()` and column weights (title far above abstract).
+- PostgreSQL: a tsvector per paper (`search_vectors.doc`, weights A title, B abstract,
+  C summary/keywords, D authors) with a GIN index, ranked with `ts_rank_cd`.
+
+Document ids carry the paper's day in their high bits (`bot.search_text.day_key`), so a
+date filter is an id range and "the newest N matches" is an index-order scan. Ranking a
+broad query (more than `window` matches) scores the `window` newest matches plus the
+`window` newest with a query term in the title, instead of every match: BM25 must look
+at each document it scores, and scoring a million of them takes seconds. The total is
+always counted exactly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import multiprocessing
+import zlib
+from collections.abc import AsyncIterator, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+from typing import Any, Self
+
+import sqlalchemy as sa
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.models import Paper
+from bot.search_sql import Fts5, TsQuery
+from bot.search_text import DAY_SHIFT, IndexDoc, analyze, day_key
+from bot.store import Store
+from bot.store.tables import papers
+
+__all__ = ["Candidate", "Filters", "SearchIndex"]
+
+#: Papers per sync transaction.
+SYNC_BATCH = 2000
+#: Acronym-like words longer than this are not kept in the vocabulary.
+MAX_ACRONYM = 200
+#: FTS5 bm25 weights of the columns t, a, x, u.
+BM25_WEIGHTS = (10.0, 1.0, 0.5, 1.0)
+#: ts_rank_cd weights of D (authors), C (summary, keywords), B (abstract), A (title).
+TS_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
+#: PostgreSQL keeps positions up to 16383 and at most 256 per lexeme.
+_PG_MAX_POS = 16383
+_PG_MAX_POSITIONS = 255
+_CHUNK = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions applied inside the index query (dates as a document id range)."""
+
+    low: int = 0
+    high: int = 1 << 62
+    min_upvotes: int = 0
+    has_code: bool = False
+
+    @property
+    def needs_docs(self) -> bool:
+        return self.min_upvotes > 0 or self.has_code
+
+
+@dataclass(frozen=True, slots=True)
+class Candidate:
+    docid: int
+    paper_id: str
+    score: float
+    day: dt.date | None = None
+    upvotes: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class IndexRow:
+    """What the writer needs of one analysed paper (small, to cross process boundaries)."""
+
+    paper_id: str
+    day: dt.date | None
+    upvotes: int
+    has_code: bool
+    text: tuple[str, ...]  # SQLite: the t, a, x, u columns; PostgreSQL: doc and title vectors
+    acronyms: tuple[str, ...]
+
+
+_PAPER_COLUMNS = (
+    papers.c.id,
+    papers.c.title,
+    papers.c.abstract,
+    papers.c.authors,
+    papers.c.published_at,
+    papers.c.daily_date,
+    papers.c.upvotes,
+    papers.c.ai_summary,
+    papers.c.ai_keywords,
+    papers.c.github_url,
+)
+
+
+def index_rows(rows: Sequence[tuple[Any, ...]], postgres: bool) -> list[IndexRow]:
+    """Analyse paper rows (`_PAPER_COLUMNS`); runs in a worker process for big syncs."""
+    out: list[IndexRow] = []
+    for pid, title, abstract, authors, published, daily, votes, summary, keywords, code in rows:
+        doc = analyze(
+            Paper(
+                id=pid,
+                title=title,
+                abstract=abstract or "",
+                authors=tuple(authors or ()),
+                published_at=published,
+                daily_date=daily,
+                upvotes=votes,
+                ai_summary=summary,
+                ai_keywords=tuple(keywords or ()),
+                github_url=code,
+            )
+        )
+        if postgres:
+            text: tuple[str, ...] = (tsvector_literal(doc), tsvector_literal(doc, title_only=True))
+        else:
+            text = (doc.title.column(), doc.abstract.column(), doc.extra.column(),
+                    doc.authors.column())  # fmt: skip
+        out.append(
+            IndexRow(pid, doc.day, doc.upvotes, doc.has_code, text, tuple(sorted(doc.acronyms)))
+        )
+    return out
+
+
+def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class SearchIndex:
+    """One store's search index (the backend is chosen by the store's dialect)."""
+
+    def __init__(self, store: Store, *, window: int | None = None, workers: int = 0) -> None:
+        """`window`: see the module docstring (default: 10,000 on SQLite, 2,000 on
+        PostgreSQL, whose ts_rank_cd reads each ranked vector from its table).
+        `workers` > 0 analyses big batches in that many worker processes (backfills);
+        then close the index (or use it as `async with`) to stop them."""
+        self.store = store
+        self.postgres = store.dialect == "postgresql"
+        self.window = window or (2_000 if self.postgres else 10_000)
+        self.workers = workers
+        self.dialect = TsQuery() if self.postgres else Fts5()
+        self._pool: ProcessPoolExecutor | None = None
+
+    # ------------------------------------------------------------------ sync
+
+    async def pending(self) -> int:
+        async with self.store.engine.connect() as conn:
+            return (await conn.execute(sa.text("SELECT count(*) FROM search_pending"))).scalar_one()
+
+    async def close(self) -> None:
+        """Stop the worker processes, if any."""
+        if self._pool is not None:
+            pool, self._pool = self._pool, None
+            await asyncio.get_running_loop().run_in_executor(None, pool.shutdown)
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    async def sync(self, *, batch: int = SYNC_BATCH) -> int:
+        """Index every queued paper; returns how many were (re)indexed.
+
+        Batches are pipelined: while one is written, the next is read and analysed (in
+        a worker process when the index has `workers`).
+        """
+        done = 0
+        while True:
+            read, written = await self._pass(batch)
+            done += written
+            if read == 0:
+                return done
+
+    async def _pass(self, batch: int) -> tuple[int, int]:
+        """One walk over the queue in id order: (entries read, papers indexed)."""
+        loop = asyncio.get_running_loop()
+        after = ""
+        read = written = 0
+        writing: asyncio.Task[int] | None = None
+        try:
+            while True:
+                queued, rows = await self._read_batch(after, batch)
+                if not queued:
+                    break
+                after = queued[-1][0]
+                read += len(queued)
+                if self.workers and len(rows) > 100:
+                    if self._pool is None:
+                        self._pool = ProcessPoolExecutor(
+                            self.workers, mp_context=multiprocessing.get_context("spawn")
+                        )
+                    docs = await loop.run_in_executor(
+                        self._pool, index_rows, rows, self.postgres
+                    )
+                else:
+                    docs = index_rows(rows, self.postgres)
+                if writing is not None:
+                    written += await writing
+                writing = asyncio.create_task(self._write(queued, docs))
+            if writing is not None:
+                written += await writing
+                writing = None
+        finally:
+            if writing is not None and not writing.done():
+                writing.cancel()
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await writing
+        return read, written
+
+    async def _read_batch(
+        self, after: str, batch: int
+    ) -> tuple[list[tuple[str, int]], list[tuple[Any, ...]]]:
+        """The next queue entries (paper id, seq) and their papers, in one query."""
+        columns = ", ".join(f"p.{c.name}" for c in _PAPER_COLUMNS)
+        sql = sa.text(
+            f"SELECT q.paper_id AS queued, q.seq AS seq, {columns}"
+            " FROM search_pending q LEFT JOIN papers p ON p.id = q.paper_id"
+            " WHERE q.paper_id > :after ORDER BY q.paper_id LIMIT :n"
+        ).columns(
+            sa.column("queued"), sa.column("seq"), *(c.label(c.name) for c in _PAPER_COLUMNS)
+        )
+        async with self.store.engine.connect() as conn:
+            result = await conn.execute(sql, {"after": after, "n": batch})
+            queued: list[tuple[str, int]] = []
+            rows: list[tuple[Any, ...]] = []
+            for row in result:
+                queued.append((row[0], row[1]))
+                if row[2] is not None:  # the paper may have been deleted since
+                    rows.append(tuple(row[2:]))
+        return queued, rows
+
+    async def _write(self, queued: list[tuple[str, int]], docs: list[IndexRow]) -> int:
+        if not queued:
+            return 0
+        async with self.store.begin_write() as conn:
+            if self.postgres:
+                # One writer at a time: it allocates document ids (see _allocate).
+                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key())))
+            # The queue entries and index rows of the batch's id range, in one query.
+            result = await conn.execute(
+                sa.text(
+                    "SELECT q.paper_id, q.seq, d.docid FROM search_pending q"
+                    " LEFT JOIN search_docs d ON d.paper_id = q.paper_id"
+                    " WHERE q.paper_id BETWEEN :first AND :last"
+                ),
+                {"first": queued[0][0], "last": queued[-1][0]},
+            )
+            current: dict[str, int] = {}
+            existing: dict[str, int] = {}
+            for pid, seq, docid in result:
+                current[pid] = seq
+                if docid is not None:
+                    existing[pid] = docid
+            # A paper changed since it was read (seq moved on), or indexed by another
+            # indexer meanwhile (entry gone), is left alone: it is or was indexed anew.
+            fresh = [(pid, seq) for pid, seq in queued if current.get(pid) == seq]
+            fresh_ids = {pid for pid, _ in fresh}
+            docs = [d for d in docs if d.paper_id in fresh_ids]
+            existing = {pid: docid for pid, docid in existing.items() if pid in fresh_ids}
+            docids = await self._allocate(conn, docs, existing)
+            await self._delete(conn, sorted(existing.values()))
+            await self._insert(conn, docs, docids)
+            await self._remember_acronyms(conn, docs)
+            if fresh:
+                await conn.execute(
+                    sa.text("DELETE FROM search_pending WHERE paper_id = :p AND seq = :s"),
+                    [{"p": pid, "s": seq} for pid, seq in fresh],
+                )
+        return len(fresh)
+
+    async def _allocate(
+        self, conn: AsyncConnection, docs: list[IndexRow], existing: dict[str, int]
+    ) -> dict[str, int]:
+        """A document id per paper: its old one if its day is unchanged, else a new one."""
+        out: dict[str, int] = {}
+        next_free: dict[int, int] = {}
+        for doc in docs:
+            base = day_key(doc.day)
+            old = existing.get(doc.paper_id)
+            if old is not None and old >> DAY_SHIFT == base >> DAY_SHIFT:
+                out[doc.paper_id] = old
+                continue
+            if base not in next_free:
+                top = (
+                    await conn.execute(
+                        sa.text(
+                            "SELECT max(docid) FROM search_docs WHERE docid BETWEEN :lo AND :hi"
+                        ),
+                        {"lo": base, "hi": base + (1 << DAY_SHIFT) - 1},
+                    )
+                ).scalar_one()
+                next_free[base] = (top if top is not None else base) + 1
+            out[doc.paper_id] = next_free[base]
+            next_free[base] += 1
+        return out
+
+    async def _delete(self, conn: AsyncConnection, docids: list[int]) -> None:
+        for chunk in _chunks(docids):
+            params = {"ids": list(chunk)}
+            if not self.postgres:
+                # External content: FTS5 reads the old lexemes from search_content, so the
+                # index entries go first.
+                await conn.execute(_in("DELETE FROM search_fts WHERE rowid IN :ids"), params)
+                await conn.execute(_in("DELETE FROM search_content WHERE docid IN :ids"), params)
+            await conn.execute(_in("DELETE FROM search_docs WHERE docid IN :ids"), params)
+
+    async def _insert(
+        self, conn: AsyncConnection, docs: list[IndexRow], docids: dict[str, int]
+    ) -> None:
+        if not docs:
+            return
+        if self.postgres:
+            meta = [
+                {
+                    "docid": docids[d.paper_id],
+                    "paper_id": d.paper_id,
+                    "day": d.day,
+                    "upvotes": d.upvotes,
+                    "has_code": d.has_code,
+                }
+                for d in docs
+            ]
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO search_docs (docid, paper_id, day, upvotes, has_code)"
+                    " VALUES (:docid, :paper_id, :day, :upvotes, :has_code)"
+                ).bindparams(sa.bindparam("day", type_=sa.Date)),
+                meta,
+            )
+            rows = [
+                {"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1]} for d in docs
+            ]
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO search_vectors (docid, doc, title)"
+                    " VALUES (:docid, CAST(:doc AS tsvector), CAST(:title AS tsvector))"
+                ),
+                rows,
+            )
+            return
+        # The DB-API directly: these are the bulk of a backfill's writes.
+        meta = [
+            (docids[d.paper_id], d.paper_id, d.day and d.day.isoformat(), d.upvotes, d.has_code)
+            for d in docs
+        ]
+        await conn.exec_driver_sql(
+            "INSERT INTO search_docs (docid, paper_id, day, upvotes, has_code)"
+            " VALUES (?, ?, ?, ?, ?)",
+            meta,
+        )
+        content = [(docids[d.paper_id], *d.text) for d in docs]
+        await conn.exec_driver_sql(
+            "INSERT INTO search_content (docid, t, a, x, u) VALUES (?, ?, ?, ?, ?)", content
+        )
+        await conn.exec_driver_sql(
+            "INSERT INTO search_fts (rowid, t, a, x, u) VALUES (?, ?, ?, ?, ?)", content
+        )
+
+    async def _remember_acronyms(self, conn: AsyncConnection, docs: list[IndexRow]) -> None:
+        words = sorted({w for d in docs for w in d.acronyms if len(w) <= MAX_ACRONYM})
+        if not words:
+            return
+        if self.postgres:
+            sql = "INSERT INTO search_acronyms (token) VALUES (:t) ON CONFLICT DO NOTHING"
+        else:
+            sql = "INSERT OR IGNORE INTO search_acronyms (token) VALUES (:t)"
+        await conn.execute(sa.text(sql), [{"t": w} for w in words])
+
+    async def rebuild(self) -> int:
+        """Queue every paper again and index them all (after a change of the lexemes)."""
+        async with self.store.begin_write() as conn:
+            await conn.execute(
+                sa.text(
+                    "INSERT INTO search_pending (paper_id, seq) SELECT id, 0 FROM papers"
+                    " WHERE id NOT IN (SELECT paper_id FROM search_pending)"
+                )
+            )
+        return await self.sync()
+
+    # ------------------------------------------------------------------ queries
+
+    @contextlib.asynccontextmanager
+    async def _reader(self) -> AsyncIterator[AsyncConnection]:
+        """A connection for index queries.
+
+        PostgreSQL: the planner prices `@@` on a tsvector as cheap and scans the whole
+        table for a term in 10 % of the papers, reading (and decompressing) every vector;
+        the GIN index is an order of magnitude faster there, so sequential scans are off
+        for these queries.
+        """
+        async with self.store.engine.connect() as conn:
+            if self.postgres:
+                await conn.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            yield conn
+
+    async def acronym_surfaces(
+        self, words: Iterable[str], *, limit: int
+    ) -> dict[str, tuple[str, ...] | None]:
+        """Per query acronym, the archive's words containing it (None: more than `limit`).
+
+        The comparison is case-sensitive on both backends (instr / strpos on the raw text).
+        """
+        fn = "strpos(token, :w)" if self.postgres else "instr(token, :w)"
+        sql = sa.text(f"SELECT token FROM search_acronyms WHERE {fn} > 0 LIMIT :n")
+        out: dict[str, tuple[str, ...] | None] = {}
+        async with self.store.engine.connect() as conn:
+            for word in sorted(set(words)):
+                found = tuple((await conn.execute(sql, {"w": word, "n": limit + 1})).scalars())
+                out[word] = None if len(found) > limit else found
+        return out
+
+    def _from_where(self, filters: Filters, *, vector: str = "doc") -> tuple[str, str]:
+        """FROM and WHERE of an index query for the compiled query `:q`.
+
+        PostgreSQL: `vector` is the column searched (`doc`, or `title` for a title tier);
+        the id range is left out unless a date filter needs it, or the planner walks the
+        primary key and tests every vector instead of asking the GIN index.
+        """
+        if self.postgres:
+            frm = "search_vectors v"
+            if filters.needs_docs:
+                frm += " JOIN search_docs d ON d.docid = v.docid"
+            where = f"v.{vector} @@ CAST(:q AS tsquery)"
+            if filters.low > 0 or filters.high < Filters().high:
+                where += " AND v.docid BETWEEN :lo AND :hi"
+        else:
+            frm = "search_fts"
+            if filters.needs_docs:
+                frm += " CROSS JOIN search_docs d ON d.docid = search_fts.rowid"
+            where = "search_fts MATCH :q AND search_fts.rowid BETWEEN :lo AND :hi"
+        if filters.min_upvotes > 0:
+            where += " AND d.upvotes >= :min_upvotes"
+        if filters.has_code:
+            where += " AND d.has_code"
+        return frm, where
+
+    def _params(self, query: str, filters: Filters, **extra: object) -> dict[str, object]:
+        params: dict[str, object] = {"q": query, "lo": filters.low, "hi": filters.high, **extra}
+        if filters.min_upvotes > 0:
+            params["min_upvotes"] = filters.min_upvotes
+        return params
+
+    @property
+    def _id(self) -> str:
+        return "v.docid" if self.postgres else "search_fts.rowid"
+
+    @property
+    def _newest_first(self) -> str:
+        # PostgreSQL: "+ 0" keeps the planner from reading the primary key backwards and
+        # testing each vector on the way (see _from_where).
+        return "v.docid + 0 DESC" if self.postgres else "search_fts.rowid DESC"
+
+    async def count(self, query: str, filters: Filters, *, cap: int | None = None) -> int:
+        """How many papers match (counting stops at `cap`: counting is a scan too)."""
+        frm, where = self._from_where(filters)
+        if cap is None:
+            sql = sa.text(f"SELECT count(*) FROM {frm} WHERE {where}")
+            params = self._params(query, filters)
+        else:
+            sql = sa.text(f"SELECT count(*) FROM (SELECT 1 FROM {frm} WHERE {where} LIMIT :cap) m")
+            params = self._params(query, filters, cap=cap)
+        async with self._reader() as conn:
+            return (await conn.execute(sql, params)).scalar_one()
+
+    async def newest_cut(self, query: str, filters: Filters, n: int) -> int | None:
+        """The document id of the n-th newest match (None: there are fewer than n)."""
+        frm, where = self._from_where(filters)
+        sql = sa.text(
+            f"SELECT {self._id} FROM {frm} WHERE {where} ORDER BY {self._newest_first}"
+            " LIMIT 1 OFFSET :skip"
+        )
+        async with self._reader() as conn:
+            return (
+                await conn.execute(sql, self._params(query, filters, skip=n - 1))
+            ).scalar_one_or_none()
+
+    async def rank(
+        self,
+        query: str,
+        filters: Filters,
+        limit: int,
+        *,
+        title_tier: str | None = None,
+    ) -> list[Candidate]:
+        """The best `limit` matches by relevance within `filters`.
+
+        With `title_tier`, only among the `window` newest matches of it (a query for the
+        papers with a query term in the title).
+        """
+        frm, where = self._from_where(filters)
+        extra: dict[str, object] = {"k": limit}
+        if self.postgres:
+            frm = frm if "search_docs" in frm else frm + " JOIN search_docs d ON d.docid = v.docid"
+            score = f"ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1)"
+            order = "score DESC"
+        else:
+            if "search_docs" not in frm:
+                frm += " CROSS JOIN search_docs d ON d.docid = search_fts.rowid"
+            weights = ", ".join(str(w) for w in BM25_WEIGHTS)
+            score = f"-bm25(search_fts, {weights})"
+            order = "score DESC"
+        if title_tier is not None:
+            sub_frm, sub_where = self._from_where(
+                Filters(filters.low, filters.high), vector="title"
+            )
+            sub_where = sub_where.replace(":q", ":tq")
+            # SQLite: the unary + keeps FTS5 from looking each id up with its own query,
+            # which would make bm25() count the whole index again for every one of them.
+            member = self._id if self.postgres else f"+{self._id}"
+            where += (
+                f" AND {member} IN (SELECT {self._id} FROM {sub_frm} WHERE {sub_where}"
+                f" ORDER BY {self._newest_first} LIMIT :window)"
+            )
+            extra.update(tq=title_tier, window=self.window)
+        sql = sa.text(
+            f"SELECT {self._id} AS docid, d.paper_id AS paper_id, {score} AS score,"
+            f" d.day AS day, d.upvotes AS upvotes"
+            f" FROM {frm} WHERE {where} ORDER BY {order}, {self._id} DESC LIMIT :k"
+        ).columns(
+            sa.column("docid"),
+            sa.column("paper_id"),
+            sa.column("score"),
+            sa.column("day", sa.Date),
+            sa.column("upvotes"),
+        )
+        async with self._reader() as conn:
+            rows = await conn.execute(sql, self._params(query, filters, **extra))
+            return [
+                Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows
+            ]
+
+
+def _in(sql: str) -> sa.TextClause:
+    return sa.text(sql).bindparams(sa.bindparam("ids", expanding=True))
+
+
+def _lock_key() -> int:
+    return zlib.crc32(b"paperboy:search-index") - 2**31
+
+
+def tsvector_literal(doc: IndexDoc, *, title_only: bool = False) -> str:
+    """The paper's PostgreSQL tsvector, written out (no text-search parser involved).
+
+    Positions run through title (A), abstract (B), summary and keywords (C) and authors
+    (D, lexemes prefixed) with a gap between values, so a phrase never spans two; an
+    acronym code shares its word's position, which makes phrases with acronyms exact.
+    """
+    positions: dict[str, list[str]] = {}
+    pos = 1
+    fields = (
+        (doc.title, "A", ""),
+        (doc.abstract, "B", ""),
+        (doc.extra, "C", ""),
+        (doc.authors, "D", TsQuery.AUTHOR_PREFIX),
+    )
+    if title_only:  # the title tier's own small vector (see SearchIndex.rank)
+        fields = ((doc.title, "", ""),)
+    for field, weight, prefix in fields:
+        for lexes, codes in zip(field.lexemes, field.codes, strict=True):
+            for lex, code in zip(lexes, codes, strict=True):
+                mark = f"{min(pos, _PG_MAX_POS)}{weight}"
+                for item in (lex, code):
+                    if item is None:
+                        continue
+                    found = positions.setdefault(prefix + item, [])
+                    if len(found) < _PG_MAX_POSITIONS and (not found or found[-1] != mark):
+                        found.append(mark)
+                pos += 1
+            pos += 1
+    return " ".join(f"'{lex}':{','.join(marks)}" for lex, marks in positions.items())

@@ -1,0 +1,237 @@
+"""What the search index stores for a paper: *lexemes*, computed with `bot.text`.
+
+Search must agree with subscription matching (see `bot.matching`), and the databases'
+own text analysis does not: FTS5's porter tokenizer is Porter 1 (matching uses Snowball),
+PostgreSQL's `english` configuration drops stop words and reads "GPT-4" its own way, and
+neither knows about case-sensitive acronyms. So the index never sees raw text. It gets
+lexemes computed here, and queries are compiled from the very same functions
+(`bot.search_sql`), which also keeps user input away from any FTS syntax:
+
+- an ordinary word becomes its Snowball stem ("Quantized" -> ``quantiz``). A stem that is
+  not plain ``[a-z0-9]`` (other scripts, apostrophes, very long words) becomes
+  ``0qs`` + a hash of it, so every lexeme is a plain ASCII word any tokenizer keeps whole;
+- an acronym-like word (``is_acronym``: QLoRA, ViT, GPT4o) also gets an *acronym code*,
+  ``0qa`` + a hash of its exact surface. A query acronym ("LoRA") must match inside
+  longer words (QLoRA, LoRAPrune), which no token index can do by itself: the distinct
+  acronym-like surfaces are kept in a small vocabulary table, the query looks up those
+  that contain it (case-sensitively) and searches for their codes;
+- a separator lexeme between the values of a multi-valued field (keywords, authors), so
+  that a phrase never runs from one value into the next, as in matching.
+
+Plain stems never start with ``0q`` (such a stem is hashed too), so lexemes of different
+kinds cannot collide except by a 64-bit hash collision.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from itertools import compress
+
+from bot.models import Paper
+from bot.text import is_acronym, normalize_fast, stem
+
+__all__ = [
+    "SEPARATOR",
+    "FieldText",
+    "IndexDoc",
+    "acronym_code",
+    "analyze",
+    "day_key",
+    "docid_range",
+    "lexeme",
+    "paper_day",
+    "word_lexeme",
+]
+
+SEPARATOR = "0qz"
+"""Lexeme between the values of one field: never produced for a word."""
+
+MAX_LEXEME = 60
+_PLAIN = re.compile(r"[a-z0-9]+")
+
+#: Bits of a document id below the day: up to 16.7 million papers a day.
+DAY_SHIFT = 24
+
+
+def _digest(text: str) -> str:
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=8).hexdigest()
+
+
+@lru_cache(maxsize=262144)
+def lexeme(word_stem: str) -> str:
+    """The index word for a stem: the stem itself when plain ASCII, else a hash code."""
+    if len(word_stem) <= MAX_LEXEME and _PLAIN.fullmatch(word_stem) and word_stem[:2] != "0q":
+        return word_stem
+    return "0qs" + _digest(word_stem)
+
+
+@lru_cache(maxsize=65536)
+def acronym_code(surface: str) -> str:
+    """The index word standing for one exact acronym-like surface ("QLoRA")."""
+    return "0qa" + _digest(surface)
+
+
+@lru_cache(maxsize=262144)
+def word_lexeme(word: str) -> tuple[str, str | None]:
+    """(lexeme of the word's stem, acronym code or None) for one word of text."""
+    return lexeme(stem(word)), acronym_code(word) if is_acronym(word) else None
+
+
+@dataclass(frozen=True, slots=True)
+class FieldText:
+    """One field of a paper as lexemes: per value, its words' lexemes and acronym codes
+    (aligned with the lexemes, None for an ordinary word)."""
+
+    lexemes: tuple[tuple[str, ...], ...]
+    codes: tuple[tuple[str | None, ...], ...]
+
+    def column(self) -> str:
+        """FTS5 column text: the lexemes (values split by SEPARATOR), then the codes.
+
+        Codes come after all words, so word positions (phrases) are undisturbed.
+        """
+        text = f" {SEPARATOR} ".join(map(" ".join, self.lexemes))
+        found = [code for value in self.codes for code in value if code]
+        if found:
+            text += f" {SEPARATOR} " + " ".join(found)
+        return text
+
+
+_EMPTY = FieldText((), ())
+
+
+# Normalised text has no "_" (normalize() turns underscores into spaces), and there
+# `\w` is exactly bot.text.WORD_RE's `[^\W_]`: the same words, found faster.
+_WORDS = re.compile(r"\w+(?:'\w+)*")
+# ASCII text (most of it): runs of letters, digits and apostrophes via bytes.translate and
+# split(); only runs with an apostrophe go through the regex.
+_ASCII_RUNS = bytes(c if chr(c).isalnum() or c == 39 else 32 for c in range(256))
+
+
+def _words(normal: str) -> list[str]:
+    """Exactly `bot.text.words_of(normal)` for normalised text, faster."""
+    if not normal.isascii():
+        return _WORDS.findall(normal)
+    runs = normal.encode("ascii").translate(_ASCII_RUNS).decode("ascii").split()
+    if "'" not in normal:
+        return runs
+    out: list[str] = []
+    for run in runs:
+        if "'" in run:
+            out.extend(_WORDS.findall(run))
+        else:
+            out.append(run)
+    return out
+
+# word -> lexeme and word -> acronym code: plain dicts, cheaper than lru_cache per word.
+_LEX: dict[str, str] = {}
+_CODE: dict[str, str | None] = {}
+_CACHE_LIMIT = 500_000
+
+
+def _lookup(words: list[str]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    try:
+        return tuple(map(_LEX.__getitem__, words)), tuple(map(_CODE.__getitem__, words))
+    except KeyError:
+        if len(_LEX) > _CACHE_LIMIT:
+            _LEX.clear()
+            _CODE.clear()
+        for word in words:
+            if word not in _LEX:
+                _LEX[word], _CODE[word] = word_lexeme(word)
+        return tuple(map(_LEX.__getitem__, words)), tuple(map(_CODE.__getitem__, words))
+
+
+def _field(values: Iterable[str]) -> tuple[FieldText, set[str]]:
+    lexemes: list[tuple[str, ...]] = []
+    codes: list[tuple[str | None, ...]] = []
+    surfaces: set[str] = set()
+    for value in values:
+        if not value:
+            continue
+        words = _words(normalize_fast(value)[0])
+        if not words:
+            continue
+        lexes, found = _lookup(words)
+        lexemes.append(lexes)
+        codes.append(found)
+        if any(found):
+            surfaces.update(compress(words, found))
+    if not lexemes:
+        return _EMPTY, surfaces
+    return FieldText(tuple(lexemes), tuple(codes)), surfaces
+
+
+def paper_day(paper: Paper) -> dt.date | None:
+    """The date a search sorts and filters a paper by: its daily list, else published."""
+    if paper.daily_date is not None:
+        return paper.daily_date
+    if paper.published_at is not None:
+        return paper.published_at.astimezone(dt.UTC).date()
+    return None
+
+
+def day_key(day: dt.date | None) -> int:
+    """The first document id of a day (papers without a date sort before all others)."""
+    return (day.toordinal() if day is not None else 0) << DAY_SHIFT
+
+
+def docid_range(since: dt.date | None, until: dt.date | None) -> tuple[int, int]:
+    """Inclusive document id bounds of the papers dated `since`..`until`.
+
+    Undated papers (day key 0) are in range only when neither bound is given.
+    """
+    if since is not None:
+        low = day_key(since)
+    else:
+        low = 0 if until is None else day_key(dt.date.min)
+    high = (day_key(until) + (1 << DAY_SHIFT) - 1) if until is not None else (1 << 62)
+    return low, high
+
+
+@dataclass(frozen=True, slots=True)
+class IndexDoc:
+    """A paper as the index stores it (both backends build their rows from this)."""
+
+    paper_id: str
+    day: dt.date | None
+    upvotes: int
+    has_code: bool
+    title: FieldText
+    abstract: FieldText
+    extra: FieldText  # HF ai_summary, then each ai_keyword
+    authors: FieldText
+    acronyms: frozenset[str]  # acronym-like surfaces, for the vocabulary
+
+    @property
+    def fields(self) -> tuple[FieldText, ...]:
+        return (self.title, self.abstract, self.extra, self.authors)
+
+
+def analyze(paper: Paper) -> IndexDoc:
+    """Lexemes of every searchable field of `paper` (the fields matching reads)."""
+    title, s1 = _field((paper.title,))
+    abstract, s2 = _field((paper.abstract,))
+    extra, s3 = _field((paper.ai_summary or "", *paper.ai_keywords))
+    authors, s4 = _field(paper.authors)
+    return IndexDoc(
+        paper_id=paper.id,
+        day=paper_day(paper),
+        upvotes=paper.upvotes,
+        has_code=paper.github_url is not None,
+        title=title,
+        abstract=abstract,
+        extra=extra,
+        authors=authors,
+        acronyms=frozenset(s1 | s2 | s3 | s4),
+    )
+
+
+def query_lexemes(words: Sequence[str]) -> list[str | None]:
+    """Per query word: its lexeme, or None for an acronym (looked up by surface)."""
+    return [None if is_acronym(w) else lexeme(stem(w)) for w in words]

@@ -1,0 +1,217 @@
+"""Process roles and operator actions built from `Settings`: what the CLI runs.
+
+- `background(...)`: the scheduler (while this process holds the scheduler lock) and/or
+  a delivery worker, as tasks next to whatever else the process does.
+  Roles: `all` (both), `scheduler`, `worker`.
+- `deliver_day(...)`: `paperboy deliver`, every digest due on a date, now, through the
+  same outbox (so a second run finds every key taken and sends nothing).
+- `status_report(...)`: what `paperboy status` shows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator, Mapping, Sequence
+from dataclasses import dataclass, field
+
+from bot.channel_commands import on_schedule_change
+from bot.chat import ChatAdapter
+from bot.clock import Clock, SystemClock
+from bot.cron import describe, fire_on, is_active, local_date, next_fire
+from bot.delivery import Deliverer, DeliveryStats
+from bot.models import Target
+from bot.outbox import FAILED, UNSENT, FailedPart
+from bot.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
+from bot.scheduler import DigestScheduler, SchedulerLock, SchedulerService
+from bot.sources import PaperSource
+from bot.store import Store
+from config import Settings
+
+log = logging.getLogger(__name__)
+
+ROLES = ("all", "scheduler", "worker")
+
+
+@dataclass
+class Background:
+    planner: Planner
+    deliverer: Deliverer | None = None
+    scheduler: DigestScheduler | None = None
+    service: SchedulerService | None = None
+    stop: asyncio.Event = field(default_factory=asyncio.Event)
+    tasks: list[asyncio.Task[object]] = field(default_factory=list)
+
+    async def wait(self) -> None:
+        """Until stopped, or until a background task ends (it should not)."""
+        stopper = asyncio.create_task(self.stop.wait())
+        try:
+            await asyncio.wait([stopper, *self.tasks], return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            stopper.cancel()
+        for task in self.tasks:
+            if task.done() and not task.cancelled() and task.exception() is not None:
+                raise task.exception()  # type: ignore[misc]
+
+
+@contextlib.asynccontextmanager
+async def background(
+    store: Store,
+    config: Settings,
+    *,
+    role: str,
+    adapters: Mapping[str, ChatAdapter],
+    sources: Sequence[PaperSource] = (),
+    clock: Clock | None = None,
+) -> AsyncIterator[Background]:
+    """Run the role's services while the block runs; stop them cleanly after."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
+    clock = clock or SystemClock()
+    planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
+    bg = Background(planner)
+    remove_listener = None
+    if role in ("all", "worker"):
+        bg.deliverer = Deliverer.from_settings(store, adapters, config, clock=clock)
+        await report_missing_adapters(store, adapters)
+        bg.tasks.append(asyncio.create_task(bg.deliverer.run(bg.stop)))
+    if role in ("all", "scheduler"):
+        bg.scheduler = DigestScheduler(
+            store,
+            planner,
+            clock=clock,
+            grace=config.misfire_grace_seconds,
+            ingest_interval=config.ingest_interval_minutes,
+            schedule_poll=config.schedule_poll_seconds,
+            sources=sources,
+            on_planned=bg.deliverer.wake if bg.deliverer is not None else None,
+        )
+        remove_listener = on_schedule_change(bg.scheduler.request_sync)
+        bg.service = SchedulerService(
+            bg.scheduler, SchedulerLock(store), poll=config.scheduler_lock_poll_seconds
+        )
+        bg.tasks.append(asyncio.create_task(bg.service.run(bg.stop)))
+    try:
+        yield bg
+    finally:
+        bg.stop.set()
+        if remove_listener is not None:
+            remove_listener()
+        done, pending = await asyncio.wait(bg.tasks, timeout=10) if bg.tasks else (set(), set())
+        for task in pending:
+            task.cancel()
+        await asyncio.gather(*bg.tasks, return_exceptions=True)
+        del done
+
+
+async def report_missing_adapters(store: Store, adapters: Mapping[str, ChatAdapter]) -> list[str]:
+    """Log one line per platform whose digests wait because no adapter serves it here."""
+    waiting: dict[str, int] = {}
+    for platform, count in (await store.outbox.pending_by_platform()).items():
+        waiting[platform] = waiting.get(platform, 0) + count
+    for platform, count in (await store.outbox.unrendered_by_platform()).items():
+        waiting[platform] = waiting.get(platform, 0) + count
+    lines = []
+    for platform in sorted(set(waiting) - set(adapters)):
+        line = (
+            f"{waiting[platform]} digest part(s) for {platform} wait: no {platform} adapter is "
+            "configured in this process (see the README for its settings)"
+        )
+        log.warning("%s", line)
+        lines.append(line)
+    return lines
+
+
+# --------------------------------------------------------------------------- deliver
+
+
+@dataclass
+class DeliverOutcome:
+    due: int
+    plan: PlanResult
+    stats: DeliveryStats
+    counts: dict[str, int]
+    missing: list[str]
+
+
+async def due_on(store: Store, day: dt.date | None, now: dt.datetime) -> list[DueDigest]:
+    """Every active channel whose schedule has a digest on `day` (None: each channel's
+    own today)."""
+    due = []
+    for state in await store.outbox.target_states():
+        if not is_active(state.settings):
+            continue
+        when = day or local_date(state.settings, now)
+        if fire_on(state.settings, when) is not None:
+            due.append(DueDigest(state.id, when, TRIGGER_MANUAL))
+    return due
+
+
+async def deliver_day(
+    store: Store,
+    config: Settings,
+    adapters: Mapping[str, ChatAdapter],
+    day: dt.date | None,
+    *,
+    clock: Clock | None = None,
+    max_wait: float = 60.0,
+) -> DeliverOutcome:
+    """Plan every digest due on `day` now, then send what the outbox holds."""
+    clock = clock or SystemClock()
+    planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
+    due = await due_on(store, day, clock.now())
+    plan = await planner.plan(due)
+    deliverer = Deliverer.from_settings(store, adapters, config, clock=clock)
+    missing = await report_missing_adapters(store, adapters)
+    stats = await deliverer.run_until_idle(max_wait=max_wait)
+    return DeliverOutcome(len(due), plan, stats, await store.outbox.counts(), missing)
+
+
+# --------------------------------------------------------------------------- status
+
+
+@dataclass(frozen=True)
+class TargetStatus:
+    target: Target
+    schedule: str
+    next_run: dt.datetime | None
+    paused: bool
+    paused_reason: str | None
+
+
+@dataclass
+class StatusReport:
+    now: dt.datetime
+    targets: list[TargetStatus]
+    counts: dict[str, int]
+    pending_by_platform: dict[str, int]
+    unrendered_by_platform: dict[str, int]
+    failed: list[FailedPart]
+
+    @property
+    def pending(self) -> int:
+        return sum(self.counts.get(status, 0) for status in UNSENT)
+
+    @property
+    def failed_count(self) -> int:
+        return self.counts.get(FAILED, 0)
+
+
+async def status_report(store: Store, *, now: dt.datetime | None = None) -> StatusReport:
+    now = now or dt.datetime.now(dt.UTC)
+    rows = []
+    for state in await store.outbox.target_states():
+        s = state.settings
+        upcoming = next_fire(s, now) if is_active(s) else None
+        schedule = describe(s) if s.schedule_enabled else "off"
+        rows.append(TargetStatus(state.target, schedule, upcoming, s.paused, s.paused_reason))
+    return StatusReport(
+        now=now,
+        targets=rows,
+        counts=await store.outbox.counts(),
+        pending_by_platform=await store.outbox.pending_by_platform(),
+        unrendered_by_platform=await store.outbox.unrendered_by_platform(),
+        failed=await store.outbox.failed(),
+    )

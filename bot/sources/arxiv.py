@@ -1,0 +1,384 @@
+"""arXiv as a paper source: the daily listing of the configured categories.
+
+- The latest day (`fetch_day(None)`): the RSS feed of the categories joined with "+"
+  (`{rss}cs.CL+cs.LG`), which lists one announcement. New papers and cross-lists are
+  kept; replacements (new versions of older papers) are not new papers and are skipped.
+  arXiv announces nothing on Saturdays, Sundays and holidays: the feed is then empty
+  (it says so with `<skipDays>`), which is a day without papers, not an error.
+- A given day (`fetch_day(date)`, backfills): the API (`{api}query`), the papers of the
+  categories *submitted* that day (00:00-23:59 GMT), page by page (`start`,
+  `max_results`), oldest first. An API error is an Atom feed with one entry whose id
+  points at `/api/errors`; its summary becomes the message.
+
+Papers get `source="arxiv"`, `on_hf=False` and no votes. Their id is the arXiv id without
+version, the archive's key: a paper Hugging Face also lists is one row, merged by the
+store (HF votes, ai_summary and GitHub link enrich it; see `PaperRepo.upsert`).
+
+Politeness: every request (retries too) goes through one `Pacer`, one at a time and
+`interval` (3 s) apart, as arXiv's terms of use ask. 429 and 5xx (arXiv answers 503
+when busy, often with Retry-After), timeouts, connection errors and an unreadable body
+are retried `retries` times with exponential backoff and jitter, honouring Retry-After.
+
+The XML is parsed with the standard library; a document type declaration (which arXiv
+never sends) is refused before parsing, so no entity can expand.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import email.utils
+import logging
+import random
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+import httpx
+
+from bot import __version__
+from bot.models import Paper
+from bot.sources import SourceError
+from bot.sources.hf_json import clean_text, merge_papers, normalize_arxiv_id, parse_datetime
+from bot.sources.pacing import Clock, Pacer, Sleep
+
+if TYPE_CHECKING:
+    from config.settings import Settings
+
+log = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://export.arxiv.org/api/"
+DEFAULT_RSS_URL = "https://rss.arxiv.org/rss/"
+USER_AGENT = f"paperboy/{__version__}"
+#: arXiv serves at most 30000 results per query.
+MAX_RESULTS = 30_000
+KEEP_ANNOUNCE = frozenset({"new", "cross"})
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
+ARXIV = "{http://arxiv.org/schemas/atom}"
+DC = "{http://purl.org/dc/elements/1.1/}"
+
+
+class _Transient(Exception):
+    def __init__(self, reason: str, *, wait: float | None = None) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.wait = wait
+
+
+class ArxivSource:
+    """The daily arXiv listing of some categories (see the module docstring)."""
+
+    name = "arxiv"
+
+    def __init__(
+        self,
+        categories: Sequence[str],
+        *,
+        api_url: str = DEFAULT_API_URL,
+        rss_url: str = DEFAULT_RSS_URL,
+        interval: float = 3.0,
+        timeout: float = 30.0,
+        retries: int = 4,
+        page_size: int = 200,
+        client: httpx.AsyncClient | None = None,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+        backoff_base: float = 3.0,
+        max_backoff: float = 60.0,
+        max_retry_after: float = 300.0,
+        rng: random.Random | None = None,
+    ) -> None:
+        if not categories:
+            raise ValueError("give at least one arXiv category")
+        if not 1 <= page_size <= 2000:
+            raise ValueError("page_size must be between 1 and 2000")
+        self.categories = tuple(categories)
+        self.api_url = api_url if api_url.endswith("/") else api_url + "/"
+        self.rss_url = rss_url if rss_url.endswith("/") else rss_url + "/"
+        self.timeout = timeout
+        self.retries = retries
+        self.page_size = page_size
+        self.backoff_base = backoff_base
+        self.max_backoff = max_backoff
+        self.max_retry_after = max_retry_after
+        self.pacer = Pacer(interval, clock=clock, sleep=sleep)
+        self._sleep = sleep
+        self._rng = rng or random.Random()
+        self._client = client
+        self.day: dt.date | None = None  # the listing day of the last fetch
+
+    @classmethod
+    def from_settings(cls, settings: Settings, **kwargs: object) -> ArxivSource:
+        return cls(
+            settings.arxiv_categories,
+            api_url=settings.arxiv_api_url,
+            rss_url=settings.arxiv_rss_url,
+            interval=settings.arxiv_interval,
+            timeout=settings.arxiv_timeout,
+            retries=settings.arxiv_retries,
+            page_size=settings.arxiv_page_size,
+            **kwargs,  # type: ignore[arg-type]
+        )
+
+    def __repr__(self) -> str:
+        return f"ArxivSource({'+'.join(self.categories)})"
+
+    async def fetch_day(self, day: dt.date | None) -> list[Paper]:
+        """The papers listed for `day` (None: the latest announcement, via RSS)."""
+        if self._client is not None:
+            return await self._fetch(self._client, day)
+        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+            return await self._fetch(client, day)
+
+    async def _fetch(self, client: httpx.AsyncClient, day: dt.date | None) -> list[Paper]:
+        if day is None:
+            papers, self.day = await self._latest(client)
+        else:
+            papers, self.day = await self._submitted(client, day), day
+        return merge_papers(papers)
+
+    # ------------------------------------------------------------------ RSS
+
+    async def _latest(self, client: httpx.AsyncClient) -> tuple[list[Paper], dt.date | None]:
+        url = self.rss_url + "+".join(quote(c, safe=".-") for c in self.categories)
+        root = await self._get_xml(client, url, {}, "the arXiv RSS feed")
+        channel = root.find("channel")
+        if root.tag != "rss" or channel is None:
+            raise SourceError(f"the arXiv RSS feed at {url} is not an RSS document")
+        announced = _rss_date(channel.findtext("pubDate"))
+        papers: list[Paper] = []
+        for item in channel.iter("item"):
+            kind = (item.findtext(f"{ARXIV}announce_type") or "new").strip().lower()
+            if kind not in KEEP_ANNOUNCE:
+                continue
+            paper = _rss_paper(item, announced)
+            if paper is not None:
+                papers.append(paper)
+        if not papers:
+            log.info("the arXiv feed for %s lists no new papers (weekend or holiday?)", url)
+        return papers, announced
+
+    # ------------------------------------------------------------------ API
+
+    def _search_query(self, day: dt.date) -> str:
+        cats = " OR ".join(f"cat:{c}" for c in self.categories)
+        stamp = day.strftime("%Y%m%d")
+        return f"({cats}) AND submittedDate:[{stamp}0000 TO {stamp}2359]"
+
+    async def _submitted(self, client: httpx.AsyncClient, day: dt.date) -> list[Paper]:
+        papers: list[Paper] = []
+        start = 0
+        what = f"arXiv listing of {'+'.join(self.categories)} for {day.isoformat()}"
+        while start < MAX_RESULTS:
+            params = {
+                "search_query": self._search_query(day),
+                "start": str(start),
+                "max_results": str(self.page_size),
+                "sortBy": "submittedDate",
+                "sortOrder": "ascending",
+            }
+            root = await self._get_xml(client, self.api_url + "query", params, what)
+            if root.tag != f"{ATOM}feed":
+                raise SourceError(f"the {what} is not an Atom feed")
+            entries = root.findall(f"{ATOM}entry")
+            _raise_api_error(entries, what)
+            for entry in entries:
+                paper = _atom_paper(entry, day)
+                if paper is not None:
+                    papers.append(paper)
+            total = _int(root.findtext(f"{OPENSEARCH}totalResults"))
+            start += len(entries)
+            if not entries or total is None or start >= total:
+                break
+        return papers
+
+    # ------------------------------------------------------------------ HTTP
+
+    async def _get_xml(
+        self, client: httpx.AsyncClient, url: str, params: dict[str, str], what: str
+    ) -> ET.Element:
+        tries = self.retries + 1
+        last: _Transient | None = None
+        for attempt in range(tries):
+            if last is not None:
+                delay = last.wait if last.wait is not None else self._backoff(attempt - 1)
+                log.warning("%s: %s; try %d of %d in %.1f s", what, last.reason, attempt + 1,
+                            tries, delay)  # fmt: skip
+                await self._sleep(delay)
+            try:
+                async with self.pacer.turn():
+                    body = await self._get(client, url, params, what)
+                return _parse_xml(body)
+            except _Transient as exc:
+                last = exc
+        assert last is not None
+        raise SourceError(f"the {what} failed after {tries} tries: {last.reason}")
+
+    async def _get(
+        self, client: httpx.AsyncClient, url: str, params: dict[str, str], what: str
+    ) -> bytes:
+        try:
+            response = await client.get(
+                url,
+                params=params,
+                headers={"User-Agent": USER_AGENT},
+                timeout=httpx.Timeout(self.timeout),
+                follow_redirects=True,
+            )
+        except httpx.TimeoutException as exc:
+            raise _Transient(f"timed out after {self.timeout:g} s") from exc
+        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            raise _Transient(" ".join(str(exc).split()) or type(exc).__name__) from exc
+        except httpx.HTTPError as exc:
+            raise SourceError(f"cannot request the {what} at {url}: {exc}") from exc
+        status = response.status_code
+        if status == 429 or status >= 500:
+            raise _Transient(f"HTTP {status}", wait=self._retry_after(response))
+        if status >= 400:
+            detail = _error_summary(response.content) or response.reason_phrase or "no detail"
+            raise SourceError(f"arXiv rejected the {what} request (HTTP {status}: {detail})")
+        if not 200 <= status < 300:
+            raise SourceError(f"arXiv answered HTTP {status} for the {what}")
+        return response.content
+
+    def _backoff(self, retry: int) -> float:
+        ceiling = min(self.max_backoff, self.backoff_base * 2.0 ** min(retry, 62))
+        return self._rng.uniform(0.0, max(ceiling, 0.0))
+
+    def _retry_after(self, response: httpx.Response) -> float | None:
+        value = response.headers.get("Retry-After", "").strip()
+        if not value:
+            return None
+        try:
+            seconds = float(value)
+        except ValueError:
+            try:
+                when = email.utils.parsedate_to_datetime(value)
+            except (TypeError, ValueError, IndexError):
+                return None
+            if when.tzinfo is None:
+                when = when.replace(tzinfo=dt.UTC)
+            seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
+        if seconds != seconds:  # NaN
+            return None
+        return min(max(seconds, 0.0), self.max_retry_after)
+
+
+# --------------------------------------------------------------------------- parsing
+
+
+def _parse_xml(body: bytes) -> ET.Element:
+    head = body[:4096].lstrip()
+    if b"<!DOCTYPE" in head.upper() or b"<!ENTITY" in body.upper():
+        raise SourceError("arXiv sent XML with a document type declaration; refusing it")
+    try:
+        return ET.fromstring(body)
+    except ET.ParseError as exc:  # a truncated body is as transient as a 503
+        raise _Transient(f"malformed XML ({exc})") from exc
+
+
+def _int(text: str | None) -> int | None:
+    text = (text or "").strip()
+    return int(text) if text.isdigit() else None
+
+
+def _rss_date(text: str | None) -> dt.date | None:
+    """The calendar day of an RFC 822 date as written (arXiv's announcement day)."""
+    if not text or not text.strip():
+        return None
+    try:
+        return email.utils.parsedate_to_datetime(text.strip()).date()
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _rss_datetime(text: str | None) -> dt.datetime | None:
+    if not text or not text.strip():
+        return None
+    try:
+        when = email.utils.parsedate_to_datetime(text.strip())
+    except (TypeError, ValueError, IndexError):
+        return None
+    return (when if when.tzinfo else when.replace(tzinfo=dt.UTC)).astimezone(dt.UTC)
+
+
+def _abstract_of(description: str) -> str:
+    """The abstract in an RSS description: "arXiv:ID Announce Type: new Abstract: ..."."""
+    _, marker, rest = description.partition("Abstract:")
+    return clean_text(rest if marker else description)
+
+
+def _authors(text: str | None) -> tuple[str, ...]:
+    names = (clean_text(name) for name in (text or "").split(","))
+    return tuple(name for name in names if name)
+
+
+def _rss_paper(item: ET.Element, announced: dt.date | None) -> Paper | None:
+    paper_id = None
+    for raw in (item.findtext("guid"), item.findtext("link"), item.findtext("description")):
+        text = (raw or "").strip()
+        if text.startswith("oai:arXiv.org:"):
+            text = text[len("oai:arXiv.org:") :]
+        paper_id = normalize_arxiv_id(text.split()[0] if text else "")
+        if paper_id:
+            break
+    title = clean_text(item.findtext("title"))
+    if paper_id is None or not title:
+        return None
+    when = _rss_datetime(item.findtext("pubDate"))
+    return Paper(
+        id=paper_id,
+        title=title,
+        abstract=_abstract_of(item.findtext("description") or ""),
+        authors=_authors(item.findtext(f"{DC}creator")),
+        published_at=when,
+        daily_date=announced or _rss_date(item.findtext("pubDate")),
+        upvotes=0,
+        on_hf=False,
+        source="arxiv",
+    )
+
+
+def _raise_api_error(entries: list[ET.Element], what: str) -> None:
+    if len(entries) == 1 and "/api/errors" in (entries[0].findtext(f"{ATOM}id") or ""):
+        message = clean_text(entries[0].findtext(f"{ATOM}summary")) or "unknown error"
+        raise SourceError(f"arXiv rejected the request for the {what}: {message}")
+
+
+def _error_summary(body: bytes) -> str:
+    """The summary of an Atom error feed, if the body is one."""
+    try:
+        root = _parse_xml(body)
+    except (SourceError, _Transient):
+        return ""
+    for entry in root.findall(f"{ATOM}entry"):
+        return clean_text(entry.findtext(f"{ATOM}summary"))[:200]
+    return ""
+
+
+def _atom_paper(entry: ET.Element, day: dt.date) -> Paper | None:
+    raw_id = (entry.findtext(f"{ATOM}id") or "").strip()
+    paper_id = normalize_arxiv_id(raw_id)
+    title = clean_text(entry.findtext(f"{ATOM}title"))
+    if paper_id is None or not title:
+        return None
+    authors = tuple(
+        name
+        for author in entry.findall(f"{ATOM}author")
+        if (name := clean_text(author.findtext(f"{ATOM}name")))
+    )
+    return Paper(
+        id=paper_id,
+        title=title,
+        abstract=clean_text(entry.findtext(f"{ATOM}summary")),
+        authors=authors,
+        published_at=parse_datetime(entry.findtext(f"{ATOM}published")),
+        daily_date=day,
+        upvotes=0,
+        on_hf=False,
+        source="arxiv",
+    )

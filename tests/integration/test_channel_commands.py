@@ -1,0 +1,122 @@
+"""`/papers schedule | pause | resume | settings` through `Commands.handle`."""
+
+from __future__ import annotations
+
+import pytest
+
+import bot.channel_commands  # noqa: F401  (registers the commands)
+from bot.channel_commands import on_schedule_change
+from bot.chat import CommandContext
+from bot.commands import Commands
+from bot.models import Target
+from bot.store import Store
+
+TARGET = Target("slack", "T1", "C1")
+CTX = CommandContext(TARGET, user="U1")
+MEMBER = CommandContext(TARGET, user="U2", can_manage=False)
+
+
+@pytest.fixture
+def commands(store: Store) -> Commands:
+    return Commands(store)
+
+
+@pytest.fixture
+def changes() -> list[int]:
+    seen: list[int] = []
+    remove = on_schedule_change(lambda: seen.append(1))
+    yield seen
+    remove()
+
+
+async def test_schedule_time_zone_and_days(
+    commands: Commands, store: Store, changes: list[int]
+) -> None:
+    reply = await commands.handle(CTX, "/papers schedule 8:30 Europe/Berlin mon,wed,fri")
+    assert reply.ok, reply.text
+    assert "08:30 Europe/Berlin, mon,wed,fri" in reply.text and "next:" in reply.text
+    settings = await store.settings.get(TARGET)
+    assert (settings.schedule_time, settings.timezone) == ("08:30", "Europe/Berlin")
+    assert settings.days == ("mon", "wed", "fri") and settings.schedule_enabled
+    assert changes == [1]
+
+    reply = await commands.handle(CTX, "/papers schedule 07:00 daily")
+    assert "07:00 Europe/Berlin, daily" in reply.text
+    reply = await commands.handle(CTX, "/papers schedule 07:00 weekdays America/New_York")
+    assert "07:00 America/New_York, weekdays" in reply.text
+    assert (await store.settings.get(TARGET)).days == ("mon", "tue", "wed", "thu", "fri")
+
+    reply = await commands.handle(CTX, "/papers schedule off")
+    assert reply.ok and "off" in reply.text
+    assert not (await store.settings.get(TARGET)).schedule_enabled
+    reply = await commands.handle(CTX, "/papers schedule")
+    assert "Digests for this channel: off" in reply.text
+    assert len(changes) == 4
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("/papers schedule 25:00", "not a time"),
+        ("/papers schedule 9am", "not a time"),
+        ("/papers schedule 09:00 Mars/Olympus", "not a time zone"),
+        ("/papers schedule 09:00 Europe/Berlin UTC", "one time zone"),
+        ("/papers schedule 09:00 funday", "not weekdays, daily"),
+        ("/papers schedule off now", "takes nothing"),
+    ],
+)
+async def test_schedule_bad_input_is_one_usage_line(
+    commands: Commands, store: Store, changes: list[int], line: str, problem: str
+) -> None:
+    reply = await commands.handle(CTX, line)
+    assert not reply.ok
+    assert problem in reply.text and "Usage: /papers schedule" in reply.text
+    assert "\n" not in reply.text
+    assert changes == []
+    assert (await store.settings.get(TARGET)).schedule_time == "09:00"
+
+
+async def test_pause_and_resume(commands: Commands, store: Store, changes: list[int]) -> None:
+    reply = await commands.handle(CTX, "/papers pause")
+    assert reply.ok and "resume" in reply.text
+    settings = await store.settings.get(TARGET)
+    assert settings.paused and "U1" in (settings.paused_reason or "")
+    reply = await commands.handle(CTX, "/papers schedule")
+    assert "paused" in reply.text
+    reply = await commands.handle(CTX, "/papers resume")
+    assert reply.ok and reply.text.startswith("Resumed")
+    settings = await store.settings.get(TARGET)
+    assert not settings.paused and settings.paused_reason is None
+    reply = await commands.handle(CTX, "/papers resume")
+    assert "was not paused" in reply.text
+    assert len(changes) == 3
+    assert not (await commands.handle(CTX, "/papers pause now")).ok
+
+
+async def test_settings_show_and_change(commands: Commands, store: Store) -> None:
+    reply = await commands.handle(CTX, "/papers settings")
+    assert "max papers per digest: 20" in reply.text
+    assert "post when nothing matched: off" in reply.text
+    assert (await commands.handle(CTX, "/papers settings max 10")).ok
+    assert (await commands.handle(CTX, "/papers settings min-upvotes 5")).ok
+    reply = await commands.handle(CTX, "/papers settings post-empty on")
+    assert "post when nothing matched: on" in reply.text
+    settings = await store.settings.get(TARGET)
+    assert (settings.max_papers, settings.min_upvotes, settings.post_empty) == (10, 5, True)
+    for bad in ("max 0", "max lots", "post-empty maybe", "colour blue", "max"):
+        reply = await commands.handle(CTX, f"/papers settings {bad}")
+        assert not reply.ok and "Usage: /papers settings" in reply.text, bad
+
+
+async def test_members_may_look_but_not_change(commands: Commands, store: Store) -> None:
+    assert (await commands.handle(MEMBER, "/papers settings")).ok
+    assert (await commands.handle(MEMBER, "/papers schedule")).ok is False
+    assert not (await commands.handle(MEMBER, "/papers settings max 3")).ok
+    assert not (await commands.handle(MEMBER, "/papers pause")).ok
+    assert (await store.settings.get(TARGET)).max_papers == 20
+
+
+async def test_help_lists_the_new_commands(commands: Commands) -> None:
+    text = (await commands.handle(CTX, "/papers help")).text
+    for name in ("schedule", "pause", "resume", "settings"):
+        assert f"/papers {name}" in text

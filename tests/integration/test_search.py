@@ -1,0 +1,300 @@
+"""Archive search on SQLite (FTS5) and PostgreSQL (tsvector), against the real store.
+
+The reference for *which* papers match is the subscription matcher (`bot.matching`):
+search must find exactly what a digest would, on both backends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import pytest
+
+from bot.matching import Matcher
+from bot.models import Paper
+from bot.query import QueryError
+from bot.search import SearchRequest, parse_search, search
+from bot.search_index import SearchIndex
+from bot.store import Store
+from tests.seed_corpus import load_seed_papers
+
+TODAY = dt.date(2024, 11, 20)
+
+# Queries over the seed corpus: words, stems, phrases, acronyms (alone, inside words, in
+# phrases), fields, booleans and negations.
+SEMANTIC_QUERIES = [
+    "LoRA",
+    "QLoRA",
+    "ViT",
+    "MoE",
+    "GPU",
+    "LLM",
+    "LLMs",
+    "quantization",
+    "quantized",
+    "exploration",
+    "sensitivity",
+    '"pipeline parallelism"',
+    "pipeline-parallel",
+    "mixture of experts",
+    "Mixture-of-Experts",
+    "parameter efficient fine tuning",
+    "LoRA adapters",
+    "LoRA fine-tuning",
+    "title:LoRA",
+    "abstract:LoRA",
+    "title:(LoRA, MoE)",
+    "LoRA -quantization",
+    "LoRA, MoE",
+    "LLMs AND memory",
+    "(LoRA, MoE) AND survey",
+    "diffusion NOT survey",
+    "efficient -(LLMs, LLM) -survey",
+    "speculative decoding, KV cache",
+    "LoRA -title:LoRA",
+    "language models -abstract:language",
+    "zzzunknownword",
+    "ZZZAcronym",
+    "3D",
+    "T2I",
+]
+
+
+def expected(papers: list[Paper], query: str) -> set[str]:
+    return {m.paper.id for m in Matcher.compile([(0, query)]).match(papers).get(0, [])}
+
+
+@pytest.fixture
+async def seeded(store: Store) -> Store:
+    await store.papers.upsert(load_seed_papers())
+    return store
+
+
+def req(text: str) -> SearchRequest:
+    return parse_search(text, today=TODAY)
+
+
+@pytest.mark.parametrize("query", SEMANTIC_QUERIES)
+async def test_search_finds_exactly_what_matching_finds(seeded: Store, query: str) -> None:
+    papers = load_seed_papers()
+    results = await search(seeded, req(query), limit=100)
+    want = expected(papers, query)
+    assert {h.paper.id for h in results.hits} == want
+    assert results.total == len(want)
+    assert results.total_exact
+    for hit in results.hits:
+        assert hit.matched_terms  # highlights come from the matcher
+    scores = [h.score for h in results.hits]
+    assert all(s > 0 for s in scores)
+
+
+async def test_lora_ranks_lora_titled_papers_first(seeded: Store) -> None:
+    papers = load_seed_papers()
+    titled = expected(papers, "title:LoRA")
+    assert len(titled) >= 3
+    results = await search(seeded, req("LoRA"), limit=10)
+    top = [h.paper.id for h in results.hits[: len(titled)]]
+    assert set(top) == titled
+    assert results.total == len(expected(papers, "LoRA")) > len(titled)
+
+
+async def test_title_weighs_more_than_abstract(seeded: Store) -> None:
+    papers = load_seed_papers()
+    results = await search(seeded, req("quantization"), limit=100)
+    in_title = expected(papers, "title:quantization")
+    assert in_title
+    first = [h.paper.id for h in results.hits[: len(in_title)]]
+    # Most title matches beat abstract-only ones (BM25 still weighs term counts).
+    assert len(set(first) & in_title) >= len(in_title) - 1
+
+
+async def test_phrase_ranking_puts_the_phrase_in_title_first(seeded: Store) -> None:
+    results = await search(seeded, req("mixture of experts"), limit=3)
+    assert all("mixture" in h.paper.title.lower() for h in results.hits)
+
+
+async def test_limit_and_limit_option(seeded: Store) -> None:
+    assert len((await search(seeded, req("efficient"), limit=3)).hits) == 3
+    results = await search(seeded, req("efficient limit:5"), limit=3)
+    assert len(results.hits) == 5 and results.total > 5
+
+
+def paper(pid: str, title: str, **kw: object) -> Paper:
+    return Paper(id=pid, title=title, abstract=kw.pop("abstract", "About adapters."), **kw)  # type: ignore[arg-type]
+
+
+async def test_equal_relevance_newer_then_more_upvoted_first(store: Store) -> None:
+    same = dict(title="LoRA adapters", abstract="LoRA adapters for everyone.")
+    await store.papers.upsert(
+        [
+            paper("2401.00001", daily_date=dt.date(2024, 1, 1), upvotes=50, **same),
+            paper("2411.00002", daily_date=dt.date(2024, 11, 2), upvotes=1, **same),
+            paper("2411.00003", daily_date=dt.date(2024, 11, 2), upvotes=9, **same),
+            paper("2402.00004", daily_date=dt.date(2024, 2, 1), upvotes=3, **same),
+        ]
+    )
+    results = await search(store, req("LoRA"))
+    assert [h.paper.id for h in results.hits] == [
+        "2411.00003",
+        "2411.00002",
+        "2402.00004",
+        "2401.00001",
+    ]
+
+
+async def test_filters(store: Store) -> None:
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "LoRA old", daily_date=dt.date(2024, 9, 1), upvotes=30),
+            paper(
+                "2411.00002",
+                "LoRA recent with code",
+                daily_date=dt.date(2024, 11, 15),
+                upvotes=5,
+                github_url="https://github.com/x/y",
+            ),
+            paper("2411.00003", "LoRA recent", daily_date=dt.date(2024, 11, 18), upvotes=12),
+            paper(
+                "2411.00004",
+                "LoRA published only",
+                published_at=dt.datetime(2024, 11, 19, 23, 30, tzinfo=dt.UTC),
+            ),
+            paper("2411.00005", "LoRA undated"),
+        ]
+    )
+
+    async def ids(text: str) -> list[str]:
+        return sorted(h.paper.id for h in (await search(store, req(text), limit=50)).hits)
+
+    assert await ids("LoRA since:30d") == ["2411.00002", "2411.00003", "2411.00004"]
+    assert await ids("LoRA since:2024-11-18") == ["2411.00003", "2411.00004"]
+    assert await ids("LoRA until:2024-11-15") == ["2411.00001", "2411.00002"]
+    assert await ids("LoRA since:2024-11-01 until:2024-11-18") == ["2411.00002", "2411.00003"]
+    assert await ids("LoRA min-upvotes:10") == ["2411.00001", "2411.00003"]
+    assert await ids("LoRA has:code") == ["2411.00002"]
+    assert await ids("LoRA has:code min-upvotes:10") == []
+    assert await ids("LoRA") == [f"2411.0000{n}" for n in range(1, 6)]
+    results = await search(store, req("LoRA since:30d min-upvotes:10"))
+    assert results.total == 1
+    assert results.filters == ("since 2024-10-21", "at least 10 upvotes")
+    first = (await search(store, req("LoRA since:2024-11-19"))).hits[0]
+    assert first.date == dt.date(2024, 11, 19)
+
+
+async def test_index_follows_updates(store: Store) -> None:
+    await store.papers.upsert([paper("2411.00001", "Speculative decoding")])
+    assert (await search(store, req("speculative"))).total == 1
+    await store.papers.upsert([paper("2411.00001", "Pipeline parallelism, revisited")])
+    assert (await search(store, req("speculative"))).total == 0
+    assert (await search(store, req('"pipeline parallelism"'))).total == 1
+    # Votes and code links reach the filters without a re-index (triggers).
+    assert (await search(store, req("pipeline min-upvotes:5"))).total == 0
+    revisited = paper(
+        "2411.00001", "Pipeline parallelism, revisited", upvotes=7, github_url="https://g.com/a"
+    )
+    await store.papers.upsert([revisited])
+    assert (await search(store, req("pipeline min-upvotes:5 has:code"))).total == 1
+    # A date change moves the paper in time.
+    assert (await search(store, req("pipeline since:2024-11-01"))).total == 0
+    await store.papers.upsert(
+        [paper("2411.00001", "Pipeline parallelism, revisited", daily_date=dt.date(2024, 11, 11))]
+    )
+    assert (await search(store, req("pipeline since:2024-11-01"))).total == 1
+    assert await SearchIndex(store).pending() == 0
+
+
+async def test_authors_only_under_author_field(store: Store) -> None:
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "Tensor cores", authors=("Grace Hopper", "Linus McDonald")),
+            paper("2411.00002", "Hopper architecture", authors=("Ada Lovelace",)),
+        ]
+    )
+
+    async def ids(text: str) -> list[str]:
+        return sorted(h.paper.id for h in (await search(store, req(text))).hits)
+
+    assert await ids("author:Hopper") == ["2411.00001"]
+    assert await ids("Hopper") == ["2411.00002"]
+    assert await ids('author:"grace hopper"') == ["2411.00001"]
+    assert await ids('author:"hopper linus"') == []  # a phrase never spans two authors
+    assert await ids("author:McDonald") == ["2411.00001"]
+    assert await ids("author:McD") == ["2411.00001"]  # acronym-like: inside the word
+    assert await ids("author:Donald") == []  # an ordinary word: whole words only
+
+
+async def test_keywords_phrases_do_not_span_values(store: Store) -> None:
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "A", abstract="x", ai_keywords=("speculative", "decoding")),
+            paper("2411.00002", "B", abstract="y", ai_keywords=("speculative decoding",)),
+            paper("2411.00003", "C", abstract="z", ai_summary="We do speculative decoding."),
+        ]
+    )
+    hits = (await search(store, req('"speculative decoding"'))).hits
+    assert sorted(h.paper.id for h in hits) == ["2411.00002", "2411.00003"]
+
+
+async def test_acronym_case_and_compounds(store: Store) -> None:
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "QLoRA and DyLoRA", abstract="x"),
+            paper("2411.00002", "Exploration of lora", abstract="y"),
+            paper("2411.00003", "MobileViTv2 is fast", abstract="z"),
+            paper("2411.00004", "Sensitivity analysis", abstract="w"),
+        ]
+    )
+
+    async def ids(text: str) -> list[str]:
+        return sorted(h.paper.id for h in (await search(store, req(text))).hits)
+
+    assert await ids("LoRA") == ["2411.00001"]
+    assert await ids("lora") == ["2411.00002"]  # not an acronym: whole word, any case
+    assert await ids("ViT") == ["2411.00003"]
+    assert await ids("LoRA, ViT") == ["2411.00001", "2411.00003"]
+    assert await ids("QLoRA DyLoRA") == []  # a phrase: not adjacent words
+    assert await ids('"QLoRA and DyLoRA"') == ["2411.00001"]
+
+
+async def test_merged_sources_are_never_doubled(store: Store) -> None:
+    arxiv = Paper(
+        id="2411.05288",
+        title="Balancing Pipeline Parallelism with Vocabulary Parallelism",
+        abstract="Pipeline parallelism is widely used.",
+        authors=("Man Tsung Yeung",),
+        daily_date=dt.date(2024, 11, 8),
+        on_hf=False,
+        source="arxiv",
+    )
+    hf = dataclasses.replace(
+        arxiv, upvotes=19, on_hf=True, source="hf", ai_summary="Vocabulary layers balanced.",
+        daily_date=dt.date(2024, 11, 11), github_url="https://github.com/sail-sg/VocabularyParallelism",
+    )  # fmt: skip
+    await store.papers.upsert([arxiv])
+    await store.papers.upsert([hf])
+    await store.papers.upsert([arxiv])  # arXiv again: no vote is lost
+    results = await search(store, req('"pipeline parallelism"'))
+    assert [h.paper.id for h in results.hits] == ["2411.05288"]
+    hit = results.hits[0]
+    assert hit.paper.upvotes == 19 and hit.paper.on_hf and hit.paper.github_url
+    assert hit.date == dt.date(2024, 11, 11)
+    assert (await search(store, req("pipeline has:code min-upvotes:19"))).total == 1
+    assert (await search(store, req("balanced"))).total == 1  # ai_summary is searchable
+
+
+async def test_bad_queries_are_query_errors(seeded: Store) -> None:
+    for text, column in [('LoRA "x', 6), ("LoRA AND", 9), ("since:", 7), ("(LoRA", 1)]:
+        with pytest.raises(QueryError) as info:
+            await search(seeded, text)
+        assert info.value.column == column, text
+
+
+async def test_sync_indexes_papers_written_by_anyone(store: Store) -> None:
+    await store.papers.upsert(load_seed_papers()[:20])
+    index = SearchIndex(store)
+    assert await index.pending() == 20
+    assert await index.sync() == 20
+    assert await index.pending() == 0
+    assert await index.sync() == 0
+    assert await index.rebuild() == 20

@@ -1,0 +1,105 @@
+"""Query compilation (`bot.search_sql`): only lexemes reach FTS5 or tsquery syntax."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from bot.query import QueryError, parse
+from bot.search_sql import MAX_CODES, Fts5, TsQuery, acronym_words, compile_query, title_tier
+from bot.search_text import acronym_code
+
+CODES = {
+    "LoRA": (acronym_code("LoRA"), acronym_code("QLoRA")),
+    "ViT": (acronym_code("ViT"),),
+    "MoE": (),
+}
+
+
+def fts(query: str, codes=CODES):
+    return compile_query(parse(query), Fts5(), codes)
+
+
+def ts(query: str, codes=CODES):
+    return compile_query(parse(query), TsQuery(), codes)
+
+
+def test_words_and_phrases() -> None:
+    assert fts("quantization") == type(fts("x"))('{t a x} : "quantiz"', True)
+    assert fts("pipeline parallelism").text == '{t a x} : "pipelin parallel"'
+    assert ts("pipeline parallelism").text == "'pipelin' <-> 'parallel'"
+    assert fts("title:LoRA").text == f'{{t}} : ("{CODES["LoRA"][0]}" OR "{CODES["LoRA"][1]}")'
+    assert ts("abstract:survey").text == "'survey':B"
+    assert ts("author:Hopper").text == "'0quhopper'"
+
+
+def test_acronyms_and_mixed_phrases() -> None:
+    lora = fts("LoRA")
+    assert lora.exact and CODES["LoRA"][1] in (lora.text or "")
+    mixed = fts("LoRA adapters")
+    assert not mixed.exact  # FTS5 cannot place a code at a word position
+    assert mixed.text == f'({fts("LoRA").text}) AND ({{t a x}} : "adapt")'
+    pg = ts("LoRA adapters")
+    assert pg.exact and pg.text == f"('{CODES['LoRA'][0]}' | '{CODES['LoRA'][1]}') <-> 'adapt'"
+
+
+def test_unknown_acronym_matches_nothing() -> None:
+    assert fts("MoE").never
+    assert fts("MoE, survey").text == '{t a x} : "survey"'
+    assert fts("survey AND MoE").never
+    assert fts("survey -MoE").text == '{t a x} : "survey"' and fts("survey -MoE").exact
+
+
+def test_negation_of_a_superset_is_left_to_the_matcher() -> None:
+    exact = fts("survey -LoRA")
+    assert exact.exact and " NOT " in (exact.text or "")
+    loose = fts('survey -"LoRA adapters"')
+    assert not loose.exact and loose.text == '{t a x} : "survey"'
+    assert ts('survey -"LoRA adapters"').exact  # exact on PostgreSQL
+
+
+def test_booleans() -> None:
+    assert fts("a, b").text == '({t a x} : "a") OR ({t a x} : "b")'
+    assert ts("a AND (b, c) -d").text == "('a') & (('b') | ('c')) & !('d')"
+
+
+def test_too_common_acronyms() -> None:
+    codes = {"LoRA": None}
+    with pytest.raises(QueryError):
+        fts("LoRA", codes)
+    assert not fts("LoRA adapters", codes).exact
+    assert fts("survey LoRA", codes).text == '{t a x} : "survey"'
+    with pytest.raises(QueryError):  # either alternative could be anything
+        fts("LoRA, survey", {"LoRA": ("x",) * (MAX_CODES + 1)})
+
+
+def test_title_tier() -> None:
+    assert title_tier(parse("quantization -survey"), Fts5(), CODES) == '{t} : "quantiz"'
+    assert title_tier(parse("author:Hopper"), Fts5(), CODES) is None
+    assert acronym_words(parse("LoRA, ViT adapters, lora")) == {"LoRA", "ViT"}
+
+
+SAFE_FTS = re.compile(r'^[{}a-z0-9 :"()]+$|^[{}a-zA-Z0-9 :"()]+$')
+
+
+@given(st.text(max_size=60))
+def test_compiled_text_has_no_user_syntax(text: str) -> None:
+    try:
+        query = parse(text)
+    except QueryError:
+        return
+    codes = {w: (acronym_code(w),) for w in acronym_words(query)}
+    for dialect, allowed in ((Fts5(), set('{}:"() ')), (TsQuery(), set("'():&|!<-> ABCD"))):
+        try:
+            compiled = compile_query(query, dialect, codes)
+        except QueryError:
+            continue
+        for char in compiled.text or "":
+            assert char.isascii() and (char.isalnum() or char in allowed), (text, compiled)
+        for word in re.findall(r"[A-Za-z0-9]+", compiled.text or ""):
+            assert word in {"AND", "OR", "NOT", "t", "a", "x", "u", "A", "B", "C", "D"} or (
+                word.islower() or word.isdigit() or word[0].isdigit()
+            ), word
