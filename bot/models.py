@@ -158,6 +158,7 @@ class Digest:
     omitted: int = 0
     source_label: str | None = None
     full_list_url: str | None = None
+    title: str | None = None  # replaces the usual header (search results use it)
 
     @property
     def matched(self) -> int:
@@ -165,6 +166,8 @@ class Digest:
 
     @property
     def header(self) -> str:
+        if self.title:
+            return self.title
         day = self.date.isoformat() if self.date else "latest"
         return f"Papers for {day}: {self.matched} matching of {self.checked} checked"
 
@@ -210,6 +213,29 @@ class SearchResults:
     @property
     def subscribe_command(self) -> str:
         return f"/papers subscribe {self.terms}"
+
+    def as_digest(self) -> Digest:
+        """The hits laid out as a digest, so every renderer can show them."""
+        entries = tuple(
+            DigestEntry(
+                paper=hit.paper,
+                matched_terms=hit.matched_terms,
+                summary=hit.summary,
+                summary_highlights=hit.summary_highlights,
+                title_highlights=hit.title_highlights,
+                authors=hit.authors,
+                more_authors=hit.more_authors,
+            )
+            for hit in self.hits
+        )
+        return Digest(
+            date=None,
+            queries=(),
+            checked=self.total,
+            entries=entries,
+            omitted=max(0, self.total - len(self.hits)),
+            title=self.header,
+        )
 
     @property
     def header(self) -> str:

@@ -16,7 +16,7 @@ from typing import Any
 from adapters.discord import limits
 from adapters.discord.escape import ELLIPSIS, escape, fit, one_line, width
 from adapters.split import pack
-from bot.models import Digest, DigestEntry, Reply
+from bot.models import Digest, DigestEntry, Reply, SearchResults
 
 Body = dict[str, Any]
 Embed = dict[str, Any]
@@ -134,13 +134,15 @@ def body(content: str, embeds: Sequence[Embed] = ()) -> Body:
 
 
 def _heading(digest: Digest) -> str:
+    if digest.title:  # search results: the title carries the user's query, so escape it
+        return f"**{fit(one_line(digest.title), 400)}**"
     day = digest.date.isoformat() if digest.date else "the latest day"
     return f"**Papers for {day}**"
 
 
 def _first_header(digest: Digest) -> str:
     counts = f"{digest.matched} matching of {digest.checked} checked"
-    line = f"{_heading(digest)}: {counts}"
+    line = _heading(digest) if digest.title else f"{_heading(digest)}: {counts}"
     if digest.source_label:
         line += " · _" + fit(one_line(digest.source_label), 300) + "_"
     lines = [line]
@@ -148,7 +150,9 @@ def _first_header(digest: Digest) -> str:
         queries = " | ".join(one_line(q) for q in digest.queries)
         lines.append("Subscriptions: " + fit(queries, 1200))
     if not digest.entries:
-        lines.append("No paper matched these subscriptions.")
+        lines.append(
+            "No paper matched." if digest.title else "No paper matched these subscriptions."
+        )
     return "\n".join(lines)
 
 
@@ -199,7 +203,18 @@ def render_text(text: str) -> list[Body]:
     return [body(content) for content in contents if content.strip()]
 
 
+def render_search(results: SearchResults) -> list[Body]:
+    """Search hits as embeds (like a digest), then how to follow such papers."""
+    parts = render_digest(results.as_digest())
+    if results.hits:
+        hint = "Follow new papers like these: " + fit(one_line(results.subscribe_command), 1500)
+        parts.append(body(hint))
+    return parts
+
+
 def render_reply(reply: Reply) -> list[Body]:
+    if reply.search is not None:  # `text` is only a plain fallback of the results
+        return render_search(reply.search)
     parts = render_text(reply.text)
     if reply.digest is not None:
         parts += render_digest(reply.digest)

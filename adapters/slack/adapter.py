@@ -44,6 +44,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from adapters.slack.mrkdwn import unescape
 from adapters.slack.render import (
     SHARE_ACTION,
+    SUBSCRIBE_ACTION,
     THREAD_KEY,
     Part,
     context,
@@ -340,8 +341,12 @@ class SlackAdapter:
         async def share_digest(body: dict[str, Any], respond: Respond) -> None:
             await self._share(on_command, body, respond)
 
+        async def subscribe_search(body: dict[str, Any], respond: Respond) -> None:
+            await self._subscribe(on_command, body, respond)
+
         app.command(ANY_COMMAND)(ack=acknowledge, lazy=[answer_command])
         app.action(SHARE_ACTION)(ack=acknowledge, lazy=[share_digest])
+        app.action(SUBSCRIBE_ACTION)(ack=acknowledge, lazy=[subscribe_search])
         return app
 
     async def _answer_command(
@@ -366,15 +371,33 @@ class SlackAdapter:
                 log.warning("slack: response_url answered %s: %s", status, result.body)
                 return
 
-    async def _share(
-        self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
-    ) -> None:
+    @staticmethod
+    def _action_origin(body: Mapping[str, Any]) -> tuple[Target, str]:
+        """The channel a button was pressed in, and who pressed it."""
         team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
         channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
             "channel_id", ""
         )
         user = str((body.get("user") or {}).get("id") or "")
-        target = Target("slack", str(team), str(channel))
+        return Target("slack", str(team), str(channel)), user
+
+    async def _subscribe(
+        self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
+    ) -> None:
+        """A search's "Subscribe this channel" button: `/papers subscribe <its terms>`."""
+        target, user = self._action_origin(body)
+        terms = str((body.get("actions") or [{}])[0].get("value") or "")
+        try:
+            reply = await on_command(CommandContext(target, user=user), f"subscribe {terms}")
+        except Exception:
+            log.exception("slack: subscribing from a search failed")
+            reply = Reply("Sorry, that failed. Please try again later.", ok=False)
+        await self._respond(respond, reply, replace_original=False)
+
+    async def _share(
+        self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
+    ) -> None:
+        target, user = self._action_origin(body)
         try:
             value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
             day = value.get("date") if isinstance(value, dict) else None

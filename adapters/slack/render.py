@@ -35,12 +35,13 @@ from adapters.slack.limits import (
 )
 from adapters.slack.mrkdwn import ELLIPSIS, emphasised, escape, fit, guard_line, link, safe_url
 from adapters.split import pack
-from bot.models import Digest, DigestEntry, Reply
+from bot.models import Digest, DigestEntry, Reply, SearchResults
 
 Part = dict[str, Any]
 Block = dict[str, Any]
 
 SHARE_ACTION = "paperboy_share"
+SUBSCRIBE_ACTION = "paperboy_subscribe"
 THREAD_KEY = "paperboy_thread"  # private part field: stripped by the adapter before sending
 TITLE_LIMIT = 400
 AUTHOR_LIMIT = 80
@@ -327,6 +328,34 @@ def _line(raw: str) -> str:
     return guard_line(indent + fit(stripped, SECTION_TEXT - 100))
 
 
+def subscribe_actions(results: SearchResults) -> list[Block]:
+    """How to follow such papers: the command as text and a button that runs it."""
+    hint = "Follow new papers like these: /papers subscribe " + fit(results.terms, 300)
+    return [
+        context(hint),
+        {
+            "type": "actions",
+            "block_id": SUBSCRIBE_ACTION,
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": SUBSCRIBE_ACTION,
+                    "text": {"type": "plain_text", "text": "Subscribe this channel"},
+                    "value": results.terms[:2000],
+                }
+            ],
+        },
+    ]
+
+
+def render_search(results: SearchResults) -> list[Part]:
+    """Search hits laid out like a digest preview, ending with a subscribe button."""
+    parts = render_preview(results.as_digest(), RESPONSE_URL_MESSAGES, share=False)
+    if results.hits:
+        parts[-1]["blocks"].extend(subscribe_actions(results))
+    return parts
+
+
 def render_reply(reply: Reply, *, share: bool = True) -> list[Part]:
     """Messages for a command's answer, at most five (a response_url takes five).
 
@@ -334,6 +363,8 @@ def render_reply(reply: Reply, *, share: bool = True) -> list[Part]:
     button (when `share` and it has papers); papers beyond what the messages hold are
     counted in a closing line rather than dropped silently.
     """
+    if reply.search is not None:  # `text` is only a plain fallback of the results
+        return render_search(reply.search)
     parts: list[Part] = []
     cap = RESPONSE_URL_MESSAGES - (1 if reply.digest is not None else 0)
     if reply.text or reply.digest is None:
@@ -376,7 +407,8 @@ def share_actions(digest: Digest) -> Block:
     }
 
 
-PREVIEW_RESERVE = {"blocks": 2, "chars": 400}  # the "not shown" line and the actions block
+# The "not shown" line and the actions (share, or a search's hint and subscribe button).
+PREVIEW_RESERVE = {"blocks": 3, "chars": 800}
 
 
 def render_preview(digest: Digest, max_messages: int, share: bool = True) -> list[Part]:

@@ -21,7 +21,7 @@ from aiohttp import web
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.http import serve, web_app
-from adapters.slack.render import SHARE_ACTION
+from adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
 from bot.chat import CommandContext
 from bot.commands import Commands
 from bot.models import Reply, Target
@@ -231,6 +231,27 @@ async def test_digest_preview_then_share_in_channel(slack: FakeSlack, commands: 
     assert "2411.05288" in json.dumps(shared)
     [done] = slack.responses_to(click_url)
     assert done.payload["replace_original"] is True
+
+
+async def test_search_then_subscribe_button(slack: FakeSlack, commands: Commands) -> None:
+    async with bolt_server(slack, commands.handle) as url:
+        await command(slack, url, "subscribe pipeline parallelism")
+        await command(slack, url, "digest 2024-11-11")  # brings the day into the archive
+        found = await command(slack, url, "search LoRA", until=has_share_button)
+        actions = [b for p in found for b in p["blocks"] if b["type"] == "actions"]
+        [button] = actions[-1]["elements"]
+        assert button["action_id"] == SUBSCRIBE_ACTION and button["value"] == "LoRA"
+        assert "2411.02462" in json.dumps(found)
+
+        click_url = slack.response_url()
+        payload = slack.block_action(SUBSCRIBE_ACTION, button["value"], response_url=click_url)
+        resp = await post_signed(url, interaction_body(payload))
+        assert resp.status == 200
+        await slack.wait_for(lambda: bool(slack.responses_to(click_url)))
+        [answer] = slack.responses_to(click_url)
+        assert "Subscribed #" in json.dumps(answer.payload["blocks"])
+        listed = await command(slack, url, "list")
+    assert "LoRA" in texts(listed) and "pipeline parallelism" in texts(listed)
 
 
 async def test_share_where_the_bot_cannot_post_says_so(slack: FakeSlack) -> None:
