@@ -14,18 +14,17 @@ before any validation; once they are used up the fake answers normally.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import re
-import socket
 from collections import deque
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from aiohttp import web
+
+from tests.fakes.loopback import LoopbackServer
 
 MAX_LIMIT = 100
 DEFAULT_LIMIT = 50
@@ -73,17 +72,15 @@ class Fault:
         return cls(200, b'[{"paper": {"id": "2411.05288", "title": "Bal')
 
 
-class FakeHF:
+class FakeHF(LoopbackServer):
     def __init__(self, days: Mapping[str | dt.date, Sequence[Any]] | None = None) -> None:
+        super().__init__()
         self.days: dict[str, list[Any]] = {}
         for day, items in (days or {}).items():
             self.add_day(day, items)
         self.requests: list[RecordedRequest] = []
         self._faults: deque[Fault] = deque()
         self._always: Fault | None = None
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- scripting ---------------------------------------------------------------
 
@@ -107,50 +104,13 @@ class FakeHF:
     # -- lifecycle ---------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeHF is not started")
-        return self._port
-
-    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"{self.origin}/api/"
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", self._handle)
-        # handler_cancellation: a client that timed out and left stops a slow handler.
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            self._port = sock.getsockname()[1]
-            await web.SockSite(self._runner, sock).start()
-        except BaseException:
-            sock.close()
-            await self.close()
-            raise
-
-    async def close(self) -> None:
-        self._closing.set()  # releases handlers still sleeping in a delay
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        return app
 
     # -- serving -----------------------------------------------------------------
 
@@ -162,11 +122,7 @@ class FakeHF:
         )
         fault = self._faults.popleft() if self._faults else self._always
         if fault is not None:
-            if fault.delay > 0:
-                try:
-                    await asyncio.wait_for(self._closing.wait(), fault.delay)
-                except TimeoutError:
-                    pass
+            await self.delay(fault.delay)
             if fault.status is not None:
                 return _response(fault.status, fault.body, fault.headers)
         if request.path != "/api/daily_papers":

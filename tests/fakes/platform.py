@@ -26,19 +26,18 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
-import socket
 import time
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 import aiohttp
 from aiohttp import web
 
 from bot.chat import ChatError, CommandHandler, MessageRef
 from bot.models import Digest, Reply, Target
+from tests.fakes.loopback import LoopbackServer
 
 PLATFORM = "fake"
 
@@ -51,7 +50,11 @@ class Message:
     payload: Any
 
 
-class FakePlatform:
+class FakePlatform(LoopbackServer):
+    # aiohttp's runner defaults, as this fake has always run with.
+    handler_cancellation = False
+    shutdown_timeout = 60.0
+
     def __init__(
         self,
         *,
@@ -65,6 +68,7 @@ class FakePlatform:
         gone: Sequence[str] = (),
         seed: int = 0,
     ) -> None:
+        super().__init__()
         self.latency = latency
         self.channel_interval = channel_interval
         self.rate_limit_ratio = rate_limit_ratio
@@ -81,42 +85,17 @@ class FakePlatform:
         self._ids = itertools.count(1)
         self._by_key: dict[tuple[str, str], Message] = {}
         self._last: dict[str, float] = {}
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return self.origin
 
-    async def start(self) -> Self:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_post("/messages", self._post)
         app.router.add_get("/history", self._history)
         app.router.add_get("/stats", self._stats)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        sock = socket.socket()
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        site = web.SockSite(self._runner, sock)
-        await site.start()
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
+        return app
 
     # ----------------------------------------------------------------- inspection
 

@@ -46,17 +46,17 @@ import hmac
 import itertools
 import json
 import re
-import socket
 import time
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from aiohttp import WSMsgType, web
+
+from tests.fakes.loopback import LoopbackServer
 
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
@@ -419,7 +419,7 @@ def sign(secret: str, body: str | bytes, timestamp: int | str | None = None) -> 
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     def __init__(
         self,
         *,
@@ -428,6 +428,7 @@ class FakeSlack:
         team_id: str = TEAM_ID,
         scopes: Iterable[str] = DEFAULT_SCOPES,
     ) -> None:
+        super().__init__()
         self.bot_token = bot_token
         self.app_token = app_token
         self.team_id = team_id
@@ -443,9 +444,6 @@ class FakeSlack:
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_ready = asyncio.Event()
         self._acks: dict[str, dict[str, Any]] = {}
-        self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self._port: int | None = None
 
     # -- scripting ------------------------------------------------------------------
 
@@ -478,7 +476,7 @@ class FakeSlack:
     def response_url(self, url_id: str | None = None) -> str:
         url_id = url_id or uuid.uuid4().hex[:12]
         self._response_uses.setdefault(url_id, 0)
-        return f"http://127.0.0.1:{self.port}/response/{url_id}"
+        return f"{self.origin}/response/{url_id}"
 
     def responses_to(self, url: str) -> list[ResponsePost]:
         url_id = url.rstrip("/").rsplit("/", 1)[-1]
@@ -500,53 +498,19 @@ class FakeSlack:
     # -- lifecycle -------------------------------------------------------------------
 
     @property
-    def port(self) -> int:
-        if self._port is None:
-            raise RuntimeError("FakeSlack is not started")
-        return self._port
-
-    @property
     def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}/api/"
+        return f"{self.origin}/api/"
 
-    async def start(self) -> None:
+    def build_app(self) -> web.Application:
         app = web.Application()
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{url_id}", self._response)
         app.router.add_get("/socket/{session}", self._socket)
-        self._runner = web.AppRunner(
-            app, handler_cancellation=True, access_log=None, shutdown_timeout=0.5
-        )
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        try:
-            sock.bind(("127.0.0.1", 0))
-            self._port = sock.getsockname()[1]
-            await web.SockSite(self._runner, sock).start()
-        except BaseException:
-            sock.close()
-            await self.close()
-            raise
+        return app
 
-    async def close(self) -> None:
-        self._closing.set()
+    async def on_close(self) -> None:
         for ws in list(self._sockets):
             await ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        await self.start()
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- Web API ---------------------------------------------------------------------
 
@@ -577,11 +541,8 @@ class FakeSlack:
         token = token or args.pop("token", None)
         self.calls.append(ApiCall(method, args, token))
         fault = self._next_fault(method)
-        if fault is not None and fault.delay:
-            try:
-                await asyncio.wait_for(self._closing.wait(), fault.delay)
-            except TimeoutError:
-                pass
+        if fault is not None:
+            await self.delay(fault.delay)
         if fault is not None and fault.status is not None and not fault.perform:
             return _fault_response(fault)
         answer = self._dispatch(method, args, token)

@@ -36,17 +36,17 @@ import json
 import math
 import re
 import secrets
-import socket
 import time
 import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Self
 
 from aiohttp import WSMsgType, web
+from aiohttp.log import access_logger
 
 from tests.fakes.discord.validate import is_empty, live_mentions, message_errors
+from tests.fakes.loopback import LoopbackServer
 
 # Permission bits (Discord's).
 VIEW_CHANNEL = 1 << 10
@@ -219,7 +219,13 @@ def _now() -> str:
     return dt.datetime.now(dt.UTC).isoformat()
 
 
-class FakeDiscord:
+class FakeDiscord(LoopbackServer):
+    # aiohttp's runner defaults, as this fake has always run with.
+    handler_cancellation = False
+    shutdown_timeout = 60.0
+    access_log = access_logger
+    reuse_address = True
+
     def __init__(
         self,
         *,
@@ -229,6 +235,7 @@ class FakeDiscord:
         nonce_window: float = 300.0,
         heartbeat_interval_ms: int = 41250,
     ) -> None:
+        super().__init__()
         self.token = token
         self.application_id = application_id
         self.bot_user = {
@@ -260,14 +267,8 @@ class FakeDiscord:
         self._ids = itertools.count(1_250_000_000_000_000_000)
         self._command_ids: dict[tuple[str | None, str], str] = {}
         self._identified: asyncio.Event | None = None
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # ------------------------------------------------------------------ lifecycle
-
-    @property
-    def origin(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
 
     @property
     def api_url(self) -> str:
@@ -279,6 +280,9 @@ class FakeDiscord:
 
     async def start(self) -> Self:
         self._identified = asyncio.Event()
+        return await super().start()
+
+    def build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
         api = r"/api/v{version:\d+}"
         app.router.add_get("/gateway", self._gateway)
@@ -299,33 +303,12 @@ class FakeDiscord:
         webhook = api + "/webhooks/{webhook_id}/{token}"
         app.router.add_post(webhook, self._execute_webhook)
         app.router.add_patch(webhook + "/messages/{message_id}", self._edit_webhook_message)
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        await web.SockSite(self._runner, sock).start()
-        return self
+        return app
 
-    async def close(self) -> None:
+    async def on_close(self) -> None:
         for session in self.sessions:
             if not session.ws.closed:
                 await session.ws.close()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> Self:
-        return await self.start()
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # ------------------------------------------------------------------ set-up API
 
