@@ -12,7 +12,7 @@ from rich.console import Group, RenderableType
 from rich.rule import Rule
 from rich.text import Text
 
-from bot.models import Digest, DigestEntry, Reply, SearchHit, SearchResults, Span
+from bot.models import Digest, DigestEntry, Paper, Reply, SearchHit, SearchResults, Span
 
 HIGHLIGHT = "bold yellow"
 
@@ -22,6 +22,17 @@ def highlighted(text: str, spans: Sequence[Span], style: str = HIGHLIGHT) -> Tex
     for span in spans:
         out.stylize(style, span.start, span.end)
     return out
+
+
+def links_line(paper: Paper) -> Text:
+    """arxiv: URL  pdf: URL ... as terminal hyperlinks."""
+    links = Text()
+    for name, url in paper.links.as_dict().items():
+        if links:
+            links.append("  ")
+        links.append(f"{name}: ", style="dim")
+        links.append(url, style=f"link {url}")
+    return links
 
 
 def render_entry(index: int, entry: DigestEntry) -> RenderableType:
@@ -35,13 +46,7 @@ def render_entry(index: int, entry: DigestEntry) -> RenderableType:
         meta.append("  matched: ", style="dim")
         meta.append(", ".join(entry.matched_terms), style="cyan")
     summary = highlighted(entry.summary, entry.summary_highlights)
-    links = Text()
-    for name, url in paper.links.as_dict().items():
-        if links:
-            links.append("  ")
-        links.append(f"{name}: ", style="dim")
-        links.append(url, style=f"link {url}")
-    return Group(title, meta, summary, links, Text(""))
+    return Group(title, meta, summary, links_line(paper), Text(""))
 
 
 def render_digest(digest: Digest) -> list[RenderableType]:
@@ -71,13 +76,7 @@ def render_hit(index: int, hit: SearchHit) -> RenderableType:
     meta.append(f"  ▲ {paper.upvotes}", style="green")
     meta.append(f"  score {hit.score:.3g}", style="dim")
     summary = highlighted(hit.summary, hit.summary_highlights)
-    links = Text()
-    for name, url in paper.links.as_dict().items():
-        if links:
-            links.append("  ")
-        links.append(f"{name}: ", style="dim")
-        links.append(url, style=f"link {url}")
-    return Group(title, meta, summary, links, Text(""))
+    return Group(title, meta, summary, links_line(paper), Text(""))
 
 
 def render_search(results: SearchResults) -> list[RenderableType]:

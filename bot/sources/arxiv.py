@@ -42,7 +42,7 @@ from bot import __version__
 from bot.models import Paper
 from bot.sources import SourceError
 from bot.sources.hf_json import clean_text, merge_papers, normalize_arxiv_id, parse_datetime
-from bot.sources.pacing import Clock, Pacer, Sleep
+from bot.sources.pacing import Clock, Pacer, Sleep, backoff_delay, retry_after_seconds
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -246,26 +246,11 @@ class ArxivSource:
         return response.content
 
     def _backoff(self, retry: int) -> float:
-        ceiling = min(self.max_backoff, self.backoff_base * 2.0 ** min(retry, 62))
-        return self._rng.uniform(0.0, max(ceiling, 0.0))
+        return backoff_delay(self._rng, retry, self.backoff_base, self.max_backoff)
 
     def _retry_after(self, response: httpx.Response) -> float | None:
-        value = response.headers.get("Retry-After", "").strip()
-        if not value:
-            return None
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-            seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-        if seconds != seconds:  # NaN
-            return None
-        return min(max(seconds, 0.0), self.max_retry_after)
+        """Seconds the server asked us to wait (capped), or None if it did not say."""
+        return retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
 
 
 # --------------------------------------------------------------------------- parsing

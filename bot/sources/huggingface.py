@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import email.utils
 import errno
 import json
 import logging
@@ -34,6 +33,7 @@ from bot import __version__
 from bot.models import Paper
 from bot.sources import SourceError
 from bot.sources.hf_json import merge_papers, normalize_arxiv_id, parse_daily_papers
+from bot.sources.pacing import backoff_delay, retry_after_seconds
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -202,8 +202,7 @@ class HuggingFaceSource:
         raise SourceError(f"{self._what(day, page)} failed after {count}: {last.reason}")
 
     def _backoff(self, retry: int) -> float:
-        ceiling = min(self.max_backoff, self.backoff_base * 2.0 ** min(retry, 62))
-        return self._rng.uniform(0.0, max(ceiling, 0.0))
+        return backoff_delay(self._rng, retry, self.backoff_base, self.max_backoff)
 
     async def _try_once(
         self, client: httpx.AsyncClient, params: dict[str, str | int], day: dt.date | None
@@ -248,23 +247,7 @@ class HuggingFaceSource:
 
     def _retry_after(self, response: httpx.Response) -> float | None:
         """Seconds the server asked us to wait (capped), or None if it did not say."""
-        value = response.headers.get("Retry-After", "").strip()
-        if not value:
-            return None
-        seconds: float
-        try:
-            seconds = float(value)
-        except ValueError:
-            try:
-                when = email.utils.parsedate_to_datetime(value)
-            except (TypeError, ValueError, IndexError):
-                return None
-            if when.tzinfo is None:
-                when = when.replace(tzinfo=dt.UTC)
-            seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-        if seconds != seconds:  # NaN
-            return None
-        return min(max(seconds, 0.0), self.max_retry_after)
+        return retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
 
 
 def _new_client() -> httpx.AsyncClient:
