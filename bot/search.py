@@ -348,8 +348,9 @@ async def _candidates(
     """Ranked candidates (enough for `wanted` results after tie ordering) and the total."""
     assert compiled.text is not None
     query = compiled.text
+    cut: int | None = None
     if total is None:
-        total = await index.count(query, filters, cap=COUNT_CAP)
+        total, cut = await index.count_and_cut(query, filters, cap=COUNT_CAP)
     if total == 0:
         return [], 0
     # Ties are broken by date: take a margin beyond `wanted` so a newer paper of equal
@@ -357,17 +358,16 @@ async def _candidates(
     k = wanted + max(10, wanted)
     if not compiled.exact:
         k = max(k, min(total, CHECK_ALL))
-    if total <= index.window:
+    if total <= index.window or (not compiled.exact and total <= CHECK_ALL):
         return await index.rank(query, filters, k), total
-    cut = await index.newest_cut(query, filters, index.window)
-    recent = Filters(
-        max(filters.low, cut or 0), filters.high, filters.min_upvotes, filters.has_code
-    )
-    found = {c.docid: c for c in await index.rank(query, recent, k)}
+    # A broad query: rank the newest `window` matches and the newest `window` with a
+    # query term in the title (see bot.search_index).
+    if cut is None:
+        cut = await index.newest_cut(query, filters, index.window)
+    also = []
     if tier is not None:
-        for cand in await index.rank(query, filters, k, title_tier=tier):
-            found.setdefault(cand.docid, cand)
-    ranked = sorted(found.values(), key=lambda c: (-c.score, -c.docid))
+        also = await index.newest_ids(query, filters, index.window, title_tier=tier)
+    ranked = await index.rank(query, filters, k, since=cut or 0, also=also)
     return ranked, total
 
 

@@ -18,7 +18,7 @@ date filter is an id range and "the newest N matches" is an index-order scan. Ra
 broad query (more than `window` matches) scores the `window` newest matches plus the
 `window` newest with a query term in the title, instead of every match: BM25 must look
 at each document it scores, and scoring a million of them takes seconds. The total is
-always counted exactly.
+counted (up to a cap, see `bot.search.COUNT_CAP`).
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import multiprocessing
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
@@ -44,6 +45,8 @@ from bot.store.tables import papers
 
 __all__ = ["Candidate", "Filters", "SearchIndex"]
 
+#: Broad queries rank this many newest matches, and as many newest with a title match.
+WINDOW = 2_000
 #: Papers per sync transaction.
 SYNC_BATCH = 2000
 #: Acronym-like words longer than this are not kept in the vocabulary.
@@ -145,13 +148,12 @@ class SearchIndex:
     """One store's search index (the backend is chosen by the store's dialect)."""
 
     def __init__(self, store: Store, *, window: int | None = None, workers: int = 0) -> None:
-        """`window`: see the module docstring (default: 10,000 on SQLite, 2,000 on
-        PostgreSQL, whose ts_rank_cd reads each ranked vector from its table).
+        """`window`: see the module docstring (default WINDOW).
         `workers` > 0 analyses big batches in that many worker processes (backfills);
         then close the index (or use it as `async with`) to stop them."""
         self.store = store
         self.postgres = store.dialect == "postgresql"
-        self.window = window or (2_000 if self.postgres else 10_000)
+        self.window = window or WINDOW
         self.workers = workers
         self.dialect = TsQuery() if self.postgres else Fts5()
         self._pool: ProcessPoolExecutor | None = None
@@ -478,6 +480,32 @@ class SearchIndex:
         async with self._reader() as conn:
             return (await conn.execute(sql, params)).scalar_one()
 
+    async def count_and_cut(
+        self, query: str, filters: Filters, *, cap: int
+    ) -> tuple[int, int | None]:
+        """(matches, id of the `window`-th newest match or None if there are fewer).
+
+        SQLite counts up to `cap` and walks the doclists newest first for the cut.
+        PostgreSQL must visit every matching row for either (a GIN index gives no ids in
+        order), so it does both in one pass, and counts them all.
+        """
+        if not self.postgres:
+            total = await self.count(query, filters, cap=cap)
+            if total <= self.window:
+                return total, None
+            return total, await self.newest_cut(query, filters, self.window)
+        frm, where = self._from_where(filters)
+        sql = sa.text(
+            f"WITH m AS (SELECT {self._id} AS docid FROM {frm} WHERE {where})"
+            " SELECT (SELECT count(*) FROM m),"
+            " (SELECT docid FROM m ORDER BY docid DESC LIMIT 1 OFFSET :skip)"
+        )
+        async with self._reader() as conn:
+            row = (
+                await conn.execute(sql, self._params(query, filters, skip=self.window - 1))
+            ).one()
+        return row[0], row[1]
+
     async def newest_cut(self, query: str, filters: Filters, n: int) -> int | None:
         """The document id of the n-th newest match (None: there are fewer than n)."""
         frm, where = self._from_where(filters)
@@ -490,48 +518,69 @@ class SearchIndex:
                 await conn.execute(sql, self._params(query, filters, skip=n - 1))
             ).scalar_one_or_none()
 
+    async def newest_ids(
+        self, query: str, filters: Filters, n: int, *, title_tier: str
+    ) -> list[int]:
+        """Ids of the `n` newest matches that also have a query term in the title."""
+        frm, where = self._from_where(filters)
+        if self.postgres:
+            where += " AND v.title @@ CAST(:tq AS tsquery)"
+            params = self._params(query, filters, tq=title_tier, n=n)
+        else:
+            # FTS5 takes one MATCH per table: both conditions go into it.
+            params = self._params(f"({query}) AND ({title_tier})", filters, n=n)
+        sql = sa.text(
+            f"SELECT {self._id} FROM {frm} WHERE {where} ORDER BY {self._newest_first} LIMIT :n"
+        )
+        async with self._reader() as conn:
+            return list((await conn.execute(sql, params)).scalars())
+
     async def rank(
         self,
         query: str,
         filters: Filters,
         limit: int,
         *,
-        title_tier: str | None = None,
+        since: int | None = None,
+        also: Sequence[int] = (),
     ) -> list[Candidate]:
         """The best `limit` matches by relevance within `filters`.
 
-        With `title_tier`, only among the `window` newest matches of it (a query for the
-        papers with a query term in the title).
+        With `since`, only among matches with ids from `since` on, plus those in `also`
+        (the ranking window of a broad query, see the module docstring): one query, so
+        the relevance statistics are gathered once.
         """
-        frm, where = self._from_where(filters)
         extra: dict[str, object] = {"k": limit}
+        if since is not None:
+            low = min([since, *also])
+            filters = Filters(max(filters.low, low), filters.high, filters.min_upvotes,
+                              filters.has_code)  # fmt: skip
+        frm, where = self._from_where(filters)
         if self.postgres:
             frm = frm if "search_docs" in frm else frm + " JOIN search_docs d ON d.docid = v.docid"
             score = f"ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1)"
-            order = "score DESC"
         else:
             if "search_docs" not in frm:
                 frm += " CROSS JOIN search_docs d ON d.docid = search_fts.rowid"
             weights = ", ".join(str(w) for w in BM25_WEIGHTS)
             score = f"-bm25(search_fts, {weights})"
-            order = "score DESC"
-        if title_tier is not None:
-            sub_frm, sub_where = self._from_where(
-                Filters(filters.low, filters.high), vector="title"
-            )
-            sub_where = sub_where.replace(":q", ":tq")
-            # SQLite: the unary + keeps FTS5 from looking each id up with its own query,
-            # which would make bm25() count the whole index again for every one of them.
-            member = self._id if self.postgres else f"+{self._id}"
-            where += (
-                f" AND {member} IN (SELECT {self._id} FROM {sub_frm} WHERE {sub_where}"
-                f" ORDER BY {self._newest_first} LIMIT :window)"
-            )
-            extra.update(tq=title_tier, window=self.window)
+        if since is not None:
+            if not also:
+                where += f" AND {self._id} >= :since"
+            elif self.postgres:
+                where += f" AND ({self._id} >= :since OR {self._id} = ANY(CAST(:also AS BIGINT[])))"
+            else:
+                # The unary + keeps FTS5 from looking each id up with its own query, which
+                # would make bm25() gather its statistics again for every one of them.
+                where += (
+                    f" AND ({self._id} >= :since"
+                    f" OR +{self._id} IN (SELECT value FROM json_each(:also)))"
+                )
+            extra.update(since=since, also=list(also) if self.postgres else json.dumps(list(also)))
         sql = sa.text(
             f"SELECT {self._id} AS docid, d.paper_id AS paper_id, {score} AS score,"
             f" d.day AS day, d.upvotes AS upvotes"
-            f" FROM {frm} WHERE {where} ORDER BY {order}, {self._id} DESC LIMIT :k"
+            f" FROM {frm} WHERE {where} ORDER BY score DESC, {self._id} DESC LIMIT :k"
         ).columns(
             sa.column("docid"),
             sa.column("paper_id"),

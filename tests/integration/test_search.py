@@ -298,3 +298,19 @@ async def test_sync_indexes_papers_written_by_anyone(store: Store) -> None:
     assert await index.pending() == 0
     assert await index.sync() == 0
     assert await index.rebuild() == 20
+
+
+async def test_broad_queries_rank_the_newest_and_the_title_matches(seeded: Store) -> None:
+    papers = load_seed_papers()
+    index = SearchIndex(seeded, window=3)
+    for query in ("LoRA", '"language models"', "efficient -survey", "LoRA adapters, MoE"):
+        results = await search(seeded, req(query), limit=10, index=index)
+        want = expected(papers, query)
+        assert results.total == len(want), query
+        assert {h.paper.id for h in results.hits} <= want
+        assert len(results.hits) == min(len(want), 10) or len(results.hits) >= 3
+    results = await search(seeded, req("LoRA"), limit=10, index=index)
+    titled = expected(papers, "title:LoRA")
+    assert {h.paper.id for h in results.hits[:3]} <= titled
+    dated = await search(seeded, req("LoRA since:2000-01-01"), index=index)
+    assert dated.total == 0  # the seed papers have no date
