@@ -349,8 +349,9 @@ async def _candidates(
     assert compiled.text is not None
     query = compiled.text
     cut: int | None = None
+    newest: list[int] | None = None
     if total is None:
-        total, cut = await index.count_and_cut(query, filters, cap=COUNT_CAP)
+        total, cut, newest = await index.count_and_cut(query, filters, cap=COUNT_CAP)
     if total == 0:
         return [], 0
     # Ties are broken by date: take a margin beyond `wanted` so a newer paper of equal
@@ -367,7 +368,10 @@ async def _candidates(
     also = []
     if tier is not None:
         also = await index.newest_ids(query, filters, index.window, title_tier=tier)
-    ranked = await index.rank(query, filters, k, since=cut or 0, also=also)
+    if newest is not None:
+        ranked = await index.rank(query, filters, k, ids=sorted({*newest, *also}))
+    else:
+        ranked = await index.rank(query, filters, k, since=cut or 0, also=also)
     return ranked, total
 
 

@@ -482,29 +482,32 @@ class SearchIndex:
 
     async def count_and_cut(
         self, query: str, filters: Filters, *, cap: int
-    ) -> tuple[int, int | None]:
-        """(matches, id of the `window`-th newest match or None if there are fewer).
+    ) -> tuple[int, int | None, list[int] | None]:
+        """(matches, id of the `window`-th newest match, ids of the `window` newest).
 
-        SQLite counts up to `cap` and walks the doclists newest first for the cut.
-        PostgreSQL must visit every matching row for either (a GIN index gives no ids in
-        order), so it does both in one pass, and counts them all.
+        The cut is None when there are at most `window` matches. SQLite counts up to
+        `cap` and walks the doclists newest first for the cut (no id list). PostgreSQL
+        must visit every matching row for either (a GIN index gives no ids in order), so
+        it does all in one pass, counts them all and returns the newest ids.
         """
         if not self.postgres:
             total = await self.count(query, filters, cap=cap)
             if total <= self.window:
-                return total, None
-            return total, await self.newest_cut(query, filters, self.window)
+                return total, None, None
+            return total, await self.newest_cut(query, filters, self.window), None
         frm, where = self._from_where(filters)
         sql = sa.text(
-            f"WITH m AS (SELECT {self._id} AS docid FROM {frm} WHERE {where})"
-            " SELECT (SELECT count(*) FROM m),"
-            " (SELECT docid FROM m ORDER BY docid DESC LIMIT 1 OFFSET :skip)"
+            f"WITH m AS (SELECT {self._id} AS docid FROM {frm} WHERE {where}),"
+            " newest AS (SELECT docid FROM m ORDER BY docid DESC LIMIT :n)"
+            " SELECT (SELECT count(*) FROM m), (SELECT array_agg(docid) FROM newest)"
         )
         async with self._reader() as conn:
-            row = (
-                await conn.execute(sql, self._params(query, filters, skip=self.window - 1))
+            total, ids = (
+                await conn.execute(sql, self._params(query, filters, n=self.window))
             ).one()
-        return row[0], row[1]
+        if total <= self.window:
+            return total, None, None
+        return total, min(ids), list(ids)
 
     async def newest_cut(self, query: str, filters: Filters, n: int) -> int | None:
         """The document id of the n-th newest match (None: there are fewer than n)."""
@@ -543,13 +546,17 @@ class SearchIndex:
         *,
         since: int | None = None,
         also: Sequence[int] = (),
+        ids: Sequence[int] | None = None,
     ) -> list[Candidate]:
         """The best `limit` matches by relevance within `filters`.
 
         With `since`, only among matches with ids from `since` on, plus those in `also`
         (the ranking window of a broad query, see the module docstring): one query, so
-        the relevance statistics are gathered once.
+        the relevance statistics are gathered once. PostgreSQL may instead be given the
+        window's `ids`: it then reads those rows by key.
         """
+        if ids is not None and self.postgres:
+            return await self._rank_ids(query, limit, ids)
         extra: dict[str, object] = {"k": limit}
         if since is not None:
             low = min([since, *also])
@@ -593,6 +600,31 @@ class SearchIndex:
             return [
                 Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows
             ]
+
+    async def _rank_ids(self, query: str, limit: int, ids: Sequence[int]) -> list[Candidate]:
+        sql = _candidate_columns(
+            "SELECT v.docid AS docid, d.paper_id AS paper_id,"
+            f" ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1) AS score,"
+            " d.day AS day, d.upvotes AS upvotes"
+            " FROM search_vectors v JOIN search_docs d ON d.docid = v.docid"
+            " WHERE v.docid = ANY(CAST(:ids AS BIGINT[]))"
+            " ORDER BY score DESC, v.docid DESC LIMIT :k"
+        )
+        async with self._reader() as conn:
+            rows = await conn.execute(sql, {"q": query, "ids": list(ids), "k": limit})
+            return [
+                Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows
+            ]
+
+
+def _candidate_columns(sql: str) -> sa.TextClause:
+    return sa.text(sql).columns(
+        sa.column("docid"),
+        sa.column("paper_id"),
+        sa.column("score"),
+        sa.column("day", sa.Date),
+        sa.column("upvotes"),
+    )
 
 
 def _in(sql: str) -> sa.TextClause:

@@ -106,9 +106,6 @@ _POSTGRES = [
         title TSVECTOR NOT NULL
     )
     """,
-    # Ranking reads every vector it scores: keep them in the row, uncompressed, when they
-    # fit (a paper's vector is a few KB), instead of TOAST's default 2 KB threshold.
-    "ALTER TABLE search_vectors SET (toast_tuple_target = 8160)",
     "CREATE INDEX ix_search_vectors_doc ON search_vectors USING GIN (doc)",
     "CREATE INDEX ix_search_vectors_title ON search_vectors USING GIN (title)",
     """
