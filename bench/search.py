@@ -34,6 +34,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import collections
+import contextlib
 import datetime as dt
 import itertools
 import math
@@ -60,7 +61,7 @@ from sqlalchemy.pool import NullPool  # noqa: E402
 from bot.models import Paper  # noqa: E402
 from bot.query import And, Node, Not, Or, Term  # noqa: E402
 from bot.search import SearchRequest, parse_search, search  # noqa: E402
-from bot.search_index import WINDOW, SearchIndex  # noqa: E402
+from bot.search_index import SQLITE_WINDOW, WINDOW, SearchIndex  # noqa: E402
 from bot.store import Store, make_engine, migrate  # noqa: E402
 from bot.text import is_acronym, normalize_fast, words_of  # noqa: E402
 from tests.seed_corpus import load_seed_papers  # noqa: E402
@@ -114,9 +115,7 @@ def build_corpus() -> Corpus:
     vocab = [w for w, _ in counts.most_common()]
     cumulative = list(itertools.accumulate(1.0 / (rank + 1) for rank in range(len(vocab))))
     acronyms = [w for w in vocab if is_acronym(w) and w.isalpha() and 2 <= len(w) <= 10]
-    words = [
-        w for w in vocab if w.isalpha() and w.islower() and len(w) > 2 and w not in STOPWORDS
-    ]
+    words = [w for w in vocab if w.isalpha() and w.islower() and len(w) > 2 and w not in STOPWORDS]
     return Corpus(vocab, cumulative, seed_words, acronyms, sorted(title_grams), words)
 
 
@@ -261,13 +260,18 @@ async def time_queries(
     store: Store, queries: list[tuple[str, SearchRequest]], args: argparse.Namespace, run: Run
 ) -> None:
     index = SearchIndex(store, window=args.window)
+    timed: list[tuple[float, str, str, int]] = []
     for _, request in queries[:20]:  # warm-up: caches, prepared statements
         await search(store, request, limit=10, index=index, sync=False)
     for kind, request in queries:
         t0 = time.perf_counter()
         results = await search(store, request, limit=10, index=index, sync=False)
-        run.latencies.setdefault(kind, []).append((time.perf_counter() - t0) * 1000)
+        ms = (time.perf_counter() - t0) * 1000
+        run.latencies.setdefault(kind, []).append(ms)
         run.totals.append(results.total)
+        timed.append((ms, kind, request.text, results.total))
+    for ms, kind, text, total in sorted(timed, reverse=True)[: args.slowest]:
+        print(f"  {run.name}: {ms:7.1f} ms  {kind:8} {total:>7,}  {text}", file=sys.stderr)
 
 
 def like_sql(node: Node, params: dict[str, object]) -> str:
@@ -340,7 +344,10 @@ async def sqlite_run(
     await migrate(url)
     run = Run(label, count)
     async with Store(url) as store:
-        run.ingest_seconds = await ingest(store, corpus, count, args.papers, args, label)
+        if args.reuse and await store.papers.count() == count:
+            print(f"  {label}: reusing {path.name} (ingest not measured)", file=sys.stderr)
+        else:
+            run.ingest_seconds = await ingest(store, corpus, count, args.papers, args, label)
         run.index_mb, run.archive_mb = await sqlite_sizes(store)
         await time_queries(store, queries, args, run)
         if like:
@@ -463,7 +470,8 @@ async def main(args: argparse.Namespace) -> None:
     queries_text = make_queries(corpus, args.queries, args.seed)
     queries = [(kind, parse_search(text, today=TODAY)) for kind, text in queries_text]
     runs: list[Run] = []
-    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+    keep = contextlib.nullcontext(args.dir) if args.reuse else None
+    with keep or tempfile.TemporaryDirectory(dir=args.dir) as tmp:
         if args.subset:
             label = f"SQLite, {args.subset:,}"
             path = Path(tmp) / "subset.db"
@@ -476,8 +484,10 @@ async def main(args: argparse.Namespace) -> None:
             runs.append(
                 await sqlite_run(path, args.papers, corpus, queries, args, like=False, label=label)
             )
-    pg_url = args.pg_url or os.environ.get("PAPERBOY_BENCH_DATABASE_URL") or os.environ.get(
-        "PAPERBOY_TEST_DATABASE_URL"
+    pg_url = (
+        args.pg_url
+        or os.environ.get("PAPERBOY_BENCH_DATABASE_URL")
+        or os.environ.get("PAPERBOY_TEST_DATABASE_URL")
     )
     if pg_url and args.pg_papers:
         runs.append(await postgres_run(pg_url, args.pg_papers, corpus, queries, args))
@@ -486,7 +496,8 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"{len(queries)} queries: "
         + ", ".join(f"{k} {n}" for k, n in collections.Counter(k for k, _ in queries).items())
-        + f"; ranking window {args.window or WINDOW:,}; examples: "
+        + f"; ranking window {args.window or SQLITE_WINDOW:,} (SQLite), {args.window or WINDOW:,}"
+        + " (PostgreSQL); examples: "
         + "; ".join(text for _, text in queries_text[:6]),
         file=sys.stderr,
     )
@@ -506,8 +517,17 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--window", type=int, default=None, help="ranking window (2,000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--dir", default=None, help="where the SQLite files go (temporary)")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="keep the SQLite files in --dir and reuse them when they hold the right count",
+    )
+    parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries")
     parser.add_argument("--markdown", action="store_true")
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.reuse and not args.dir:
+        parser.error("--reuse needs --dir")
+    return args
 
 
 if __name__ == "__main__":

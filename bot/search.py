@@ -30,9 +30,17 @@ from dataclasses import dataclass, field
 from bot.digest import AUTHORS_SHOWN, summarize
 from bot.matching import Matcher, PaperMatch, highlight
 from bot.models import Paper, SearchHit, SearchResults
-from bot.query import MAX_LENGTH, Query, QueryError, parse
+from bot.query import MAX_LENGTH, Or, Query, QueryError, Term, parse
 from bot.search_index import Candidate, Filters, SearchIndex
-from bot.search_sql import MAX_CODES, Compiled, acronym_words, compile_query, title_tier
+from bot.search_score import bm25, idf, probes
+from bot.search_sql import (
+    MAX_CODES,
+    Codes,
+    Compiled,
+    acronym_words,
+    compile_query,
+    title_tier,
+)
 from bot.search_text import acronym_code, docid_range, paper_day
 from bot.store import Store
 
@@ -52,8 +60,6 @@ MAX_LIMIT = 100
 #: A superset query (see bot.search_sql) with at most this many candidates is checked in
 #: full, which makes its total exact; beyond, the total is estimated from a sample.
 CHECK_ALL = 1000
-#: Matches are counted up to this many ("more than 100000"): a count reads every match.
-COUNT_CAP = 100_000
 #: Relevance scores within this ratio count as equal (then: newer, more upvoted first).
 TIE_RATIO = 1.02
 MAX_TEXT = MAX_LENGTH + 100
@@ -284,15 +290,15 @@ async def search(
             terms=request.terms,
             total=total,
             hits=tuple(hits),
-            total_exact=exact and total < COUNT_CAP,
-            total_capped=total >= COUNT_CAP,
+            total_exact=exact,
             filters=options.describe(),
         )
 
     if compiled.never or compiled.text is None:
         return results([], 0)
     tier = title_tier(request.query, index.dialect, codes)
-    candidates, total = await _candidates(index, compiled, tier, filters, wanted)
+    found = await _candidates(index, request, codes, compiled, tier, filters, wanted)
+    candidates, total = found.candidates, found.total
     matcher = Matcher.compile([(0, request.query)])
     hits: list[tuple[tuple[int, int, int, str], SearchHit]] = []
     checked = passed = 0
@@ -303,8 +309,8 @@ async def search(
         step = len(ordered) if not compiled.exact else max(wanted - len(hits), 0)
         batch = ordered[:step]
         papers = await store.papers.get_many(c.paper_id for c in batch)
-        found = [papers[c.paper_id] for c in batch if c.paper_id in papers]
-        matches = {m.paper.id: m for m in matcher.match(found).get(0, [])}
+        present = [papers[c.paper_id] for c in batch if c.paper_id in papers]
+        matches = {m.paper.id: m for m in matcher.match(present).get(0, [])}
         for cand in batch:
             match = matches.get(cand.paper_id)
             if match is not None:
@@ -317,15 +323,14 @@ async def search(
             if len(hits) >= wanted or checked >= len(candidates):
                 break
             continue
-        if len(hits) >= wanted and checked >= min(total, CHECK_ALL):
-            break
-        if checked >= min(total, CHECK_ALL):
+        if checked >= min(total, CHECK_ALL) or len(candidates) >= total:
             break
         more = min(total, CHECK_ALL, max(checked * 4, wanted * 4))
-        candidates, _ = await _candidates(index, compiled, tier, filters, more, total=total)
+        found = await _candidates(index, request, codes, compiled, tier, filters, more)
+        candidates, total = found.candidates, found.total
         if len(candidates) <= checked:
             break
-    exact_total = compiled.exact or checked >= total
+    exact_total = found.exact and (compiled.exact or checked >= total)
     if compiled.exact:
         found_total = total - (checked - passed)  # anything the matcher refused is not counted
     elif exact_total:
@@ -336,43 +341,88 @@ async def search(
     return results([hit for _, hit in hits], max(found_total, len(hits)), exact_total)
 
 
+@dataclass(frozen=True, slots=True)
+class _Found:
+    candidates: list[Candidate]
+    total: int
+    exact: bool = True  # False: the total is an estimate
+
+
 async def _candidates(
     index: SearchIndex,
+    request: SearchRequest,
+    codes: Codes,
     compiled: Compiled,
     tier: str | None,
     filters: Filters,
     wanted: int,
-    *,
-    total: int | None = None,
-) -> tuple[list[Candidate], int]:
+) -> _Found:
     """Ranked candidates (enough for `wanted` results after tie ordering) and the total."""
     assert compiled.text is not None
-    query = compiled.text
-    cut: int | None = None
-    newest: list[int] | None = None
-    if total is None:
-        total, cut, newest = await index.count_and_cut(query, filters, cap=COUNT_CAP)
-    if total == 0:
-        return [], 0
     # Ties are broken by date: take a margin beyond `wanted` so a newer paper of equal
     # relevance just below the cut is not lost.
     k = wanted + max(10, wanted)
+    if not index.postgres:
+        return await _sqlite_candidates(index, request, codes, compiled, tier, filters, k)
+    query = compiled.text
+    total, newest = await index.count_and_newest(query, filters)
+    if total == 0:
+        return _Found([], 0)
     if not compiled.exact:
         k = max(k, min(total, CHECK_ALL))
     if total <= index.window or (not compiled.exact and total <= CHECK_ALL):
-        return await index.rank(query, filters, k), total
+        return _Found(await index.rank(query, filters, k), total)
     # A broad query: rank the newest `window` matches and the newest `window` with a
     # query term in the title (see bot.search_index).
-    if cut is None:
-        cut = await index.newest_cut(query, filters, index.window)
     also = []
     if tier is not None:
         also = await index.newest_ids(query, filters, index.window, title_tier=tier)
-    if newest is not None:
-        ranked = await index.rank(query, filters, k, ids=sorted({*newest, *also}))
-    else:
-        ranked = await index.rank(query, filters, k, since=cut or 0, also=also)
-    return ranked, total
+    ranked = await index.rank(query, filters, k, ids=sorted({*(newest or ()), *also}))
+    return _Found(ranked, total)
+
+
+async def _sqlite_candidates(
+    index: SearchIndex,
+    request: SearchRequest,
+    codes: Codes,
+    compiled: Compiled,
+    tier: str | None,
+    filters: Filters,
+    wanted: int,
+) -> _Found:
+    """SQLite: candidates found newest first (`bot.search_scan`), ranked here
+    (`bot.search_score`): FTS5's bm25() would read the whole index for its statistics."""
+    assert compiled.text is not None
+    scan = index.scan
+    window = max(index.window, wanted)
+    root = request.query.root
+    alternatives = root.children if isinstance(root, Or) else (root,)
+    found = await scan.candidates(
+        compiled.text,
+        tier,
+        filters,
+        window=window,
+        need=wanted,
+        title_only=all(isinstance(n, Term) and n.field in (None, "title") for n in alternatives),
+    )
+    docs = await scan.stored(found.docids)
+    terms = probes(request.query, codes)
+    weights = None
+    if len(terms) > 1:
+        frequencies, documents = await scan.estimate_df([t.fts for t in terms])
+        weights = [idf(documents, f) for f in frequencies]
+    scores = bm25([(d.docid, d.columns) for d in docs], terms, weights)
+    candidates = [
+        Candidate(d.docid, d.paper_id, scores[d.docid], _day(d.day), d.upvotes) for d in docs
+    ]
+    candidates.sort(key=_order_key)
+    return _Found(candidates, max(found.total, len(candidates)), found.exact)
+
+
+def _day(value: object) -> dt.date | None:
+    if value is None or isinstance(value, dt.date):
+        return value
+    return dt.date.fromisoformat(str(value))
 
 
 # --------------------------------------------------------------------------- output

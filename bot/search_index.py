@@ -8,17 +8,19 @@ paper (an ingest job, a backfill, another process) it is found; ingest paths als
 right away so the cost is not paid by the first search.
 
 - SQLite: an FTS5 table (`search_fts`) with columns t (title), a (abstract),
-  x (ai_summary and keywords) and u (authors) over `search_content`, ranked with
-  `bm25()` and column weights (title far above abstract).
+  x (ai_summary and keywords) and u (authors) over `search_content` (title and author
+  lexemes prefixed, see `bot.search_text.TITLE_PREFIX`). Candidates are found newest
+  first within a budget (`bot.search_scan`) and ranked by BM25 with column weights
+  (`bot.search_score`).
 - PostgreSQL: a tsvector per paper (`search_vectors.doc`, weights A title, B abstract,
   C summary/keywords, D authors) with a GIN index, ranked with `ts_rank_cd`.
 
 Document ids carry the paper's day in their high bits (`bot.search_text.day_key`), so a
 date filter is an id range and "the newest N matches" is an index-order scan. Ranking a
 broad query (more than `window` matches) scores the `window` newest matches plus the
-`window` newest with a query term in the title, instead of every match: BM25 must look
-at each document it scores, and scoring a million of them takes seconds. The total is
-counted (up to a cap, see `bot.search.COUNT_CAP`).
+`window` newest with a query term in the title, instead of every match: a ranking
+function must look at each document it scores, and scoring a million of them takes
+seconds.
 """
 
 from __future__ import annotations
@@ -26,33 +28,42 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import json
 import multiprocessing
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import TYPE_CHECKING, Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from bot.models import Paper
 from bot.search_sql import Fts5, TsQuery
-from bot.search_text import DAY_SHIFT, IndexDoc, analyze, day_key
+from bot.search_text import (
+    AUTHOR_PREFIX,
+    DAY_SHIFT,
+    TITLE_PREFIX,
+    IndexDoc,
+    analyze,
+    day_key,
+)
 from bot.store import Store
 from bot.store.tables import papers
 
+if TYPE_CHECKING:
+    from bot.search_scan import Scan
+
 __all__ = ["Candidate", "Filters", "SearchIndex"]
 
-#: Broad queries rank this many newest matches, and as many newest with a title match.
+#: Broad queries rank this many newest matches, and as many newest with a title match
+#: (PostgreSQL; SQLite, which ranks in Python, SQLITE_WINDOW).
 WINDOW = 2_000
+SQLITE_WINDOW = 100
 #: Papers per sync transaction.
 SYNC_BATCH = 2000
 #: Acronym-like words longer than this are not kept in the vocabulary.
 MAX_ACRONYM = 200
-#: FTS5 bm25 weights of the columns t, a, x, u.
-BM25_WEIGHTS = (10.0, 1.0, 0.5, 1.0)
 #: ts_rank_cd weights of D (authors), C (summary, keywords), B (abstract), A (title).
 TS_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 #: PostgreSQL keeps positions up to 16383 and at most 256 per lexeme.
@@ -131,8 +142,8 @@ def index_rows(rows: Sequence[tuple[Any, ...]], postgres: bool) -> list[IndexRow
         if postgres:
             text: tuple[str, ...] = (tsvector_literal(doc), tsvector_literal(doc, title_only=True))
         else:
-            text = (doc.title.column(), doc.abstract.column(), doc.extra.column(),
-                    doc.authors.column())  # fmt: skip
+            text = (doc.title.column(TITLE_PREFIX), doc.abstract.column(), doc.extra.column(),
+                    doc.authors.column(AUTHOR_PREFIX))  # fmt: skip
         out.append(
             IndexRow(pid, doc.day, doc.upvotes, doc.has_code, text, tuple(sorted(doc.acronyms)))
         )
@@ -153,10 +164,24 @@ class SearchIndex:
         then close the index (or use it as `async with`) to stop them."""
         self.store = store
         self.postgres = store.dialect == "postgresql"
-        self.window = window or WINDOW
+        self.window = window or (WINDOW if self.postgres else SQLITE_WINDOW)
         self.workers = workers
         self.dialect = TsQuery() if self.postgres else Fts5()
         self._pool: ProcessPoolExecutor | None = None
+        self._scan: Scan | None = None
+
+    @property
+    def scan(self) -> Scan:
+        """SQLite: the candidate search (`bot.search_scan`), made on first use."""
+        if self._scan is None:
+            from bot.search_scan import Scan  # it builds on this module
+
+            self._scan = Scan(self)
+        return self._scan
+
+    @scan.setter
+    def scan(self, scan: Scan) -> None:
+        self._scan = scan
 
     # ------------------------------------------------------------------ sync
 
@@ -207,9 +232,7 @@ class SearchIndex:
                         self._pool = ProcessPoolExecutor(
                             self.workers, mp_context=multiprocessing.get_context("spawn")
                         )
-                    docs = await loop.run_in_executor(
-                        self._pool, index_rows, rows, self.postgres
-                    )
+                    docs = await loop.run_in_executor(self._pool, index_rows, rows, self.postgres)
                 else:
                     docs = index_rows(rows, self.postgres)
                 if writing is not None:
@@ -234,9 +257,7 @@ class SearchIndex:
             f"SELECT q.paper_id AS queued, q.seq AS seq, {columns}"
             " FROM search_pending q LEFT JOIN papers p ON p.id = q.paper_id"
             " WHERE q.paper_id > :after ORDER BY q.paper_id LIMIT :n"
-        ).columns(
-            sa.column("queued"), sa.column("seq"), *(c.label(c.name) for c in _PAPER_COLUMNS)
-        )
+        ).columns(sa.column("queued"), sa.column("seq"), *(c.label(c.name) for c in _PAPER_COLUMNS))
         async with self.store.engine.connect() as conn:
             result = await conn.execute(sql, {"after": after, "n": batch})
             queued: list[tuple[str, int]] = []
@@ -278,6 +299,8 @@ class SearchIndex:
             docids = await self._allocate(conn, docs, existing)
             await self._delete(conn, sorted(existing.values()))
             await self._insert(conn, docs, docids)
+            if not self.postgres:
+                await _count_days(conn, existing.values(), docids.values())
             await self._remember_acronyms(conn, docs)
             if fresh:
                 await conn.execute(
@@ -427,7 +450,7 @@ class SearchIndex:
                 out[word] = None if len(found) > limit else found
         return out
 
-    def _from_where(self, filters: Filters, *, vector: str = "doc") -> tuple[str, str]:
+    def from_where(self, filters: Filters, *, vector: str = "doc") -> tuple[str, str]:
         """FROM and WHERE of an index query for the compiled query `:q`.
 
         PostgreSQL: `vector` is the column searched (`doc`, or `title` for a title tier);
@@ -452,169 +475,86 @@ class SearchIndex:
             where += " AND d.has_code"
         return frm, where
 
-    def _params(self, query: str, filters: Filters, **extra: object) -> dict[str, object]:
+    def params(self, query: str, filters: Filters, **extra: object) -> dict[str, object]:
         params: dict[str, object] = {"q": query, "lo": filters.low, "hi": filters.high, **extra}
         if filters.min_upvotes > 0:
             params["min_upvotes"] = filters.min_upvotes
         return params
 
-    @property
-    def _id(self) -> str:
-        return "v.docid" if self.postgres else "search_fts.rowid"
+    async def count_and_newest(self, query: str, filters: Filters) -> tuple[int, list[int] | None]:
+        """PostgreSQL: (matches, ids of the `window` newest; None if there are no more).
 
-    @property
-    def _newest_first(self) -> str:
-        # PostgreSQL: "+ 0" keeps the planner from reading the primary key backwards and
-        # testing each vector on the way (see _from_where).
-        return "v.docid + 0 DESC" if self.postgres else "search_fts.rowid DESC"
-
-    async def count(self, query: str, filters: Filters, *, cap: int | None = None) -> int:
-        """How many papers match (counting stops at `cap`: counting is a scan too)."""
-        frm, where = self._from_where(filters)
-        if cap is None:
-            sql = sa.text(f"SELECT count(*) FROM {frm} WHERE {where}")
-            params = self._params(query, filters)
-        else:
-            sql = sa.text(f"SELECT count(*) FROM (SELECT 1 FROM {frm} WHERE {where} LIMIT :cap) m")
-            params = self._params(query, filters, cap=cap)
-        async with self._reader() as conn:
-            return (await conn.execute(sql, params)).scalar_one()
-
-    async def count_and_cut(
-        self, query: str, filters: Filters, *, cap: int
-    ) -> tuple[int, int | None, list[int] | None]:
-        """(matches, id of the `window`-th newest match, ids of the `window` newest).
-
-        The cut is None when there are at most `window` matches. SQLite counts up to
-        `cap` and walks the doclists newest first for the cut (no id list). PostgreSQL
-        must visit every matching row for either (a GIN index gives no ids in order), so
-        it does all in one pass, counts them all and returns the newest ids.
+        A GIN index gives no ids in order, so every matching row is visited for either:
+        one pass does both. (SQLite reads its doclists in id order: `bot.search_scan`.)
         """
-        if not self.postgres:
-            total = await self.count(query, filters, cap=cap)
-            if total <= self.window:
-                return total, None, None
-            return total, await self.newest_cut(query, filters, self.window), None
-        frm, where = self._from_where(filters)
+        frm, where = self.from_where(filters)
         sql = sa.text(
-            f"WITH m AS (SELECT {self._id} AS docid FROM {frm} WHERE {where}),"
+            f"WITH m AS (SELECT v.docid AS docid FROM {frm} WHERE {where}),"
             " newest AS (SELECT docid FROM m ORDER BY docid DESC LIMIT :n)"
             " SELECT (SELECT count(*) FROM m), (SELECT array_agg(docid) FROM newest)"
         )
         async with self._reader() as conn:
-            total, ids = (
-                await conn.execute(sql, self._params(query, filters, n=self.window))
-            ).one()
+            total, ids = (await conn.execute(sql, self.params(query, filters, n=self.window))).one()
         if total <= self.window:
-            return total, None, None
-        return total, min(ids), list(ids)
-
-    async def newest_cut(self, query: str, filters: Filters, n: int) -> int | None:
-        """The document id of the n-th newest match (None: there are fewer than n)."""
-        frm, where = self._from_where(filters)
-        sql = sa.text(
-            f"SELECT {self._id} FROM {frm} WHERE {where} ORDER BY {self._newest_first}"
-            " LIMIT 1 OFFSET :skip"
-        )
-        async with self._reader() as conn:
-            return (
-                await conn.execute(sql, self._params(query, filters, skip=n - 1))
-            ).scalar_one_or_none()
+            return total, None
+        return total, list(ids)
 
     async def newest_ids(
         self, query: str, filters: Filters, n: int, *, title_tier: str
     ) -> list[int]:
-        """Ids of the `n` newest matches that also have a query term in the title."""
-        frm, where = self._from_where(filters)
-        if self.postgres:
-            where += " AND v.title @@ CAST(:tq AS tsquery)"
-            params = self._params(query, filters, tq=title_tier, n=n)
-        else:
-            # FTS5 takes one MATCH per table: both conditions go into it.
-            params = self._params(f"({query}) AND ({title_tier})", filters, n=n)
-        sql = sa.text(
-            f"SELECT {self._id} FROM {frm} WHERE {where} ORDER BY {self._newest_first} LIMIT :n"
-        )
+        """PostgreSQL: ids of the `n` newest matches that also have a query term in the title."""
+        frm, where = self.from_where(filters)
+        where += " AND v.title @@ CAST(:tq AS tsquery)"
+        # "+ 0" keeps the planner from reading the primary key backwards and testing each
+        # vector on the way (see from_where).
+        sql = sa.text(f"SELECT v.docid FROM {frm} WHERE {where} ORDER BY v.docid + 0 DESC LIMIT :n")
         async with self._reader() as conn:
+            params = self.params(query, filters, tq=title_tier, n=n)
             return list((await conn.execute(sql, params)).scalars())
 
     async def rank(
-        self,
-        query: str,
-        filters: Filters,
-        limit: int,
-        *,
-        since: int | None = None,
-        also: Sequence[int] = (),
-        ids: Sequence[int] | None = None,
+        self, query: str, filters: Filters, limit: int, *, ids: Sequence[int] | None = None
     ) -> list[Candidate]:
-        """The best `limit` matches by relevance within `filters`.
-
-        With `since`, only among matches with ids from `since` on, plus those in `also`
-        (the ranking window of a broad query, see the module docstring): one query, so
-        the relevance statistics are gathered once. PostgreSQL may instead be given the
-        window's `ids`: it then reads those rows by key.
-        """
-        if ids is not None and self.postgres:
-            return await self._rank_ids(query, limit, ids)
-        extra: dict[str, object] = {"k": limit}
-        if since is not None:
-            low = min([since, *also])
-            filters = Filters(max(filters.low, low), filters.high, filters.min_upvotes,
-                              filters.has_code)  # fmt: skip
-        frm, where = self._from_where(filters)
-        if self.postgres:
-            frm = frm if "search_docs" in frm else frm + " JOIN search_docs d ON d.docid = v.docid"
-            score = f"ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1)"
+        """PostgreSQL: the best `limit` matches by `ts_rank_cd` (among `ids` if given)."""
+        score = f"ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1)"
+        if ids is not None:
+            sql = _candidate_columns(
+                f"SELECT v.docid AS docid, d.paper_id AS paper_id, {score} AS score,"
+                " d.day AS day, d.upvotes AS upvotes"
+                " FROM search_vectors v JOIN search_docs d ON d.docid = v.docid"
+                " WHERE v.docid = ANY(CAST(:ids AS BIGINT[]))"
+                " ORDER BY score DESC, v.docid DESC LIMIT :k"
+            )
+            params: dict[str, object] = {"q": query, "ids": list(ids), "k": limit}
         else:
+            frm, where = self.from_where(filters)
             if "search_docs" not in frm:
-                frm += " CROSS JOIN search_docs d ON d.docid = search_fts.rowid"
-            weights = ", ".join(str(w) for w in BM25_WEIGHTS)
-            score = f"-bm25(search_fts, {weights})"
-        if since is not None:
-            if not also:
-                where += f" AND {self._id} >= :since"
-            elif self.postgres:
-                where += f" AND ({self._id} >= :since OR {self._id} = ANY(CAST(:also AS BIGINT[])))"
-            else:
-                # The unary + keeps FTS5 from looking each id up with its own query, which
-                # would make bm25() gather its statistics again for every one of them.
-                where += (
-                    f" AND ({self._id} >= :since"
-                    f" OR +{self._id} IN (SELECT value FROM json_each(:also)))"
-                )
-            extra.update(since=since, also=list(also) if self.postgres else json.dumps(list(also)))
-        sql = sa.text(
-            f"SELECT {self._id} AS docid, d.paper_id AS paper_id, {score} AS score,"
-            f" d.day AS day, d.upvotes AS upvotes"
-            f" FROM {frm} WHERE {where} ORDER BY score DESC, {self._id} DESC LIMIT :k"
-        ).columns(
-            sa.column("docid"),
-            sa.column("paper_id"),
-            sa.column("score"),
-            sa.column("day", sa.Date),
-            sa.column("upvotes"),
-        )
+                frm += " JOIN search_docs d ON d.docid = v.docid"
+            sql = _candidate_columns(
+                f"SELECT v.docid AS docid, d.paper_id AS paper_id, {score} AS score,"
+                f" d.day AS day, d.upvotes AS upvotes FROM {frm} WHERE {where}"
+                " ORDER BY score DESC, v.docid DESC LIMIT :k"
+            )
+            params = self.params(query, filters, k=limit)
         async with self._reader() as conn:
-            rows = await conn.execute(sql, self._params(query, filters, **extra))
-            return [
-                Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows
-            ]
+            rows = await conn.execute(sql, params)
+            return [Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows]
 
-    async def _rank_ids(self, query: str, limit: int, ids: Sequence[int]) -> list[Candidate]:
-        sql = _candidate_columns(
-            "SELECT v.docid AS docid, d.paper_id AS paper_id,"
-            f" ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1) AS score,"
-            " d.day AS day, d.upvotes AS upvotes"
-            " FROM search_vectors v JOIN search_docs d ON d.docid = v.docid"
-            " WHERE v.docid = ANY(CAST(:ids AS BIGINT[]))"
-            " ORDER BY score DESC, v.docid DESC LIMIT :k"
+
+async def _count_days(conn: AsyncConnection, removed: Iterable[int], added: Iterable[int]) -> None:
+    """SQLite: keep `search_days` (papers per day, see bot.search_scan) in step."""
+    delta: dict[int, int] = {}
+    for docid in removed:
+        delta[docid >> DAY_SHIFT] = delta.get(docid >> DAY_SHIFT, 0) - 1
+    for docid in added:
+        delta[docid >> DAY_SHIFT] = delta.get(docid >> DAY_SHIFT, 0) + 1
+    changed = [(day, n) for day, n in delta.items() if n]
+    if changed:
+        await conn.exec_driver_sql(
+            "INSERT INTO search_days (day, docs) VALUES (?, ?)"
+            " ON CONFLICT (day) DO UPDATE SET docs = docs + excluded.docs",
+            changed,
         )
-        async with self._reader() as conn:
-            rows = await conn.execute(sql, {"q": query, "ids": list(ids), "k": limit})
-            return [
-                Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows
-            ]
 
 
 def _candidate_columns(sql: str) -> sa.TextClause:

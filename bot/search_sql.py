@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from bot.query import And, Node, Not, Or, Query, QueryError, Term
-from bot.search_text import query_lexemes
+from bot.search_text import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
 from bot.text import is_acronym
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "TsQuery",
     "acronym_words",
     "compile_query",
+    "compile_query_term",
     "title_tier",
 ]
 
@@ -95,21 +96,32 @@ class _Dialect:
 
 
 class Fts5(_Dialect):
-    """SQLite FTS5 over the columns t (title), a (abstract), x (ai_summary, keywords), u."""
+    """SQLite FTS5 over the columns t (title), a (abstract), x (ai_summary, keywords), u.
 
-    COLUMNS: Mapping[str | None, str] = {
-        None: "{t a x}",
-        "title": "{t}",
-        "abstract": "{a}",
-        "author": "{u}",
-    }
+    Title and author lexemes carry a prefix (`bot.search_text.TITLE_PREFIX`): a plain
+    phrase matches only the abstract and summary, its prefixed twin only the title. So
+    no query needs a column filter, which would make FTS5 decode every position of
+    every word it reads; only `abstract:` (a without x) uses one.
+    """
+
+    def _alternatives(self, field: str | None, items: list[str]) -> str:
+        """One FTS5 expression for the quoted `items` (phrases or codes) in `field`."""
+        if field == "title":
+            out = [f'"{_prefixed(TITLE_PREFIX, i)}"' for i in items]
+        elif field == "author":
+            out = [f'"{_prefixed(AUTHOR_PREFIX, i)}"' for i in items]
+        elif field == "abstract":
+            return "{a} : (" + " OR ".join(f'"{i}"' for i in items) + ")"
+        else:
+            out = [f'"{_prefixed(TITLE_PREFIX, i)}"' for i in items]
+            out += [f'"{i}"' for i in items]
+        return out[0] if len(out) == 1 else "(" + " OR ".join(out) + ")"
 
     def phrase(self, field: str | None, lexemes: list[str]) -> str:
-        return f'{self.COLUMNS[field]} : "{" ".join(lexemes)}"'
+        return self._alternatives(field, [" ".join(lexemes)])
 
     def codes(self, field: str | None, codes: tuple[str, ...]) -> str:
-        quoted = " OR ".join('"' + c + '"' for c in codes)
-        return f"{self.COLUMNS[field]} : ({quoted})"
+        return self._alternatives(field, list(codes))
 
     def and_(self, positive: list[str], negative: list[str]) -> str:
         if len(positive) == 1 and not negative:
@@ -123,12 +135,16 @@ class Fts5(_Dialect):
         return " OR ".join(f"({i})" for i in items)
 
 
+def _prefixed(prefix: str, lexemes: str) -> str:
+    return " ".join(prefix + lex for lex in lexemes.split())
+
+
 class TsQuery(_Dialect):
     """PostgreSQL tsquery over one tsvector: title A, abstract B, summary/keywords C,
     authors D with their lexemes prefixed (so unprefixed terms never match authors)."""
 
     mixed_phrase_exact = True
-    AUTHOR_PREFIX = "0qu"
+    AUTHOR_PREFIX = AUTHOR_PREFIX
     WEIGHTS: Mapping[str | None, str] = {None: "", "title": ":A", "abstract": ":B", "author": ""}
 
     def _lex(self, field: str | None, lex: str) -> str:
@@ -263,6 +279,11 @@ def compile_query(query: Query, dialect: _Dialect, codes: Codes) -> Compiled:
     if isinstance(result, _Neg) or result.kind in ("all", "unknown"):
         raise QueryError("this query matches too much to search for: add a more specific term")
     return result
+
+
+def compile_query_term(term: Term, dialect: _Dialect, codes: Codes) -> Compiled:
+    """One term alone, in its own field (what `bot.search_score` counts it with)."""
+    return _term(term, dialect, codes, term.field)
 
 
 def title_tier(query: Query, dialect: _Dialect, codes: Codes) -> str | None:

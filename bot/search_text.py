@@ -36,7 +36,9 @@ from bot.models import Paper
 from bot.text import is_acronym, normalize_fast, stem
 
 __all__ = [
+    "AUTHOR_PREFIX",
     "SEPARATOR",
+    "TITLE_PREFIX",
     "FieldText",
     "IndexDoc",
     "acronym_code",
@@ -50,6 +52,13 @@ __all__ = [
 
 SEPARATOR = "0qz"
 """Lexeme between the values of one field: never produced for a word."""
+
+TITLE_PREFIX = "0qt"
+AUTHOR_PREFIX = "0qu"
+"""On SQLite, title and author lexemes are stored with these prefixes, so that their
+doclists are separate from the abstract's: a title search reads only title entries (a
+column filter would decode every position of the word), and a plain search never
+matches an author's name."""
 
 MAX_LEXEME = 60
 _PLAIN = re.compile(r"[a-z0-9]+")
@@ -90,15 +99,18 @@ class FieldText:
     lexemes: tuple[tuple[str, ...], ...]
     codes: tuple[tuple[str | None, ...], ...]
 
-    def column(self) -> str:
+    def column(self, prefix: str = "") -> str:
         """FTS5 column text: the lexemes (values split by SEPARATOR), then the codes.
 
-        Codes come after all words, so word positions (phrases) are undisturbed.
+        Codes come after all words, so word positions (phrases) are undisturbed. A
+        `prefix` goes before every lexeme and code (see TITLE_PREFIX).
         """
         text = f" {SEPARATOR} ".join(map(" ".join, self.lexemes))
         found = [code for value in self.codes for code in value if code]
         if found:
             text += f" {SEPARATOR} " + " ".join(found)
+        if prefix and text:
+            text = prefix + text.replace(" ", " " + prefix)
         return text
 
 

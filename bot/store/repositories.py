@@ -210,6 +210,20 @@ def _paper_values(paper: Paper, seen_at: dt.datetime) -> dict[str, Any]:
     }
 
 
+async def _insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
+    """INSERT rows of `_paper_values` with each column's own bind processing."""
+    dialect = conn.dialect
+    columns = list(papers.c)
+    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
+    names = [c.name for c in columns]
+    pairs = list(zip(names, processors, strict=True))
+    sql = f"INSERT INTO papers ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
+    await conn.exec_driver_sql(
+        sql,
+        [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows],
+    )
+
+
 def _paper_from_row(row: Row[Any]) -> Paper:
     m = row._mapping
     return Paper(
@@ -302,9 +316,19 @@ class PaperRepo:
                     .scalars()
                     .all()
                 )
-                written = set((await conn.execute(stmt, builtins.list(chunk))).scalars().all())
-            inserted += len(written - existing)
-            updated += len(written & existing)
+                known = [row for row in chunk if row["id"] in existing]
+                if conn.dialect.name == "sqlite" and len(known) < len(chunk):
+                    # New papers need no merge: a plain INSERT, through the DB-API (a
+                    # backfill writes millions). BEGIN IMMEDIATE holds the write lock since
+                    # the read above, so none of them can have appeared meanwhile.
+                    fresh = [row for row in chunk if row["id"] not in existing]
+                    await _insert_new(conn, fresh)
+                    inserted += len(fresh)
+                    chunk = known
+                if chunk:
+                    written = set((await conn.execute(stmt, builtins.list(chunk))).scalars().all())
+                    inserted += len(written - existing)
+                    updated += len(written & existing)
         return UpsertResult(inserted=inserted, updated=updated)
 
     async def get(self, paper_id: str) -> Paper | None:

@@ -271,8 +271,8 @@ ingest_progress = sa.Table(
 )
 
 #: Each backend's own full-text tables (FTS5 on SQLite, tsvector + GIN on PostgreSQL),
-#: created by migration 0003 and not described by this metadata.
-NATIVE_SEARCH_TABLES = frozenset({"search_fts", "search_content", "search_vectors"})
+#: created by migrations 0003 and 0004 and not described by this metadata.
+NATIVE_SEARCH_TABLES = frozenset({"search_fts", "search_content", "search_days", "search_vectors"})
 
 
 def is_native_search_table(name: str) -> bool:

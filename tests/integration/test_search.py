@@ -16,6 +16,7 @@ from bot.models import Paper
 from bot.query import QueryError
 from bot.search import SearchRequest, parse_search, search
 from bot.search_index import SearchIndex
+from bot.search_scan import Scan
 from bot.store import Store
 from tests.seed_corpus import load_seed_papers
 
@@ -314,3 +315,74 @@ async def test_broad_queries_rank_the_newest_and_the_title_matches(seeded: Store
     assert {h.paper.id for h in results.hits[:3]} <= titled
     dated = await search(seeded, req("LoRA since:2000-01-01"), index=index)
     assert dated.total == 0  # the seed papers have no date
+
+
+async def test_sqlite_counts_newest_first_within_a_budget(store: Store) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("PostgreSQL counts every match (no budget)")
+    start = dt.date(2024, 1, 1)
+    many = [
+        paper(
+            f"2401.{n:05d}",
+            f"Study {n}",
+            abstract="We tune adapters." if n % 2 else "We prune adapters.",
+            daily_date=start + dt.timedelta(days=n),
+        )
+        for n in range(200)
+    ]
+    many[3] = paper("2401.00003", "Adapters in the title", daily_date=start + dt.timedelta(days=3))
+    many[7] = paper(
+        "2401.00007", "Rare", abstract="one zebra here", daily_date=start + dt.timedelta(days=7)
+    )
+    await store.papers.upsert(many)
+    index = SearchIndex(store, window=5)
+    index.scan = Scan(index, first_slice=10, budget=40, enough=20)
+
+    broad = await search(store, req("adapters"), limit=3, index=index)
+    # 199 match; counting stops after 50 papers and scales up: an estimate, said so.
+    assert not broad.total_exact and "about" in broad.header
+    assert 150 <= broad.total <= 250
+    # The title match is a candidate at any age, and BM25 puts it first.
+    assert broad.hits[0].paper.id == "2401.00003"
+
+    # Too few matches to show from the newest papers: counted to the end, exactly.
+    rare = await search(store, req("zebra"), index=index)
+    assert rare.total_exact and [h.paper.id for h in rare.hits] == ["2401.00007"]
+    tuned = await search(store, req("tune"), limit=10, index=index)
+    assert not tuned.total_exact and len(tuned.hits) == 10
+    # Asking for more results counts further: 100 cannot come from the newest 50 papers.
+    every = await search(store, req("tune"), limit=100, index=index)
+    assert every.total_exact and every.total == 98 == len(every.hits)  # odd days but 3, 7
+
+    # Filters are counted within the slices as well.
+    old = await search(store, req("adapters until:2024-01-20"), index=index)
+    assert old.total_exact and old.total == 19  # days 0-19, all but the zebra paper
+
+
+async def test_sqlite_papers_per_day_follow_writes_and_deletes(store: Store) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("SQLite keeps papers per day for its slices")
+    day1, day2 = dt.date(2024, 11, 1), dt.date(2024, 11, 2)
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "One", daily_date=day1),
+            paper("2411.00002", "Two", daily_date=day1),
+            paper("2411.00003", "Three", daily_date=day2),
+        ]
+    )
+    index = SearchIndex(store)
+
+    async def days() -> dict[int, int]:
+        await index.sync()
+        async with store.engine.connect() as conn:
+            rows = await conn.exec_driver_sql("SELECT day, docs FROM search_days WHERE docs > 0")
+            return {day: docs for day, docs in rows}
+
+    assert await days() == {day1.toordinal(): 2, day2.toordinal(): 1}
+    # An arXiv listing does not move a Hugging Face day; an HF one does (a new document id).
+    await store.papers.upsert([paper("2411.00001", "One", daily_date=day2, on_hf=True)])
+    assert await days() == {day1.toordinal(): 1, day2.toordinal(): 2}
+    async with store.begin_write() as conn:
+        await conn.exec_driver_sql("DELETE FROM papers WHERE id = '2411.00003'")
+    assert await days() == {day1.toordinal(): 1, day2.toordinal(): 1}
+    assert (await search(store, req("One"), index=index)).hits[0].date == day2

@@ -28,10 +28,15 @@ def ts(query: str, codes=CODES):
 
 
 def test_words_and_phrases() -> None:
-    assert fts("quantization") == type(fts("x"))('{t a x} : "quantiz"', True)
-    assert fts("pipeline parallelism").text == '{t a x} : "pipelin parallel"'
+    # Title lexemes are prefixed "0qt", author lexemes "0qu": a plain phrase matches the
+    # abstract and summary, its prefixed twin the title; no column filter is needed.
+    assert fts("quantization") == type(fts("x"))('("0qtquantiz" OR "quantiz")', True)
+    assert fts("pipeline parallelism").text == '("0qtpipelin 0qtparallel" OR "pipelin parallel")'
     assert ts("pipeline parallelism").text == "'pipelin' <-> 'parallel'"
-    assert fts("title:LoRA").text == f'{{t}} : ("{CODES["LoRA"][0]}" OR "{CODES["LoRA"][1]}")'
+    lora = CODES["LoRA"]
+    assert fts("title:LoRA").text == f'("0qt{lora[0]}" OR "0qt{lora[1]}")'
+    assert fts("abstract:survey").text == '{a} : ("survey")'
+    assert fts("author:Hopper").text == '"0quhopper"'
     assert ts("abstract:survey").text == "'survey':B"
     assert ts("author:Hopper").text == "'0quhopper'"
 
@@ -41,28 +46,29 @@ def test_acronyms_and_mixed_phrases() -> None:
     assert lora.exact and CODES["LoRA"][1] in (lora.text or "")
     mixed = fts("LoRA adapters")
     assert not mixed.exact  # FTS5 cannot place a code at a word position
-    assert mixed.text == f'({fts("LoRA").text}) AND ({{t a x}} : "adapt")'
+    assert mixed.text == f'({fts("LoRA").text}) AND (("0qtadapt" OR "adapt"))'
     pg = ts("LoRA adapters")
     assert pg.exact and pg.text == f"('{CODES['LoRA'][0]}' | '{CODES['LoRA'][1]}') <-> 'adapt'"
 
 
 def test_unknown_acronym_matches_nothing() -> None:
     assert fts("MoE").never
-    assert fts("MoE, survey").text == '{t a x} : "survey"'
+    survey = '("0qtsurvey" OR "survey")'
+    assert fts("MoE, survey").text == survey
     assert fts("survey AND MoE").never
-    assert fts("survey -MoE").text == '{t a x} : "survey"' and fts("survey -MoE").exact
+    assert fts("survey -MoE").text == survey and fts("survey -MoE").exact
 
 
 def test_negation_of_a_superset_is_left_to_the_matcher() -> None:
     exact = fts("survey -LoRA")
     assert exact.exact and " NOT " in (exact.text or "")
     loose = fts('survey -"LoRA adapters"')
-    assert not loose.exact and loose.text == '{t a x} : "survey"'
+    assert not loose.exact and loose.text == '("0qtsurvey" OR "survey")'
     assert ts('survey -"LoRA adapters"').exact  # exact on PostgreSQL
 
 
 def test_booleans() -> None:
-    assert fts("a, b").text == '({t a x} : "a") OR ({t a x} : "b")'
+    assert fts("a, b").text == '(("0qta" OR "a")) OR (("0qtb" OR "b"))'
     assert ts("a AND (b, c) -d").text == "('a') & (('b') | ('c')) & !('d')"
 
 
@@ -71,13 +77,13 @@ def test_too_common_acronyms() -> None:
     with pytest.raises(QueryError):
         fts("LoRA", codes)
     assert not fts("LoRA adapters", codes).exact
-    assert fts("survey LoRA", codes).text == '{t a x} : "survey"'
+    assert fts("survey LoRA", codes).text == '("0qtsurvey" OR "survey")'
     with pytest.raises(QueryError):  # either alternative could be anything
         fts("LoRA, survey", {"LoRA": ("x",) * (MAX_CODES + 1)})
 
 
 def test_title_tier() -> None:
-    assert title_tier(parse("quantization -survey"), Fts5(), CODES) == '{t} : "quantiz"'
+    assert title_tier(parse("quantization -survey"), Fts5(), CODES) == '"0qtquantiz"'
     assert title_tier(parse("author:Hopper"), Fts5(), CODES) is None
     assert acronym_words(parse("LoRA, ViT adapters, lora")) == {"LoRA", "ViT"}
 

@@ -1,0 +1,278 @@
+"""A search's candidates and total on SQLite: read newest first, within a budget.
+
+Walking a doclist costs time in proportion to its length: a word found in most of a
+million papers takes FTS5 about 25 ms to walk, a phrase of such words 60-130 ms (each
+position is compared). A search therefore never walks more of the index than it needs:
+
+- *title candidates*: the `window` newest matches with a query term in the title.
+  Title lexemes have doclists of their own (`bot.search_text.TITLE_PREFIX`), about a
+  twentieth of the index, and BM25 weighs the title far above the rest, so these are the
+  likeliest top results at any age;
+- *newest candidates*: the `window` newest matches anywhere;
+- *the total*: counted newest first, slice by slice (whole days holding `first_slice`
+  papers, then four times more each time; `search_days` keeps the papers per day). It
+  stops at the end of the archive, or once it has seen `budget` papers and counted
+  `enough` matches (and at least as many as are asked for). A total from part of the
+  archive is scaled to the whole of it and reported as an estimate ("about 12,000
+  papers"). A query with few matches is always counted to the end, so what it finds is
+  shown in full.
+
+The candidates are then ranked by `bot.search_score`. Document ids are in date order
+(`bot.search_text.day_key`), so "newest first" is an id-order walk, which FTS5 does
+without sorting, and a slice of the archive is an id range.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from bot.search_index import Filters, SearchIndex
+from bot.search_text import DAY_SHIFT
+
+__all__ = ["Scan", "ScanResult", "StoredDoc"]
+
+FIRST_SLICE = 20_000
+BUDGET = 100_000
+ENOUGH = 1_000
+#: How long the papers-per-day list is reused (see Scan._days).
+DAYS_TTL = 5.0
+#: A slice of at least this many papers is read as two halves at once.
+PARALLEL = 200_000
+#: A slice's matches are first read oldest first, up to this many (see _Reader.newest).
+ASCENDING = 1_000
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    docids: list[int]  # title candidates first, then the newest (no repeats)
+    total: int
+    exact: bool  # False: `total` is scaled up from part of the archive
+
+
+@dataclass(frozen=True, slots=True)
+class StoredDoc:
+    docid: int
+    paper_id: str
+    day: object
+    upvotes: int
+    columns: tuple[str, str, str, str]  # the lexeme text of t, a, x, u
+
+
+class Scan:
+    """Candidate search over one SQLite index (see the module docstring)."""
+
+    def __init__(
+        self,
+        index: SearchIndex,
+        *,
+        first_slice: int = FIRST_SLICE,
+        budget: int = BUDGET,
+        enough: int = ENOUGH,
+        parallel: int = PARALLEL,
+    ) -> None:
+        self.index = index
+        self.first_slice = first_slice
+        self.budget = budget
+        self.enough = enough
+        self.parallel = parallel
+        self._days_read: tuple[float, list[tuple[int, int]]] | None = None
+
+    async def candidates(
+        self,
+        query: str,
+        title_query: str | None,
+        filters: Filters,
+        *,
+        window: int,
+        need: int,
+        title_only: bool = False,
+    ) -> ScanResult:
+        """Title and newest candidates for the FTS5 `query`, and its total.
+
+        `title_query`: the query's terms restricted to titles (None: no such terms);
+        `title_only`: every `title_query` match is a `query` match (no AND, no NOT);
+        `need`: the total is counted at least this far, if there are that many.
+        """
+        async with self.index.store.engine.connect() as conn:
+            run = _Reader(conn, self.index, filters)
+            days = await self._days(conn, filters.low, filters.high)
+            documents = sum(n for _, n in days)
+            newest: list[int] = []
+            counted = scanned = taken = 0
+            high = filters.high
+            size = self.first_slice
+            while True:
+                # The next slice: whole days, newest first, until it holds `size` papers.
+                papers = 0
+                first = taken
+                while taken < len(days) and papers < size:
+                    papers += days[taken][1]
+                    taken += 1
+                last = taken >= len(days)
+                low = filters.low if last else max(filters.low, days[taken - 1][0] << DAY_SHIFT)
+                want = window - len(newest)
+                if papers >= self.parallel and taken - first > 1:
+                    found, count = await self._halves(
+                        run, query, days[first:taken], low, high, want
+                    )
+                else:
+                    found, count = await run.newest(query, low, high, want, True)
+                newest += found
+                counted += count or 0
+                if last:
+                    exact, total = True, counted
+                    break
+                scanned += papers
+                high = low - 1
+                if counted >= need and (counted >= self.enough or scanned >= self.budget):
+                    exact, total = False, round(counted * documents / max(scanned, 1))
+                    break
+                # Four times more, or as many as the matches so far say `need` takes.
+                size = max(size * 4, round(scanned * need / max(counted, 0.5)))
+            titled: list[int] = []
+            if title_query is not None and not (exact and len(newest) == total):
+                # (When the walk above found every match, they are all candidates already.)
+                both = title_query if title_only else f"({query}) AND ({title_query})"
+                titled, _ = await run.newest(both, filters.low, filters.high, window, False)
+        seen = set(titled)
+        return ScanResult(titled + [d for d in newest if d not in seen], total, exact)
+
+    async def _days(self, conn: AsyncConnection, low: int, high: int) -> list[tuple[int, int]]:
+        """(day, papers) of the days in the document id range, newest first.
+
+        Kept for DAYS_TTL seconds: the slices it cuts and the estimates it scales need
+        not follow every write (a walk always runs to the ends of the range it is given).
+        """
+        now = time.monotonic()
+        if self._days_read is None or now - self._days_read[0] > DAYS_TTL:
+            rows = await conn.exec_driver_sql(
+                "SELECT day, docs FROM search_days WHERE docs > 0 ORDER BY day DESC"
+            )
+            self._days_read = (now, [(day, docs) for day, docs in rows])
+        first, last = low >> DAY_SHIFT, high >> DAY_SHIFT
+        return [(day, n) for day, n in self._days_read[1] if first <= day <= last]
+
+    async def _halves(
+        self,
+        run: _Reader,
+        query: str,
+        days: list[tuple[int, int]],
+        low: int,
+        high: int,
+        want: int,
+    ) -> tuple[list[int], int]:
+        """A big slice read as two halves at once, on two connections: each walk is C
+        code that releases the GIL, so the two run on two cores."""
+        half = sum(n for _, n in days) / 2
+        papers = split = 0
+        while split < len(days) - 1 and papers + days[split][1] <= half:
+            papers += days[split][1]
+            split += 1
+        split = max(split, 1)
+        middle = days[split - 1][0] << DAY_SHIFT  # the oldest day of the newer half
+        async with self.index.store.engine.connect() as other:
+            second = _Reader(other, self.index, run.filters)
+            (newer, n1), (older, n2) = await asyncio.gather(
+                run.newest(query, middle, high, want, True),
+                second.newest(query, low, middle - 1, want, True),
+            )
+        return (newer + older)[: max(want, 0)], (n1 or 0) + (n2 or 0)
+
+    async def estimate_df(self, queries: Sequence[str | None]) -> tuple[list[float], int]:
+        """Estimated papers matching each query (from the newest slice), and all papers."""
+        everything = Filters()
+        async with self.index.store.engine.connect() as conn:
+            days = await self._days(conn, everything.low, everything.high)
+            documents = sum(n for _, n in days)
+            papers = taken = 0
+            while taken < len(days) and papers < self.first_slice:
+                papers += days[taken][1]
+                taken += 1
+            low = everything.low if taken >= len(days) else days[taken - 1][0] << DAY_SHIFT
+            run = _Reader(conn, self.index, everything)
+            out: list[float] = []
+            for query in queries:
+                if query is None:
+                    out.append(documents / 2)
+                    continue
+                count = await run.count(query, low, everything.high)
+                out.append(count * documents / max(papers, 1))
+        return out, documents
+
+    async def stored(self, docids: Sequence[int]) -> list[StoredDoc]:
+        """The stored lexeme text and filter columns of `docids`."""
+        if not docids:
+            return []
+        sql = (
+            "SELECT c.docid, d.paper_id, d.day, d.upvotes, c.t, c.a, c.x, c.u"
+            " FROM search_content c JOIN search_docs d ON d.docid = c.docid"
+            " WHERE c.docid IN (SELECT value FROM json_each(?))"
+        )
+        async with self.index.store.engine.connect() as conn:
+            rows = (await conn.exec_driver_sql(sql, (json.dumps(list(docids)),))).all()
+        return [
+            StoredDoc(docid, paper_id, day, upvotes, (t, a, x, u))
+            for docid, paper_id, day, upvotes, t, a, x, u in rows
+        ]
+
+
+class _Reader:
+    """The index queries of one search, on one connection (DB-API SQL, no compiling)."""
+
+    def __init__(self, conn: AsyncConnection, index: SearchIndex, filters: Filters) -> None:
+        self.conn = conn
+        self.index = index
+        self.filters = filters
+
+    def _sql(self, low: int, high: int) -> tuple[str, str, Filters]:
+        f = self.filters
+        bounded = Filters(low, high, f.min_upvotes, f.has_code)
+        frm, where = self.index.from_where(bounded)
+        return frm, where, bounded
+
+    async def count(self, query: str, low: int, high: int) -> int:
+        frm, where, bounded = self._sql(low, high)
+        result = await self.conn.exec_driver_sql(
+            f"SELECT count(*) FROM {frm} WHERE {where}", self.index.params(query, bounded)
+        )
+        return result.scalar_one()
+
+    async def newest(
+        self, query: str, low: int, high: int, n: int, counted: bool
+    ) -> tuple[list[int], int | None]:
+        """The ids of the `n` newest matches in [low, high] (newest first), and their
+        count (None when not `counted`).
+
+        FTS5 walks a phrase backwards (ORDER BY rowid DESC) past the low bound until it
+        finds a match, so unless the range starts at the beginning of the index, its
+        matches are first read oldest first, up to ASCENDING of them: a sparse range is
+        then read (and counted) in one walk; only a dense one is counted and walked
+        newest first, which then stops after `n`.
+        """
+        frm, where, bounded = self._sql(low, high)
+        count: int | None = None
+        if counted or low > 0:
+            # Oldest first, up to ASCENDING: in one walk, all of a sparse range's matches.
+            result = await self.conn.exec_driver_sql(
+                f"SELECT search_fts.rowid FROM {frm} WHERE {where}"
+                " ORDER BY search_fts.rowid LIMIT :n",
+                self.index.params(query, bounded, n=ASCENDING),
+            )
+            ids = list(result.scalars())
+            if len(ids) < ASCENDING:
+                return ids[::-1][: max(n, 0)], len(ids)
+            count = await self.count(query, low, high)
+        if n <= 0:
+            return [], count
+        result = await self.conn.exec_driver_sql(
+            f"SELECT search_fts.rowid FROM {frm} WHERE {where}"
+            " ORDER BY search_fts.rowid DESC LIMIT :n",
+            self.index.params(query, bounded, n=n),
+        )
+        return list(result.scalars()), count
