@@ -23,9 +23,10 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from bot.library import day_of
+from bot.models import Paper
 from bot.search_index import SearchIndex
 from bot.sources import PaperSource, SourceError
-from bot.store import Store
+from bot.store import Store, UpsertResult
 from bot.store.tables import ingest_progress
 
 log = logging.getLogger(__name__)
@@ -141,7 +142,13 @@ async def backfill(
     display. A failing day is reported and left unrecorded; the others go on.
     """
     today = today or dt.datetime.now(dt.UTC).date()
-    index = index or SearchIndex(store)
+    if index is None:
+        # A worker process analyses each day's papers while they are upserted.
+        async with SearchIndex(store, workers=1) as own:
+            return await backfill(
+                store, source, days, concurrency=concurrency, force=force, today=today,
+                settle_days=settle_days, on_day=on_day, index=own,
+            )  # fmt: skip
     report = BackfillReport(source.name)
     done = set() if force else await completed_days(store, source.name, days)
     todo = [d for d in days if d not in done]
@@ -162,9 +169,9 @@ async def backfill(
                 log.warning("%s %s: %s", source.name, day.isoformat(), error)
                 result = DayResult(day, error=str(error))
             else:
+                index.prepare(papers)  # analysed while earlier days are written
                 async with write_lock:
-                    upserted = await store.papers.upsert(papers)
-                    await index.sync()
+                    upserted = await write_papers(store, index, papers)
                     if day <= today - dt.timedelta(days=settle_days):
                         await _record(store, source.name, day, len(papers))
                 result = DayResult(day, len(papers), upserted.inserted, upserted.updated)
@@ -175,6 +182,14 @@ async def backfill(
     await asyncio.gather(*(one(day) for day in todo))
     report.days.sort(key=lambda r: r.day or dt.date.min)
     return report
+
+
+async def write_papers(store: Store, index: SearchIndex, papers: Sequence[Paper]) -> UpsertResult:
+    """Upsert papers and index them (call `index.prepare(papers)` as early as possible
+    before: the analysis then runs while other days are fetched and written)."""
+    upserted = await store.papers.upsert(papers)
+    await index.sync()
+    return upserted
 
 
 async def ingest_latest(store: Store, source: PaperSource) -> DayResult:

@@ -62,6 +62,8 @@ WINDOW = 2_000
 SQLITE_WINDOW = 100
 #: Papers per sync transaction.
 SYNC_BATCH = 2000
+#: Analyses made ahead (SearchIndex.prepare) kept at most, waiting for their sync.
+MAX_PREPARED = 50_000
 #: Acronym-like words longer than this are not kept in the vocabulary.
 MAX_ACRONYM = 200
 #: ts_rank_cd weights of D (authors), C (summary, keywords), B (abstract), A (title).
@@ -150,6 +152,29 @@ def index_rows(rows: Sequence[tuple[Any, ...]], postgres: bool) -> list[IndexRow
     return out
 
 
+def _paper_row(paper: Paper) -> tuple[Any, ...]:
+    """`paper` as `_read_batch` reads it back after an upsert (`_PAPER_COLUMNS`): empty
+    values are stored as NULL and NUL characters dropped (bot.store.repositories)."""
+
+    def text(value: str | None) -> str | None:
+        return value.replace("\x00", "") if value else value
+
+    authors = [text(a) for a in paper.authors if a]
+    keywords = [text(k) for k in paper.ai_keywords if k]
+    return (
+        paper.id,
+        text(paper.title) or "",
+        text(paper.abstract) or "",
+        authors or None,
+        paper.published_at,
+        paper.daily_date,
+        int(paper.upvotes or 0),
+        text(paper.ai_summary) or None,
+        keywords or None,
+        text(paper.github_url) or None,
+    )
+
+
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -168,6 +193,8 @@ class SearchIndex:
         self.workers = workers
         self.dialect = TsQuery() if self.postgres else Fts5()
         self._pool: ProcessPoolExecutor | None = None
+        self._pending: list[tuple[set[str], list[tuple[Any, ...]], asyncio.Future[Any]]] = []
+        self._ready: dict[str, tuple[tuple[Any, ...], IndexRow]] = {}
         self._scan: Scan | None = None
 
     @property
@@ -201,6 +228,45 @@ class SearchIndex:
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
 
+    def prepare(self, papers: Sequence[Paper]) -> None:
+        """Start analysing papers that are about to be written (a backfill's days as
+        they arrive), in a worker process, while other work goes on.
+
+        A sync uses an analysis only if the paper it reads back is exactly the one
+        analysed (not merged with an older record, not changed since); any other is
+        analysed as usual. Without `workers` this does nothing: there is nothing to
+        overlap with.
+        """
+        if not self.workers or len(papers) <= 100:
+            return
+        rows = [_paper_row(p) for p in papers]
+        future = asyncio.get_running_loop().run_in_executor(
+            self._workers(), index_rows, rows, self.postgres
+        )
+        self._pending.append(({row[0] for row in rows}, rows, future))
+
+    async def _prepared_for(self, ids: set[str]) -> None:
+        """Collect the prepared analyses that are done or hold any of `ids`."""
+        waiting = []
+        for entry in self._pending:
+            holds, rows, future = entry
+            if not future.done() and holds.isdisjoint(ids):
+                waiting.append(entry)
+                continue
+            with contextlib.suppress(Exception):  # a failed analysis is simply redone
+                for row, doc in zip(rows, await future, strict=True):
+                    self._ready[row[0]] = (row, doc)
+        self._pending = waiting
+        while len(self._ready) > MAX_PREPARED:  # oldest first: never used, let go
+            del self._ready[next(iter(self._ready))]
+
+    def _workers(self) -> ProcessPoolExecutor:
+        if self._pool is None:
+            self._pool = ProcessPoolExecutor(
+                self.workers, mp_context=multiprocessing.get_context("spawn")
+            )
+        return self._pool
+
     async def sync(self, *, batch: int = SYNC_BATCH) -> int:
         """Index every queued paper; returns how many were (re)indexed.
 
@@ -227,14 +293,23 @@ class SearchIndex:
                     break
                 after = queued[-1][0]
                 read += len(queued)
+                docs = []
+                if self._pending or self._ready:
+                    await self._prepared_for({row[0] for row in rows})
+                    rest = []
+                    for row in rows:
+                        known = self._ready.pop(row[0], None)
+                        if known is not None and known[0] == row:
+                            docs.append(known[1])
+                        else:
+                            rest.append(row)
+                    rows = rest
                 if self.workers and len(rows) > 100:
-                    if self._pool is None:
-                        self._pool = ProcessPoolExecutor(
-                            self.workers, mp_context=multiprocessing.get_context("spawn")
-                        )
-                    docs = await loop.run_in_executor(self._pool, index_rows, rows, self.postgres)
-                else:
-                    docs = index_rows(rows, self.postgres)
+                    docs += await loop.run_in_executor(
+                        self._workers(), index_rows, rows, self.postgres
+                    )
+                elif rows:
+                    docs += index_rows(rows, self.postgres)
                 if writing is not None:
                     written += await writing
                 writing = asyncio.create_task(self._write(queued, docs))
@@ -302,10 +377,14 @@ class SearchIndex:
             if not self.postgres:
                 await _count_days(conn, existing.values(), docids.values())
             await self._remember_acronyms(conn, docs)
-            if fresh:
+            if fresh and self.postgres:
                 await conn.execute(
                     sa.text("DELETE FROM search_pending WHERE paper_id = :p AND seq = :s"),
                     [{"p": pid, "s": seq} for pid, seq in fresh],
+                )
+            elif fresh:  # the DB-API directly: one row per indexed paper
+                await conn.exec_driver_sql(
+                    "DELETE FROM search_pending WHERE paper_id = ? AND seq = ?", fresh
                 )
         return len(fresh)
 
@@ -594,9 +673,10 @@ def tsvector_literal(doc: IndexDoc, *, title_only: bool = False) -> str:
         fields = ((doc.title, "", ""),)
     for field, weight, prefix in fields:
         for lexes, codes in zip(field.lexemes, field.codes, strict=True):
-            for lex, code in zip(lexes, codes, strict=True):
+            code_at = dict(codes)
+            for i, lex in enumerate(lexes):
                 mark = f"{min(pos, _PG_MAX_POS)}{weight}"
-                for item in (lex, code):
+                for item in (lex, code_at.get(i)):
                     if item is None:
                         continue
                     found = positions.setdefault(prefix + item, [])

