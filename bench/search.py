@@ -354,7 +354,9 @@ async def sqlite_run(
         if args.reuse and await store.papers.count() == count:
             print(f"  {label}: reusing {path.name} (ingest not measured)", file=sys.stderr)
         else:
-            run.ingest_seconds = await ingest(store, corpus, count, args.papers or count, args, label)
+            run.ingest_seconds = await ingest(
+                store, corpus, count, args.papers or count, args, label
+            )
         run.index_mb, run.archive_mb = await sqlite_sizes(store)
         await time_queries(store, queries, args, run)
         if like:
@@ -371,7 +373,9 @@ async def postgres_run(url: str, count: int, corpus: Corpus, queries, args) -> R
         await migrate(url, schema=schema)
         run = Run(f"PostgreSQL, {count:,}", count)
         async with Store(url, schema=schema) as store:
-            run.ingest_seconds = await ingest(store, corpus, count, args.papers or count, args, "pg")
+            run.ingest_seconds = await ingest(
+                store, corpus, count, args.papers or count, args, "pg"
+            )
             async with store.engine.begin() as conn:
                 await conn.exec_driver_sql("ANALYZE")
             run.index_mb, run.archive_mb = await postgres_sizes(store)
