@@ -370,14 +370,16 @@ async def _candidates(
         return _Found([], 0)
     if not compiled.exact:
         k = max(k, min(total, CHECK_ALL))
-    if total <= index.window or (not compiled.exact and total <= CHECK_ALL):
+    if total <= index.window:  # every match is among the newest: ranked by key
+        return _Found(await index.rank(query, filters, k, ids=newest), total)
+    if not compiled.exact and total <= CHECK_ALL:
         return _Found(await index.rank(query, filters, k), total)
     # A broad query: rank the newest `window` matches and the newest `window` with a
     # query term in the title (see bot.search_index).
     also = []
     if tier is not None:
         also = await index.newest_ids(query, filters, index.window, title_tier=tier)
-    ranked = await index.rank(query, filters, k, ids=sorted({*(newest or ()), *also}))
+    ranked = await index.rank(query, filters, k, ids=sorted({*newest, *also}))
     return _Found(ranked, total)
 
 

@@ -560,8 +560,8 @@ class SearchIndex:
             params["min_upvotes"] = filters.min_upvotes
         return params
 
-    async def count_and_newest(self, query: str, filters: Filters) -> tuple[int, list[int] | None]:
-        """PostgreSQL: (matches, ids of the `window` newest; None if there are no more).
+    async def count_and_newest(self, query: str, filters: Filters) -> tuple[int, list[int]]:
+        """PostgreSQL: (matches, ids of the `window` newest: all of them if no more).
 
         A GIN index gives no ids in order, so every matching row is visited for either:
         one pass does both. (SQLite reads its doclists in id order: `bot.search_scan`.)
@@ -574,9 +574,7 @@ class SearchIndex:
         )
         async with self._reader() as conn:
             total, ids = (await conn.execute(sql, self.params(query, filters, n=self.window))).one()
-        if total <= self.window:
-            return total, None
-        return total, list(ids)
+        return total, list(ids or ())
 
     async def newest_ids(
         self, query: str, filters: Filters, n: int, *, title_tier: str
