@@ -58,7 +58,7 @@ __all__ = ["Candidate", "Filters", "SearchIndex"]
 
 #: Broad queries rank this many newest matches, and as many newest with a title match
 #: (PostgreSQL; SQLite, which ranks in Python, SQLITE_WINDOW).
-WINDOW = 2_000
+WINDOW = 500
 SQLITE_WINDOW = 100
 #: Papers per sync transaction.
 SYNC_BATCH = 2000
