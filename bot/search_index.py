@@ -49,6 +49,7 @@ from bot.search_text import (
     day_key,
 )
 from bot.store import Store
+from bot.store.repositories import paper_columns
 from bot.store.tables import papers
 
 if TYPE_CHECKING:
@@ -153,26 +154,9 @@ def index_rows(rows: Sequence[tuple[Any, ...]], postgres: bool) -> list[IndexRow
 
 
 def _paper_row(paper: Paper) -> tuple[Any, ...]:
-    """`paper` as `_read_batch` reads it back after an upsert (`_PAPER_COLUMNS`): empty
-    values are stored as NULL and NUL characters dropped (bot.store.repositories)."""
-
-    def text(value: str | None) -> str | None:
-        return value.replace("\x00", "") if value else value
-
-    authors = [text(a) for a in paper.authors if a]
-    keywords = [text(k) for k in paper.ai_keywords if k]
-    return (
-        paper.id,
-        text(paper.title) or "",
-        text(paper.abstract) or "",
-        authors or None,
-        paper.published_at,
-        paper.daily_date,
-        int(paper.upvotes or 0),
-        text(paper.ai_summary) or None,
-        keywords or None,
-        text(paper.github_url) or None,
-    )
+    """`paper` as `_read_batch` reads it back once upserted (`_PAPER_COLUMNS`)."""
+    stored = paper_columns(paper)
+    return tuple(stored[c.name] for c in _PAPER_COLUMNS)
 
 
 def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]:
@@ -239,7 +223,10 @@ class SearchIndex:
         """
         if not self.workers or len(papers) <= 100:
             return
-        rows = [_paper_row(p) for p in papers]
+        try:
+            rows = [_paper_row(p) for p in papers]
+        except ValueError:
+            return  # a bad id: the upsert will say so
         future = asyncio.get_running_loop().run_in_executor(
             self._workers(), index_rows, rows, self.postgres
         )

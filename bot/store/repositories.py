@@ -183,7 +183,11 @@ async def _ensure_target(ctx: StoreContext, conn: AsyncConnection, target: Targe
 # --------------------------------------------------------------------------- papers
 
 
-def _paper_values(paper: Paper, seen_at: dt.datetime) -> dict[str, Any]:
+def paper_columns(paper: Paper) -> dict[str, Any]:
+    """The `papers` columns a paper is stored with (timestamps aside).
+
+    Raises ValueError for an empty or too long id.
+    """
     if not isinstance(paper.id, str) or not paper.id.strip():
         raise ValueError(f"paper id {paper.id!r} is empty")
     if len(paper.id) > 64:
@@ -206,9 +210,13 @@ def _paper_values(paper: Paper, seen_at: dt.datetime) -> dict[str, Any]:
         "thumbnail_url": _text(paper.thumbnail_url) or None,
         "on_hf": bool(paper.on_hf),
         "source": _text(paper.source) or "hf",
-        "first_seen_at": seen_at,
-        "updated_at": seen_at,
     }
+
+
+def _paper_values(paper: Paper, seen_at: dt.datetime) -> dict[str, Any]:
+    values = paper_columns(paper)
+    values["first_seen_at"] = values["updated_at"] = seen_at
+    return values
 
 
 async def _insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> None:
