@@ -417,7 +417,6 @@ async def _sqlite_candidates(
     candidates = [
         Candidate(d.docid, d.paper_id, scores[d.docid], _day(d.day), d.upvotes) for d in docs
     ]
-    candidates.sort(key=_order_key)
     return _Found(candidates, max(found.total, len(candidates)), found.exact)
 
 
