@@ -29,9 +29,10 @@ import asyncio
 import contextlib
 import datetime as dt
 import fcntl
+import functools
 import logging
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
@@ -114,7 +115,7 @@ class DigestScheduler:
         await self.sync()
         if self.sources:
             aps.add_job(
-                self.ingest_once,
+                _stoppable(self.ingest_once),
                 IntervalTrigger(minutes=self.ingest_interval, timezone=dt.UTC),
                 id=INGEST_JOB,
                 next_run_time=dt.datetime.now(dt.UTC) if ingest_now else None,
@@ -123,7 +124,7 @@ class DigestScheduler:
                 misfire_grace_time=None,
             )
         aps.add_job(
-            self.check,
+            _stoppable(self.check),
             IntervalTrigger(seconds=self.schedule_poll, timezone=dt.UTC),
             id=SYNC_JOB,
             coalesce=True,
@@ -181,7 +182,7 @@ class DigestScheduler:
                 if self._specs.get(tid) == spec:
                     continue
                 aps.add_job(
-                    self.fire,
+                    _stoppable(self.fire),
                     trigger_for(self._settings[tid]),
                     args=[tid],
                     id=f"{JOB_PREFIX}{tid}",
@@ -331,6 +332,22 @@ class DigestScheduler:
                     result = await self.store.papers.upsert(papers, seen_at=self.clock.now())
                 total += result.inserted + result.updated
         return total
+
+
+def _stoppable(job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+    """`job` as APScheduler runs it: a shutdown that cancels it mid-run (Ctrl-C, a
+    deploy) is logged in one line, where APScheduler would log a failure and a traceback.
+    Whatever the job had not committed is left for the next run, as after a crash."""
+
+    @functools.wraps(job)
+    async def run(*args: Any) -> Any:
+        try:
+            return await job(*args)
+        except asyncio.CancelledError:
+            log.info("%s stopped by shutdown", getattr(job, "__name__", "job"))
+            return None
+
+    return run
 
 
 # --------------------------------------------------------------------------- leadership

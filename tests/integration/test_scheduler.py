@@ -309,3 +309,31 @@ async def test_one_scheduler_per_sqlite_file(sqlite_url: str) -> None:
         await first.release()
         assert await second.try_acquire()
         await second.release()
+
+
+class _Hanging:
+    """A source whose fetch never returns (a slow network at shutdown)."""
+
+    name = "hanging"
+
+    def __init__(self) -> None:
+        self.started = asyncio.Event()
+
+    async def fetch_day(self, day: dt.date | None) -> list:
+        self.started.set()
+        await asyncio.Event().wait()
+        return []
+
+
+async def test_shutdown_mid_job_logs_one_line_not_a_traceback(
+    store: Store, clock: ManualClock, fake: RecordingAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    source = _Hanging()
+    sched = DigestScheduler(store, planner_for(store, [fake], clock), clock=clock, sources=[source])
+    with caplog.at_level(logging.INFO):
+        await sched.start(ingest_now=True)
+        await asyncio.wait_for(source.started.wait(), 10)
+        await sched.stop()
+        await asyncio.sleep(0.05)  # the cancelled job finishes
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
+    assert any("stopped by shutdown" in r.getMessage() for r in caplog.records)
