@@ -4,7 +4,11 @@ Guarantees (DESIGN.md "Delivery guarantees"): a part is written to the outbox be
 is sent (at least once) and its unique key makes every resend the same message (at most
 once): Discord dedups the key's nonce, and a part that may already have gone out (a
 crash mid-send, a timeout, a 5xx) is first looked up with `adapter.find_sent` (Slack
-searches the channel for the key in message metadata).
+searches the channel for the key in message metadata). A platform may finish a post
+after the client gave up on it, so an uncertain part is looked up `lookups` times,
+`lookup_spacing` seconds apart (the first that long after the failed send), before it is
+resent; a platform whose lookups see nothing (`finds_sent = False`: Discord, which
+dedups by nonce instead) is resent after one.
 
 Failures: 429 waits what the platform says (Retry-After); 5xx, timeouts and unexpected
 errors back off exponentially with jitter, up to `max_attempts` (then the part is
@@ -40,6 +44,10 @@ from bot.store import Store
 from config import Settings
 
 log = logging.getLogger(__name__)
+
+
+class _NotSeenYet(Exception):
+    """An uncertain part was not found, and it is too early to resend it."""
 
 
 def worker_name() -> str:
@@ -130,6 +138,8 @@ class Deliverer:
         poll: float = 2.0,
         worker: str | None = None,
         rng: random.Random | None = None,
+        lookups: int = 1,
+        lookup_spacing: float = 0.0,
     ) -> None:
         self.store = store
         self.adapters = dict(adapters)
@@ -142,6 +152,9 @@ class Deliverer:
         self.poll = poll
         self.worker = worker or worker_name()
         self.rng = rng or random.Random()
+        self.lookups = max(1, lookups)
+        self.lookup_spacing = lookup_spacing
+        self._looked: dict[int, int] = {}  # part id -> lookups that found nothing yet
         self.stats = DeliveryStats()
         self._wake = asyncio.Event()
         self._last_sent: dict[int, dt.datetime] = {}
@@ -166,6 +179,8 @@ class Deliverer:
             "lease": settings.delivery_lease_seconds,
             "send_timeout": settings.delivery_send_timeout,
             "poll": settings.delivery_poll_seconds,
+            "lookups": settings.delivery_lookups,
+            "lookup_spacing": settings.delivery_lookup_seconds,
         }
         options.update(kwargs)
         return cls(store, adapters, **options)
@@ -390,6 +405,12 @@ class Deliverer:
             )
             if found is not None:
                 return found, True
+            looked = self._looked.get(part.id, 0) + 1
+            if looked < self.lookups and getattr(adapter, "finds_sent", True):
+                self._looked[part.id] = looked
+                raise _NotSeenYet(
+                    f"not seen on the platform yet (lookup {looked} of {self.lookups})"
+                )
         await self._space(part.target_id)
         payload = await self._payload(part, adapter)
         ref = await asyncio.wait_for(
@@ -418,6 +439,11 @@ class Deliverer:
             return
         try:
             ref, found = await self._send(part, adapter)
+        except _NotSeenYet as pending:
+            await self._retry(
+                part, str(pending), count=False, uncertain=True, delay=self.lookup_spacing
+            )
+            return
         except ChatError as error:
             if error.permanent:
                 await self._permanent(part, error)
@@ -438,6 +464,7 @@ class Deliverer:
             log.exception("sending %s to %s failed unexpectedly", part.key, part.target)
             await self._retry(part, f"{type(error).__name__}: {error}", count=True, uncertain=True)
             return
+        self._looked.pop(part.id, None)
         now = self.clock.now()
         self._last_sent[part.target_id] = now
         self._acks.put_nowait(SentAck(part.id, part.target_id, ref.id, now))
@@ -457,6 +484,12 @@ class Deliverer:
     ) -> None:
         if delay is None:
             delay = self.policy.backoff(part.attempts + 1, self.rng) if count else self.poll
+            adapter = self.adapters.get(part.target.platform)
+            if count and uncertain and getattr(adapter, "finds_sent", True):
+                # It may still land: look it up no sooner than this, `lookups` times anew.
+                delay = max(delay, self.lookup_spacing)
+        if count:
+            self._looked.pop(part.id, None)
         now = self.clock.now()
         status = await self.store.outbox.release(
             part.id,

@@ -124,6 +124,12 @@ class Settings(BaseSettings):
     delivery_send_timeout: float = Field(
         default=30.0, gt=0, description="Seconds one send may take before it counts as failed."
     )
+    delivery_lookups: int = Field(
+        default=3, ge=1, le=20, description="Lookups of a part whose send had no clear outcome."
+    )
+    delivery_lookup_seconds: float = Field(
+        default=10.0, ge=0, description="Seconds between those lookups, before it is resent."
+    )
     delivery_lease_seconds: float = Field(
         default=120.0, gt=0, description="A claimed part is reclaimed this long after a crash."
     )

@@ -95,6 +95,9 @@ class DiscordAdapter:
 
     platform = PLATFORM
     platforms = (PLATFORM, WEBHOOK_PLATFORM)
+    #: find_sent() cannot look a part up (the nonce dedups a resend instead), so delivery
+    #: need not wait and look again before resending an uncertain part.
+    finds_sent = False
 
     def __init__(
         self,
@@ -107,6 +110,7 @@ class DiscordAdapter:
         client_options: dict[str, Any] | None = None,
         subscriptions: SubscriptionLister | None = None,
         connect: bool = True,
+        timeout: float = 30.0,
     ) -> None:
         self._token = token
         self.connect = connect
@@ -115,7 +119,8 @@ class DiscordAdapter:
         self.require_manage_channels = require_manage_channels
         self.defer_after = defer_after
         self.client_options = dict(client_options or {})
-        self.rest = DiscordREST(token, api_url)
+        # The outbox's send timeout (PAPERBOY_DELIVERY_SEND_TIMEOUT), not a shorter one.
+        self.rest = DiscordREST(token, api_url, timeout=timeout)
         self.client: PaperboyClient | None = None
         self.ready = asyncio.Event()
         self.invite_url: str | None = None

@@ -17,6 +17,7 @@ def create(settings: Settings) -> DiscordAdapter | None:
         api_url=settings.discord_api_url,
         dev_guild=settings.discord_dev_guild,
         require_manage_channels=settings.discord_require_manage_channels,
+        timeout=settings.delivery_send_timeout,
     )
 
 
@@ -24,7 +25,12 @@ def create_webhook_poster(settings: Settings) -> DiscordAdapter:
     """An adapter for delivery only: posts to `discord-webhook:` targets (no token
     needed) and, when a token is set, to channels. Its `start()` connects nothing."""
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else None
-    return DiscordAdapter(token or None, api_url=settings.discord_api_url, connect=False)
+    return DiscordAdapter(
+        token or None,
+        api_url=settings.discord_api_url,
+        connect=False,
+        timeout=settings.delivery_send_timeout,
+    )
 
 
 PLUGIN = AdapterPlugin(

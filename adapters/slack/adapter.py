@@ -11,12 +11,23 @@ within Slack's 3 s. A digest preview has a "Share in channel" button; clicking i
 Delivery. `post()` sends one rendered part with `chat.postMessage`, adding `channel`
 and, with an outbox key, `metadata = {"event_type": "paperboy_digest_part",
 "event_payload": {"key": ...}}`; `find_sent()` looks for that key in the channel's
-recent history (and in the threads of our own recent digests). Retries belong to the
-outbox: the delivery client has slack_sdk's retry handlers turned off (`retry_handlers
-=[]`), because its default connection-error retry could post a message twice, and a
-429 must reach the outbox as `ChatError(retry_after=...)`. When a post's outcome is
+recent history (and in the threads of our own recent digests). Reading history needs
+membership, even in a public channel the bot can post to without one
+(`chat:write.public`), so before its first keyed post to a channel the adapter joins it
+(`conversations.join`, scope `channels:join`; private channels answer that they cannot
+be joined, and there the bot is a member anyway). A lookup that still cannot read the
+history (the scope missing, the channel not joinable) is never an error of its own: it
+logs a warning and answers "not found", so the part is posted again (perhaps twice)
+rather than lost, and a channel that is really gone is paused by the post's own answer.
+
+Retries belong to the outbox: the delivery client has slack_sdk's retry handlers turned
+off (`retry_handlers=[]`), because its default connection-error retry could post a
+message twice, and a 429 must reach the outbox as `ChatError(retry_after=...)`. Its
+timeout is the outbox's send timeout (`PAPERBOY_DELIVERY_SEND_TIMEOUT`), so the client
+does not give up on a slow post before the outbox does. When a post's outcome is
 unknown (timeout, connection lost, 5xx), the adapter remembers the key and checks
-history before the next attempt with that key, so a retry does not post twice.
+history before the next attempt with that key, unless `find_sent()` was asked about
+that key in between (as the outbox does): the history is read once per retry.
 The client bolt uses for commands keeps the connection-error retry and one
 rate-limit retry: answering a user is not the outbox's business.
 """
@@ -34,6 +45,7 @@ import aiohttp
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
@@ -52,6 +64,7 @@ from adapters.slack.render import (
     render_reply,
     sendable,
 )
+from adapters.slack.requests import shape_problem
 from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from bot.models import Digest, Reply, Target
 from config import Settings
@@ -75,6 +88,9 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
     }
 )
+#: conversations.join's answer for a channel that cannot be joined (private, a DM):
+#: there the bot is a member when it can post at all.
+NOT_JOINABLE = "method_not_supported_for_channel_type"
 HISTORY_PAGE = 100
 HISTORY_PAGES = 3  # "recent": the newest 300 messages of the channel
 ANY_COMMAND = re.compile(r"^/.+")
@@ -99,6 +115,12 @@ def chat_error(error: SlackApiError, method: str) -> ChatError:
     if status >= 500:
         return ChatError(f"slack {method}: HTTP {status}" + (f" {code}" if code else ""))
     return ChatError(f"slack {method}: {code or f'HTTP {status}'}")
+
+
+def _code(error: SlackApiError) -> str | None:
+    data = getattr(error.response, "data", None)
+    code = data.get("error") if isinstance(data, Mapping) else None
+    return code if isinstance(code, str) else None
 
 
 def _retry_after(value: Any) -> float:
@@ -140,26 +162,33 @@ class SlackAdapter:
         signing_secret: str | None = None,
         api_url: str = DEFAULT_API_URL,
         thread_digests: bool = False,
-        timeout: int = 20,
+        timeout: float = 30.0,
     ) -> None:
         self.app_token = app_token or None
         self.signing_secret = signing_secret or None
         self.thread_digests = thread_digests
-        # Delivery: no built-in retries (see the module docstring).
+        # Delivery: no built-in retries (see the module docstring). slack_sdk passes the
+        # timeout on to aiohttp, which takes seconds as a float.
         self.client = AsyncWebClient(
-            token=bot_token, base_url=api_url, timeout=timeout, retry_handlers=[]
+            token=bot_token,
+            base_url=api_url,
+            timeout=timeout,  # type: ignore[arg-type]
+            retry_handlers=[],
         )
         # Commands and Socket Mode: a reconnect and one rate-limit retry are harmless.
         self.app_client = AsyncWebClient(
             token=bot_token,
             base_url=api_url,
-            timeout=timeout,
+            timeout=timeout,  # type: ignore[arg-type]
             retry_handlers=[
                 AsyncConnectionErrorRetryHandler(),
                 AsyncRateLimitErrorRetryHandler(max_retry_count=1),
             ],
         )
         self._uncertain: set[tuple[str, str]] = set()
+        self._joined: set[str] = set()  # channels joined (or not joinable) by this process
+        self._cannot_join = False  # the app lacks channels:join (installed before it)
+        self._unreadable_warned: set[tuple[str, str]] = set()
         self._threads: dict[tuple[str, str], str] = {}
         self._bot_id: str | None = None
         self._socket: AsyncSocketModeHandler | None = None
@@ -179,6 +208,7 @@ class SlackAdapter:
             signing_secret=secret(settings.slack_signing_secret),
             api_url=settings.slack_api_url,
             thread_digests=settings.slack_thread_digests,
+            timeout=settings.delivery_send_timeout,
         )
 
     # -- rendering ----------------------------------------------------------------------
@@ -193,10 +223,11 @@ class SlackAdapter:
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
         channel = target.channel
+        if key is not None:
+            await self._join(channel)
         if key is not None and (channel, key) in self._uncertain:
             found = await self.find_sent(target, key)
             if found is not None:
-                self._uncertain.discard((channel, key))
                 return found
         args: dict[str, Any] = {**sendable(part), "channel": channel}
         thread = part.get(THREAD_KEY) if isinstance(part, Mapping) else None
@@ -207,7 +238,9 @@ class SlackAdapter:
             payload["thread"] = thread["id"]
             payload["role"] = thread["role"]
             if thread["role"] == "reply":
-                args["thread_ts"] = await self._thread_parent(target, thread["id"])
+                parent = await self._thread_parent(target, thread["id"])
+                if parent is not None:
+                    args["thread_ts"] = parent
         if payload:
             args["metadata"] = {"event_type": METADATA_EVENT, "event_payload": payload}
         try:
@@ -224,6 +257,7 @@ class SlackAdapter:
                 raise chat_error(again, "chat.postMessage") from None
         if key is not None:
             self._uncertain.discard((channel, key))
+            self._unreadable_warned.discard((channel, key))
         if thread and thread["role"] == "parent":
             self._threads[(channel, thread["id"])] = ts
         return MessageRef(target, ts)
@@ -255,8 +289,58 @@ class SlackAdapter:
                 raise ChatError(f"slack auth.test: {type(error).__name__}") from None
         return self._bot_id
 
+    async def _join(self, channel: str) -> bool:
+        """Join `channel` once per process, so its history can be read (see the module
+        docstring). True when the bot is now a member, or the channel is one that cannot
+        be joined (there membership comes by invitation). Never raises: a failure to
+        join is not a failure to post."""
+        if channel in self._joined:
+            return True
+        if self._cannot_join:
+            return False
+        try:
+            await self.client.conversations_join(channel=channel)
+        except SlackApiError as error:
+            code = _code(error)
+            if code == NOT_JOINABLE:
+                self._joined.add(channel)
+                return True
+            if code == "missing_scope":
+                self._cannot_join = True
+                log.warning(
+                    "slack: the app lacks the channels:join scope, so it cannot read the "
+                    "history of public channels it was not invited to; reinstall it from "
+                    "config/slack-manifest.yml (see docs/slack.md)"
+                )
+            else:  # gone, archived, rate limited, 5xx: the post (or a later one) will tell
+                log.debug("slack: could not join %s: %s", channel, chat_error(error, "join"))
+            return False
+        except (TimeoutError, aiohttp.ClientError) as error:
+            log.debug("slack: could not join %s: %s", channel, type(error).__name__)
+            return False
+        self._joined.add(channel)
+        return True
+
     async def _history(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
-        """Up to HISTORY_PAGES pages of messages (with metadata) from `method`."""
+        """Up to HISTORY_PAGES pages of messages (with metadata) from `method`.
+
+        `not_in_channel` (a public channel the bot posts to without being a member) is
+        answered by joining the channel and reading again."""
+        channel = str(kwargs["channel"])
+        try:
+            return await self._pages(method, **kwargs)
+        except SlackApiError as error:
+            if _code(error) != "not_in_channel":
+                raise chat_error(error, method) from None
+            self._joined.discard(channel)
+        if not await self._join(channel):
+            raise ChatError(f"slack {method}: not_in_channel", permanent=True)
+        try:
+            return await self._pages(method, **kwargs)
+        except SlackApiError as error:
+            raise chat_error(error, method) from None
+
+    async def _pages(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
         call = getattr(self.client, method.replace(".", "_"))
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
@@ -265,8 +349,6 @@ class SlackAdapter:
                 response = await call(
                     limit=HISTORY_PAGE, include_all_metadata=True, cursor=cursor, **kwargs
                 )
-            except SlackApiError as error:
-                raise chat_error(error, method) from None
             except (TimeoutError, aiohttp.ClientError) as error:
                 raise ChatError(f"slack {method}: {type(error).__name__}") from None
             messages.extend(response.get("messages") or [])
@@ -286,7 +368,34 @@ class SlackAdapter:
         return payload if isinstance(payload, dict) else None
 
     async def find_sent(self, target: Target, key: str) -> MessageRef | None:
-        """The message posted under outbox `key` among the channel's recent messages."""
+        """The message posted under outbox `key` among the channel's recent messages.
+
+        Transient failures (429, 5xx, timeouts) raise ChatError, so the lookup is made
+        again later. A history that cannot be read at all (not a member and cannot
+        join, a scope missing) answers None with a warning: the part is then posted
+        again, perhaps twice, and never lost; whether the channel is really gone is for
+        that post to find out (docs/slack.md, *Delivery*).
+        """
+        try:
+            found = await self._find(target, key)
+        except ChatError as error:
+            if not error.permanent:
+                raise
+            if (target.channel, key) not in self._unreadable_warned:
+                self._unreadable_warned.add((target.channel, key))
+                log.warning(
+                    "slack: cannot read the history of %s (%s), so whether %s was posted "
+                    "already is unknown; posting it (again), it may show twice",
+                    target,
+                    error,
+                    key,
+                )
+            found = None
+        # Looked just now: a post() with this key need not look again.
+        self._uncertain.discard((target.channel, key))
+        return found
+
+    async def _find(self, target: Target, key: str) -> MessageRef | None:
         bot_id = await self._our_bot_id()
         recent = await self._history("conversations.history", channel=target.channel)
         for message in recent:
@@ -309,12 +418,26 @@ class SlackAdapter:
                     return MessageRef(target, str(reply["ts"]))
         return None
 
-    async def _thread_parent(self, target: Target, thread_id: str) -> str:
+    async def _thread_parent(self, target: Target, thread_id: str) -> str | None:
+        """The ts of the digest's parent message (None: the history cannot be read, so
+        the reply goes out as a message of its own rather than not at all)."""
         known = self._threads.get((target.channel, thread_id))
         if known is not None:
             return known
         bot_id = await self._our_bot_id()
-        for message in await self._history("conversations.history", channel=target.channel):
+        try:
+            recent = await self._history("conversations.history", channel=target.channel)
+        except ChatError as error:
+            if not error.permanent:
+                raise
+            log.warning(
+                "slack: cannot read the history of %s (%s) to find the digest's first "
+                "message; posting the rest outside its thread",
+                target,
+                error,
+            )
+            return None
+        for message in recent:
             payload = self._ours(message, bot_id)
             if payload and payload.get("thread") == thread_id and payload.get("role") == "parent":
                 self._threads[(target.channel, thread_id)] = str(message["ts"])
@@ -332,6 +455,17 @@ class SlackAdapter:
             process_before_response=False,
         )
 
+        async def well_formed(
+            body: Mapping[str, Any], next: Callable[[], Awaitable[None]]
+        ) -> BoltResponse | None:
+            # HTTP mode checks this before bolt (adapters/slack/http.py); Socket Mode here.
+            problem = shape_problem(body)
+            if problem is None:
+                await next()
+                return None
+            log.warning("slack: answered 400 to a malformed request: %s", problem)
+            return BoltResponse(status=400, body="")
+
         async def acknowledge(ack: Callable[..., Awaitable[Any]]) -> None:
             await ack()
 
@@ -344,6 +478,7 @@ class SlackAdapter:
         async def subscribe_search(body: dict[str, Any], respond: Respond) -> None:
             await self._subscribe(on_command, body, respond)
 
+        app.use(well_formed)
         app.command(ANY_COMMAND)(ack=acknowledge, lazy=[answer_command])
         app.action(SHARE_ACTION)(ack=acknowledge, lazy=[share_digest])
         app.action(SUBSCRIBE_ACTION)(ack=acknowledge, lazy=[subscribe_search])
@@ -374,19 +509,30 @@ class SlackAdapter:
     @staticmethod
     def _action_origin(body: Mapping[str, Any]) -> tuple[Target, str]:
         """The channel a button was pressed in, and who pressed it."""
-        team = (body.get("team") or {}).get("id") or (body.get("user") or {}).get("team_id", "")
-        channel = (body.get("channel") or {}).get("id") or (body.get("container") or {}).get(
-            "channel_id", ""
-        )
-        user = str((body.get("user") or {}).get("id") or "")
-        return Target("slack", str(team), str(channel)), user
+
+        def field(name: str, key: str) -> str:
+            value = body.get(name)
+            found = value.get(key) if isinstance(value, Mapping) else None
+            return found if isinstance(found, str) else ""
+
+        team = field("team", "id") or field("user", "team_id")
+        channel = field("channel", "id") or field("container", "channel_id")
+        return Target("slack", team, channel), field("user", "id")
+
+    @staticmethod
+    def _action_value(body: Mapping[str, Any]) -> str:
+        """The `value` of the button that was pressed ("" when there is none)."""
+        actions = body.get("actions")
+        first = actions[0] if isinstance(actions, list) and actions else None
+        value = first.get("value") if isinstance(first, Mapping) else None
+        return value if isinstance(value, str) else ""
 
     async def _subscribe(
         self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
     ) -> None:
         """A search's "Subscribe this channel" button: `/papers subscribe <its terms>`."""
         target, user = self._action_origin(body)
-        terms = str((body.get("actions") or [{}])[0].get("value") or "")
+        terms = self._action_value(body)
         try:
             reply = await on_command(CommandContext(target, user=user), f"subscribe {terms}")
         except Exception:
@@ -399,9 +545,9 @@ class SlackAdapter:
     ) -> None:
         target, user = self._action_origin(body)
         try:
-            value = json.loads((body.get("actions") or [{}])[0].get("value") or "{}")
+            value = json.loads(self._action_value(body) or "{}")
             day = value.get("date") if isinstance(value, dict) else None
-        except ValueError:
+        except (ValueError, RecursionError):
             day = None
         line = (
             f"digest {day}"

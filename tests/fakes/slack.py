@@ -9,11 +9,11 @@
         assert slack.messages("C1")[0]["metadata"] == {...}
 
 Web API (`/api/<method>`, what slack_sdk's AsyncWebClient calls through `base_url`):
-`auth.test`, `chat.postMessage`, `conversations.history`, `conversations.replies` and
-`apps.connections.open`. Answers have Slack's shapes: `{"ok": true, ...}` or
-`{"ok": false, "error": "invalid_blocks", "errors": [...], "response_metadata":
-{"messages": ["[ERROR] ... [json-pointer:/blocks/0/text/text]"]}}`; HTTP 429 with a
-`Retry-After` header and `{"ok": false, "error": "ratelimited"}`.
+`auth.test`, `chat.postMessage`, `conversations.join`, `conversations.history`,
+`conversations.replies` and `apps.connections.open`. Answers have Slack's shapes:
+`{"ok": true, ...}` or `{"ok": false, "error": "invalid_blocks", "errors": [...],
+"response_metadata": {"messages": ["[ERROR] ... [json-pointer:/blocks/0/text/text]"]}}`;
+HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`.
 
 The fake is strict where Slack is: tokens are checked (`not_authed`, `invalid_auth`), a
 message is validated against Block Kit's documented limits (`check_message`: 50 blocks,
@@ -22,8 +22,12 @@ URLs, ...) plus the undocumented ~12,000 characters of block text per message
 (`msg_blocks_too_long`); an unknown channel answers `channel_not_found`, an archived one
 `is_archived`, one the bot is not in `not_in_channel` (posting to a public channel
 without being a member needs `chat:write.public`; reading history always needs
-membership). Thread replies are only visible through `conversations.replies`, and
-message metadata only with `include_all_metadata`, as in Slack.
+membership). `conversations.join` (scope `channels:join`) makes the bot a member of a
+public channel and leaves a `channel_join` message, answers `already_in_channel` as a
+warning, and `method_not_supported_for_channel_type` for a private channel it is in
+(`channel_not_found` for one it cannot see). Thread replies are only visible through
+`conversations.replies`, and message metadata only with `include_all_metadata`, as in
+Slack.
 
 `response_url(...)` hands out URLs on `/response/<id>` that record what bolt's
 `respond()` posts (validated the same way; five uses per URL, like Slack).
@@ -35,6 +39,9 @@ interaction, and `wait_ack()` returns the client's acknowledgement.
 Faults (`inject`) are answered in order, per method or for any method, before
 validation. `Fault.lost_response()` performs the call and then fails it: the message
 is posted but the client sees an error (a crash or timeout between post and record).
+`Fault.lands_late(after, answer_after)` carries the call out `after` seconds after it
+arrived, whatever became of the connection, and answers after `answer_after`: with a
+client timeout in between, the client gives up on a post that Slack finishes later.
 """
 
 from __future__ import annotations
@@ -65,7 +72,14 @@ BOT_USER_ID = "U0BOT"
 BOT_ID = "B0BOT"
 APP_ID = "A0PAPERBOY"
 DEFAULT_SCOPES = frozenset(
-    {"commands", "chat:write", "chat:write.public", "channels:history", "groups:history"}
+    {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "channels:join",
+        "channels:history",
+        "groups:history",
+    }
 )
 
 # Block Kit limits (written out again here rather than imported from the renderer, so a
@@ -357,6 +371,7 @@ class Fault:
     delay: float = 0.0
     perform: bool = False
     raw_body: bytes | None = None
+    land_after: float | None = None  # carry the call out this late, in the background
 
     @classmethod
     def rate_limited(cls, retry_after: int | float | str = 1) -> Fault:
@@ -383,6 +398,17 @@ class Fault:
     @classmethod
     def lost_response(cls, status: int = 500) -> Fault:
         return cls(status, "internal_error", perform=True)
+
+    @classmethod
+    def lands_late(cls, after: float, answer_after: float | None = None) -> Fault:
+        """The call takes effect `after` seconds late; the answer (a 500) comes after
+        `answer_after` (default: just after it took effect)."""
+        return cls(
+            500,
+            "internal_error",
+            delay=after + 0.05 if answer_after is None else answer_after,
+            land_after=after,
+        )
 
 
 @dataclass
@@ -444,6 +470,7 @@ class FakeSlack(LoopbackServer):
         self._sockets: list[web.WebSocketResponse] = []
         self._socket_ready = asyncio.Event()
         self._acks: dict[str, dict[str, Any]] = {}
+        self._late: set[asyncio.Task[None]] = set()
 
     # -- scripting ------------------------------------------------------------------
 
@@ -526,6 +553,14 @@ class FakeSlack(LoopbackServer):
                 args.update(dict(parse_qsl(raw.decode(), keep_blank_values=True)))
         return args
 
+    async def _land_late(
+        self, fault: Fault, method: str, args: dict[str, Any], token: str | None
+    ) -> None:
+        await self.delay(fault.land_after or 0.0)
+        if not self.closing.is_set():
+            self._dispatch(method, args, token)
+            await self._notify()
+
     def _next_fault(self, method: str) -> Fault | None:
         for key in (method, None):
             queue = self._faults.get(key)
@@ -541,8 +576,14 @@ class FakeSlack(LoopbackServer):
         token = token or args.pop("token", None)
         self.calls.append(ApiCall(method, args, token))
         fault = self._next_fault(method)
+        if fault is not None and fault.land_after is not None:
+            task = asyncio.create_task(self._land_late(fault, method, args, token))
+            self._late.add(task)
+            task.add_done_callback(self._late.discard)
         if fault is not None:
             await self.delay(fault.delay)
+        if fault is not None and fault.land_after is not None:
+            return _fault_response(fault)
         if fault is not None and fault.status is not None and not fault.perform:
             return _fault_response(fault)
         answer = self._dispatch(method, args, token)
@@ -555,6 +596,7 @@ class FakeSlack(LoopbackServer):
         handlers = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
+            "conversations.join": self._join,
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "apps.connections.open": self._connections_open,
@@ -635,6 +677,40 @@ class FakeSlack(LoopbackServer):
             parent["latest_reply"] = ts
         channel.messages.append(stored)
         return {"ok": True, "channel": channel.id, "ts": ts, "message": _visible(stored, False)}
+
+    def _join(self, args: dict[str, Any]) -> dict[str, Any]:
+        if "channels:join" not in self.scopes:
+            return {"ok": False, "error": "missing_scope", "needed": "channels:join"}
+        channel = self._channel(args)
+        if isinstance(channel, dict):
+            return channel
+        if channel.private:
+            error = (
+                "method_not_supported_for_channel_type" if channel.member else "channel_not_found"
+            )
+            return {"ok": False, "error": error}
+        if channel.archived:
+            return {"ok": False, "error": "is_archived"}
+        info = {"id": channel.id, "name": channel.name, "is_channel": True, "is_member": True}
+        if channel.member:
+            return {
+                "ok": True,
+                "channel": info,
+                "warning": "already_in_channel",
+                "response_metadata": {"warnings": ["already_in_channel"]},
+            }
+        channel.member = True
+        n = next(self._ts)
+        channel.messages.append(
+            {
+                "type": "message",
+                "subtype": "channel_join",
+                "ts": f"{1_700_000_000 + n}.{n:06d}",
+                "user": BOT_USER_ID,
+                "text": f"<@{BOT_USER_ID}> has joined the channel",
+            }
+        )
+        return {"ok": True, "channel": info}
 
     def _readable(self, args: Mapping[str, Any]) -> Channel | dict[str, Any]:
         channel = self._channel(args)

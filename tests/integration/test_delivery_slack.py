@@ -36,9 +36,10 @@ async def slack() -> AsyncIterator[FakeSlack]:
     async with FakeSlack() as fake:
         fake.add_channel(OK)
         # A public channel the bot was never invited to, for an app without
-        # chat:write.public: Slack answers not_in_channel.
+        # chat:write.public and channels:join: Slack answers not_in_channel.
         fake.add_channel(OUTSIDE, member=False)
         fake.scopes.discard("chat:write.public")
+        fake.scopes.discard("channels:join")
         yield fake
 
 

@@ -73,7 +73,7 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
 @asynccontextmanager
 async def bolt_server(slack: FakeSlack, on_command, **kw) -> AsyncIterator[str]:
     adapter = SlackAdapter(BOT_TOKEN, signing_secret=SECRET, api_url=slack.base_url, **kw)
-    async with serving(web_app(adapter.build_app(on_command))) as url:
+    async with serving(web_app(adapter.build_app(on_command), SECRET)) as url:
         yield url
 
 
