@@ -45,6 +45,8 @@ import aiohttp
 from pydantic import SecretStr
 from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.builtin_async_handlers import (
@@ -147,6 +149,29 @@ def _without_images(part: Mapping[str, Any]) -> dict[str, Any]:
             block = {k: v for k, v in block.items() if k != "accessory"}
         blocks.append(block)
     return {**part, "blocks": blocks}
+
+
+class WellFormed(AsyncMiddleware):
+    """Refuse a request not shaped like Slack's before listeners index into it.
+
+    HTTP mode checks this before bolt (adapters/slack/http.py); this covers Socket Mode,
+    where a refused request is not acknowledged, so Slack shows the user that it failed.
+    A middleware class, not a function: bolt builds a function's arguments from the
+    body first (`body["actions"][0]`), which is what must not run on such a body.
+    """
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        problem = shape_problem(req.body)
+        if problem is None:
+            return await next()
+        log.warning("slack: answered 400 to a malformed request: %s", problem)
+        return BoltResponse(status=400, body="")
 
 
 class SlackAdapter:
@@ -455,17 +480,6 @@ class SlackAdapter:
             process_before_response=False,
         )
 
-        async def well_formed(
-            body: Mapping[str, Any], next: Callable[[], Awaitable[None]]
-        ) -> BoltResponse | None:
-            # HTTP mode checks this before bolt (adapters/slack/http.py); Socket Mode here.
-            problem = shape_problem(body)
-            if problem is None:
-                await next()
-                return None
-            log.warning("slack: answered 400 to a malformed request: %s", problem)
-            return BoltResponse(status=400, body="")
-
         async def acknowledge(ack: Callable[..., Awaitable[Any]]) -> None:
             await ack()
 
@@ -478,7 +492,7 @@ class SlackAdapter:
         async def subscribe_search(body: dict[str, Any], respond: Respond) -> None:
             await self._subscribe(on_command, body, respond)
 
-        app.use(well_formed)
+        app.use(WellFormed())
         app.command(ANY_COMMAND)(ack=acknowledge, lazy=[answer_command])
         app.action(SHARE_ACTION)(ack=acknowledge, lazy=[share_digest])
         app.action(SUBSCRIBE_ACTION)(ack=acknowledge, lazy=[subscribe_search])

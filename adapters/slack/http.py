@@ -5,17 +5,20 @@ signature is checked here on the raw bytes before anything is parsed
 (`adapters.slack.requests`): a missing or wrong signature, or a timestamp more than
 five minutes off, is answered 401 whatever the body holds. A signed body that is not
 shaped like a Slack request is answered 400. Refusals are logged as one WARNING line
-per minute at most, never with a traceback. Bolt then checks the signature again and
-routes the request.
+per minute at most, never with a traceback; that includes what aiohttp itself refuses
+before the handler runs (a header that is not HTTP, a broken chunked body), which
+`runner()` routes through the same rate-limited line. Bolt then checks the signature
+again and routes the request.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
+from aiohttp.http_exceptions import HttpProcessingError
 from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
@@ -31,6 +34,29 @@ log = logging.getLogger(__name__)
 
 EVENTS_PATH = "/slack/events"
 HEALTH_PATH = "/healthz"
+REFUSALS = web.AppKey("refusals", Refusals)
+
+
+class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+    """aiohttp's server log for `runner()`: a request aiohttp cannot read as HTTP is one
+    rate-limited WARNING (through `Refusals`), not an ERROR with a traceback."""
+
+    def __init__(self, refusals: Refusals) -> None:
+        super().__init__(logging.getLogger("aiohttp.server"), {})
+        self.refusals = refusals
+
+    def log(self, level: int, msg: object, *args: Any, **kwargs: Any) -> None:
+        exc = kwargs.get("exc_info")
+        if level >= logging.ERROR and isinstance(exc, HttpProcessingError):
+            self.refusals.note(exc.code or 400, f"not a valid HTTP request ({type(exc).__name__})")
+            return
+        super().log(level, msg, *args, **kwargs)
+
+
+def runner(app: web.Application, **kwargs: Any) -> web.AppRunner:
+    """An AppRunner for `web_app(...)`: no access log, and aiohttp's own refusals logged
+    like ours."""
+    return web.AppRunner(app, access_log=None, logger=_ServerLog(app[REFUSALS]), **kwargs)
 
 
 def web_app(bolt: AsyncApp, signing_secret: str) -> web.Application:
@@ -38,7 +64,13 @@ def web_app(bolt: AsyncApp, signing_secret: str) -> web.Application:
     refusals = Refusals(log)
 
     async def events(request: web.Request) -> web.StreamResponse:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except web.HTTPException:
+            raise  # 413 past the size limit: aiohttp's own answer
+        except (HttpProcessingError, ConnectionError) as error:
+            refusals.note(400, f"the body could not be read ({type(error).__name__})")
+            return web.json_response({"error": "malformed request"}, status=400)
         if not signature_ok(
             signing_secret,
             body,
@@ -68,6 +100,7 @@ def web_app(bolt: AsyncApp, signing_secret: str) -> web.Application:
         return web.Response(text="ok")
 
     app = web.Application()
+    app[REFUSALS] = refusals
     app.router.add_post(EVENTS_PATH, events)
     app.router.add_get(HEALTH_PATH, healthz)
     return app
@@ -92,12 +125,12 @@ async def serve(settings: Settings, commands: Commands, host: str, port: int) ->
     check_http_settings(settings)
     adapter = SlackAdapter.from_settings(settings)
     app = web_app(adapter.build_app(commands.handle), adapter.signing_secret or "")
-    runner = web.AppRunner(app, access_log=None)
-    await runner.setup()
+    served = runner(app)
+    await served.setup()
     try:
-        site = web.TCPSite(runner, host, port)
+        site = web.TCPSite(served, host, port)
         await site.start()
         log.info("slack: answering %s on http://%s:%s", EVENTS_PATH, host, port)
         await asyncio.Event().wait()
     finally:
-        await runner.cleanup()
+        await served.cleanup()

@@ -101,6 +101,9 @@ def shape_problem(body: Any) -> str | None:
         value = body.get(key)
         if value is not None and not _list_of_objects(value):
             return f"`{key}` is not a list of objects"
+    routed = "command" in body or body.get("type") in {"block_actions", "interactive_message"}
+    if routed and not body.get("response_url"):
+        return "no `response_url` to answer at"
     if "actions" in body or body.get("type") in {"block_actions", "interactive_message"}:
         actions = body.get("actions")
         if not _list_of_objects(actions) or not actions:

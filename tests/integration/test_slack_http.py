@@ -20,7 +20,7 @@ import pytest
 from aiohttp import web
 
 from adapters.slack.adapter import SlackAdapter
-from adapters.slack.http import serve, web_app
+from adapters.slack.http import runner, serve, web_app
 from adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
 from bot.chat import CommandContext
 from bot.commands import Commands
@@ -58,16 +58,16 @@ async def commands(sqlite_url: str) -> AsyncIterator[Commands]:
 
 @asynccontextmanager
 async def serving(app: web.Application) -> AsyncIterator[str]:
-    runner = web.AppRunner(app, access_log=None, shutdown_timeout=0.5)
-    await runner.setup()
+    served = runner(app, shutdown_timeout=0.5)  # as `paperboy serve` runs it
+    await served.setup()
     sock = socket.socket()
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    await web.SockSite(runner, sock).start()
+    await web.SockSite(served, sock).start()
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        await runner.cleanup()
+        await served.cleanup()
 
 
 @asynccontextmanager

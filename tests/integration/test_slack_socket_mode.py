@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections.abc import AsyncIterator
 
 import pytest
@@ -136,3 +137,48 @@ async def test_without_app_token_start_returns_at_once(slack: FakeSlack) -> None
 
     await asyncio.wait_for(adapter.start(never), 5)
     assert slack.calls == []
+
+
+async def test_malformed_interactions_are_refused_without_a_traceback(
+    slack: FakeSlack, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Not acknowledged (Slack shows the user that the click failed), one warning each."""
+    seen: list[str] = []
+
+    async def handler(ctx: CommandContext, text: str) -> Reply:
+        seen.append(text)
+        return Reply("ok")
+
+    def refused() -> list[logging.LogRecord]:
+        return [r for r in caplog.records if "malformed" in r.getMessage()]
+
+    all_refused = asyncio.Event()
+
+    class Watch(logging.Handler):
+        seen = 0
+
+        def emit(self, record: logging.LogRecord) -> None:
+            self.seen += "malformed" in record.getMessage()
+            if self.seen >= len(cases):
+                all_refused.set()
+
+    adapter = SlackAdapter(BOT_TOKEN, app_token=APP_TOKEN, api_url=slack.base_url)
+    task = await running(adapter, handler)
+    cases = ({"actions": "share"}, {"actions": [1]}, {"actions": []}, {"channel": CHAN})
+    try:
+        await slack.wait_connected()
+        watch = Watch()
+        logging.getLogger("adapters.slack").addHandler(watch)
+        with caplog.at_level(logging.DEBUG):
+            for changes in cases:
+                payload = slack.block_action(SHARE_ACTION, '{"date": null}')
+                payload.update(changes)
+                await slack.send_envelope("interactive", payload)
+            await asyncio.wait_for(all_refused.wait(), 5)
+            await asyncio.sleep(0.05)  # a listener that did start would have run by now
+    finally:
+        logging.getLogger("adapters.slack").removeHandler(watch)
+        await stop(adapter, task)
+    assert seen == [] and slack.messages(CHAN) == []
+    assert [r.getMessage() for r in caplog.records if r.exc_info or r.levelno >= 40] == []
+    assert all(r.levelno == logging.WARNING for r in refused())
