@@ -1,0 +1,158 @@
+"""Posts whose outcome Slack left unknown, through the outbox and the real Slack adapter.
+
+- The bot posts to public channels it was never invited to (`chat:write.public`), but
+  reading a channel's history needs membership: it joins (`conversations.join`) before
+  its first post, so the duplicate check after a lost answer can read the channel, and a
+  channel is never paused because that check could not read it.
+- Slack may finish a post after the client gave up: an uncertain part is looked up
+  again, spaced, before it is resent.
+- A retry of an uncertain post reads the channel's history once, not twice.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+from collections.abc import AsyncIterator
+
+import pytest
+
+from adapters.slack.adapter import SlackAdapter
+from adapters.slack.plugin import create
+from bot.clock import ManualClock, SystemClock
+from bot.delivery import Deliverer
+from bot.models import Target
+from bot.outbox import outbox_key
+from bot.planner import DueDigest
+from bot.store import Store
+from config import Settings
+from tests.fakes.slack import BOT_TOKEN, DEFAULT_SCOPES, TEAM_ID, FakeSlack, Fault
+from tests.integration.delivery_support import (
+    MONDAY,
+    add_target,
+    deliverer_for,
+    lora_papers,
+    planner_for,
+)
+
+DAY = MONDAY.date()
+MEMBER, PUBLIC = "C0GENERAL", "C0NEVERINVITED"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[FakeSlack]:
+    async with FakeSlack() as fake:
+        fake.add_channel(MEMBER)
+        fake.add_channel(PUBLIC, member=False)  # posted to through chat:write.public
+        yield fake
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock(MONDAY)
+
+
+async def plan(
+    store: Store, adapter: SlackAdapter, clock: ManualClock, channel: str
+) -> tuple[Target, list[str]]:
+    """One digest for `channel`, planned: its target and its parts' keys, in order."""
+    target, tid = await add_target(store, channel, platform="slack", workspace=TEAM_ID)
+    await store.papers.upsert(lora_papers(30), seen_at=clock.now() - dt.timedelta(hours=1))
+    result = await planner_for(store, [adapter], clock).plan([DueDigest(tid, DAY)])
+    assert result.parts >= 2
+    return target, [outbox_key(tid, DAY, p) for p in range(result.parts)]
+
+
+def keys_in(slack: FakeSlack, channel: str) -> list[str]:
+    """The outbox keys of the digest messages in `channel`, oldest first."""
+    return [
+        m["metadata"]["event_payload"]["key"]
+        for m in slack.messages(channel)
+        if m.get("metadata", {}).get("event_payload", {}).get("key")
+    ]
+
+
+async def all_sent(store: Store) -> bool:
+    return (await store.outbox.counts()).keys() <= {"sent"}
+
+
+async def test_lost_answer_in_a_channel_never_joined_is_found_not_paused(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+    target, want = await plan(store, adapter, clock, PUBLIC)
+    slack.inject(Fault.lost_response(), method="chat.postMessage")  # posted; the 500 is lost
+    stats = await deliverer_for(store, [adapter], clock).run_until_idle()
+    settings = await store.settings.get(target)
+    assert not settings.paused, settings.paused_reason
+    assert (stats.paused, stats.found) == (0, 1)
+    assert keys_in(slack, PUBLIC) == want  # each part once, in order
+    assert await all_sent(store)
+    # It joined before its first post, and only once.
+    methods = [c.method for c in slack.calls if c.method != "auth.test"]
+    assert methods[0] == "conversations.join"
+    assert methods.count("conversations.join") == 1
+    assert slack.channels[PUBLIC].member
+
+
+async def test_history_that_stays_unreadable_resends_with_a_warning_never_pauses(
+    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """An app installed before `channels:join` was in the manifest cannot join."""
+    async with FakeSlack(scopes=DEFAULT_SCOPES - {"channels:join"}) as slack:
+        slack.add_channel(PUBLIC, member=False)
+        adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+        target, want = await plan(store, adapter, clock, PUBLIC)
+        slack.inject(Fault.lost_response(), method="chat.postMessage")
+        with caplog.at_level(logging.WARNING):
+            stats = await deliverer_for(store, [adapter], clock).run_until_idle()
+        settings = await store.settings.get(target)
+        assert not settings.paused, settings.paused_reason
+        assert stats.paused == 0 and stats.failed == 0
+        assert await all_sent(store)
+        keys = keys_in(slack, PUBLIC)
+    # Nothing lost; the one part whose answer was lost shows twice, as documented.
+    assert keys == [want[0], *want]
+    lines = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert sum("channels:join" in line for line in lines) == 1
+    assert sum("may show twice" in line for line in lines) == 1
+    assert not any(r.exc_info for r in caplog.records)
+
+
+async def test_a_retry_of_an_uncertain_post_reads_the_history_once(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+    _, want = await plan(store, adapter, clock, MEMBER)
+    slack.inject(Fault.server_error(500), method="chat.postMessage")  # not posted
+    stats = await deliverer_for(store, [adapter], clock).run_until_idle()
+    assert stats.found == 0 and await all_sent(store)
+    assert keys_in(slack, MEMBER) == want
+    assert len(slack.posts("conversations.history")) == 1
+
+
+async def test_a_post_slack_finishes_after_the_client_gave_up_is_not_posted_twice(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    """The client times out (0.3 s); Slack completes the post 0.6 s after it came.
+    The lookups, 0.25 s apart, see it before anything is resent."""
+    settings = Settings(
+        _env_file=None,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        slack_api_url=slack.base_url,
+        delivery_send_timeout=0.3,
+        delivery_lookups=4,
+        delivery_lookup_seconds=0.25,
+        delivery_backoff_base=0.02,
+        delivery_poll_seconds=0.02,
+        channel_min_interval=0.0,
+    )
+    adapter = create(settings)
+    assert adapter is not None
+    _, want = await plan(store, adapter, clock, MEMBER)
+    slack.inject(Fault.lands_late(0.6, answer_after=5), method="chat.postMessage")
+    deliverer = Deliverer.from_settings(store, {"slack": adapter}, settings, clock=SystemClock())
+    stats = await asyncio.wait_for(deliverer.run_until_idle(max_wait=10), 30)
+    assert keys_in(slack, MEMBER) == want  # the late one once, not twice
+    assert stats.found == 1 and await all_sent(store)
