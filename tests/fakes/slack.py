@@ -493,6 +493,11 @@ class FakeSlack(LoopbackServer):
         for _ in range(times):
             queue.extend(faults)
 
+    async def landed(self, within: float = 5.0) -> None:
+        """Wait until every call scripted to land late (`Fault.lands_late`) has landed."""
+        if self._late:
+            await asyncio.wait_for(asyncio.gather(*self._late), within)
+
     def messages(self, channel_id: str) -> list[dict[str, Any]]:
         """Everything posted to a channel, oldest first (thread replies included)."""
         return list(self.channels[channel_id].messages)

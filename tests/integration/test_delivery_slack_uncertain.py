@@ -154,5 +154,6 @@ async def test_a_post_slack_finishes_after_the_client_gave_up_is_not_posted_twic
     slack.inject(Fault.lands_late(0.6, answer_after=5), method="chat.postMessage")
     deliverer = Deliverer.from_settings(store, {"slack": adapter}, settings, clock=SystemClock())
     stats = await asyncio.wait_for(deliverer.run_until_idle(max_wait=10), 30)
+    await slack.landed()
     assert keys_in(slack, MEMBER) == want  # the late one once, not twice
     assert stats.found == 1 and await all_sent(store)
