@@ -5,7 +5,11 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-MANIFEST = Path(__file__).resolve().parents[2] / "config" / "slack-manifest.yml"
+from tests.fakes.slack import DEFAULT_SCOPES
+
+ROOT = Path(__file__).resolve().parents[2]
+MANIFEST = ROOT / "config" / "slack-manifest.yml"
+DOCS = ROOT / "docs" / "slack.md"
 
 
 def test_manifest_scopes_command_and_socket_mode() -> None:
@@ -18,9 +22,15 @@ def test_manifest_scopes_command_and_socket_mode() -> None:
         "commands",
         "chat:write",
         "chat:write.public",
+        "channels:join",
         "channels:history",
         "groups:history",
     ]
+    # What the fake Slack grants by default is what the manifest asks for.
+    assert set(scopes) == DEFAULT_SCOPES
+    # ... and docs/slack.md says why each is needed.
+    docs = DOCS.read_text(encoding="utf-8")
+    assert [s for s in scopes if f"`{s}`" not in docs] == []
     assert re.search(r"(?m)^    - command: /papers$", text)
     assert re.search(r"(?m)^      should_escape: false$", text)
     assert re.search(r"(?m)^  socket_mode_enabled: true$", text)
