@@ -27,6 +27,7 @@ from bot.outbox import outbox_key
 from bot.planner import DueDigest
 from bot.store import Store
 from config import Settings
+from tests.fakes.platform import RecordingAdapter
 from tests.fakes.slack import BOT_TOKEN, DEFAULT_SCOPES, TEAM_ID, FakeSlack, Fault
 from tests.integration.delivery_support import (
     MONDAY,
@@ -157,3 +158,42 @@ async def test_a_post_slack_finishes_after_the_client_gave_up_is_not_posted_twic
     await slack.landed()
     assert keys_in(slack, MEMBER) == want  # the late one once, not twice
     assert stats.found == 1 and await all_sent(store)
+
+
+async def test_an_uncertain_part_is_looked_up_several_times_spaced_then_resent(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+    _, want = await plan(store, adapter, clock, MEMBER)
+    slack.inject(Fault.server_error(500), method="chat.postMessage")  # not posted after all
+    start = clock.now()
+    deliverer = deliverer_for(store, [adapter], clock, lookups=3, lookup_spacing=10.0)
+    await deliverer.run_until_idle()
+    assert keys_in(slack, MEMBER) == want and await all_sent(store)
+    calls = [
+        c.method for c in slack.calls if c.method in {"chat.postMessage", "conversations.history"}
+    ]
+    post, look = "chat.postMessage", "conversations.history"
+    assert calls[:5] == [post, look, look, look, post]
+    assert look not in calls[5:]
+    assert clock.now() - start >= dt.timedelta(seconds=30)  # the test clock's time
+
+
+async def test_a_platform_whose_lookups_see_nothing_is_not_held_for_them(
+    store: Store, clock: ManualClock
+) -> None:
+    """Discord-like: find_sent cannot tell (the nonce dedups a resend instead)."""
+
+    class NonceOnly(RecordingAdapter):
+        finds_sent = False
+
+    fake = NonceOnly(clock=clock, idempotent=True, find_by_key=False)
+    _, tid = await add_target(store, "c1")
+    await store.papers.upsert(lora_papers(3), seen_at=clock.now() - dt.timedelta(hours=1))
+    await planner_for(store, [fake], clock).plan([DueDigest(tid, DAY)])
+    fake.fail_next("c1", TimeoutError())
+    deliverer = deliverer_for(store, [fake], clock, lookups=3, lookup_spacing=10.0)
+    await deliverer.run_until_idle()
+    assert len(fake.sent) == 1 and await all_sent(store)
+    assert fake.lookups == 1
+    assert all(wait < 10.0 for wait in clock.slept)  # backoff only, no lookup spacing
