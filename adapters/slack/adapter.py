@@ -38,6 +38,7 @@ import asyncio
 import json
 import logging
 import re
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any
 
@@ -104,7 +105,7 @@ Respond = Callable[..., Awaitable[Any]]
 def chat_error(error: SlackApiError, method: str) -> ChatError:
     """Map a Slack Web API failure to the outbox's ChatError."""
     response = error.response
-    status = getattr(response, "status_code", None) or getattr(response, "status", None) or 0
+    status = _status(error)
     data = getattr(response, "data", None)
     code = data.get("error") if isinstance(data, Mapping) else None
     headers = getattr(response, "headers", None) or {}
@@ -117,6 +118,12 @@ def chat_error(error: SlackApiError, method: str) -> ChatError:
     if status >= 500:
         return ChatError(f"slack {method}: HTTP {status}" + (f" {code}" if code else ""))
     return ChatError(f"slack {method}: {code or f'HTTP {status}'}")
+
+
+def _status(error: SlackApiError) -> int:
+    response = error.response
+    status = getattr(response, "status_code", None) or getattr(response, "status", None)
+    return status if isinstance(status, int) else 0
 
 
 def _code(error: SlackApiError) -> str | None:
@@ -213,6 +220,7 @@ class SlackAdapter:
         self._uncertain: set[tuple[str, str]] = set()
         self._joined: set[str] = set()  # channels joined (or not joinable) by this process
         self._cannot_join = False  # the app lacks channels:join (installed before it)
+        self._join_resumes = 0.0  # time.monotonic() when a join rate limit has passed
         self._unreadable_warned: set[tuple[str, str]] = set()
         self._threads: dict[tuple[str, str], str] = {}
         self._bot_id: str | None = None
@@ -292,10 +300,7 @@ class SlackAdapter:
         try:
             response = await self.client.chat_postMessage(**args)
         except SlackApiError as error:
-            status = getattr(error.response, "status_code", None) or getattr(
-                error.response, "status", 0
-            )
-            if key is not None and status >= 500:
+            if key is not None and _status(error) >= 500:
                 self._uncertain.add((channel, key))  # Slack may have posted it anyway
             raise
         except (TimeoutError, aiohttp.ClientError) as error:
@@ -314,19 +319,24 @@ class SlackAdapter:
                 raise ChatError(f"slack auth.test: {type(error).__name__}") from None
         return self._bot_id
 
-    async def _join(self, channel: str) -> bool:
+    async def _join(self, channel: str) -> bool | None:
         """Join `channel` once per process, so its history can be read (see the module
         docstring). True when the bot is now a member, or the channel is one that cannot
-        be joined (there membership comes by invitation). Never raises: a failure to
-        join is not a failure to post."""
+        be joined (there membership comes by invitation); False when it cannot join
+        (the scope missing, the channel gone); None when it cannot join just now (rate
+        limited, 5xx, timeout). Never raises: a failure to join is not a failure to
+        post."""
         if channel in self._joined:
             return True
         if self._cannot_join:
             return False
+        if time.monotonic() < self._join_resumes:
+            return None
         try:
             await self.client.conversations_join(channel=channel)
         except SlackApiError as error:
             code = _code(error)
+            failure = chat_error(error, "conversations.join")
             if code == NOT_JOINABLE:
                 self._joined.add(channel)
                 return True
@@ -337,12 +347,17 @@ class SlackAdapter:
                     "history of public channels it was not invited to; reinstall it from "
                     "config/slack-manifest.yml (see docs/slack.md)"
                 )
-            else:  # gone, archived, rate limited, 5xx: the post (or a later one) will tell
-                log.debug("slack: could not join %s: %s", channel, chat_error(error, "join"))
-            return False
+                return False
+            log.debug("slack: could not join %s: %s", channel, failure)
+            if failure.retry_after is not None:
+                # Joins have a rate limit of their own, which posting does not wait for:
+                # no joins until it has passed (a lookup that needs one is made later).
+                self._join_resumes = time.monotonic() + failure.retry_after
+                return None
+            return None if _status(error) >= 500 else False
         except (TimeoutError, aiohttp.ClientError) as error:
             log.debug("slack: could not join %s: %s", channel, type(error).__name__)
-            return False
+            return None
         self._joined.add(channel)
         return True
 
@@ -358,7 +373,10 @@ class SlackAdapter:
             if _code(error) != "not_in_channel":
                 raise chat_error(error, method) from None
             self._joined.discard(channel)
-        if not await self._join(channel):
+        joined = await self._join(channel)
+        if joined is None:  # look again later, when joining may work
+            raise ChatError(f"slack {method}: not_in_channel, and cannot join just now")
+        if not joined:
             raise ChatError(f"slack {method}: not_in_channel", permanent=True)
         try:
             return await self._pages(method, **kwargs)

@@ -297,3 +297,42 @@ async def test_threaded_digest_parent_then_replies(slack: FakeSlack) -> None:
 async def test_render_matches_the_cli_format(slack: FakeSlack) -> None:
     digest = await sample_digest()
     assert adapter_for(slack).render(digest) == render_digest(digest)
+
+
+async def test_a_keyed_post_joins_a_public_channel_first_and_once(slack: FakeSlack) -> None:
+    slack.add_channel("C0PUBLIC", member=False)
+    adapter = adapter_for(slack)
+    parts = adapter.render(many(40))
+    await adapter.post(target("C0PUBLIC"), {"text": "shared", "blocks": []})  # no key: no join
+    assert slack.posts("conversations.join") == [] and not slack.channels["C0PUBLIC"].member
+    for i, part in enumerate(parts[:2]):
+        await adapter.post(target("C0PUBLIC"), part, key=f"d/{i}")
+    methods = [c.method for c in slack.calls if c.method != "auth.test"]
+    assert methods == ["chat.postMessage", "conversations.join", *["chat.postMessage"] * 2]
+    assert slack.channels["C0PUBLIC"].member
+    # Now its history can be read: the crash check works there.
+    assert await adapter.find_sent(target("C0PUBLIC"), "d/1") is not None
+
+
+async def test_a_private_channel_is_asked_once_and_posted_to(slack: FakeSlack) -> None:
+    slack.add_channel("C0PRIVATE", private=True)  # invited: a member
+    adapter = adapter_for(slack)
+    for i in range(2):
+        await adapter.post(target("C0PRIVATE"), adapter.render(many(1))[0], key=f"d/{i}")
+    assert len(slack.posts("conversations.join")) == 1
+    assert len(slack.messages("C0PRIVATE")) == 2
+
+
+async def test_a_rate_limited_join_holds_no_post_and_defers_the_lookup(slack: FakeSlack) -> None:
+    slack.add_channel("C0PUBLIC", member=False)
+    adapter = adapter_for(slack)
+    slack.inject(Fault.rate_limited(30), method="conversations.join")
+    part = adapter.render(many(1))[0]
+    await adapter.post(target("C0PUBLIC"), part, key="d/0")
+    await adapter.post(target("C0PUBLIC"), part, key="d/1")
+    assert len(slack.posts("conversations.join")) == 1  # no more joins while limited
+    assert len(slack.messages("C0PUBLIC")) == 2
+    # The history cannot be read until the bot can join: look again later, not "unsent".
+    with pytest.raises(ChatError) as info:
+        await adapter.find_sent(target("C0PUBLIC"), "d/0")
+    assert not info.value.permanent
