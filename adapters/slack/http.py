@@ -71,15 +71,17 @@ def web_app(bolt: AsyncApp, signing_secret: str) -> web.Application:
         except (HttpProcessingError, ConnectionError) as error:
             refusals.note(400, f"the body could not be read ({type(error).__name__})")
             return web.json_response({"error": "malformed request"}, status=400)
+        # One value per name, the last one, as bolt reads them: both see the same request.
+        headers = {name.lower(): value for name, value in request.headers.items()}
         if not signature_ok(
             signing_secret,
             body,
-            request.headers.get("X-Slack-Request-Timestamp"),
-            request.headers.get("X-Slack-Signature"),
+            headers.get("x-slack-request-timestamp"),
+            headers.get("x-slack-signature"),
         ):
             refusals.note(401, "no valid signature")
             return web.json_response({"error": "invalid request"}, status=401)
-        parsed = parse_signed(body, request.headers.get("Content-Type"))
+        parsed = parse_signed(body, headers.get("content-type"))
         if isinstance(parsed, str):
             refusals.note(400, f"signed, but {parsed}")
             return web.json_response({"error": "malformed request"}, status=400)
@@ -88,7 +90,7 @@ def web_app(bolt: AsyncApp, signing_secret: str) -> web.Application:
             bolt_request = AsyncBoltRequest(
                 body=text,
                 query=request.query_string,
-                headers=dict(request.headers),
+                headers=headers,  # type: ignore[arg-type]
             )
         except Exception as error:  # a shape shape_problem() does not know yet
             refusals.note(400, f"signed, but bolt cannot read it ({type(error).__name__})")

@@ -76,7 +76,7 @@ def parse_signed(body: bytes, content_type: str | None) -> tuple[str, dict[str, 
         text = body.decode("utf-8")
     except UnicodeDecodeError:
         return "the body is not UTF-8"
-    media_type = (content_type or "").split(";")[0].strip() or None
+    media_type = content_type.split(";")[0] if content_type else None  # as bolt reads it
     try:
         parsed = parse_body(text, media_type)
     except (ValueError, RecursionError):
