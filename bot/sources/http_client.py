@@ -188,6 +188,10 @@ async def get(
 
 async def _read_body(response: httpx.Response, max_bytes: int, *, what: str, ok: bool) -> bytes:
     limit = max_bytes if ok else min(max_bytes, ERROR_BODY_BYTES)
+    if response.is_stream_consumed:  # a custom transport read (and httpx decoded) it already
+        if ok and len(response.content) > limit:
+            raise _too_large(what, max_bytes)
+        return response.content[:limit]
     declared = response.headers.get("Content-Length", "").strip()
     if ok and declared.isdigit() and len(declared) < 30 and int(declared) > max_bytes:
         raise _too_large(what, max_bytes)
