@@ -195,18 +195,23 @@ async def _read_body(response: httpx.Response, max_bytes: int, *, what: str, ok:
     declared = response.headers.get("Content-Length", "").strip()
     if ok and declared.isdigit() and len(declared) < 30 and int(declared) > max_bytes:
         raise _too_large(what, max_bytes)
-    decoder = _Decoder(response.headers.get("Content-Encoding", ""), what=what)
     chunks: list[bytes] = []
     size = 0
-    async for raw in response.aiter_raw():
-        piece = decoder.decode(raw, limit - size)
-        if size + len(piece) > limit:
-            if ok:
-                raise _too_large(what, max_bytes)
-            chunks.append(piece[: limit - size])
-            break
-        chunks.append(piece)
-        size += len(piece)
+    try:
+        decoder = _Decoder(response.headers.get("Content-Encoding", ""), what=what)
+        async for raw in response.aiter_raw():
+            piece = decoder.decode(raw, limit - size)
+            if size + len(piece) > limit:
+                if ok:
+                    raise _too_large(what, max_bytes)
+                chunks.append(piece[: limit - size])
+                break
+            chunks.append(piece)
+            size += len(piece)
+    except (Transient, SourceError):
+        if ok:
+            raise
+        # An error response says what it can: its status stands even if its body is unreadable.
     return b"".join(chunks)
 
 

@@ -236,6 +236,14 @@ async def test_an_unsupported_encoding_is_refused(fake: FakeHF) -> None:
     assert len(fake.daily_requests) == 1
 
 
+async def test_an_error_with_an_unreadable_body_keeps_its_status(fake: FakeHF) -> None:
+    fake.inject(Fault(403, b"\x00\x01", {"Content-Encoding": "br"}))
+    async with hf_source(fake) as hf:
+        with pytest.raises(SourceError) as err:
+            await hf.fetch_day(DAY)
+    assert str(err.value) == "Hugging Face rejected the daily papers request (HTTP 403: Forbidden)"
+
+
 async def test_a_corrupt_gzip_body_is_retried(fake: FakeHF) -> None:
     fake.add_day(DAY, day_items())
     fake.inject(Fault(200, b"\x1f\x8bnot gzip at all", {"Content-Encoding": "gzip"}))
