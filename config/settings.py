@@ -30,7 +30,9 @@ class Settings(BaseSettings):
         default="https://huggingface.co/api/",
         description="Base URL of the Hugging Face API (daily_papers lives under it).",
     )
-    hf_timeout: float = Field(default=20.0, gt=0, description="Seconds per HF request.")
+    hf_timeout: float = Field(
+        default=20.0, gt=0, description="Seconds for a whole HF request, body included."
+    )
     hf_retries: int = Field(default=4, ge=0, le=10, description="Retries after the first try.")
     hf_page_size: int = Field(default=50, ge=1, le=100)
     hf_concurrency: int = Field(
@@ -53,9 +55,16 @@ class Settings(BaseSettings):
     arxiv_interval: float = Field(
         default=3.0, ge=0, description="Seconds between two arXiv requests (arXiv asks for 3)."
     )
-    arxiv_timeout: float = Field(default=30.0, gt=0, description="Seconds per arXiv request.")
+    arxiv_timeout: float = Field(
+        default=30.0, gt=0, description="Seconds for a whole arXiv request, body included."
+    )
     arxiv_retries: int = Field(default=4, ge=0, le=10, description="Retries after the first try.")
     arxiv_page_size: int = Field(default=200, ge=1, le=2000)
+    http_max_bytes: int = Field(
+        default=50_000_000,
+        ge=1,
+        description="Largest response (decoded) or papers file a source reads, in bytes.",
+    )
 
     demo_queries: Annotated[list[str], NoDecode] = Field(
         default=["LoRA", "pipeline parallelism"],

@@ -17,7 +17,10 @@ store (HF votes, ai_summary and GitHub link enrich it; see `PaperRepo.upsert`).
 Politeness: every request (retries too) goes through one `Pacer`, one at a time and
 `interval` (3 s) apart, as arXiv's terms of use ask. 429 and 5xx (arXiv answers 503
 when busy, often with Retry-After), timeouts, connection errors and an unreadable body
-are retried `retries` times with exponential backoff and jitter, honouring Retry-After.
+are retried `retries` times with exponential backoff and jitter, honouring Retry-After;
+each retry is logged at INFO with its reason and wait. `timeout` is the deadline of a
+whole request, body included, and a response larger than `max_bytes` decoded is refused
+(both enforced by `bot.sources.http_client`).
 
 The XML is parsed with the standard library; a document type declaration (which arXiv
 never sends) is refused before parsing, so no entity can expand.
@@ -38,11 +41,19 @@ from urllib.parse import quote
 
 import httpx
 
-from bot import __version__
 from bot.models import Paper
 from bot.sources import SourceError
 from bot.sources.hf_json import clean_text, merge_papers, normalize_arxiv_id, parse_datetime
-from bot.sources.pacing import Clock, Pacer, Sleep, backoff_delay, retry_after_seconds
+from bot.sources.http_client import (
+    DEFAULT_MAX_BYTES,
+    Retrier,
+    Transient,
+    get,
+    new_client,
+    retry_after_seconds,
+    untrusted,
+)
+from bot.sources.pacing import Clock, Pacer, Sleep
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -51,7 +62,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://export.arxiv.org/api/"
 DEFAULT_RSS_URL = "https://rss.arxiv.org/rss/"
-USER_AGENT = f"paperboy/{__version__}"
 #: arXiv serves at most 30000 results per query.
 MAX_RESULTS = 30_000
 KEEP_ANNOUNCE = frozenset({"new", "cross"})
@@ -60,13 +70,6 @@ ATOM = "{http://www.w3.org/2005/Atom}"
 OPENSEARCH = "{http://a9.com/-/spec/opensearch/1.1/}"
 ARXIV = "{http://arxiv.org/schemas/atom}"
 DC = "{http://purl.org/dc/elements/1.1/}"
-
-
-class _Transient(Exception):
-    def __init__(self, reason: str, *, wait: float | None = None) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
 
 
 class ArxivSource:
@@ -90,6 +93,7 @@ class ArxivSource:
         backoff_base: float = 3.0,
         max_backoff: float = 60.0,
         max_retry_after: float = 300.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         rng: random.Random | None = None,
     ) -> None:
         if not categories:
@@ -105,9 +109,11 @@ class ArxivSource:
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
+        self.max_bytes = max_bytes
         self.pacer = Pacer(interval, clock=clock, sleep=sleep)
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self._retrier = Retrier(
+            retries, backoff_base, max_backoff, sleep=sleep, rng=rng, logger=log
+        )
         self._client = client
         self.day: dt.date | None = None  # the listing day of the last fetch
 
@@ -121,6 +127,7 @@ class ArxivSource:
             timeout=settings.arxiv_timeout,
             retries=settings.arxiv_retries,
             page_size=settings.arxiv_page_size,
+            max_bytes=settings.http_max_bytes,
             **kwargs,  # type: ignore[arg-type]
         )
 
@@ -131,7 +138,7 @@ class ArxivSource:
         """The papers listed for `day` (None: the latest announcement, via RSS)."""
         if self._client is not None:
             return await self._fetch(self._client, day)
-        async with httpx.AsyncClient(headers={"User-Agent": USER_AGENT}) as client:
+        async with new_client() as client:
             return await self._fetch(client, day)
 
     async def _fetch(self, client: httpx.AsyncClient, day: dt.date | None) -> list[Paper]:
@@ -145,10 +152,11 @@ class ArxivSource:
 
     async def _latest(self, client: httpx.AsyncClient) -> tuple[list[Paper], dt.date | None]:
         url = self.rss_url + "+".join(quote(c, safe=".-") for c in self.categories)
-        root = await self._get_xml(client, url, {}, "the arXiv RSS feed")
+        what = f"the arXiv RSS feed of {'+'.join(self.categories)}"
+        root = await self._get_xml(client, url, {}, what)
         channel = root.find("channel")
         if root.tag != "rss" or channel is None:
-            raise SourceError(f"the arXiv RSS feed at {url} is not an RSS document")
+            raise SourceError(f"{what} at {url} is not an RSS document")
         announced = _rss_date(channel.findtext("pubDate"))
         papers: list[Paper] = []
         for item in channel.iter("item"):
@@ -172,7 +180,7 @@ class ArxivSource:
     async def _submitted(self, client: httpx.AsyncClient, day: dt.date) -> list[Paper]:
         papers: list[Paper] = []
         start = 0
-        what = f"arXiv listing of {'+'.join(self.categories)} for {day.isoformat()}"
+        what = f"the arXiv listing of {'+'.join(self.categories)} for {day.isoformat()}"
         while start < MAX_RESULTS:
             params = {
                 "search_query": self._search_query(day),
@@ -183,7 +191,7 @@ class ArxivSource:
             }
             root = await self._get_xml(client, self.api_url + "query", params, what)
             if root.tag != f"{ATOM}feed":
-                raise SourceError(f"the {what} is not an Atom feed")
+                raise SourceError(f"{what} is not an Atom feed")
             entries = root.findall(f"{ATOM}entry")
             _raise_api_error(entries, what)
             for entry in entries:
@@ -201,56 +209,29 @@ class ArxivSource:
     async def _get_xml(
         self, client: httpx.AsyncClient, url: str, params: dict[str, str], what: str
     ) -> ET.Element:
-        tries = self.retries + 1
-        last: _Transient | None = None
-        for attempt in range(tries):
-            if last is not None:
-                delay = last.wait if last.wait is not None else self._backoff(attempt - 1)
-                log.warning("%s: %s; try %d of %d in %.1f s", what, last.reason, attempt + 1,
-                            tries, delay)  # fmt: skip
-                await self._sleep(delay)
-            try:
-                async with self.pacer.turn():
-                    body = await self._get(client, url, params, what)
-                return _parse_xml(body)
-            except _Transient as exc:
-                last = exc
-        assert last is not None
-        raise SourceError(f"the {what} failed after {tries} tries: {last.reason}")
+        async def attempt() -> ET.Element:
+            async with self.pacer.turn():
+                body = await self._get(client, url, params, what)
+            return _parse_xml(body)
+
+        return await self._retrier.run(what, attempt)
 
     async def _get(
         self, client: httpx.AsyncClient, url: str, params: dict[str, str], what: str
     ) -> bytes:
-        try:
-            response = await client.get(
-                url,
-                params=params,
-                headers={"User-Agent": USER_AGENT},
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=True,
-            )
-        except httpx.TimeoutException as exc:
-            raise _Transient(f"timed out after {self.timeout:g} s") from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            raise _Transient(" ".join(str(exc).split()) or type(exc).__name__) from exc
-        except httpx.HTTPError as exc:
-            raise SourceError(f"cannot request the {what} at {url}: {exc}") from exc
-        status = response.status_code
+        response = await get(
+            client, url, what=what, deadline=self.timeout, max_bytes=self.max_bytes, params=params
+        )
+        status = response.status
         if status == 429 or status >= 500:
-            raise _Transient(f"HTTP {status}", wait=self._retry_after(response))
+            wait = retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
+            raise Transient(f"HTTP {status}", wait=wait)
         if status >= 400:
-            detail = _error_summary(response.content) or response.reason_phrase or "no detail"
-            raise SourceError(f"arXiv rejected the {what} request (HTTP {status}: {detail})")
-        if not 200 <= status < 300:
-            raise SourceError(f"arXiv answered HTTP {status} for the {what}")
-        return response.content
-
-    def _backoff(self, retry: int) -> float:
-        return backoff_delay(self._rng, retry, self.backoff_base, self.max_backoff)
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        """Seconds the server asked us to wait (capped), or None if it did not say."""
-        return retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
+            detail = _error_summary(response.body) or response.reason or "no detail"
+            raise SourceError(f"arXiv rejected the request for {what} (HTTP {status}: {detail})")
+        if not response.ok:
+            raise SourceError(f"arXiv answered HTTP {status} for {what}")
+        return response.body
 
 
 # --------------------------------------------------------------------------- parsing
@@ -263,12 +244,13 @@ def _parse_xml(body: bytes) -> ET.Element:
     try:
         return ET.fromstring(body)
     except ET.ParseError as exc:  # a truncated body is as transient as a 503
-        raise _Transient(f"malformed XML ({exc})") from exc
+        raise Transient(f"malformed XML ({untrusted(str(exc), 120)})") from exc
 
 
 def _int(text: str | None) -> int | None:
+    """A non-negative count written in ASCII digits (at most 18 of them), else None."""
     text = (text or "").strip()
-    return int(text) if text.isdigit() else None
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 18 else None
 
 
 def _rss_date(text: str | None) -> dt.date | None:
@@ -330,18 +312,18 @@ def _rss_paper(item: ET.Element, announced: dt.date | None) -> Paper | None:
 
 def _raise_api_error(entries: list[ET.Element], what: str) -> None:
     if len(entries) == 1 and "/api/errors" in (entries[0].findtext(f"{ATOM}id") or ""):
-        message = clean_text(entries[0].findtext(f"{ATOM}summary")) or "unknown error"
-        raise SourceError(f"arXiv rejected the request for the {what}: {message}")
+        message = untrusted(entries[0].findtext(f"{ATOM}summary")) or "unknown error"
+        raise SourceError(f"arXiv rejected the request for {what}: {message}")
 
 
 def _error_summary(body: bytes) -> str:
     """The summary of an Atom error feed, if the body is one."""
     try:
         root = _parse_xml(body)
-    except (SourceError, _Transient):
+    except (SourceError, Transient):
         return ""
     for entry in root.findall(f"{ATOM}entry"):
-        return clean_text(entry.findtext(f"{ATOM}summary"))[:200]
+        return untrusted(entry.findtext(f"{ATOM}summary"))
     return ""
 
 

@@ -4,14 +4,19 @@ A file is one recorded day. `fetch_day` returns all of its papers whatever day i
 asked for (a demo asking for "today" still gets the recording) and sets `.day`, the
 most common `daily_date` among them, so callers can label the digest with the day
 the papers really belong to rather than the day they asked for.
+
+A file is untrusted input like any response: at most `max_bytes` are read (the size of
+a regular file is checked before reading it, and a pipe is read no further than one byte
+past the cap), and only regular files and pipes are read at all, so `/dev/zero` or a
+directory is refused at once with one line.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import json
 import os
+import stat
 from collections import Counter
 from importlib.resources import files
 from importlib.resources.abc import Traversable
@@ -19,10 +24,12 @@ from pathlib import Path
 
 from bot.models import Paper
 from bot.sources import SourceError
-from bot.sources.hf_json import parse_daily_papers
+from bot.sources.hf_json import load_json, parse_daily_papers
+from bot.sources.http_client import DEFAULT_MAX_BYTES
 
 SAMPLE_DATE = dt.date(2024, 11, 11)
 SAMPLE_NAME = f"sample_{SAMPLE_DATE.isoformat()}.json"
+_READ_CHUNK = 1 << 20
 
 
 def sample_resource() -> Traversable:
@@ -39,10 +46,13 @@ class FileSource:
 
     name = "file"
 
-    def __init__(self, path: str | os.PathLike[str] | Traversable) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str] | Traversable, *, max_bytes: int = DEFAULT_MAX_BYTES
+    ) -> None:
         if isinstance(path, str | os.PathLike):
             path = Path(os.fspath(path)).expanduser()
         self.path: Traversable = path
+        self.max_bytes = max_bytes
         self.day: dt.date | None = None
 
     @classmethod
@@ -57,7 +67,7 @@ class FileSource:
         """All papers of the file; `day` is ignored (see the module docstring)."""
         raw = await asyncio.to_thread(self._read)
         try:
-            data = json.loads(raw)
+            data = load_json(raw)
         except (ValueError, RecursionError) as exc:
             reason = " ".join(str(exc).split()) or type(exc).__name__
             raise SourceError(f"papers file {self.path} is not valid JSON: {reason}") from exc
@@ -67,7 +77,9 @@ class FileSource:
 
     def _read(self) -> bytes:
         try:
-            return self.path.read_bytes()
+            if isinstance(self.path, Path):
+                return self._read_path(self.path)
+            return self.path.read_bytes()  # a bundled resource
         except FileNotFoundError as exc:
             raise SourceError(f"cannot read papers file {self.path}: no such file") from exc
         except IsADirectoryError as exc:
@@ -77,6 +89,33 @@ class FileSource:
         except OSError as exc:
             reason = exc.strerror or " ".join(str(exc).split()) or type(exc).__name__
             raise SourceError(f"cannot read papers file {self.path}: {reason}") from exc
+
+    def _read_path(self, path: Path) -> bytes:
+        """At most `max_bytes` of a regular file or a pipe (see the module docstring)."""
+        with path.open("rb", buffering=0) as file:
+            info = os.fstat(file.fileno())
+            if stat.S_ISDIR(info.st_mode):
+                raise IsADirectoryError(path)
+            regular = stat.S_ISREG(info.st_mode)
+            if not regular and not stat.S_ISFIFO(info.st_mode):
+                raise SourceError(f"cannot read papers file {path}: not a regular file")
+            if regular and info.st_size > self.max_bytes:
+                raise self._too_large()
+            chunks: list[bytes] = []
+            size = 0
+            while size <= self.max_bytes:
+                chunk = file.read(min(_READ_CHUNK, self.max_bytes + 1 - size))
+                if not chunk:
+                    return b"".join(chunks)
+                chunks.append(chunk)
+                size += len(chunk)
+            raise self._too_large()
+
+    def _too_large(self) -> SourceError:
+        return SourceError(
+            f"papers file {self.path} is larger than {self.max_bytes:,} bytes "
+            "(PAPERBOY_HTTP_MAX_BYTES)"
+        )
 
 
 def most_common_day(papers: list[Paper]) -> dt.date | None:

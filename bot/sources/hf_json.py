@@ -2,13 +2,19 @@
 
 The API's item shape is observed, not promised: any field may be missing, null or of
 another type. One bad item never spoils the day: it is skipped (no usable arXiv id,
-withdrawn) or its bad fields fall back to defaults. Only a top-level value that is not
-a list is an error, because then the whole response is something else.
+withdrawn) or its bad fields fall back to defaults, and numbers are brought into the
+range the archive stores (a vote count of 2**63 is kept as `MAX_UPVOTES`, with a
+warning). Only a top-level value that is not a list is an error, because then the whole
+response is something else. `load_json` reads such a response without letting one
+absurdly long number (Python refuses to read integers of more than 4300 digits) make the
+whole document unreadable.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import logging
 import math
 import re
 from collections.abc import Iterable
@@ -17,6 +23,15 @@ from urllib.parse import urlsplit
 from bot.models import Paper
 from bot.sources import SourceError
 
+log = logging.getLogger(__name__)
+
+#: The largest vote count the archive stores: its `upvotes` column is an SQL INTEGER
+#: (32-bit on PostgreSQL). Larger counts are clamped to it.
+MAX_UPVOTES = 2**31 - 1
+#: The archive's key column holds 64 characters; real arXiv ids are far shorter.
+MAX_ID_CHARS = 64
+#: Integer literals longer than this are not converted exactly (see `load_json`).
+_MAX_INT_DIGITS = 40
 # New-style ids (0704.0001 onwards): YYMM.NNNN (until 2014) or YYMM.NNNNN.
 _NEW_ID = re.compile(r"\d{4}\.\d{4,5}")
 # Old-style ids: archive[.SUBJECT]/YYMMNNN, e.g. hep-th/9901001, math.GT/0309136.
@@ -39,14 +54,14 @@ def normalize_arxiv_id(raw: object) -> str | None:
     Accepts `2411.05288`, ` 2411.05288v2 `, `arXiv:2411.05288`,
     `https://arxiv.org/abs/2411.05288v1`, `hep-th/9901001v1`.
     """
-    if not isinstance(raw, str):
+    if not isinstance(raw, str) or len(raw) > 4 * MAX_ID_CHARS:
         return None
     text = _PREFIX.sub("", raw.strip()).strip()
     if text.lower().endswith(".pdf"):
         text = text[:-4]
     text = text.rstrip("/")
     text = _VERSION.sub("", text)
-    if _NEW_ID.fullmatch(text) or _OLD_ID.fullmatch(text):
+    if len(text) <= MAX_ID_CHARS and (_NEW_ID.fullmatch(text) or _OLD_ID.fullmatch(text)):
         return text
     return None
 
@@ -95,20 +110,42 @@ def parse_datetime(value: object) -> dt.datetime | None:
         return None
 
 
+def _bounded_int(literal: str) -> int:
+    """An integer literal; one of more than 40 digits reads as +-10**40 (its magnitude
+    is all that counts: far more than anything the archive stores)."""
+    if len(literal.lstrip("+-")) > _MAX_INT_DIGITS:
+        return -(10**_MAX_INT_DIGITS) if literal.startswith("-") else 10**_MAX_INT_DIGITS
+    return int(literal)
+
+
+def load_json(raw: bytes | str) -> object:
+    """`json.loads`, except that integers of more than 40 digits read as +-10**40.
+
+    Python refuses integer literals of more than 4300 digits (and converting long ones
+    is slow), so one such number would otherwise make the whole response unreadable.
+    No count the archive keeps comes near 40 digits: `parse_upvotes` clamps them anyway.
+    Raises ValueError (or RecursionError for absurd nesting) like `json.loads`.
+    """
+    return json.loads(raw, parse_int=_bounded_int)
+
+
 def parse_upvotes(value: object) -> int:
-    """A non-negative vote count; anything unreadable counts as 0."""
+    """A vote count within `0..MAX_UPVOTES`; anything unreadable counts as 0.
+
+    A count beyond `MAX_UPVOTES` is clamped to it; NaN and infinities are unreadable.
+    """
     if isinstance(value, bool):
         return 0
+    count: int | float
     if isinstance(value, int):
-        return max(value, 0)
-    if isinstance(value, float) and math.isfinite(value):
-        return max(int(value), 0)
-    if isinstance(value, str) and value.strip().isdecimal():
-        try:
-            return int(value.strip())
-        except ValueError:
-            return 0
-    return 0
+        count = value
+    elif isinstance(value, float) and math.isfinite(value):
+        count = value
+    elif isinstance(value, str) and value.strip().isdecimal():
+        count = _bounded_int(value.strip())
+    else:
+        return 0
+    return int(min(max(count, 0), MAX_UPVOTES))
 
 
 def _authors(value: object) -> tuple[str, ...]:
@@ -160,6 +197,11 @@ def parse_item(item: object, *, source: str = "hf") -> Paper | None:
         item.get("publishedAt")
     )
     ai_summary = clean_text(paper.get("ai_summary"))
+    upvotes = parse_upvotes(paper.get("upvotes"))
+    if upvotes == MAX_UPVOTES:
+        log.warning(
+            "paper %s: upvotes beyond what the archive stores, kept as %d", paper_id, upvotes
+        )
     return Paper(
         id=paper_id,
         # The item repeats title and summary; the paper's own fields are preferred.
@@ -168,7 +210,7 @@ def parse_item(item: object, *, source: str = "hf") -> Paper | None:
         authors=_authors(paper.get("authors")),
         published_at=parse_datetime(paper.get("publishedAt")),
         daily_date=daily_at.date() if daily_at else None,
-        upvotes=parse_upvotes(paper.get("upvotes")),
+        upvotes=upvotes,
         ai_summary=ai_summary or None,
         ai_keywords=_keywords(paper.get("ai_keywords")),
         github_url=http_url(paper.get("githubRepo")),

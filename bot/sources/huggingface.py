@@ -9,7 +9,13 @@ Retry policy (per page request; `retries` more tries after the first):
 - not retried: any other 4xx, a response that is valid JSON but not a list, an
   unusable base URL;
 - between tries: exponential backoff with full jitter,
-  `uniform(0, min(max_backoff, backoff_base * 2**n))` for the n-th retry.
+  `uniform(0, min(max_backoff, backoff_base * 2**n))` for the n-th retry; each retry is
+  logged at INFO with its reason and wait.
+
+`timeout` is the deadline of a whole request (connecting, headers and body: a server
+dripping its answer byte by byte still times out), and a response larger than
+`max_bytes` decoded is refused, not retried; both are enforced by
+`bot.sources.http_client`, which every request goes through.
 
 After the last try the caller gets one `SourceError` with a one-line message.
 """
@@ -18,22 +24,29 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
-import errno
-import json
 import logging
 import random
-import socket
 from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 import httpx
 
-from bot import __version__
 from bot.models import Paper
 from bot.sources import SourceError
-from bot.sources.hf_json import merge_papers, normalize_arxiv_id, parse_daily_papers
-from bot.sources.pacing import backoff_delay, retry_after_seconds
+from bot.sources.hf_json import load_json, merge_papers, normalize_arxiv_id, parse_daily_papers
+from bot.sources.http_client import (
+    DEFAULT_MAX_BYTES,
+    Fetched,
+    Retrier,
+    RetriesExhausted,
+    Transient,
+    count_tries,
+    get,
+    new_client,
+    retry_after_seconds,
+    untrusted,
+)
 
 if TYPE_CHECKING:
     from config.settings import Settings
@@ -41,20 +54,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://huggingface.co/api/"
-USER_AGENT = f"paperboy/{__version__}"
 MAX_PAGES = 50
 
 Sleep = Callable[[float], Awaitable[object]]
-
-
-class _Transient(Exception):
-    """A failed try worth another; `reason` is what the final error will say."""
-
-    def __init__(self, reason: str, *, wait: float | None = None, unreachable: bool = False):
-        super().__init__(reason)
-        self.reason = reason
-        self.wait = wait
-        self.unreachable = unreachable
 
 
 class HuggingFaceSource:
@@ -80,6 +82,7 @@ class HuggingFaceSource:
         backoff_base: float = 1.0,
         max_backoff: float = 30.0,
         max_retry_after: float = 120.0,
+        max_bytes: int = DEFAULT_MAX_BYTES,
         rng: random.Random | None = None,
     ) -> None:
         if page_size < 1:
@@ -93,26 +96,29 @@ class HuggingFaceSource:
         self.backoff_base = backoff_base
         self.max_backoff = max_backoff
         self.max_retry_after = max_retry_after
-        self._sleep = sleep
-        self._rng = rng or random.Random()
+        self.max_bytes = max_bytes
+        self._retrier = Retrier(
+            retries, backoff_base, max_backoff, sleep=sleep, rng=rng, logger=log
+        )
         self._client = client
         self._owns_client = False
 
     @classmethod
     def from_settings(cls, settings: Settings, **kwargs: object) -> HuggingFaceSource:
-        """A source configured by `hf_api_url`, `hf_timeout`, `hf_retries`, `hf_page_size`;
-        `kwargs` (client, sleep, ...) are passed on."""
+        """A source configured by `hf_api_url`, `hf_timeout`, `hf_retries`, `hf_page_size`
+        and `http_max_bytes`; `kwargs` (client, sleep, ...) are passed on."""
         return cls(
             settings.hf_api_url,
             timeout=settings.hf_timeout,
             retries=settings.hf_retries,
             page_size=settings.hf_page_size,
+            max_bytes=settings.http_max_bytes,
             **kwargs,  # type: ignore[arg-type]
         )
 
     async def __aenter__(self) -> Self:
         if self._client is None:
-            self._client = _new_client()
+            self._client = new_client()
             self._owns_client = True
         return self
 
@@ -144,7 +150,7 @@ class HuggingFaceSource:
         """
         if self._client is not None:
             return await self._fetch_all(self._client, day)
-        async with _new_client() as client:
+        async with new_client() as client:
             return await self._fetch_all(client, day)
 
     async def _fetch_all(self, client: httpx.AsyncClient, day: dt.date | None) -> list[Paper]:
@@ -175,83 +181,54 @@ class HuggingFaceSource:
         params: dict[str, str | int] = {"limit": self.page_size, "p": page}
         if day is not None:
             params = {"date": day.isoformat(), **params}
-        tries = self.retries + 1
-        last: _Transient | None = None
-        for attempt in range(tries):
-            if last is not None:
-                delay = last.wait if last.wait is not None else self._backoff(attempt - 1)
-                log.warning(
-                    "%s: %s; try %d of %d in %.1f s",
-                    self._what(day, page),
-                    last.reason,
-                    attempt + 1,
-                    tries,
-                    delay,
-                )
-                await self._sleep(delay)
-            try:
-                return await self._try_once(client, params, day)
-            except _Transient as exc:
-                last = exc
-        assert last is not None
-        count = f"{tries} {'try' if tries == 1 else 'tries'}"
-        if last.unreachable:
-            raise SourceError(
-                f"could not reach Hugging Face at {self.base_url} after {count}: {last.reason}"
-            )
-        raise SourceError(f"{self._what(day, page)} failed after {count}: {last.reason}")
-
-    def _backoff(self, retry: int) -> float:
-        return backoff_delay(self._rng, retry, self.backoff_base, self.max_backoff)
+        what = self._what(day, page)
+        try:
+            return await self._retrier.run(what, lambda: self._try_once(client, params, day, what))
+        except RetriesExhausted as exc:
+            if exc.last.unreachable:
+                raise SourceError(
+                    f"could not reach Hugging Face at {self.base_url} after "
+                    f"{count_tries(exc.tries)}: {exc.last.reason}"
+                ) from exc
+            raise
 
     async def _try_once(
-        self, client: httpx.AsyncClient, params: dict[str, str | int], day: dt.date | None
+        self,
+        client: httpx.AsyncClient,
+        params: dict[str, str | int],
+        day: dt.date | None,
+        what: str,
     ) -> list[object]:
-        try:
-            response = await client.get(
-                self.url,
-                params=params,
-                headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
-                timeout=httpx.Timeout(self.timeout),
-                follow_redirects=True,
-            )
-        except httpx.TimeoutException as exc:
-            raise _Transient(f"timed out after {self.timeout:g} s") from exc
-        except (httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-            unreachable = isinstance(exc, httpx.ConnectError)
-            raise _Transient(_network_reason(exc), unreachable=unreachable) from exc
-        except httpx.HTTPError as exc:  # bad URL, unsupported protocol, proxy errors
-            reason = _one_line(str(exc)) or type(exc).__name__
-            raise SourceError(f"cannot request Hugging Face at {self.url}: {reason}") from exc
-
-        status = response.status_code
+        response = await get(
+            client,
+            self.url,
+            what=what,
+            deadline=self.timeout,
+            max_bytes=self.max_bytes,
+            params=params,
+            headers={"Accept": "application/json"},
+        )
+        status = response.status
         if status == 429:
-            raise _Transient("HTTP 429 (rate limited)", wait=self._retry_after(response))
+            wait = retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
+            raise Transient("HTTP 429 (rate limited)", wait=wait)
         if status >= 500:
-            raise _Transient(f"HTTP {status}")
+            raise Transient(f"HTTP {status}")
         if status >= 400:
             detail = f"HTTP {status}: {_error_detail(response)}"
             if status == 400 and day is not None:
                 raise SourceError(f"Hugging Face rejected date {day.isoformat()} ({detail})")
             raise SourceError(f"Hugging Face rejected the daily papers request ({detail})")
-        if not 200 <= status < 300:
-            raise SourceError(f"Hugging Face answered HTTP {status} for {response.url}")
+        if not response.ok:
+            raise SourceError(f"Hugging Face answered HTTP {status} for {untrusted(response.url)}")
         try:
-            data = json.loads(response.content)
+            data = load_json(response.body)
         except (ValueError, RecursionError) as exc:
-            raise _Transient(f"malformed JSON ({_one_line(str(exc))[:120]})") from exc
+            raise Transient(f"malformed JSON ({untrusted(str(exc), 120)})") from exc
         if not isinstance(data, list):
             # Let the parser produce the shape error with its wording.
-            parse_daily_papers(data, origin=f"Hugging Face response from {response.url}")
+            parse_daily_papers(data, origin=f"Hugging Face response from {untrusted(response.url)}")
         return data
-
-    def _retry_after(self, response: httpx.Response) -> float | None:
-        """Seconds the server asked us to wait (capped), or None if it did not say."""
-        return retry_after_seconds(response.headers.get("Retry-After"), self.max_retry_after)
-
-
-def _new_client() -> httpx.AsyncClient:
-    return httpx.AsyncClient(headers={"User-Agent": USER_AGENT})
 
 
 def _item_id(item: object) -> str | None:
@@ -259,42 +236,17 @@ def _item_id(item: object) -> str | None:
     return normalize_arxiv_id(paper.get("id")) if isinstance(paper, dict) else None
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _network_reason(exc: BaseException) -> str:
-    """A short reason for a transport error, from the OS error underneath if any."""
-    seen: set[int] = set()
-    cause: BaseException | None = exc
-    while cause is not None and id(cause) not in seen:
-        seen.add(id(cause))
-        if isinstance(cause, ConnectionRefusedError) or getattr(cause, "errno", None) == (
-            errno.ECONNREFUSED
-        ):
-            return "connection refused"
-        if isinstance(cause, socket.gaierror):
-            return "host name not found"
-        if isinstance(cause, ConnectionResetError):
-            return "connection reset"
-        cause = cause.__cause__ or cause.__context__
-    text = _one_line(str(exc))
-    return text or type(exc).__name__
-
-
-def _error_detail(response: httpx.Response) -> str:
-    """HF's `{"error": "..."}` message, else the start of the body, else the reason."""
-    detail = ""
+def _error_detail(response: Fetched) -> str:
+    """HF's `{"error": "..."}` message, else the start of the body, else the reason;
+    one line, without control characters, at most a couple of hundred characters."""
     try:
-        body = response.json()
+        body = load_json(response.body)
     except (ValueError, RecursionError):
         body = None
     if isinstance(body, dict) and isinstance(body.get("error"), str):
         detail = body["error"]
     elif body is None:
-        try:
-            detail = response.text
-        except (UnicodeDecodeError, LookupError):
-            detail = ""
-    detail = _one_line(detail)[:200]
-    return detail or response.reason_phrase or "no detail"
+        detail = response.body[:4096].decode("utf-8", "replace")
+    else:
+        detail = ""
+    return untrusted(detail) or response.reason or "no detail"

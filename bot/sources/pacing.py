@@ -9,9 +9,6 @@ single connection at a time". A `Pacer` shared by every request to such a servic
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import email.utils
-import random
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
@@ -54,32 +51,3 @@ class Pacer:
             finally:
                 # The gap counts from the end of a slow request too: never two back to back.
                 self._last = max(self._last, self._clock())
-
-
-def backoff_delay(rng: random.Random, retry: int, base: float, cap: float) -> float:
-    """Full-jitter exponential backoff: uniform(0, min(cap, base * 2**retry))."""
-    ceiling = min(cap, base * 2.0 ** min(retry, 62))
-    return rng.uniform(0.0, max(ceiling, 0.0))
-
-
-def retry_after_seconds(value: str | None, cap: float) -> float | None:
-    """Seconds a `Retry-After` header asks for (delta-seconds or an HTTP date), capped.
-
-    None when the header is absent or unreadable.
-    """
-    value = (value or "").strip()
-    if not value:
-        return None
-    try:
-        seconds = float(value)
-    except ValueError:
-        try:
-            when = email.utils.parsedate_to_datetime(value)
-        except (TypeError, ValueError, IndexError):
-            return None
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=dt.UTC)
-        seconds = (when - dt.datetime.now(dt.UTC)).total_seconds()
-    if seconds != seconds:  # NaN
-        return None
-    return min(max(seconds, 0.0), cap)

@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING
 
 from bot.sources import PaperSource, SourceError
 from bot.sources.file import FileSource
+from bot.sources.http_client import DEFAULT_MAX_BYTES
 from bot.sources.huggingface import HuggingFaceSource
 
 if TYPE_CHECKING:
@@ -43,4 +44,5 @@ def source_from_spec(spec: str, settings: Settings | None = None) -> PaperSource
         return ArxivSource.from_settings(settings)
     if name.lower() == "sample":
         return FileSource.sample()
-    return FileSource(Path(name))
+    max_bytes = settings.http_max_bytes if settings is not None else DEFAULT_MAX_BYTES
+    return FileSource(Path(name), max_bytes=max_bytes)

@@ -183,6 +183,9 @@ async def _ensure_target(ctx: StoreContext, conn: AsyncConnection, target: Targe
 # --------------------------------------------------------------------------- papers
 
 
+_MAX_INTEGER = 2**31 - 1
+
+
 def paper_columns(paper: Paper) -> dict[str, Any]:
     """The `papers` columns a paper is stored with (timestamps aside).
 
@@ -202,7 +205,8 @@ def paper_columns(paper: Paper) -> dict[str, Any]:
         "authors": authors or None,
         "published_at": paper.published_at,
         "daily_date": paper.daily_date,
-        "upvotes": int(paper.upvotes or 0),
+        # An SQL INTEGER (32 bits on PostgreSQL): a larger count is kept as the largest.
+        "upvotes": min(max(int(paper.upvotes or 0), -_MAX_INTEGER - 1), _MAX_INTEGER),
         "ai_summary": _text(paper.ai_summary) or None,
         "ai_keywords": keywords or None,
         "github_url": _text(paper.github_url) or None,

@@ -20,7 +20,9 @@
   "arXiv:ID Announce Type: T Abstract: ...". On a Saturday or Sunday (or a day marked
   as a holiday) the channel has no items, only its `<skipDays>`.
 
-Injected faults are answered in order, one per request, before anything else.
+Injected faults are answered in order, one per request, before anything else. Besides
+statuses and delays, a fault can stream a hostile body (tests/fakes/hostile_http.py):
+`Fault.slow_drip()`, `Fault.gzip_bomb()`, `Fault.oversized()`.
 """
 
 from __future__ import annotations
@@ -41,12 +43,18 @@ from zoneinfo import ZoneInfo
 
 from aiohttp import web
 
+from tests.fakes.hostile_http import Streamer, gzip_bomb, oversized, slow_drip
+
 ATOM_NS = "http://www.w3.org/2005/Atom"
 OPENSEARCH_NS = "http://a9.com/-/spec/opensearch/1.1/"
 ARXIV_NS = "http://arxiv.org/schemas/atom"
 DC_NS = "http://purl.org/dc/elements/1.1/"
 MAX_RESULTS = 30_000
 EASTERN = ZoneInfo("America/New_York")
+
+_XML = "application/rss+xml"
+_XML_START = b'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
+_XML_END = b"</channel></rss>"
 
 _CATEGORY = re.compile(r"cat:([A-Za-z.-]+)")
 _DATES = re.compile(r"submittedDate:\[(\d{12}) TO (\d{12})\]")
@@ -81,6 +89,24 @@ class Fault:
     body: bytes = b""
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    stream: Streamer | None = None
+
+    @classmethod
+    def slow_drip(cls, interval: float = 0.05) -> Fault:
+        """200, then the start of an RSS document and a space every `interval` s, forever."""
+        return cls(stream=slow_drip(interval, first=_XML_START, content_type=_XML))
+
+    @classmethod
+    def gzip_bomb(cls, decoded: int) -> Fault:
+        """A gzip-encoded RSS document padded with `decoded` spaces."""
+        return cls(stream=gzip_bomb(decoded, prefix=_XML_START, suffix=_XML_END,
+                                    content_type=_XML))  # fmt: skip
+
+    @classmethod
+    def oversized(cls, size: int, *, declare_length: bool = True) -> Fault:
+        """An RSS document padded with spaces to `size` bytes, streamed."""
+        return cls(stream=oversized(size, prefix=_XML_START, suffix=_XML_END,
+                                    declare_length=declare_length, content_type=_XML))  # fmt: skip
 
     @classmethod
     def unavailable(cls, retry_after: str | None = None) -> Fault:
@@ -199,6 +225,8 @@ class FakeArxiv:
                     await asyncio.wait_for(self._closing.wait(), fault.delay)
                 except TimeoutError:
                     pass
+            if fault.stream is not None:
+                return await fault.stream(request, self._closing)
             if fault.status is not None:
                 return web.Response(
                     status=fault.status, body=fault.body, headers=dict(fault.headers)

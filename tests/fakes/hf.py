@@ -10,6 +10,9 @@
 `limit` (default 50, 1..100 like HF, else 400) and `p` (page from 0). Errors use HF's
 shape `{"error": "..."}`. Injected faults are answered in order, one per request,
 before any validation; once they are used up the fake answers normally.
+
+Besides statuses and delays, a fault can stream a hostile body (tests/fakes/hostile_http.py):
+`Fault.slow_drip()` (a byte at a time, forever), `Fault.gzip_bomb()`, `Fault.oversized()`.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.fakes.hostile_http import Streamer, gzip_bomb, oversized, slow_drip
 from tests.fakes.loopback import LoopbackServer
 
 MAX_LIMIT = 100
@@ -42,13 +46,30 @@ class RecordedRequest:
 @dataclass(frozen=True)
 class Fault:
     """One scripted answer. `delay` seconds pass first (a delay beyond the client's
-    timeout is a timeout); then, if `status` is None, the normal answer follows,
-    else `status` with `body` (bytes as is, anything else as JSON) and `headers`."""
+    timeout is a timeout); then `stream`, if given, answers; else, if `status` is None,
+    the normal answer follows, else `status` with `body` (bytes as is, anything else
+    as JSON) and `headers`."""
 
     status: int | None = None
     body: Any = None
     headers: Mapping[str, str] = field(default_factory=dict)
     delay: float = 0.0
+    stream: Streamer | None = None
+
+    @classmethod
+    def slow_drip(cls, interval: float = 0.05) -> Fault:
+        """200, then "[" and a space every `interval` seconds, never finishing."""
+        return cls(stream=slow_drip(interval))
+
+    @classmethod
+    def gzip_bomb(cls, decoded: int) -> Fault:
+        """A gzip-encoded JSON list of `decoded` spaces: about decoded/1000 on the wire."""
+        return cls(stream=gzip_bomb(decoded))
+
+    @classmethod
+    def oversized(cls, size: int, *, declare_length: bool = True) -> Fault:
+        """A valid (empty) JSON list padded with spaces to `size` bytes, streamed."""
+        return cls(stream=oversized(size, declare_length=declare_length))
 
     @classmethod
     def rate_limited(cls, retry_after: str | int | float | None = None) -> Fault:
@@ -123,6 +144,8 @@ class FakeHF(LoopbackServer):
         fault = self._faults.popleft() if self._faults else self._always
         if fault is not None:
             await self.delay(fault.delay)
+            if fault.stream is not None:
+                return await fault.stream(request, self.closing)
             if fault.status is not None:
                 return _response(fault.status, fault.body, fault.headers)
         if request.path != "/api/daily_papers":

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import shutil
+import threading
 from pathlib import Path
 
 import pytest
@@ -96,6 +98,65 @@ async def test_invalid_json(tmp_path: Path, content: bytes) -> None:
     with pytest.raises(SourceError) as err:
         await FileSource(path).fetch_day(None)
     assert assert_one_line_naming(err, path).startswith(f"papers file {path} is not valid JSON: ")
+
+
+async def test_a_device_is_refused_without_reading_it() -> None:
+    with pytest.raises(SourceError) as err:
+        await FileSource("/dev/zero").fetch_day(None)
+    assert str(err.value) == "cannot read papers file /dev/zero: not a regular file"
+
+
+async def test_a_file_over_the_cap_is_refused_without_reading_it(tmp_path: Path) -> None:
+    path = tmp_path / "huge.json"
+    with path.open("wb") as file:
+        file.truncate(10**12)  # sparse: a terabyte that would take long to read
+    with pytest.raises(SourceError) as err:
+        await FileSource(path, max_bytes=1000).fetch_day(None)
+    assert str(err.value) == (
+        f"papers file {path} is larger than 1,000 bytes (PAPERBOY_HTTP_MAX_BYTES)"
+    )
+
+
+async def test_a_file_of_exactly_the_cap_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "day.json"
+    path.write_bytes(b"[" + b" " * 998 + b"]")
+    assert await FileSource(path, max_bytes=1000).fetch_day(None) == []
+    with pytest.raises(SourceError, match="larger than 999 bytes"):
+        await FileSource(path, max_bytes=999).fetch_day(None)
+
+
+@pytest.mark.timeout(30)
+async def test_a_pipe_is_read_no_further_than_the_cap(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    written: list[int] = []
+
+    def write_forever() -> None:
+        with contextlib.suppress(BrokenPipeError), fifo.open("wb") as pipe:
+            while True:
+                written.append(pipe.write(b" " * 65536))
+
+    writer = threading.Thread(target=write_forever, daemon=True)
+    writer.start()
+    with pytest.raises(SourceError, match="larger than 100,000 bytes"):
+        await FileSource(fifo, max_bytes=100_000).fetch_day(None)
+    writer.join(timeout=10)
+    assert not writer.is_alive()  # the reader closed the pipe once past the cap
+
+
+async def test_a_small_pipe_is_read(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe.json"
+    os.mkfifo(fifo)
+    body = (FIXTURES / "hf_hostile_public.json").read_bytes()
+
+    def write() -> None:
+        with fifo.open("wb") as pipe:
+            pipe.write(body)
+
+    writer = threading.Thread(target=write, daemon=True)
+    writer.start()
+    assert len(await FileSource(fifo).fetch_day(None)) == 5
+    writer.join(timeout=10)
 
 
 @pytest.mark.parametrize("data", [{"papers": []}, {"error": "Invalid date"}, "text", 1, None])

@@ -14,7 +14,9 @@ from hypothesis import strategies as st
 from bot.models import Paper
 from bot.sources import SourceError
 from bot.sources.hf_json import (
+    MAX_UPVOTES,
     http_url,
+    load_json,
     normalize_arxiv_id,
     parse_daily_papers,
     parse_item,
@@ -200,6 +202,42 @@ def test_authors_not_a_list() -> None:
 def test_upvotes(raw: object, expected: int) -> None:
     assert parse_upvotes(raw) == expected
     assert one(item(upvotes=raw)).upvotes == expected
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        (2**31 - 1, 2**31 - 1),
+        (2**31, MAX_UPVOTES),
+        (2**63, MAX_UPVOTES),
+        (10**400, MAX_UPVOTES),
+        (1e308, MAX_UPVOTES),
+        ("9" * 30, MAX_UPVOTES),
+        ("9" * 5000, MAX_UPVOTES),
+        (-(2**63), 0),
+    ],
+)
+def test_upvotes_beyond_the_archive_are_clamped(raw: object, expected: int) -> None:
+    assert MAX_UPVOTES == 2**31 - 1  # the archive's INTEGER column (int4 on PostgreSQL)
+    assert parse_upvotes(raw) == expected
+
+
+def test_load_json_reads_integers_python_refuses() -> None:
+    huge = "9" * 5000
+    with pytest.raises(ValueError, match="4300"):
+        json.loads(f"[{huge}]")
+    data = load_json(f'[{{"paper": {{"id": "2411.05288", "upvotes": {huge}, "n": -{huge}}}}}, 7]')
+    assert isinstance(data, list) and data[1] == 7
+    assert data[0]["paper"]["upvotes"] == 10**40 and data[0]["paper"]["n"] == -(10**40)
+    assert parse_daily_papers(data)[0].upvotes == MAX_UPVOTES
+    assert load_json(b"[12, -3, 1.5]") == [12, -3, 1.5]
+
+
+def test_ids_longer_than_the_key_column_are_unusable() -> None:
+    long_old_style = "hep-th" + "-x" * 40 + "/9901001"
+    assert normalize_arxiv_id(long_old_style) is None
+    assert normalize_arxiv_id("2411.05288" + " " * 10_000) is None
+    assert parse_daily_papers([item(id=long_old_style), item()])[0].id == "2411.05288"
 
 
 def test_ai_fields() -> None:
