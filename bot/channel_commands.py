@@ -74,9 +74,9 @@ def _paused_note(settings: ChannelSettings) -> str:
 
 def _time(text: str) -> str | None:
     hours, sep, minutes = text.partition(":")
-    if not sep or not hours.isdigit() or not minutes.isdigit() or len(minutes) != 2:
-        return None
-    if len(hours) > 2 or int(hours) > 23 or int(minutes) > 59:
+    if not (sep and text.isascii() and hours.isdigit() and minutes.isdigit()):
+        return None  # isascii: "²".isdigit() is true, but int("²") fails
+    if len(minutes) != 2 or len(hours) > 2 or int(hours) > 23 or int(minutes) > 59:
         return None
     return f"{int(hours):02d}:{minutes}"
 
@@ -213,7 +213,7 @@ async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Re
             return usage("settings", "post-empty is on or off")
         changed = await self.store.settings.update(ctx.target, post_empty=value in _ON)
     else:
-        if not value.isdigit() or len(value) > 9:
+        if not value.isascii() or not value.isdigit() or len(value) > 9:
             return usage("settings", f"{tokens[0]} needs a whole number")
         number = int(value)
         if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:

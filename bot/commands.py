@@ -24,6 +24,7 @@ from bot.store.repositories import (
     DuplicateSubscriptionError,
     SubscriptionLimitError,
 )
+from bot.text import escape_controls
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +145,7 @@ async def unsubscribe(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if not args:
         return usage("unsubscribe", "Give a subscription id or its query")
     ident = args.removeprefix("#")
-    if ident.isdigit():
+    if ident.isascii() and ident.isdigit():
         if len(ident) > 18:
             return Reply(f"No subscription #{ident[:18]}… in this channel.", ok=False)
         removed = await self.store.subscriptions.remove(ctx.target, int(ident))
@@ -154,7 +155,7 @@ async def unsubscribe(self: Commands, ctx: CommandContext, args: str) -> Reply:
         missing = "No subscription with that query in this channel. /papers list shows them."
     if removed is None:
         return Reply(missing, ok=False)
-    return Reply(f"Unsubscribed #{removed.id}: {removed.query}")
+    return Reply(f"Unsubscribed #{removed.id}: {escape_controls(removed.query)}")
 
 
 @Commands.command("list", USAGE["list"], SUMMARY["list"])
@@ -165,7 +166,8 @@ async def list_subscriptions(self: Commands, ctx: CommandContext, args: str) -> 
     if not subs:
         return Reply("This channel has no subscriptions yet. Try: /papers subscribe LoRA")
     lines = [f"This channel's subscriptions ({len(subs)} of {MAX_SUBSCRIPTIONS_PER_CHANNEL}):"]
-    lines += [f"#{sub.id}  {sub.query}" for sub in subs]
+    # Rows stored before queries were checked for control characters show them escaped.
+    lines += [f"#{sub.id}  {escape_controls(sub.query)}" for sub in subs]
     return Reply("\n".join(lines))
 
 

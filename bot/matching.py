@@ -356,6 +356,9 @@ class Matcher:
     def compile(cls, subscriptions: Iterable[tuple[Hashable, str | Query]]) -> Matcher:
         """Parse (if needed) and index all queries; raises QueryError for a bad one.
 
+        Query strings are read as stored ones (``parse(text, stored=True)``): user
+        input is checked with :func:`bot.query.parse` before it is stored or used.
+
         A key may come with several queries (say, all of one channel's): it then
         gets one :class:`PaperMatch` per paper, with the terms of all its queries.
         """
@@ -378,7 +381,7 @@ class Matcher:
             if isinstance(query, str):
                 qi = by_source.get(query)
                 if qi is None:
-                    qi = by_source[query] = query_index(parse(query))
+                    qi = by_source[query] = query_index(parse(query, stored=True))
             else:
                 qi = query_index(query)
             ki = key_index.get(key)

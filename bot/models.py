@@ -27,9 +27,44 @@ class PaperLinks:
         return out
 
 
+MAX_TITLE = 2_000
+MAX_ABSTRACT = 50_000
+MAX_AI_SUMMARY = 20_000
+MAX_NAMES = 10_000
+MAX_NAME = 500
+"""Field caps (characters; ``MAX_NAMES`` counts values) applied by :class:`Paper`.
+
+Real papers stay far below them (arXiv allows 1,920 characters of abstract; the longest
+author lists have about 5,000 names). A hostile or broken source can send anything, and
+every field is normalised, matched against every subscription, indexed and rendered, so
+a paper is cut to these sizes once, where it is made: matching, the search index, the
+store and the renderers all see the same, bounded text.
+"""
+
+
+def _cut(value: object, cap: int) -> object:
+    return value[:cap] if isinstance(value, str) and len(value) > cap else value
+
+
+def _cut_names(values: object) -> object:
+    if not isinstance(values, tuple | list):
+        return values
+    if len(values) <= MAX_NAMES and all(
+        not isinstance(v, str) or len(v) <= MAX_NAME for v in values
+    ):
+        return values
+    return tuple(_cut(v, MAX_NAME) for v in values[:MAX_NAMES])
+
+
+_TEXT_CAPS = (("title", MAX_TITLE), ("abstract", MAX_ABSTRACT), ("ai_summary", MAX_AI_SUMMARY))
+
+
 @dataclass(frozen=True, slots=True)
 class Paper:
-    """One paper of the archive, keyed by its arXiv id without version suffix."""
+    """One paper of the archive, keyed by its arXiv id without version suffix.
+
+    Text fields longer than the caps above (``MAX_TITLE`` ...) are cut on creation.
+    """
 
     id: str
     title: str
@@ -45,6 +80,30 @@ class Paper:
     thumbnail_url: str | None = None
     on_hf: bool = True
     source: str = "hf"
+
+    def __post_init__(self) -> None:
+        try:  # the common case, quickly: nothing to cut
+            if (
+                len(self.title) <= MAX_TITLE
+                and len(self.abstract) <= MAX_ABSTRACT
+                and (self.ai_summary is None or len(self.ai_summary) <= MAX_AI_SUMMARY)
+                and len(self.authors) + len(self.ai_keywords) <= MAX_NAMES
+                and sum(map(len, self.authors)) <= MAX_NAME
+                and sum(map(len, self.ai_keywords)) <= MAX_NAME
+            ):
+                return
+        except TypeError:
+            pass
+        for name, cap in _TEXT_CAPS:
+            value = getattr(self, name)
+            cut = _cut(value, cap)
+            if cut is not value:
+                object.__setattr__(self, name, cut)
+        for name in ("authors", "ai_keywords"):
+            value = getattr(self, name)
+            cut = _cut_names(value)
+            if cut is not value:
+                object.__setattr__(self, name, cut)
 
     @property
     def links(self) -> PaperLinks:
@@ -67,10 +126,14 @@ class Target:
 
     @property
     def key(self) -> str:
-        parts = [self.platform, self.workspace, self.channel] if self.workspace else [
-            self.platform,
-            self.channel,
-        ]
+        parts = (
+            [self.platform, self.workspace, self.channel]
+            if self.workspace
+            else [
+                self.platform,
+                self.channel,
+            ]
+        )
         return ":".join(parts)
 
     @classmethod

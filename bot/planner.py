@@ -132,7 +132,7 @@ def _compile(
         for index, text in enumerate(queries):
             if text not in parsed:
                 try:
-                    parsed[text] = parse(text)
+                    parsed[text] = parse(text, stored=True)
                 except QueryError as error:
                     log.warning("skipping stored query %r: %s", text, error)
                     parsed[text] = None

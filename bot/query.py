@@ -34,6 +34,11 @@ So the precedence is NOT (and a leading ``-``) > AND > OR/comma:
   unknown field rather than searched; ``Note: x`` and ``http://x`` are plain text.
 - Limits: 300 characters, 30 terms, parentheses nested at most 5 deep. Parsing is
   a single pass over at most 300 characters, with recursion bounded by the depth.
+- Control characters (C0, C1, DEL), lone surrogates and the bidirectional embedding,
+  override and isolate characters are refused (see :data:`bot.text.CONTROL_RE`): a
+  stored query never holds them, and a listed one reads as what it searches for.
+  Queries stored before that rule are read back with ``parse(text, stored=True)``,
+  which skips this one check, so they keep matching as they did.
 
 Errors are :class:`QueryError` with a 1-based column into the text the user typed.
 """
@@ -45,7 +50,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from bot.text import is_acronym, nfkc, normalize_fast, stem, words_of
+from bot.text import first_control, is_acronym, nfkc, normalize_fast, stem, words_of
 
 __all__ = [
     "FIELDS",
@@ -59,6 +64,7 @@ __all__ = [
     "Query",
     "QueryError",
     "Term",
+    "check_characters",
     "evaluate",
     "make_term",
     "parse",
@@ -477,10 +483,31 @@ def _parse_plain(query: str, text: str) -> Query | None:
     return Query(query, root, unique, frozenset(unique))
 
 
-def parse(query: str) -> Query:
-    """Parse a subscription query; raise :class:`QueryError` if it cannot be used."""
+def check_characters(text: str) -> None:
+    """Raise :class:`QueryError` at the first character a query may not hold."""
+    pos = first_control(text)
+    if pos is None:
+        return
+    code = ord(text[pos])
+    if 0xD800 <= code <= 0xDFFF:
+        kind = "an unpaired surrogate"
+    elif code >= 0x2000:
+        kind = "a bidirectional control character"
+    else:
+        kind = "a control character"
+    raise QueryError(f"{kind} (U+{code:04X}) cannot be part of a query", pos + 1)
+
+
+def parse(query: str, *, stored: bool = False) -> Query:
+    """Parse a subscription query; raise :class:`QueryError` if it cannot be used.
+
+    ``stored=True`` reads a query back from the store: it skips the check for control
+    characters, which older versions let in, so such a query still matches as it did.
+    """
     if len(query) > MAX_LENGTH:
         raise QueryError(f"query is longer than {MAX_LENGTH} characters", MAX_LENGTH + 1)
+    if not stored:
+        check_characters(query)
     text, index = nfkc(query)
     plain = _parse_plain(query, text)
     return plain if plain is not None else _parse_full(query, text, index)

@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from bot.digest import AUTHORS_SHOWN, summarize
 from bot.matching import Matcher, PaperMatch, highlight
 from bot.models import Paper, SearchHit, SearchResults
-from bot.query import MAX_LENGTH, Or, Query, QueryError, Term, parse
+from bot.query import MAX_LENGTH, Or, Query, QueryError, Term, check_characters, parse
 from bot.search_index import Candidate, Filters, SearchIndex
 from bot.search_score import bm25, idf, probes
 from bot.search_sql import (
@@ -70,7 +70,9 @@ OPTION_HELP = (
 
 _OPTION = re.compile(r"(since|until|min-upvotes|has|limit):", re.IGNORECASE)
 _QUOTES = frozenset('"“”„‟')
-_RELATIVE = re.compile(r"(\d{1,5})([dwmy])", re.IGNORECASE)
+# ASCII digits only (\d would take "٣" and "²"); at most 5 of them.
+_RELATIVE = re.compile(r"([0-9]{1,5})([dwmy])", re.IGNORECASE)
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _UNIT_DAYS = {"d": 1, "w": 7, "m": 30, "y": 365}
 
 
@@ -106,11 +108,16 @@ class SearchRequest:
 
 
 def _date(value: str, today: dt.date, column: int, name: str) -> dt.date:
+    """A relative (30d, 2w, 3m, 1y) or ISO (YYYY-MM-DD, years 0001-9999) date."""
     relative = _RELATIVE.fullmatch(value)
     if relative:
-        days = int(relative.group(1)) * _UNIT_DAYS[relative.group(2).lower()]
-        return today - dt.timedelta(days=min(days, 3_000_000))
-    if len(value) == 10:
+        unit = relative.group(2).lower()
+        days = int(relative.group(1)) * _UNIT_DAYS[unit]
+        if days >= today.toordinal():  # before 0001-01-01, the first date there is
+            most = (today.toordinal() - 1) // _UNIT_DAYS[unit]
+            raise QueryError(f"{name}: goes back at most {most}{unit} from today", column)
+        return today - dt.timedelta(days=days)
+    if _ISO_DATE.fullmatch(value):
         try:
             return dt.date.fromisoformat(value)
         except ValueError:
@@ -175,6 +182,7 @@ def parse_search(text: str, *, today: dt.date | None = None) -> SearchRequest:
     today = today or dt.datetime.now(dt.UTC).date()
     if len(text) > MAX_TEXT:
         raise QueryError(f"a search is at most {MAX_TEXT} characters long", MAX_TEXT + 1)
+    check_characters(text)
     rest, found = _split_options(text)
     values: dict[str, object] = {}
     for name, value, column, value_column in found:

@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from bot.models import Paper
-from bot.text import is_acronym, normalize_fast, stem
+from bot.text import MAX_STEM_LENGTH, is_acronym, normalize_fast, stem
 
 __all__ = [
     "AUTHOR_PREFIX",
@@ -84,9 +84,20 @@ def acronym_code(surface: str) -> str:
     return "0qa" + _digest(surface)
 
 
-@lru_cache(maxsize=262144)
 def word_lexeme(word: str) -> tuple[str, str | None]:
-    """(lexeme of the word's stem, acronym code or None) for one word of text."""
+    """(lexeme of the word's stem, acronym code or None) for one word of text.
+
+    Words longer than `MAX_STEM_LENGTH` (hostile text, mostly) are not cached, so the
+    caches hold short strings only.
+    """
+    if len(word) > MAX_STEM_LENGTH:
+        code = acronym_code.__wrapped__(word) if is_acronym(word) else None
+        return lexeme.__wrapped__(stem(word)), code
+    return _word_lexeme(word)
+
+
+@lru_cache(maxsize=262144)
+def _word_lexeme(word: str) -> tuple[str, str | None]:
     return lexeme(stem(word)), acronym_code(word) if is_acronym(word) else None
 
 
@@ -139,23 +150,30 @@ def _words(normal: str) -> list[str]:
             out.append(run)
     return out
 
+
 # word -> lexeme and word -> acronym code: plain dicts, cheaper than lru_cache per word.
 _LEX: dict[str, str] = {}
 _CODE: dict[str, str] = {}  # the acronym-like words among them: word -> acronym code
 _CACHE_LIMIT = 500_000
+#: ... and at most about this many characters of words (long words are rare but large).
+_CACHE_CHARS = 20_000_000
+_cached_chars = 0
 
 
 def _lookup(words: list[str]) -> tuple[str, ...]:
     """The lexemes of `words` (each word's lexeme and code computed once per process)."""
+    global _cached_chars
     try:
         return tuple(map(_LEX.__getitem__, words))
     except KeyError:
-        if len(_LEX) > _CACHE_LIMIT:
+        if len(_LEX) > _CACHE_LIMIT or _cached_chars > _CACHE_CHARS:
             _LEX.clear()
             _CODE.clear()
+            _cached_chars = 0
         for word in words:
             if word not in _LEX:
                 _LEX[word], code = word_lexeme(word)
+                _cached_chars += len(word)
                 if code is not None:
                     _CODE[word] = code
         return tuple(map(_LEX.__getitem__, words))

@@ -12,7 +12,16 @@ the query side and the paper side always agree:
 2. :func:`tokenize`: a word is a run of Unicode letters and digits; an apostrophe
    between two such characters stays inside the word ("LoRA's", "model's"), so that
    possessives neither split a phrase nor leave a stray "s" token behind.
-3. :func:`stem`: lower case plus the Snowball English stemmer.
+3. :func:`stem`: lower case plus the Snowball English stemmer. A word longer than
+   :data:`MAX_STEM_LENGTH` is only lower-cased: the stemmer's time grows with the square
+   of a word's length (a run of "y" is the worst case; 400,000 of them took 22 s), and
+   no real word is that long. Matching, indexing and queries all stem through this one
+   function, so they agree on such words too (a long word matches only itself).
+
+:func:`first_control` and :func:`escape_controls` cover the characters a query may not
+hold (:data:`CONTROL_RE`): C0 and C1 controls, DEL, lone surrogates and the Unicode
+bidirectional embeddings, overrides and isolates (U+202A-U+202E, U+2066-U+2069), which
+would make a query read differently from what it searches for.
 """
 
 from __future__ import annotations
@@ -26,8 +35,12 @@ import snowballstemmer
 
 __all__ = [
     "BREAK_CHARS",
+    "CONTROL_RE",
+    "MAX_STEM_LENGTH",
     "WORD_RE",
     "Token",
+    "escape_controls",
+    "first_control",
     "is_acronym",
     "nfkc",
     "normalize",
@@ -58,6 +71,17 @@ _TRANSLATE = {ord(c): " " for c in BREAK_CHARS} | {ord(c): "'" for c in _APOSTRO
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
 _STEMMER = snowballstemmer.stemmer("english")
+
+MAX_STEM_LENGTH = 64
+"""Words longer than this (in characters) are not stemmed, only lower-cased."""
+
+CONTROL_RE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+"""Characters refused in queries: C0/C1 controls, DEL, bidi controls, lone surrogates.
+
+Left-to-right and right-to-left *marks* (U+200E, U+200F), joiners and other format
+characters are allowed: they cannot reorder the text around them, and right-to-left
+writers' keyboards insert them.
+"""
 
 
 class Token(NamedTuple):
@@ -166,10 +190,35 @@ def words_of(text: str) -> list[str]:
     return WORD_RE.findall(text)
 
 
-@lru_cache(maxsize=65536)
 def stem(word: str) -> str:
-    """Lower case + Snowball English ("Quantized" -> "quantiz")."""
+    """Lower case + Snowball English ("Quantized" -> "quantiz").
+
+    A word longer than :data:`MAX_STEM_LENGTH` is only lower-cased (and not cached).
+    """
+    if len(word) > MAX_STEM_LENGTH:
+        return word.lower()
+    return _stem(word)
+
+
+@lru_cache(maxsize=65536)
+def _stem(word: str) -> str:
     return _STEMMER.stemWord(word.lower())
+
+
+def first_control(text: str) -> int | None:
+    """Index of the first character of ``text`` that :data:`CONTROL_RE` refuses."""
+    found = CONTROL_RE.search(text)
+    return None if found is None else found.start()
+
+
+def _escape(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def escape_controls(text: str) -> str:
+    """``text`` with each character of :data:`CONTROL_RE` written as ``\\x1b``/``\\u202e``."""
+    return CONTROL_RE.sub(_escape, text)
 
 
 def is_acronym(word: str) -> bool:

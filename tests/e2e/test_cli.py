@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import socket
@@ -10,6 +11,9 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from bot.models import Target
+from bot.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DAY_JSON = FIXTURES / "hf_daily_papers_2024-11-11.json"
@@ -58,6 +62,22 @@ def test_digest_from_path_and_date() -> None:
                    "--query", "LoRA", "--format", "json")
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["date"] == "2024-11-11"
+
+
+def test_digest_of_a_file_with_a_megabyte_long_word(tmp_path: Path) -> None:
+    """A 1 MB abstract of "y" once took 330 s to stem; the subprocess timeout is the net."""
+    items = json.loads(DAY_JSON.read_text("utf-8"))[:2]
+    items[0]["paper"]["summary"] = "LoRA " + "y" * 1_000_000
+    items[0]["paper"]["title"] = "y" * 1_000_000
+    items[1]["paper"]["summary"] = "Speculative decoding. " + "yes " * 250_000
+    day = tmp_path / "day.json"
+    day.write_text(json.dumps(items), "utf-8")
+    out = paperboy("digest", "--source", str(day), "--query", "LoRA", "--query", "decoding",
+                   "--format", "json")  # fmt: skip
+    assert out.returncode == 0, out.stderr
+    entries = {e["id"]: e for e in json.loads(out.stdout)["entries"]}
+    assert set(entries) == {items[0]["paper"]["id"], items[1]["paper"]["id"]}
+    assert entries[items[0]["paper"]["id"]]["matched_terms"] == ["LoRA"]
 
 
 def test_digest_zero_entries_is_success() -> None:
@@ -133,6 +153,28 @@ def test_subscribe_list_unsubscribe_cli(tmp_path: Path) -> None:
     assert "no subscriptions" in paperboy("list", "--channel", "console:lab", env=env).stdout
     wrong = paperboy("list", "--channel", "nochannel", env=env)
     assert wrong.returncode == 2
+
+
+def test_control_characters_never_get_in_nor_out(tmp_path: Path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'pb.db'}"
+    env = {"PAPERBOY_DATABASE_URL": url}
+    assert paperboy("migrate", env=env).returncode == 0
+    for query, control in [("LoRA\x1b[2J", "\x1b"), ("LoRA \u202eTXET", "\u202e")]:
+        bad = paperboy("subscribe", query, "--channel", "console:lab", env=env)
+        assert bad.returncode == 2 and bad.stdout == ""
+        lines = bad.stderr.strip().splitlines()
+        assert len(lines) == 1 and f"(U+{ord(control):04X})" in lines[0], bad.stderr
+        assert "at column" in lines[0] and control not in bad.stderr
+
+    async def store_a_row_from_before_the_check() -> None:
+        async with Store(url) as store:
+            await store.subscriptions.add(Target.parse("console:lab"), "MoE\x1b]8;;x\x07\u2066")
+
+    asyncio.run(store_a_row_from_before_the_check())
+    listed = paperboy("list", "--channel", "console:lab", env=env)
+    assert listed.returncode == 0, listed.stderr
+    assert "#1  MoE\\x1b]8;;x\\x07\\u2066" in listed.stdout
+    assert not any(c in listed.stdout for c in "\x1b\x07\u2066")
 
 
 def test_run_offline_uses_labelled_sample_and_reads_commands(tmp_path: Path) -> None:

@@ -87,6 +87,41 @@ async def test_bad_input_exits_2_with_one_line(env: dict[str, str], args: tuple[
     assert "Traceback" not in err
 
 
+@pytest.mark.parametrize(
+    ("args", "needle"),
+    [
+        (("search", "LoRA since:3000y"), "at column 12"),
+        (("search", "LoRA", "until:99999y"), "at column 12"),
+        (("search", "LoRA since:0000-01-01"), "at column 12"),
+        (("search", "LoRA limit:99999999999999999999"), "at column 12"),
+        (("search", "LoRA min-upvotes:-5"), "at column 18"),
+        (("search", "LoRA\x1b[31m"), "U+001B"),
+        (("search", "LoRA", "--limit", "99999999999999999999"), "--limit"),
+        (("search", "LoRA", "--limit", "-1"), "--limit"),
+    ],
+)
+async def test_out_of_range_options_exit_2_with_the_column(
+    env: dict[str, str], args: tuple[str, ...], needle: str
+) -> None:
+    code, out, err = await paperboy(*args, env=env)
+    assert code == 2, (out, err)
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("paperboy: ") and needle in lines[0], err
+    assert "\x1b" not in err and out == ""
+
+
+async def test_the_widest_dates_search(env: dict[str, str]) -> None:
+    code, _, err = await paperboy("ingest", "--source", str(DAY_JSON), env=env)
+    assert code == 0, err
+    wide = "LoRA since:0001-01-01 until:9999-12-31 min-upvotes:0 limit:100"
+    code, out, err = await paperboy("search", wide, "--format", "json", env=env)
+    assert code == 0, err
+    assert json.loads(out)["total"] >= 1
+    code, out, err = await paperboy("search", "LoRA since:9999-12-31", "--format", "json", env=env)
+    assert code == 0, err
+    assert json.loads(out)["total"] == 0
+
+
 async def test_hostile_titles_print_as_text(env: dict[str, str]) -> None:
     code, _, err = await paperboy("ingest", "--source", str(HOSTILE_JSON), env=env)
     assert code == 0, err

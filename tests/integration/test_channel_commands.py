@@ -63,6 +63,9 @@ async def test_schedule_time_zone_and_days(
         ("/papers schedule 09:00 Europe/Berlin UTC", "one time zone"),
         ("/papers schedule 09:00 funday", "not weekdays, daily"),
         ("/papers schedule off now", "takes nothing"),
+        ("/papers schedule ²:00", "not a time"),  # "²".isdigit(), but int("²") fails
+        ("/papers schedule 09:٣٠", "not a time"),  # digits, but not ASCII ones
+        ("/papers schedule 99999999999999999999:00", "not a time"),
     ],
 )
 async def test_schedule_bad_input_is_one_usage_line(
@@ -103,7 +106,8 @@ async def test_settings_show_and_change(commands: Commands, store: Store) -> Non
     assert "post when nothing matched: on" in reply.text
     settings = await store.settings.get(TARGET)
     assert (settings.max_papers, settings.min_upvotes, settings.post_empty) == (10, 5, True)
-    for bad in ("max 0", "max lots", "post-empty maybe", "colour blue", "max"):
+    numbers = ("max ²", "max ٣", "min-upvotes ²", "min-upvotes -1", "max 99999999999999999999")
+    for bad in ("max 0", "max lots", "post-empty maybe", "colour blue", "max", *numbers):
         reply = await commands.handle(CTX, f"/papers settings {bad}")
         assert not reply.ok and "Usage: /papers settings" in reply.text, bad
 

@@ -109,3 +109,50 @@ async def test_digest_source_failure_is_one_line(store, tmp_path) -> None:
     await commands.handle(CTX, "subscribe LoRA")
     reply = await commands.handle(CTX, "digest 2020-01-01")
     assert not reply.ok and "\n" not in reply.text
+
+
+@pytest.mark.parametrize(
+    "line", ["unsubscribe ²", "unsubscribe #²", "unsubscribe ٣", "unsubscribe -1"]
+)
+async def test_unsubscribe_takes_ascii_numbers_only(commands: Commands, line: str) -> None:
+    assert (await commands.handle(CTX, "subscribe LoRA")).ok
+    reply = await commands.handle(CTX, line)
+    assert not reply.ok and reply.text.startswith("No subscription")
+    assert "LoRA" in (await commands.handle(CTX, "list")).text
+
+
+@pytest.mark.parametrize(
+    ("query", "column", "code"),
+    [
+        ("LoRA\x00", 5, "U+0000"),
+        ("Lo\x1b[31mRA", 3, "U+001B"),
+        ("LoRA, \x7fMoE", 7, "U+007F"),
+        ("LoRA \x9b31m", 6, "U+009B"),
+        ("LoRA \u202eTXET", 6, "U+202E"),
+        ("LoRA \ud800", 6, "U+D800"),
+    ],
+)
+async def test_subscribe_refuses_control_characters(
+    commands: Commands, store, query: str, column: int, code: str
+) -> None:
+    reply = await commands.handle(CTX, f"/papers subscribe {query}")
+    assert not reply.ok
+    assert reply.text.startswith("Bad query: ") and f"({code})" in reply.text
+    assert f"at column {column}." in reply.text
+    assert query[column - 1] not in reply.text
+    assert await store.subscriptions.list(CHAN) == []
+
+
+async def test_queries_stored_with_control_characters_are_listed_escaped(
+    commands: Commands, store
+) -> None:
+    """Rows from before the check: listed escaped, still matching, removable by id."""
+    legacy = await store.subscriptions.add(CHAN, "pipeline\x1bparallelism\u202e")
+    listed = await commands.handle(CTX, "list")
+    assert f"#{legacy.id}  pipeline\\x1bparallelism\\u202e" in listed.text
+    assert "\x1b" not in listed.text and "\u202e" not in listed.text
+    digest = await commands.handle(CTX, "digest 2024-11-11")
+    assert digest.ok and digest.digest is not None
+    assert [e.paper.id for e in digest.digest.entries] == ["2411.05288"]
+    gone = await commands.handle(CTX, f"unsubscribe {legacy.id}")
+    assert gone.ok and "\x1b" not in gone.text and "\\x1b" in gone.text

@@ -12,7 +12,7 @@ import datetime as dt
 import pytest
 
 from bot.matching import Matcher
-from bot.models import Paper
+from bot.models import MAX_ABSTRACT, Paper
 from bot.query import QueryError
 from bot.search import SearchRequest, parse_search, search
 from bot.search_index import SearchIndex
@@ -181,6 +181,45 @@ async def test_filters(store: Store) -> None:
     assert results.filters == ("since 2024-10-21", "at least 10 upvotes")
     first = (await search(store, req("LoRA since:2024-11-19"))).hits[0]
     assert first.date == dt.date(2024, 11, 19)
+
+
+async def test_filters_at_the_ends_of_the_calendar_and_the_ranges(store: Store) -> None:
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "LoRA dated", daily_date=dt.date(2024, 11, 15), upvotes=10**6),
+            paper("2411.00002", "LoRA undated"),
+        ]
+    )
+
+    async def ids(text: str) -> list[str]:
+        return sorted(h.paper.id for h in (await search(store, req(text), limit=50)).hits)
+
+    assert await ids("LoRA since:0001-01-01 until:9999-12-31") == ["2411.00001"]
+    assert await ids(f"LoRA since:{TODAY.toordinal() // 365 - 1}y") == ["2411.00001"]
+    assert await ids("LoRA since:9999-12-31") == []
+    assert await ids("LoRA until:0001-01-01") == []
+    assert await ids("LoRA min-upvotes:1000000 limit:100") == ["2411.00001"]
+
+
+@pytest.mark.timeout(180)  # a safety net: stemming this abstract once took 330 s
+async def test_a_huge_abstract_of_one_long_word_is_indexed_as_matched(store: Store) -> None:
+    long_word = "y" * 100
+    huge = paper(
+        "2411.00001",
+        f"Tuning {long_word} with QLoRA",
+        abstract="We study LoRA adapters. " + "y" * 1_000_000 + " quantization",
+    )
+    await store.papers.upsert([huge, paper("2411.00002", "y" * 99 + "ies")])
+    stored = (await store.papers.get_many(["2411.00001"]))["2411.00001"]
+    assert stored.abstract == huge.abstract and len(stored.abstract) == MAX_ABSTRACT
+    for query in ["LoRA", "adapters", long_word, long_word.capitalize(), "y" * 101,
+                  "y" * 99 + "ies", "y" * 99, "quantization", '"with QLoRA"']:  # fmt: skip
+        results = await search(store, req(query), limit=10)
+        assert {h.paper.id for h in results.hits} == expected([huge], query) | expected(
+            [paper("2411.00002", "y" * 99 + "ies")], query
+        ), query
+    assert [h.paper.id for h in (await search(store, req(long_word))).hits] == ["2411.00001"]
+    assert (await search(store, req("quantization"))).total == 0  # beyond the cap
 
 
 async def test_index_follows_updates(store: Store) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import io
 
+import pytest
 from rich.console import Console
 
 from adapters.console.render import render
@@ -62,3 +64,32 @@ async def test_untrusted_titles_stay_text(store: Store) -> None:
     assert "[bold red]LoRA[/] <@U1> <!channel>" in shown
     data = results_json(reply.search)  # type: ignore[arg-type]
     assert data["results"][0]["title"] == "[bold red]LoRA[/] <@U1> <!channel>"
+
+
+@pytest.mark.parametrize(
+    ("line", "column"),
+    [
+        ("search LoRA since:3000y", 12),
+        ("search LoRA until:99999y", 12),
+        ("search LoRA since:0000-01-01", 12),
+        ("search LoRA limit:99999999999999999999", 12),
+        ("search LoRA limit:-1", 12),
+        ("search LoRA min-upvotes:1000001", 18),
+        ("search LoRA min-upvotes:²", 18),
+    ],
+)
+async def test_out_of_range_options_get_their_column(store: Store, line: str, column: int) -> None:
+    reply = await Commands(store).handle(CTX, line)
+    assert not reply.ok
+    assert reply.text.startswith("Bad search: ") and f"at column {column}." in reply.text
+    assert "\n" not in reply.text and "Sorry" not in reply.text
+
+
+async def test_extreme_but_valid_options_search(store: Store) -> None:
+    day = dt.date(2024, 11, 11)
+    await store.papers.upsert([Paper(id="2411.00001", title="LoRA", daily_date=day)])
+    commands = Commands(store)
+    reply = await commands.handle(CTX, "search LoRA since:0001-01-01 until:9999-12-31 limit:100")
+    assert reply.ok and reply.search is not None and reply.search.total == 1
+    reply = await commands.handle(CTX, "search LoRA since:9999-12-31")
+    assert reply.ok and reply.search is not None and reply.search.total == 0

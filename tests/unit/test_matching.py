@@ -8,7 +8,15 @@ import re
 import pytest
 
 from bot.matching import Matcher, PaperMatch, field_text, highlight, merge_spans
-from bot.models import Paper, Span
+from bot.models import (
+    MAX_ABSTRACT,
+    MAX_AI_SUMMARY,
+    MAX_NAME,
+    MAX_NAMES,
+    MAX_TITLE,
+    Paper,
+    Span,
+)
 from bot.query import QueryError, Term, make_term, parse
 from bot.text import is_acronym, normalize, original_span, stem, tokenize
 from tests.seed_corpus import load_seed_papers
@@ -531,3 +539,46 @@ def test_compiled_matcher_agrees_with_plain_evaluation() -> None:
         assert [m.paper.id for m in got] == [m.paper.id for m in expected], queries
         assert [m.matched_terms for m in got] == [m.matched_terms for m in expected], queries
         assert [m.spans for m in got] == [m.spans for m in expected], queries
+
+
+# --- hostile sizes (issue #10, item 7) -------------------------------------------------
+
+
+def test_paper_fields_are_capped_where_the_paper_is_made() -> None:
+    huge = Paper(
+        id="p",
+        title="T" * 10_000,
+        abstract="y" * 1_000_000,
+        authors=("A" * 1_000,) * 20_000,
+        ai_summary="s" * 100_000,
+        ai_keywords=("k" * 1_000,) * 20_000,
+    )
+    assert len(huge.title) == MAX_TITLE and len(huge.abstract) == MAX_ABSTRACT
+    assert len(huge.ai_summary or "") == MAX_AI_SUMMARY
+    for names in (huge.authors, huge.ai_keywords):
+        assert len(names) == MAX_NAMES and {len(n) for n in names} == {MAX_NAME}
+    # Real sizes are far below the caps and kept as they are.
+    for real in SEED:
+        assert Paper(**{f: getattr(real, f) for f in real.__slots__}) == real  # type: ignore[attr-defined]
+    assert paper("x", "LoRA", authors=("",) * 3).authors == ("",) * 3
+
+
+@pytest.mark.timeout(120)  # a safety net: this abstract once took 330 s to stem
+def test_a_huge_abstract_of_one_long_word_matches_as_text_does() -> None:
+    long_word = "y" * 100
+    p = paper(
+        f"Tuning {long_word} with QLoRA",
+        "We study LoRA adapters. " + "y" * 1_000_000 + " quantization",
+        id="huge",
+    )
+    assert len(p.abstract) == MAX_ABSTRACT  # "quantization" was beyond the cap
+    found = only("LoRA", p)
+    assert marked(p.abstract, found.spans["abstract"]) == ["LoRA"]
+    assert marked(p.title, found.spans["title"]) == ["QLoRA"]
+    assert not matches("quantization", p)
+    # A word beyond the stemming cap matches itself only, in any case, never its forms.
+    assert marked(p.title, only(long_word.capitalize(), p).spans["title"]) == [long_word]
+    assert not matches("y" * 101, p) and not matches("y" * 99, p)
+    assert not matches("y" * 99 + "ies", p)
+    assert matches("y" * 99 + "ies", paper("y" * 99 + "ies"))
+    assert matches(long_word, paper(f"a-{long_word}-b"))

@@ -340,3 +340,61 @@ def test_plain_fast_path_is_taken_and_agrees(query: str) -> None:
     plain = _parse_plain(query, nfkc(query)[0])
     assert plain is not None
     assert plain == _full(query)
+
+
+# --- characters a query may not hold (issue #10, item 11) ---------------------------
+
+
+@pytest.mark.parametrize(
+    ("query", "column", "kind"),
+    [
+        ("LoRA\x00", 5, "a control character (U+0000)"),
+        ("Lo\x1b[31mRA", 3, "a control character (U+001B)"),
+        ('"pipeline\x07 parallelism"', 10, "a control character (U+0007)"),
+        ("LoRA, MoE\t", 10, "a control character (U+0009)"),
+        ("LoRA\nMoE", 5, "a control character (U+000A)"),
+        ("title:(LoRA\x7f)", 12, "a control character (U+007F)"),
+        ("x\x85y", 2, "a control character (U+0085)"),
+        ("x\x9b31m", 2, "a control character (U+009B)"),
+        ("ＬｏＲＡ \x01", 6, "a control character (U+0001)"),
+        ("LoRA \u202etxet", 6, "a bidirectional control character (U+202E)"),
+        ("\u202aLoRA", 1, "a bidirectional control character (U+202A)"),
+        ("LoRA \u2066x\u2069", 6, "a bidirectional control character (U+2066)"),
+        ("LoRA \ud800", 6, "an unpaired surrogate (U+D800)"),
+    ],
+)
+def test_control_characters_are_refused_with_their_column(
+    query: str, column: int, kind: str
+) -> None:
+    err = error(query)
+    assert err.column == column
+    assert err.message == f"{kind} cannot be part of a query"
+    assert query[column - 1] not in str(err)
+
+
+@pytest.mark.parametrize("query", ["LoRA \u200e", "\u200fLoRA", "Lo\u200dRA", "LoRA\u00a0MoE"])
+def test_marks_joiners_and_spaces_are_not_controls(query: str) -> None:
+    assert parse(query).terms
+
+
+def test_stored_queries_keep_parsing_as_before() -> None:
+    """A row stored before the check still matches what it matched (Lo and RA)."""
+    legacy = parse("Lo\x1bRA", stored=True)
+    assert legacy.root == t("Lo\x1bRA", "Lo", "RA")
+    assert parse("a\u202eb", stored=True).root == t("a\u202eb", "a", "b")
+
+
+def is_control(char: str) -> bool:
+    code = ord(char)
+    return (
+        code < 0x20 or 0x7F <= code <= 0x9F or 0x202A <= code <= 0x202E
+        or 0x2066 <= code <= 0x2069 or 0xD800 <= code <= 0xDFFF
+    )  # fmt: skip
+
+
+@given(st.text(max_size=60), st.sampled_from(["\x00", "\x1b", "\x7f", "\x9f", "\u202d", "\u2069"]))
+@settings(max_examples=300, deadline=2000)
+def test_no_query_with_a_control_character_parses(text: str, control: str) -> None:
+    query = text[:30] + control + text[30:]
+    first = next(i for i, c in enumerate(query) if is_control(c))
+    assert error(query).column == first + 1

@@ -5,6 +5,9 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from hypothesis import given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from bot.query import QueryError
 from bot.search import SearchOptions, parse_search
@@ -71,3 +74,77 @@ def test_errors_point_at_the_problem(text: str, column: int, words: str) -> None
 def test_unknown_field_error_mentions_search_options() -> None:
     with pytest.raises(QueryError, match="since:30d"):
         parse("LoRA sinse:30d")
+
+
+# --- numbers and dates at and beyond their limits (issue #10, item 2) -------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "column", "words"),
+    [
+        ("LoRA since:3000y", 12, "goes back at most 2025y"),
+        ("LoRA until:3000y", 12, "goes back at most 2025y"),
+        ("LoRA since:99999y", 12, "goes back at most"),
+        ("LoRA since:99999m", 12, "goes back at most 24640m"),
+        ("LoRA until:99999y", 12, "until: goes back at most"),
+        ("LoRA since:739000d", 12, "since: takes"),  # six digits
+        ("LoRA since:0000-01-01", 12, "since: takes"),  # there is no year 0
+        ("LoRA until:10000-01-01", 12, "until: takes"),
+        ("LoRA since:2024-W01-1", 12, "since: takes"),  # ISO week dates are not dates here
+        ("LoRA since:+2024-11-01", 12, "since: takes"),
+        ("LoRA since:-5d", 12, "since: takes"),
+        ("LoRA since:٣d", 12, "since: takes"),  # not an ASCII digit
+        ("LoRA since:²d", 12, "since: takes"),
+        ("LoRA limit:-1", 12, "whole number"),
+        ("LoRA limit:" + "9" * 200, 12, "whole number"),
+        ("LoRA limit:1e3", 12, "whole number"),
+        ("LoRA limit:٣", 12, "whole number"),
+        ("LoRA min-upvotes:1000001", 18, "between 0 and 1000000"),
+        ("LoRA min-upvotes:999999999", 18, "between 0 and 1000000"),
+        ("LoRA min-upvotes:9999999999", 18, "whole number"),
+        ("LoRA min-upvotes:²", 18, "whole number"),
+    ],
+)
+def test_out_of_range_numbers_are_errors_with_a_column(
+    text: str, column: int, words: str
+) -> None:
+    with pytest.raises(QueryError) as info:
+        parse(text)
+    assert info.value.column == column
+    assert words in info.value.message
+
+
+def test_the_furthest_dates_there_are() -> None:
+    furthest = TODAY.toordinal() - 1  # days back to 0001-01-01
+    assert parse(f"LoRA since:{furthest // 365}y").options.since.year == 1
+    with pytest.raises(QueryError, match="at most 2025y"):
+        parse(f"LoRA since:{furthest // 365 + 1}y")
+    options = parse("LoRA since:0001-01-01 until:9999-12-31").options
+    assert (options.since, options.until) == (dt.date.min, dt.date.max)
+    assert parse("LoRA since:9999-12-31").options.since == dt.date.max
+    assert parse("LoRA min-upvotes:1000000 limit:100").options == SearchOptions(
+        min_upvotes=1_000_000, limit=100
+    )
+
+
+@given(
+    st.sampled_from(["since", "until", "limit", "min-upvotes", "has"]),
+    st.one_of(
+        st.integers(-(10**30), 10**30).map(str),
+        st.builds("{}{}".format, st.integers(0, 10**7), st.sampled_from("dwmyDWMYx")),
+        st.dates().map(dt.date.isoformat),
+        st.from_regex(r"[0-9]{1,6}-[0-9]{1,3}-[0-9]{1,3}", fullmatch=True),
+        st.text(max_size=30),
+    ),
+)
+@hypothesis_settings(max_examples=500, deadline=None)
+def test_any_option_value_is_an_answer_or_an_error_with_a_column(name: str, value: str) -> None:
+    text = f"LoRA {name}:{value}"
+    try:
+        request = parse(text)
+    except QueryError as error:
+        assert 1 <= error.column <= len(text) + 1
+        return
+    since, until = request.options.since, request.options.until
+    for day in (since, until):
+        assert day is None or dt.date.min <= day <= dt.date.max

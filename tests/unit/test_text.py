@@ -11,7 +11,10 @@ from hypothesis import strategies as st
 
 from bot.text import (
     BREAK_CHARS,
+    MAX_STEM_LENGTH,
     Token,
+    escape_controls,
+    first_control,
     is_acronym,
     normalize,
     original_span,
@@ -143,6 +146,23 @@ def test_stem_equal(a: str, b: str) -> None:
 )
 def test_stem_different(a: str, b: str) -> None:
     assert stem(a) != stem(b)
+
+
+@pytest.mark.timeout(60)  # a safety net: stemming 800,000 "y"s took 80 s
+def test_words_beyond_the_cap_are_lower_cased_not_stemmed() -> None:
+    assert MAX_STEM_LENGTH == 64
+    at_cap = "a" * (MAX_STEM_LENGTH - 3) + "ing"
+    assert stem(at_cap) == at_cap[:-3]  # still stemmed
+    beyond = "A" * (MAX_STEM_LENGTH - 2) + "ing"
+    assert stem(beyond) == beyond.lower()  # the stemmer would have cut "ing"
+    assert stem("y" * 100) == "y" * 100  # the stemmer turns the last "y" into "i"
+    assert stem("Y" * 800_000) == "y" * 800_000
+
+
+def test_escape_controls_shows_what_a_query_may_not_hold() -> None:
+    text = "a\x00b\x1b[31mc\x7f\x85\u202e\u2069\ud800 é\u200e"
+    assert escape_controls(text) == "a\\x00b\\x1b[31mc\\x7f\\x85\\u202e\\u2069\\ud800 é\u200e"
+    assert first_control(text) == 1 and first_control("LoRA\u200e é") is None
 
 
 @pytest.mark.parametrize("word", ["LoRA", "ViT", "MoE", "GPTQ", "SLAM", "LLMs", "3D", "iOS"])
