@@ -84,7 +84,17 @@ def configure_logging(config: Settings | None = None) -> None:
         handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     root.setLevel(config.log_level if config is not None else logging.WARNING)
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise
+    quiet_libraries()
+
+
+# One line per migration is noise; the database drivers' DEBUG lines (and SQLAlchemy's
+# INFO ones) repeat every statement with its parameters: channel names, webhook URLs.
+QUIET_LOGGERS = ("alembic", "aiosqlite", "sqlalchemy")
+
+
+def quiet_libraries() -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def terminal_document(text: str) -> str:
