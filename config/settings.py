@@ -74,7 +74,7 @@ class Settings(BaseSettings):
     console_channel: str = Field(default="demo", description="Channel name of the console adapter.")
     default_tz: str = Field(
         default="UTC",
-        description="Time zone of a new channel's schedule.",
+        description="Time zone of a new channel's schedule (an IANA name such as Europe/Berlin).",
         json_schema_extra={"accepted": "an IANA time zone such as UTC or Europe/Berlin"},
     )
     source: str = Field(
