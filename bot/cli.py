@@ -425,7 +425,7 @@ def status() -> None:
             return await status_report(store)
 
     report = run_async(gather())
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     shown = 30
     upcoming = sorted(
         (t for t in report.targets if t.next_run is not None), key=lambda t: t.next_run
@@ -510,7 +510,7 @@ def search_command(
     else:
         from rich.console import Console
 
-        Console(highlight=False, soft_wrap=True).print(
+        Console(highlight=False, emoji=False, soft_wrap=True).print(
             terminal_safe(results_text(results), keep="\n"), markup=False
         )
 

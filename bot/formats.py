@@ -16,8 +16,9 @@ def entry_json(entry: DigestEntry) -> dict[str, object]:
     out_links = {"arxiv": links.arxiv, "pdf": links.pdf}
     if links.hf:
         out_links["hf"] = links.hf
-    if links.github:
-        out_links["github"] = links.github
+    github = safe_http_url(links.github)  # from the source: only a well-formed http(s) URL
+    if github:
+        out_links["github"] = github
     return {
         "id": paper.id,
         "title": paper.title,

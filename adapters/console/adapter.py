@@ -31,7 +31,7 @@ class ConsoleAdapter:
         stdin: IO[str] | None = None,
     ) -> None:
         self.target = Target("console", "", channel)
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, emoji=False)
         self.stdin = stdin or sys.stdin
         self._sent = 0
         self._stopping = asyncio.Event()

@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[2]
 OSC8 = "\x1b]8;;https://evil.example/\x07click here\x1b]8;;\x07"
 ESCAPES = f"\x1b[31mred\x1b[0m {OSC8} \x9b7m\x1b[2J"
 BIDI = "\u202eexe.txt\u202c \u2066isolated\u2069"
-MARKUP = "[reverse]inverted[/reverse] [link=https://evil.example]link[/link]"
+MARKUP = "[reverse]inverted[/reverse] [link=https://evil.example]link[/link] :thumbs_up:"
 # What may never be printed raw: C0 but newline and tab, DEL, C1, bidi controls.
 UNSAFE = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 SECRET_NAMES = ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET", "DISCORD_TOKEN")
@@ -169,7 +169,12 @@ async def test_run_startup_and_console_replies_are_inert(tmp_path: Path) -> None
     assert_inert(out, err)
     assert "Hugging Face is unreachable" in err and "␛[31m" in err  # shown, not obeyed
     assert "LoRA archived" in out  # the search and the digest did show the hostile paper
-    assert "[reverse]inverted[/reverse]" in out
+    assert "[reverse]inverted[/reverse]" in out and ":thumbs_up:" in out
+    code, out, err = await paperboy("search", "archived", env=env, cwd=tmp_path)
+    assert code == 0, err
+    assert_inert(out, err)
+    assert "LoRA archived ␛[31mred" in out and "[reverse]inverted[/reverse] " in out
+    assert ":thumbs_up:" in out  # Rich's emoji codes are markup too: not read from data
 
 
 async def test_status_and_list_never_read_markup_or_escapes_from_channels(

@@ -130,3 +130,12 @@ def test_markdown_drops_links_that_are_not_http() -> None:
     hrefs, _ = links_and_rows(md)
     assert all(h.startswith(("https://arxiv.org/", "https://huggingface.co/")) for h in hrefs)
     assert "javascript" not in md and "GitHub" not in md
+
+
+def test_json_links_are_well_formed_http_urls() -> None:
+    data = json.loads(to_json(digest_for_queries([HOSTILE], ["LoRA"], day=DAY)))
+    github = data["entries"][0]["links"]["github"]
+    assert github.startswith("https://github.com/o/r%29%2A%2AURGENT")
+    bad = Paper(id="2411.00005", title="LoRA", abstract="LoRA.", github_url="javascript:x()")
+    data = json.loads(to_json(digest_for_queries([bad], ["LoRA"], day=DAY)))
+    assert "github" not in data["entries"][0]["links"]
