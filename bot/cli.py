@@ -12,6 +12,7 @@ import json
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Coroutine
 from typing import Annotated, Any, NoReturn
 
@@ -646,7 +647,10 @@ def main(argv: list[str] | None = None) -> None:
             message = " ".join(error.format_message().split())
             print(f"paperboy: {terminal_safe(message)}", file=sys.stderr)
             sys.exit(2)
-        raise
+        # A bug: the traceback, but not a terminal escape from a message inside it.
+        trace = "".join(traceback.format_exception(error))
+        sys.stderr.write(terminal_safe(trace, keep="\n"))
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
 
 
