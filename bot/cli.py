@@ -8,9 +8,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 import signal
 import sys
+import traceback
 from collections.abc import Coroutine
 from typing import Annotated, Any, NoReturn
 
@@ -37,7 +39,8 @@ from bot.sources.file import SAMPLE_DATE
 from bot.sources.registry import source_from_spec
 from bot.store import Store
 from bot.store.db import migrate as run_migrations
-from config import Settings, get_settings
+from bot.terminal import SafeFormatter, json_safe, terminal_safe
+from config import Settings, get_settings, settings_problems
 
 app = typer.Typer(
     name="paperboy",
@@ -73,9 +76,41 @@ def parse_date(value: str | None) -> dt.date | None:
         fail(f"invalid date {value!r}: use YYYY-MM-DD, for example 2024-11-11")
 
 
-def configure_logging(config: Settings) -> None:
-    logging.basicConfig(level=config.log_level, format="%(levelname)s %(name)s: %(message)s")
-    logging.getLogger("alembic").setLevel(logging.WARNING)  # one line per migration is noise
+def configure_logging(config: Settings | None = None) -> None:
+    """Log to stderr through a formatter that keeps control characters out of the
+    terminal; WARNING and above until the settings name a level."""
+    root = logging.getLogger()
+    if not any(isinstance(h.formatter, SafeFormatter) for h in root.handlers):
+        handler = logging.StreamHandler()
+        handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
+        root.addHandler(handler)
+    root.setLevel(config.log_level if config is not None else logging.WARNING)
+    quiet_libraries()
+
+
+# One line per migration is noise; the database drivers' DEBUG lines (and SQLAlchemy's
+# INFO ones) repeat every statement with its parameters: channel names, webhook URLs.
+QUIET_LOGGERS = ("alembic", "aiosqlite", "sqlalchemy")
+
+
+def quiet_libraries() -> None:
+    for name in QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def terminal_document(text: str) -> str:
+    """A rendered document for stdout: a JSON one keeps its data exactly (controls as
+    \\u escapes); text gets visible stand-ins for them (`say` puts them in)."""
+    try:
+        json.loads(text)
+    except ValueError:
+        return text
+    return json_safe(text)
+
+
+def say(text: str, *, err: bool = False) -> None:
+    """Print text that may carry untrusted parts (line breaks and tabs kept)."""
+    print(terminal_safe(text.rstrip("\n"), keep="\n\t"), file=sys.stderr if err else sys.stdout)
 
 
 def parse_target(spec: str) -> Target:
@@ -86,10 +121,11 @@ def parse_target(spec: str) -> Target:
 
 
 def settings() -> Settings:
+    """The settings, or exit 2 with one line per bad variable (never a traceback)."""
     try:
         return get_settings()
-    except Exception as error:  # pydantic ValidationError: many lines; keep the first
-        fail(f"invalid settings: {str(error).splitlines()[0]}")
+    except Exception as error:  # ValidationError, or pydantic-settings' SettingsError
+        fail("\n".join(settings_problems(error)))
 
 
 ChannelOption = Annotated[
@@ -140,7 +176,7 @@ def digest(
     result = digest_for_queries(
         papers, query, day=day or day_of(papers), max_papers=max_papers, source_label=label
     )
-    sys.stdout.write(renderers[fmt](result).rstrip("\n") + "\n")
+    say(terminal_document(renderers[fmt](result)))
 
 
 @app.command()
@@ -170,9 +206,9 @@ def _print_reply(reply: Reply) -> None:
         fail(" ".join(reply.text.split()))
     text_format = plugin_formats().get("text")
     if reply.digest is not None and text_format is not None:
-        sys.stdout.write(text_format(reply.digest))
+        say(text_format(reply.digest))
     if reply.text:
-        sys.stdout.write(reply.text.rstrip("\n") + "\n")
+        say(reply.text)
 
 
 @app.command()
@@ -218,10 +254,10 @@ async def _startup_digest(
         if source_spec != "hf" or not demo:
             log.warning("could not fetch today's papers, using the archive: %s", error)
         else:
-            print(
+            say(
                 f"Hugging Face is unreachable ({error}); showing the bundled sample day "
                 f"{SAMPLE_DATE.isoformat()} instead.",
-                file=sys.stderr,
+                err=True,
             )
             source_spec = "sample"
             label = f"sample data: Hugging Face Daily Papers of {SAMPLE_DATE.isoformat()}"
@@ -262,7 +298,7 @@ async def _run(config: Settings) -> None:
                 try:
                     await store.subscriptions.add(target, parse(q).source.strip())
                 except QueryError as error:
-                    print(f"skipping demo query {q!r}: {error}", file=sys.stderr)
+                    say(f"skipping demo query {q!r}: {error}", err=True)
         built, source_spec = await _startup_digest(store, config, target, demo=not others)
         await console.show(Reply(digest=built))
         commands = Commands(store, source_from_spec(source_spec, config))
@@ -368,7 +404,7 @@ def deliver(
         f"channels paused now: {stats.paused}"
     )
     for line in out.missing:
-        typer.echo(line)
+        say(line)
 
 
 @app.command()
@@ -376,6 +412,11 @@ def status() -> None:
     """Next scheduled digests, pending and failed deliveries, paused channels."""
     from rich.console import Console
     from rich.table import Table
+    from rich.text import Text
+
+    def cell(value: object) -> Text:
+        """Data in a table cell: a Text (never read as markup), controls made visible."""
+        return Text(terminal_safe(str(value)))
 
     config = settings()
 
@@ -385,7 +426,7 @@ def status() -> None:
             return await status_report(store)
 
     report = run_async(gather())
-    console = Console(highlight=False)
+    console = Console(highlight=False, emoji=False)
     shown = 30
     upcoming = sorted(
         (t for t in report.targets if t.next_run is not None), key=lambda t: t.next_run
@@ -395,7 +436,7 @@ def status() -> None:
         table.add_column(column)
     for row in upcoming[:shown]:
         when = row.next_run.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M") if row.next_run else ""
-        table.add_row(str(row.target), row.schedule, when)
+        table.add_row(cell(row.target), cell(row.schedule), when)
     if len(upcoming) > shown:
         table.caption = f"and {len(upcoming) - shown} more"
     console.print(table)
@@ -406,11 +447,10 @@ def status() -> None:
         markup=False,
     )
     for platform, count in sorted(report.pending_by_platform.items()):
-        console.print(f"  pending for {platform}: {count}", markup=False)
+        console.print(cell(f"  pending for {platform}: {count}"))
     for platform, count in sorted(report.unrendered_by_platform.items()):
         console.print(
-            f"  {count} digest(s) for {platform} wait for a configured {platform} adapter",
-            markup=False,
+            cell(f"  {count} digest(s) for {platform} wait for a configured {platform} adapter")
         )
     if report.failed:
         failed = Table(title="Failed deliveries")
@@ -418,11 +458,11 @@ def status() -> None:
             failed.add_column(column)
         for item in report.failed:
             failed.add_row(
-                str(item.target),
+                cell(item.target),
                 item.digest_date.isoformat(),
                 str(item.part + 1),
                 str(item.attempts),
-                (item.error or "")[:80],
+                cell((item.error or "")[:80]),
             )
         console.print(failed)
     paused = [t for t in report.targets if t.paused]
@@ -431,7 +471,7 @@ def status() -> None:
         table.add_column("channel")
         table.add_column("reason")
         for row in paused:
-            table.add_row(str(row.target), row.paused_reason or "")
+            table.add_row(cell(row.target), cell(row.paused_reason or ""))
         console.print(table)
     else:
         console.print("No paused channels.")
@@ -467,11 +507,13 @@ def search_command(
     config = settings()
     results = run_async(_search(config, request, limit))
     if fmt == "json":
-        sys.stdout.write(search_json(results) + "\n")
+        say(json_safe(search_json(results)))
     else:
         from rich.console import Console
 
-        Console(highlight=False, soft_wrap=True).print(results_text(results), markup=False)
+        Console(highlight=False, emoji=False, soft_wrap=True).print(
+            terminal_safe(results_text(results), keep="\n"), markup=False
+        )
 
 
 async def _ingest(
@@ -545,11 +587,11 @@ def ingest_command(
         report = run_async(_ingest(config, source, day_from, day_to, force))
     except (SourceError, ValueError) as error:
         fail(str(error))
-    typer.echo(report.summary())
+    say(report.summary())
     if report.failed:
         for result in report.failed:
             day = result.day.isoformat() if result.day else "latest"
-            print(f"paperboy: {day}: {result.error}", file=sys.stderr)
+            say(f"paperboy: {day}: {' '.join(str(result.error).split())}", err=True)
         raise typer.Exit(1)
 
 
@@ -588,10 +630,12 @@ def main(argv: list[str] | None = None) -> None:
     Typer bundles its own copy of click, so its usage errors are recognised by shape
     (an `exit_code` of 2 and `format_message()`), not by importing click.
     """
+    configure_logging()  # before anything logs: no raw control characters on stderr
     try:
         result = app(args=argv, standalone_mode=False)
     except UserError as error:
-        print(f"paperboy: {error}", file=sys.stderr)
+        for line in str(error).splitlines() or [""]:
+            print(f"paperboy: {terminal_safe(line)}", file=sys.stderr)
         sys.exit(2)
     except (KeyboardInterrupt, typer.Abort):
         sys.exit(130)
@@ -601,9 +645,12 @@ def main(argv: list[str] | None = None) -> None:
             sys.exit(0)
         if getattr(error, "exit_code", None) == 2 and hasattr(error, "format_message"):
             message = " ".join(error.format_message().split())
-            print(f"paperboy: {message}", file=sys.stderr)
+            print(f"paperboy: {terminal_safe(message)}", file=sys.stderr)
             sys.exit(2)
-        raise
+        # A bug: the traceback, but not a terminal escape from a message inside it.
+        trace = "".join(traceback.format_exception(error))
+        sys.stderr.write(terminal_safe(trace, keep="\n"))
+        sys.exit(1)
     sys.exit(result if isinstance(result, int) else 0)
 
 

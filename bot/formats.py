@@ -6,6 +6,8 @@ import json
 import re
 
 from bot.models import Digest, DigestEntry
+from bot.terminal import json_safe, terminal_safe
+from bot.urls import safe_http_url
 
 
 def entry_json(entry: DigestEntry) -> dict[str, object]:
@@ -14,8 +16,9 @@ def entry_json(entry: DigestEntry) -> dict[str, object]:
     out_links = {"arxiv": links.arxiv, "pdf": links.pdf}
     if links.hf:
         out_links["hf"] = links.hf
-    if links.github:
-        out_links["github"] = links.github
+    github = safe_http_url(links.github)  # from the source: only a well-formed http(s) URL
+    if github:
+        out_links["github"] = github
     return {
         "id": paper.id,
         "title": paper.title,
@@ -37,15 +40,33 @@ def digest_json(digest: Digest) -> dict[str, object]:
 
 
 def to_json(digest: Digest) -> str:
-    return json.dumps(digest_json(digest), ensure_ascii=False, indent=2)
+    return json_safe(json.dumps(digest_json(digest), ensure_ascii=False, indent=2))
 
 
-_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|#!~])")
+# Markdown punctuation that can start or end something inside a table cell (emphasis,
+# links, code, HTML and entities, the cell itself, strike-through, math); a backslash
+# makes each literal. Line-start syntax (#, -, +, 1.) cannot occur: a cell never
+# starts a line.
+_MD_SPECIAL = re.compile(r"([\\`*_\[\]<>|!~&$])")
+# Bare URLs GitHub would turn into links ("https://x", "www.x"): break the pattern.
+_AUTOLINK = re.compile(r"(?i)(?<=[a-z]):(?=//)|(?<=\bwww)\.")
 
 
 def md_escape(text: str) -> str:
-    """Escape Markdown so untrusted text stays text inside a table cell."""
-    return _MD_SPECIAL.sub(r"\\\1", " ".join(text.split()))
+    """Untrusted text as literal markdown on one line, fit for a table cell.
+
+    Whitespace runs (newlines too) become one space; control characters and bidi
+    overrides become visible stand-ins (bot.terminal); markdown punctuation is escaped.
+    """
+    text = _MD_SPECIAL.sub(r"\\\1", terminal_safe(" ".join(text.split())))
+    return _AUTOLINK.sub(lambda m: "\\" + m.group(), text)
+
+
+def md_link(label: str, url: str | None) -> str | None:
+    """`[label](url)` for a well-formed http(s) URL (percent-encoded), else None.
+    `label` is already markdown."""
+    safe = safe_http_url(url)
+    return f"[{label}]({safe})" if safe is not None else None
 
 
 def to_markdown(digest: Digest) -> str:
@@ -62,17 +83,29 @@ def to_markdown(digest: Digest) -> str:
     ]
     for entry in digest.entries:
         links = entry.paper.links
-        more = f"[arXiv]({links.arxiv})"
-        if links.hf:
-            more += f" or [HuggingFace]({links.hf})"
-        if links.github:
-            more += f", code on [GitHub]({links.github})"
-        title = f"[{md_escape(entry.paper.title)}]({links.arxiv}) (Read more on {more})"
-        lines.append(
-            f"| {title} | {md_escape(entry.authors_line)} | {md_escape(entry.summary)} |"
+        title = md_escape(entry.paper.title)
+        read = " or ".join(
+            link for link in (md_link("arXiv", links.arxiv), md_link("HuggingFace", links.hf))
+            if link
         )
+        extras = [
+            f"{words} {link}"
+            for words, link in (
+                ("code on", md_link("GitHub", links.github)),
+                ("project page:", md_link("site", links.project)),
+            )
+            if link
+        ]
+        more = ", ".join([f"Read more on {read}"] * bool(read) + extras)
+        cell = md_link(title, links.arxiv) or title
+        if more:
+            cell += f" ({more})"
+        lines.append(f"| {cell} | {md_escape(entry.authors_line)} | {md_escape(entry.summary)} |")
     if digest.omitted:
         lines += ["", f"… and {digest.omitted} more matching papers."]
+        url = md_link("the full list", digest.full_list_url)
+        if url:
+            lines[-1] += f" See {url}."
     return "\n".join(lines) + "\n"
 
 

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 from dataclasses import dataclass, field
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
 HF_PAPERS = "https://huggingface.co/papers/"
+WEBHOOK_PLATFORM = "discord-webhook"
+_WEBHOOK_ID = re.compile(r"/webhooks/(\d{1,20})(?:/|$)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,7 +150,7 @@ class Target:
             raise ValueError(
                 f"channel {spec!r} is not PLATFORM:CHANNEL (for example console:general)"
             )
-        if platform == "discord-webhook":
+        if platform == WEBHOOK_PLATFORM:
             return cls(platform, "", rest)
         workspace, sep, channel = rest.partition(":")
         if sep:
@@ -156,8 +159,25 @@ class Target:
             return cls(platform, workspace, channel)
         return cls(platform, "", rest)
 
+    @property
+    def display(self) -> str:
+        """The target as shown in logs, errors and `paperboy status`: the key, except that
+        a webhook URL keeps only its id (its token is the credential):
+        `discord-webhook:123456/***`."""
+        if self.platform != WEBHOOK_PLATFORM:
+            return self.key
+        found = _WEBHOOK_ID.search(self.channel)
+        return f"{self.platform}:{found.group(1) + '/' if found else ''}***"
+
     def __str__(self) -> str:
-        return self.key
+        return self.display
+
+    def __repr__(self) -> str:
+        channel = self.display.partition(":")[2] if self.platform == WEBHOOK_PLATFORM else None
+        return (
+            f"Target(platform={self.platform!r}, workspace={self.workspace!r}, "
+            f"channel={channel if channel is not None else self.channel!r})"
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,11 +7,16 @@ from __future__ import annotations
 
 import json
 import re
+import zoneinfo
 from functools import lru_cache
 from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
 
 class Settings(BaseSettings):
@@ -25,6 +30,9 @@ class Settings(BaseSettings):
     database_url: str = Field(
         default="sqlite+aiosqlite:///paperboy.db",
         description="SQLAlchemy async URL: an SQLite file by default, or postgresql+asyncpg://...",
+        json_schema_extra={
+            "accepted": "sqlite+aiosqlite:///FILE or postgresql://USER:PASSWORD@HOST/DB"
+        },
     )
     hf_api_url: str = Field(
         default="https://huggingface.co/api/",
@@ -51,6 +59,7 @@ class Settings(BaseSettings):
     arxiv_categories: Annotated[list[str], NoDecode] = Field(
         default=["cs.CL", "cs.LG"],
         description="Categories to list, comma-separated: PAPERBOY_ARXIV_CATEGORIES=cs.CL,cs.LG",
+        json_schema_extra={"accepted": "arXiv categories separated by commas, like cs.CL,cs.LG"},
     )
     arxiv_interval: float = Field(
         default=3.0, ge=0, description="Seconds between two arXiv requests (arXiv asks for 3)."
@@ -69,9 +78,14 @@ class Settings(BaseSettings):
     demo_queries: Annotated[list[str], NoDecode] = Field(
         default=["LoRA", "pipeline parallelism"],
         description="Subscriptions of the console channel on first start.",
+        json_schema_extra={"accepted": "queries separated by ; or a JSON list of strings"},
     )
     console_channel: str = Field(default="demo", description="Channel name of the console adapter.")
-    default_tz: str = Field(default="UTC", description="Time zone of a new channel's schedule.")
+    default_tz: str = Field(
+        default="UTC",
+        description="Time zone of a new channel's schedule (an IANA name such as Europe/Berlin).",
+        json_schema_extra={"accepted": "an IANA time zone such as UTC or Europe/Berlin"},
+    )
     source: str = Field(
         default="hf",
         description="Where `paperboy run` reads the day's papers: hf, sample or a path.",
@@ -94,7 +108,9 @@ class Settings(BaseSettings):
     slack_thread_digests: bool = Field(
         default=False, description="Post a long digest as a parent summary plus thread replies."
     )
-    slack_port: int = Field(default=3000, description="Port of `paperboy serve` (HTTP mode).")
+    slack_port: int = Field(
+        default=3000, ge=1, le=65535, description="Port of `paperboy serve` (HTTP mode)."
+    )
     discord_api_url: str | None = Field(
         default=None, description="Discord REST base URL (a test server); default Discord's own."
     )
@@ -106,7 +122,11 @@ class Settings(BaseSettings):
         description="Changing a channel's subscriptions needs Manage Channels (Discord).",
     )
 
-    log_level: str = "INFO"
+    log_level: str = Field(
+        default="INFO",
+        description="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
+        json_schema_extra={"accepted": ", ".join(LOG_LEVELS) + " (any case)"},
+    )
 
     # Scheduling and delivery (bot/scheduler.py, bot/delivery.py, docs/delivery.md).
     ingest_interval_minutes: float = Field(
@@ -188,6 +208,39 @@ class Settings(BaseSettings):
     @classmethod
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
+
+
+    @field_validator("database_url")
+    @classmethod
+    def _check_database_url(cls, value: str) -> str:
+        try:
+            backend = make_url(value).get_backend_name()
+        except (ArgumentError, ValueError):
+            raise ValueError("not a database URL") from None
+        if backend not in ("sqlite", "postgres", "postgresql"):
+            raise ValueError(f"unsupported database {backend!r}")
+        return value
+
+    @field_validator("default_tz")
+    @classmethod
+    def _check_time_zone(cls, value: str) -> str:
+        name = value.strip()
+        try:
+            zoneinfo.ZoneInfo(name)  # refuses paths; the same check a channel's zone gets
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
+            raise ValueError("unknown time zone") from None
+        return name
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _check_log_level(cls, value: object) -> object:
+        if isinstance(value, str):
+            level = value.strip().upper()
+            level = "WARNING" if level == "WARN" else level
+            if level not in LOG_LEVELS:
+                raise ValueError("unknown log level")
+            return level
+        return value
 
 
 @lru_cache(maxsize=1)

@@ -8,10 +8,12 @@ from collections.abc import Sequence
 from typing import IO, Any
 
 from rich.console import Console, RenderableType
+from rich.text import Text
 
 from adapters.console.render import render
 from bot.chat import CommandContext, CommandHandler, MessageRef
 from bot.models import Digest, Reply, Target
+from bot.terminal import terminal_safe
 
 PROMPT = "papers> "
 
@@ -29,7 +31,7 @@ class ConsoleAdapter:
         stdin: IO[str] | None = None,
     ) -> None:
         self.target = Target("console", "", channel)
-        self.console = console or Console(highlight=False)
+        self.console = console or Console(highlight=False, emoji=False)
         self.stdin = stdin or sys.stdin
         self._sent = 0
         self._stopping = asyncio.Event()
@@ -38,6 +40,8 @@ class ConsoleAdapter:
         return render(item)
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
+        if isinstance(part, str):  # plain text is data, never Rich markup
+            part = Text(terminal_safe(part, keep="\n"))
         self.console.print(part)
         self._sent += 1
         return MessageRef(target, str(self._sent))

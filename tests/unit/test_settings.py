@@ -5,7 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
+from config import settings_problems
 from config.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.env"
@@ -30,3 +32,35 @@ def test_tokens_are_secret_and_short_names_work(monkeypatch: pytest.MonkeyPatch)
 def test_demo_queries_from_a_semicolon_list(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("PAPERBOY_DEMO_QUERIES", 'LoRA; "pipeline parallelism", MoE')
     assert Settings(_env_file=None).demo_queries == ["LoRA", '"pipeline parallelism", MoE']
+
+
+def test_time_zone_and_log_level_are_checked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOY_DEFAULT_TZ", "Europe/Berlin")
+    monkeypatch.setenv("PAPERBOY_LOG_LEVEL", "warn")
+    settings = Settings(_env_file=None)
+    assert settings.default_tz == "Europe/Berlin" and settings.log_level == "WARNING"
+    for name, value in [("PAPERBOY_DEFAULT_TZ", "Mars/Olympus"), ("PAPERBOY_LOG_LEVEL", "loud")]:
+        with monkeypatch.context() as patch:
+            patch.setenv(name, value)
+            with pytest.raises(ValidationError):
+                Settings(_env_file=None)
+
+
+def test_problems_never_repeat_a_secret() -> None:
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None, PAPERBOY_SLACK_BOT_TOKEN=987654321, hf_retries="x")
+    lines = settings_problems(caught.value)
+    assert len(lines) == 2 and not any("987654321" in line for line in lines)
+    assert any(line.startswith("PAPERBOY_SLACK_BOT_TOKEN: ") for line in lines)
+    assert (
+        "PAPERBOY_HF_RETRIES=x: not a whole number; accepted: a whole number from 0 to 10"
+    ) in lines
+
+
+def test_problems_hide_a_database_password(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", "mysql://app:hunter2@db.example/papers")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    (line,) = settings_problems(caught.value)
+    assert "hunter2" not in line
+    assert line.startswith("PAPERBOY_DATABASE_URL=mysql://app:***@db.example/papers: ")
