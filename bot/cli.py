@@ -386,7 +386,7 @@ def deliver(
             at = when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
             typer.echo(
                 f"{left.total} part(s) could not go out yet; the next can be sent from {at} "
-                f"({why}): run `paperboy deliver` again then, or leave them to a running worker"
+                f"({why}): run paperboy deliver again then, or leave them to a running worker"
             )
         raise typer.Exit(1)
 

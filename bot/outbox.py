@@ -10,9 +10,11 @@ Row life: `queued` (a later part, waiting for the one before it) -> `pending` ->
 back to `pending` with a later `next_attempt_at`, or to `failed` once its attempts are
 used up. Sending (or giving up on) a part makes the next part `pending`, due
 `min_interval` later; keeping waiting parts out of `pending` keeps the claim query an
-index range scan that stops after `limit` rows. A `sending` row whose lease ran out belongs to a
-worker that died mid-send: it is claimed again and marked `uncertain`, so the sender asks
-the platform (`find_sent`) before sending it again.
+index range scan that stops after `limit` rows. A live worker renews the leases of the
+parts it holds (`renew`) and records only parts it still holds (`mark_sent_many`). A
+`sending` row whose lease ran out belongs to a worker that died (or stalled) mid-send: it
+is claimed again and marked `uncertain`, so the sender asks the platform (`find_sent`)
+before sending it again.
 
 Claiming uses `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (workers in many processes
 skip each other's rows) and the same statement under BEGIN IMMEDIATE on SQLite. Only the
@@ -742,17 +744,24 @@ class OutboxRepo:
             return kept
         async with self._writing() as conn:
             for chunk in _chunks(sorted(set(part_ids))):
-                result = await conn.execute(
-                    sa.update(outbox)
+                # Locked in id order, like the acknowledgements of `mark_sent_many`: two
+                # transactions of one worker never wait for each other in a circle.
+                owned = (
+                    sa.select(outbox.c.id)
                     .where(
                         outbox.c.id.in_(chunk),
                         outbox.c.status == SENDING,
                         outbox.c.claimed_by == worker,
                     )
-                    .values(claimed_until=until)
-                    .returning(outbox.c.id)
+                    .order_by(outbox.c.id)
+                    .with_for_update()
                 )
-                kept.update(result.scalars())
+                ids = list((await conn.execute(owned)).scalars())
+                if ids:
+                    await conn.execute(
+                        sa.update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=until)
+                    )
+                kept.update(ids)
         return kept
 
     # ----------------------------------------------------------------- acknowledging
@@ -792,6 +801,7 @@ class OutboxRepo:
                         outbox.c.status == SENDING,
                         outbox.c.claimed_by == worker,
                     )
+                    .order_by(outbox.c.id)
                     .with_for_update()
                 )
                 owned.update(result.scalars())
