@@ -33,6 +33,7 @@ import datetime as dt
 import logging
 import os
 import random
+import re
 import socket
 import uuid
 from collections.abc import Iterable, Mapping
@@ -41,6 +42,7 @@ from typing import Any
 
 from bot.chat import ChatAdapter, ChatError, MessageRef
 from bot.clock import Clock, SystemClock
+from bot.models import Target
 from bot.outbox import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck
 from bot.planner import render_parts
 from bot.plugins import AdapterPlugin
@@ -48,6 +50,18 @@ from bot.store import Store
 from config import Settings
 
 log = logging.getLogger(__name__)
+
+
+_WEBHOOK_ID = re.compile(r"/webhooks/(\d{1,20})/")
+
+
+def shown(target: Target) -> str:
+    """A target as log lines show it: a webhook URL's token is its credential, so a
+    `discord-webhook:` target shows only the webhook's id."""
+    if target.platform != "discord-webhook":
+        return str(target)
+    found = _WEBHOOK_ID.search(target.channel)
+    return f"{target.platform}:{found.group(1) if found else ''}/***"
 
 
 def worker_name() -> str:
@@ -554,7 +568,7 @@ class Deliverer:
                 "out); the worker now holding it looks it up before sending it again",
                 part.part + 1,
                 part.parts,
-                part.target,
+                shown(part.target),
                 part.digest_date,
             )
             # Ours again only if no one took it: then it goes back, to be looked up first.
@@ -651,7 +665,7 @@ class Deliverer:
                     "part %d/%d of %s's digest of %s %s: %s; sending again in %.1fs%s",
                     part.part + 1,
                     part.parts,
-                    part.target,
+                    shown(part.target),
                     part.digest_date,
                     announce,
                     error,

@@ -440,3 +440,21 @@ async def test_each_retry_is_logged_once_with_its_reason_and_wait(
     assert 1.0 <= wait <= 2.0 and server.endswith("(attempt 2 of 4)")
     assert "rate limited: slow down; sending again in 7.5s" in limited
     assert "failed: no answer within 30s;" in timeout and timeout.endswith("(attempt 3 of 4)")
+
+
+async def test_a_retry_line_never_shows_a_webhook_token(
+    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = "https://discord.com/api/webhooks/123456/SECRET-webhook-token"
+    fake = RecordingAdapter(platform="discord-webhook", clock=clock)
+    _, tid = await add_target(store, url, platform="discord-webhook")
+    await seed(store, clock)
+    await planner_for(store, [fake], clock).plan([DueDigest(tid, DAY)])
+    fake.fail_next(url, ChatError("HTTP 503"), ChatError("slow down", retry_after=1.0))
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        stats = await deliverer_for(store, [fake], clock).run_until_idle()
+    assert stats.sent == 1
+    retries = [r.getMessage() for r in caplog.records if "sending again" in r.getMessage()]
+    assert len(retries) == 2
+    assert all("discord-webhook:123456/***'s digest" in line for line in retries)
+    assert not [r for r in caplog.records if "SECRET" in r.getMessage()]
