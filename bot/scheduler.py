@@ -319,20 +319,21 @@ class DigestScheduler:
         self._queue.extend(due)
         self._in_flight.update((d.target_id, d.digest_date) for d in due)
         result = await self.flush()
-        before = len(planned) + on_time + result.already
+        missed = {(d.target_id, d.digest_date) for d in due}
+        now_planned = sum(1 for key in result.keys if key in missed)
+        # Planned before: on time by their jobs, or (a race) by another process meanwhile.
+        before = len(planned) + on_time + min(result.already, len(missed) - now_planned)
         if due:
             log.info(
                 "catch-up: caught up %s digest(s) missed during downtime (up to %s late): "
                 "%s planned now, %s planned before",
                 f"{len(due):,}",
                 latest,
-                f"{result.planned:,}",
+                f"{now_planned:,}",
                 f"{before:,}",
             )
         elif announce:
-            log.info(
-                "catch-up: nothing missed; %d planned now, %s planned before", 0, f"{before:,}"
-            )
+            log.info("catch-up: nothing missed; 0 planned now, %s planned before", f"{before:,}")
         return result
 
     # ----------------------------------------------------------------- ingest
