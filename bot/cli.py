@@ -375,7 +375,7 @@ async def _deliver(config: Settings, day: dt.date | None) -> DeliverOutcome:
     async with Store(config.database_url, default_tz=config.default_tz) as store:
         adapters = delivery_adapters(config, load_plugins())
         try:
-            return await deliver_day(store, config, adapters, day)
+            return await deliver_day(store, config, adapters, day, notice=typer.echo)
         finally:
             await _close_adapters(adapters)
 
@@ -387,7 +387,10 @@ def deliver(
         typer.Option("--date", "-d", help="YYYY-MM-DD (default: each channel's today)."),
     ] = None,
 ) -> None:
-    """Send every digest due on a date now, through the outbox (a second run sends nothing)."""
+    """Send every digest due on a date now, through the outbox (a second run sends nothing).
+
+    Exits 1 when parts are left that could not go out yet, saying when they can.
+    """
     day = parse_date(date)
     config = settings()
     configure_logging(config)
@@ -405,6 +408,23 @@ def deliver(
     )
     for line in out.missing:
         say(line)
+    left = out.backlog
+    if left.total:
+        when = left.next_claimable
+        if when is None:
+            say(f"{left.total} part(s) could not go out yet")
+        else:
+            why = (
+                "when another worker's claim on them runs out"
+                if when == left.claimed_until
+                else "when their retry is due"
+            )
+            at = when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+            say(
+                f"{left.total} part(s) could not go out yet; the next can be sent from {at} "
+                f"({why}): run paperboy deliver again then, or leave them to a running worker"
+            )
+        raise typer.Exit(1)
 
 
 @app.command()

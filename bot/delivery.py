@@ -19,6 +19,14 @@ for when the channel is resumed.
 Fan-out: at most `concurrency` sends in flight per process, one message in flight per
 channel (only a channel's first unsent part is claimable) and at least
 `min_interval` seconds between two messages to one channel.
+
+Claims: a claimed part is leased for `lease` seconds, and while this worker holds it (in
+its queue, mid-send, or sent and waiting to be recorded) a heartbeat renews the lease
+every `lease / 3` seconds, so a lease never runs out under a live sender however long a
+send takes. Should a claim be lost all the same (the heartbeat could not reach the
+database in time and another worker took the part over), the send in flight is
+cancelled and its result not recorded: the part is the new holder's, which looks it up
+on the platform before sending it again.
 """
 
 from __future__ import annotations
@@ -77,7 +85,20 @@ class DeliveryStats:
     failed: int = 0
     paused: int = 0
     rendered: int = 0
+    lost: int = 0  # claims another worker took over while this one held them
     errors: list[str] = field(default_factory=list)
+
+
+class ClaimLost(Exception):
+    """This worker no longer holds a part's claim (another worker took it over)."""
+
+
+@dataclass
+class _Claim:
+    """A part this worker holds: until when (as last renewed), and whether it was lost."""
+
+    until: dt.datetime
+    lost: asyncio.Event = field(default_factory=asyncio.Event)
 
 
 def adapters_by_platform(adapters: Iterable[ChatAdapter]) -> dict[str, ChatAdapter]:
@@ -158,11 +179,15 @@ class Deliverer:
         self.stats = DeliveryStats()
         self._wake = asyncio.Event()
         self._last_sent: dict[int, dt.datetime] = {}
-        self._acks: asyncio.Queue[SentAck] = asyncio.Queue()
+        self._acks: asyncio.Queue[tuple[SentAck, _Claim]] = asyncio.Queue()
         self._progress = asyncio.Event()
         #: Real seconds the acknowledgement writer waits to gather a batch.
         self.ack_linger = 0.01
         self._busy = 0
+        #: Parts this worker holds, by id: claimed and not yet released or recorded.
+        self._claims: dict[int, _Claim] = {}
+        #: `run_until_idle` waits for parts other workers hold until this time.
+        self._claimed_deadline: dt.datetime | None = None
 
     @classmethod
     def from_settings(
@@ -195,9 +220,20 @@ class Deliverer:
 
     # ----------------------------------------------------------------- main loop
 
-    async def run_until_idle(self, *, max_wait: float = 900.0) -> DeliveryStats:
+    async def run_until_idle(
+        self, *, max_wait: float = 900.0, claimed_wait: float | None = None
+    ) -> DeliveryStats:
         """Send everything that can go out, waiting for retries due within `max_wait`
-        seconds; return when nothing is left to do (or only later retries remain)."""
+        seconds; return when nothing is left to do (or only later retries remain).
+
+        Parts another worker holds are waited for until `claimed_wait` seconds (default:
+        the lease and a poll) after the start: a stopped worker's claims run out within
+        that and the parts are taken over; a live worker's claims are renewed, and it
+        sends them itself.
+        """
+        if claimed_wait is None:
+            claimed_wait = self.lease + self.poll
+        self._claimed_deadline = self.clock.now() + dt.timedelta(seconds=claimed_wait)
         return await self._loop(stop=None, max_wait=max_wait)
 
     async def run(self, stop: asyncio.Event) -> DeliveryStats:
@@ -220,10 +256,12 @@ class Deliverer:
         while they happen. A claimed part whose lease is nearly over when a sender gets to
         it goes back instead of out (see `_deliver`).
         """
-        ready: asyncio.Queue[ClaimedPart] = asyncio.Queue(maxsize=self.concurrency)
+        ready: asyncio.Queue[tuple[ClaimedPart, _Claim]] = asyncio.Queue(maxsize=self.concurrency)
         self._acks = asyncio.Queue()
         self._busy = 0
+        self._claims = {}
         writer = asyncio.create_task(self._write_acks(self._acks))
+        keeper = asyncio.create_task(self._keep_claims())
         senders = [asyncio.create_task(self._sender(ready)) for _ in range(self.concurrency)]
         rendered_at: dt.datetime | None = None
         batch = max(1, self.concurrency // 2)  # claim at least this many at once
@@ -250,7 +288,8 @@ class Deliverer:
                         platforms=self.platforms,
                     )
                 for part in claimed:
-                    ready.put_nowait(part)
+                    claim = self._claims[part.id] = _Claim(part.claimed_until or self.clock.now())
+                    ready.put_nowait((part, claim))
                 if claimed and len(claimed) < room:
                     continue  # maybe more are due already
                 if ready.empty() and self._busy == 0 and not claimed:
@@ -261,21 +300,57 @@ class Deliverer:
                     continue
                 await self._wait_progress(stop)
         finally:
-            await self._shutdown(ready, senders, writer)
+            await self._shutdown(ready, senders, writer, keeper)
         return self.stats
 
-    async def _sender(self, ready: asyncio.Queue[ClaimedPart]) -> None:
+    async def _sender(self, ready: asyncio.Queue[tuple[ClaimedPart, _Claim]]) -> None:
         while True:
-            part = await ready.get()
+            part, claim = await ready.get()
             self._busy += 1
+            acked = False
             try:
-                await self._deliver(part)
+                acked = await self._deliver(part, claim)
             except Exception:
                 log.exception("delivering %s failed unexpectedly", part.key)
             finally:
+                if not acked:  # released, or lost: no longer ours to renew
+                    self._forget(part.id, claim)
                 self._busy -= 1
                 ready.task_done()
                 self._progress.set()
+
+    def _forget(self, part_id: int, claim: _Claim) -> None:
+        """Stop renewing this claim (not a newer claim of the same part)."""
+        if self._claims.get(part_id) is claim:
+            del self._claims[part_id]
+
+    async def _keep_claims(self) -> None:
+        """The heartbeat: renew the lease of every part this worker holds, every
+        `lease / 3` (real) seconds. A part the database no longer gives this worker, or
+        whose lease ran out while the database could not be reached, is lost: its send
+        is cancelled (see `_while_held`)."""
+        interval = max(0.01, self.lease / 3)
+        while True:
+            await asyncio.sleep(interval)
+            if not self._claims:
+                continue
+            held = list(self._claims.items())
+            until = self.clock.now() + dt.timedelta(seconds=self.lease)
+            kept: set[int] | None
+            try:
+                kept = await self.store.outbox.renew([pid for pid, _ in held], self.worker, until)
+            except Exception as error:
+                log.warning("could not renew the claim on %d part(s): %s", len(held), error)
+                kept = None
+            now = self.clock.now()
+            for pid, claim in held:
+                if self._claims.get(pid) is not claim:  # released or recorded meanwhile
+                    continue
+                if kept is not None and pid in kept:
+                    claim.until = until
+                elif kept is not None or claim.until <= now:
+                    claim.lost.set()
+                    del self._claims[pid]
 
     async def _wait_progress(self, stop: asyncio.Event | None) -> None:
         """Until a sender finishes a part, new work is planned, or `poll` seconds pass."""
@@ -294,14 +369,15 @@ class Deliverer:
 
     async def _shutdown(
         self,
-        ready: asyncio.Queue[ClaimedPart],
+        ready: asyncio.Queue[tuple[ClaimedPart, _Claim]],
         senders: list[asyncio.Task[None]],
         writer: asyncio.Task[None],
+        keeper: asyncio.Task[None],
     ) -> None:
         """Hand back claimed parts not started, let sends in flight finish (bounded), and
         write the last acknowledgements."""
         while not ready.empty():
-            part = ready.get_nowait()
+            part, _ = ready.get_nowait()
             ready.task_done()
             with contextlib.suppress(Exception):
                 await self._retry(
@@ -316,43 +392,78 @@ class Deliverer:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._acks.join(), 30)
         writer.cancel()
-        await asyncio.gather(writer, return_exceptions=True)
+        keeper.cancel()
+        await asyncio.gather(writer, keeper, return_exceptions=True)
+        self._claims.clear()
 
-    async def _write_acks(self, queue: asyncio.Queue[SentAck]) -> None:
+    async def _write_acks(self, queue: asyncio.Queue[tuple[SentAck, _Claim]]) -> None:
         """Record sent parts in batches: whatever arrived while the last batch was written.
 
         A batch lost to a crash only leaves its parts `sending`: they are looked up (or
         resent under the same key) once their lease runs out, never sent twice.
         """
         while True:
-            acks = [await queue.get()]
+            batch = [await queue.get()]
             # Linger a moment: sends finishing meanwhile join this transaction.
             await asyncio.sleep(self.ack_linger)
-            while not queue.empty() and len(acks) < 500:
-                acks.append(queue.get_nowait())
+            while not queue.empty() and len(batch) < 500:
+                batch.append(queue.get_nowait())
+            acks = [ack for ack, _ in batch]
             try:
-                await self.store.outbox.mark_sent_many(acks, spacing=self.min_interval)
+                recorded = await self.store.outbox.mark_sent_many(
+                    acks, worker=self.worker, spacing=self.min_interval
+                )
             except Exception:
                 log.exception("recording %d sent part(s) failed; they are checked later", len(acks))
+                recorded = None
             finally:
-                for _ in acks:
+                for ack, claim in batch:
+                    # Recorded, or (failed to record) left for its lease to run out.
+                    self._forget(ack.part_id, claim)
                     queue.task_done()
+            for ack in acks:
+                if recorded is not None and ack.part_id not in recorded:
+                    self.stats.lost += 1
+                    log.warning(
+                        "part %d was sent, but another worker had taken it over meanwhile; "
+                        "that worker looks it up before sending it again",
+                        ack.part_id,
+                    )
 
     async def _idle(self, stop: asyncio.Event | None, max_wait: float | None) -> bool:
         """Wait for work; False when a `run_until_idle` has nothing more to wait for."""
         now = self.clock.now()
-        due = await self.store.outbox.next_due(self.platforms)
         if max_wait is not None:
-            if due is None or (due - now).total_seconds() > max_wait:
+            due = await self._due_within(now, max_wait)
+            if due is None:
                 return False
             # Something is claimable now yet nothing was claimed: it waits behind a part
             # another worker holds. Look again shortly.
             delay = (due - now).total_seconds() if due > now else min(self.poll, 0.05)
             await self.clock.sleep(delay)
             return True
+        due = await self.store.outbox.next_due(self.platforms)
         delay = self.poll if due is None else min(self.poll, max(0.0, (due - now).total_seconds()))
         await self._wait_or_wake(stop, delay or min(self.poll, 0.05))
         return True
+
+    async def _due_within(self, now: dt.datetime, max_wait: float) -> dt.datetime | None:
+        """For `run_until_idle`: when to look again, or None to stop. Retries are waited
+        for when due within `max_wait`; parts other workers hold until their claims run
+        out, if that is before the claimed-wait deadline."""
+        backlog = await self.store.outbox.backlog(self.platforms)
+        deadline = self._claimed_deadline or now
+        times: list[dt.datetime] = []
+        if backlog.claimed_until is not None and backlog.claimed_until <= deadline:
+            times.append(backlog.claimed_until)
+        if backlog.waiting_due is not None:
+            if backlog.waiting_due > now:
+                if (backlog.waiting_due - now).total_seconds() <= max_wait:
+                    times.append(backlog.waiting_due)
+            elif backlog.claimed == 0 or now <= deadline:
+                # Due, yet not claimed: behind a part another worker holds.
+                times.append(now)
+        return min(times) if times else None
 
     async def _wait_or_wake(self, stop: asyncio.Event | None, delay: float) -> None:
         waiters = [asyncio.create_task(self._wake.wait())]
@@ -399,10 +510,9 @@ class Deliverer:
 
     async def _send(self, part: ClaimedPart, adapter: ChatAdapter) -> tuple[MessageRef, bool]:
         """Post the part, or find it posted already; (reference, found)."""
-        if part.uncertain:
-            found = await asyncio.wait_for(
-                adapter.find_sent(part.target, part.key), self.send_timeout
-            )
+        finder = getattr(adapter, "find_sent", None)  # the console's cannot look
+        if part.uncertain and finder is not None:
+            found = await asyncio.wait_for(finder(part.target, part.key), self.send_timeout)
             if found is not None:
                 return found, True
             looked = self._looked.get(part.id, 0) + 1
@@ -425,53 +535,101 @@ class Deliverer:
             if wait > 0:
                 await self.clock.sleep(wait)
 
-    async def _deliver(self, part: ClaimedPart) -> None:
-        if part.claimed_until is not None:
-            # A part that waited in the queue so long that its claim nearly ran out goes
-            # back: another worker may take it over, and only one may send it.
-            margin = min(5.0, self.lease / 4)
-            if (part.claimed_until - self.clock.now()).total_seconds() < margin:
-                await self._retry(part, "claim ran out", count=False, uncertain=False, delay=0.0)
-                return
+    async def _while_held(self, claim: _Claim, send: Any) -> Any:
+        """Await `send` while this worker holds the part; cancel it and raise ClaimLost
+        when the claim is lost first (another worker owns the part now)."""
+        task = asyncio.ensure_future(send)
+        lost = asyncio.ensure_future(claim.lost.wait())
+        try:
+            await asyncio.wait((task, lost), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            lost.cancel()
+            if not task.done():
+                task.cancel()
+            await asyncio.gather(lost, task, return_exceptions=True)
+        if task.cancelled() and claim.lost.is_set():
+            raise ClaimLost
+        return task.result()
+
+    async def _deliver(self, part: ClaimedPart, claim: _Claim) -> bool:
+        """Send one claimed part; True when it went out (its acknowledgement is queued)."""
+        if claim.lost.is_set():  # lost while it waited in the queue
+            self.stats.lost += 1
+            return False
+        # A part whose claim nearly ran out while it waited (the heartbeat could not renew
+        # it) goes back: another worker may take it over, and only one may send it.
+        margin = min(5.0, self.lease / 4)
+        if (claim.until - self.clock.now()).total_seconds() < margin:
+            await self._retry(part, "claim ran out", count=False, uncertain=False, delay=0.0)
+            return False
         adapter = self.adapters.get(part.target.platform)
         if adapter is None:  # claims are limited to our platforms; defensive only
             await self._retry(part, "no adapter for this platform", count=False, uncertain=False)
-            return
+            return False
         try:
-            ref, found = await self._send(part, adapter)
+            ref, found = await self._while_held(claim, self._send(part, adapter))
         except _NotSeenYet as pending:
             await self._retry(
                 part, str(pending), count=False, uncertain=True, delay=self.lookup_spacing
             )
-            return
+            return False
+        except ClaimLost:
+            self.stats.lost += 1
+            log.warning(
+                "lost the claim on part %d/%d of %s's digest of %s mid-send (its lease ran "
+                "out); the worker now holding it looks it up before sending it again",
+                part.part + 1,
+                part.parts,
+                part.target,
+                part.digest_date,
+            )
+            # Ours again only if no one took it: then it goes back, to be looked up first.
+            await self._retry(part, "claim lost mid-send", count=False, uncertain=True, delay=0.0)
+            return False
         except ChatError as error:
             if error.permanent:
                 await self._permanent(part, error)
             elif error.retry_after is not None:
                 self.stats.rate_limited += 1
                 await self._retry(
-                    part, str(error), count=False, uncertain=False, delay=error.retry_after
+                    part,
+                    str(error),
+                    count=False,
+                    uncertain=False,
+                    delay=error.retry_after,
+                    announce="rate limited",
                 )
             else:
-                await self._retry(part, str(error), count=True, uncertain=True)
-            return
+                await self._retry(part, str(error), count=True, uncertain=True, announce="failed")
+            return False
         except TimeoutError:
             await self._retry(
-                part, f"no answer within {self.send_timeout:g}s", count=True, uncertain=True
+                part,
+                f"no answer within {self.send_timeout:g}s",
+                count=True,
+                uncertain=True,
+                announce="failed",
             )
-            return
+            return False
         except Exception as error:  # an adapter bug must not kill the worker
             log.exception("sending %s to %s failed unexpectedly", part.key, part.target)
-            await self._retry(part, f"{type(error).__name__}: {error}", count=True, uncertain=True)
-            return
+            await self._retry(
+                part,
+                f"{type(error).__name__}: {error}",
+                count=True,
+                uncertain=True,
+                announce="failed",
+            )
+            return False
         self._looked.pop(part.id, None)
         now = self.clock.now()
         self._last_sent[part.target_id] = now
-        self._acks.put_nowait(SentAck(part.id, part.target_id, ref.id, now))
+        self._acks.put_nowait((SentAck(part.id, part.target_id, ref.id, now), claim))
         if found:
             self.stats.found += 1
         else:
             self.stats.sent += 1
+        return True
 
     async def _retry(
         self,
@@ -481,7 +639,10 @@ class Deliverer:
         count: bool,
         uncertain: bool,
         delay: float | None = None,
+        announce: str | None = None,
     ) -> None:
+        """Give the part back with its next try `delay` seconds away (default: the
+        backoff, or a poll). `announce` ("failed", "rate limited") logs the retry."""
         if delay is None:
             delay = self.policy.backoff(part.attempts + 1, self.rng) if count else self.poll
             adapter = self.adapters.get(part.target.platform)
@@ -515,6 +676,21 @@ class Deliverer:
             )
         elif status != SENDING:
             self.stats.retried += 1
+            if announce is not None:
+                attempts = (
+                    f" (attempt {part.attempts + 2} of {self.policy.max_attempts})" if count else ""
+                )
+                log.info(
+                    "part %d/%d of %s's digest of %s %s: %s; sending again in %.1fs%s",
+                    part.part + 1,
+                    part.parts,
+                    part.target,
+                    part.digest_date,
+                    announce,
+                    error,
+                    max(0.0, delay),
+                    attempts,
+                )
 
     async def _permanent(self, part: ClaimedPart, error: ChatError) -> None:
         reason = f"delivery failed: {error}"

@@ -10,9 +10,11 @@ Row life: `queued` (a later part, waiting for the one before it) -> `pending` ->
 back to `pending` with a later `next_attempt_at`, or to `failed` once its attempts are
 used up. Sending (or giving up on) a part makes the next part `pending`, due
 `min_interval` later; keeping waiting parts out of `pending` keeps the claim query an
-index range scan that stops after `limit` rows. A `sending` row whose lease ran out belongs to a
-worker that died mid-send: it is claimed again and marked `uncertain`, so the sender asks
-the platform (`find_sent`) before sending it again.
+index range scan that stops after `limit` rows. A live worker renews the leases of the
+parts it holds (`renew`) and records only parts it still holds (`mark_sent_many`). A
+`sending` row whose lease ran out belongs to a worker that died (or stalled) mid-send: it
+is claimed again and marked `uncertain`, so the sender asks the platform (`find_sent`)
+before sending it again.
 
 Claiming uses `SELECT ... FOR UPDATE SKIP LOCKED` on PostgreSQL (workers in many processes
 skip each other's rows) and the same statement under BEGIN IMMEDIATE on SQLite. Only the
@@ -147,6 +149,34 @@ class UnrenderedRun:
     digest: Digest
 
 
+@dataclass(frozen=True, slots=True)
+class Backlog:
+    """Unsent parts of unpaused targets on some platforms, by what they wait for.
+
+    `waiting`: pending parts (a retry, the spacing between two messages, or a part behind
+    a claimed one), the earliest due at `waiting_due`. `claimed`: parts some worker holds
+    (`sending`), the earliest claim running out at `claimed_until` (a live worker renews
+    its claims; a stopped one's run out and the parts are taken over). `queued`: later parts
+    of a digest, waiting for the part before them.
+    """
+
+    waiting: int = 0
+    waiting_due: dt.datetime | None = None
+    claimed: int = 0
+    claimed_until: dt.datetime | None = None
+    queued: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.waiting + self.claimed + self.queued
+
+    @property
+    def next_claimable(self) -> dt.datetime | None:
+        """When the first of these parts can be claimed (None: nothing is waiting)."""
+        times = [t for t in (self.waiting_due, self.claimed_until) if t is not None]
+        return min(times) if times else None
+
+
 # --------------------------------------------------------------------------- planning tx
 
 
@@ -268,6 +298,15 @@ class PlanTransaction:
             )
             await self.conn.execute(stmt, marks)
         return inserted
+
+
+def _aware(value: dt.datetime | str | None) -> dt.datetime | None:
+    """A timestamp from an aggregate or CASE (SQLite may hand those back as text) in UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
 
 
 def _run_status(run: NewRun) -> str:
@@ -413,6 +452,15 @@ class OutboxRepo:
         stmt = stmt.order_by(papers.c.first_seen_at, papers.c.id)
         async with self._ctx.engine.connect() as conn:
             return [(_paper_from_row(row), row.first_seen_at) for row in await conn.execute(stmt)]
+
+    async def papers_seen_after(self, since: dt.datetime) -> tuple[int, dt.datetime | None]:
+        """How many papers were first seen after `since`, and the newest first-seen time."""
+        stmt = sa.select(sa.func.count(), sa.func.max(papers.c.first_seen_at)).where(
+            papers.c.first_seen_at > since
+        )
+        async with self._ctx.engine.connect() as conn:
+            count, newest = (await conn.execute(stmt)).one()
+        return int(count), _aware(newest)
 
     @asynccontextmanager
     async def planning(self) -> AsyncIterator[PlanTransaction]:
@@ -654,11 +702,67 @@ class OutboxRepo:
         )
         async with self._ctx.engine.connect() as conn:
             value = (await conn.execute(joined)).scalar_one_or_none()
-        if value is None:
-            return None
-        if isinstance(value, str):  # SQLite: CASE loses the column type
-            value = dt.datetime.fromisoformat(value)
-        return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+        return _aware(value)  # SQLite: CASE loses the column type
+
+    async def backlog(self, platforms: Collection[str]) -> Backlog:
+        """What the unsent parts of unpaused targets on `platforms` wait for (`Backlog`)."""
+        if not platforms:
+            return Backlog()
+        stmt = (
+            sa.select(
+                outbox.c.status,
+                sa.func.count(),
+                sa.func.min(outbox.c.next_attempt_at),
+                sa.func.min(outbox.c.claimed_until),
+            )
+            .select_from(outbox)
+            .join(targets, targets.c.id == outbox.c.target_id)
+            .join(channel_settings, channel_settings.c.target_id == outbox.c.target_id)
+            .where(
+                channel_settings.c.paused.is_(False),
+                targets.c.platform.in_(sorted(platforms)),
+                outbox.c.status.in_(UNSENT),
+            )
+            .group_by(outbox.c.status)
+        )
+        async with self._ctx.engine.connect() as conn:
+            rows = {row[0]: row for row in await conn.execute(stmt)}
+        waiting, claimed, queued = rows.get(PENDING), rows.get(SENDING), rows.get(QUEUED)
+        return Backlog(
+            waiting=waiting[1] if waiting else 0,
+            waiting_due=_aware(waiting[2]) if waiting else None,
+            claimed=claimed[1] if claimed else 0,
+            claimed_until=_aware(claimed[3]) if claimed else None,
+            queued=queued[1] if queued else 0,
+        )
+
+    async def renew(self, part_ids: Collection[int], worker: str, until: dt.datetime) -> set[int]:
+        """Extend `worker`'s claims on these parts to `until`; returns the ids still its own
+        (a part missing from the answer was taken over, or is no longer `sending`)."""
+        kept: set[int] = set()
+        if not part_ids:
+            return kept
+        async with self._writing() as conn:
+            for chunk in _chunks(sorted(set(part_ids))):
+                # Locked in id order, like the acknowledgements of `mark_sent_many`: two
+                # transactions of one worker never wait for each other in a circle.
+                owned = (
+                    sa.select(outbox.c.id)
+                    .where(
+                        outbox.c.id.in_(chunk),
+                        outbox.c.status == SENDING,
+                        outbox.c.claimed_by == worker,
+                    )
+                    .order_by(outbox.c.id)
+                    .with_for_update()
+                )
+                ids = list((await conn.execute(owned)).scalars())
+                if ids:
+                    await conn.execute(
+                        sa.update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=until)
+                    )
+                kept.update(ids)
+        return kept
 
     # ----------------------------------------------------------------- acknowledging
 
@@ -669,20 +773,45 @@ class OutboxRepo:
         message_id: str,
         now: dt.datetime,
         *,
+        worker: str,
         spacing: float,
-    ) -> None:
-        await self.mark_sent_many([SentAck(part_id, target_id, message_id, now)], spacing=spacing)
+    ) -> bool:
+        acks = [SentAck(part_id, target_id, message_id, now)]
+        return part_id in await self.mark_sent_many(acks, worker=worker, spacing=spacing)
 
-    async def mark_sent_many(self, acks: Sequence[SentAck], *, spacing: float) -> None:
-        """Record sent parts (one transaction); each target's next part becomes due
-        `spacing` seconds after its send."""
+    async def mark_sent_many(
+        self, acks: Sequence[SentAck], *, worker: str, spacing: float
+    ) -> set[int]:
+        """Record parts `worker` sent (one transaction); each target's next part becomes
+        due `spacing` seconds after its send. Returns the ids recorded.
+
+        Only parts the worker still holds are recorded: a part whose claim was taken over
+        (its lease ran out under a stalled worker) belongs to the new holder, which looks
+        it up on the platform before sending it again.
+        """
         if not acks:
-            return
+            return set()
         async with self._writing() as conn:
+            owned: set[int] = set()
+            for chunk in _chunks(sorted({a.part_id for a in acks})):
+                result = await conn.execute(
+                    sa.select(outbox.c.id)
+                    .where(
+                        outbox.c.id.in_(chunk),
+                        outbox.c.status == SENDING,
+                        outbox.c.claimed_by == worker,
+                    )
+                    .order_by(outbox.c.id)
+                    .with_for_update()
+                )
+                owned.update(result.scalars())
             rows = [
                 {"pid": a.part_id, "mid": a.message_id, "at": a.sent_at}
                 for a in sorted(acks, key=lambda a: a.part_id)
+                if a.part_id in owned
             ]
+            if not rows:
+                return owned
             await conn.execute(
                 sa.update(outbox)
                 .where(outbox.c.id == sa.bindparam("pid"))
@@ -699,8 +828,12 @@ class OutboxRepo:
                 rows,
             )
             await self._advance(
-                conn, [a.part_id for a in acks], max(a.sent_at for a in acks), spacing
+                conn,
+                [a.part_id for a in acks if a.part_id in owned],
+                max(a.sent_at for a in acks if a.part_id in owned),
+                spacing,
             )
+        return owned
 
     async def _advance(
         self, conn: AsyncConnection, ids: Sequence[int], at: dt.datetime, spacing: float

@@ -63,6 +63,9 @@ class PlanResult:
     unrendered: int = 0
     missing: int = 0
     keys: list[tuple[int, dt.date]] = field(default_factory=list)
+    #: Where the windows of the digests planned now end: papers first seen later (inside
+    #: the settle window) wait for each channel's next digest.
+    until: dt.datetime | None = None
 
     def add(self, other: PlanResult) -> None:
         self.planned += other.planned
@@ -72,6 +75,8 @@ class PlanResult:
         self.unrendered += other.unrendered
         self.missing += other.missing
         self.keys.extend(other.keys)
+        if other.until is not None:
+            self.until = max(self.until or other.until, other.until)
 
 
 @dataclass(frozen=True, slots=True)
@@ -185,7 +190,7 @@ class Planner:
             return result
 
         now = self.clock.now()
-        until = now - self.settle
+        until = result.until = now - self.settle
         since: dict[tuple[int, dt.date], dt.datetime] = {}
         for d in todo:
             state = states[d.target_id]

@@ -97,6 +97,8 @@ class DigestScheduler:
         self._tasks: set[asyncio.Task[Any]] = set()
         self.results: list[PlanResult] = []
         self._skipped: set[tuple[int, dt.date]] = set()
+        #: Digests queued or being planned right now: on time, not missed.
+        self._in_flight: set[tuple[int, dt.date]] = set()
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -231,6 +233,7 @@ class DigestScheduler:
 
     def _enqueue(self, due: DueDigest) -> None:
         self._queue.append(due)
+        self._in_flight.add((due.target_id, due.digest_date))
         if self._flusher is None or self._flusher.done():
             self._flusher = asyncio.get_running_loop().create_task(self._flush_soon())
 
@@ -251,6 +254,8 @@ class DigestScheduler:
                 # outbox key keeps that from doubling anything.
                 log.exception("planning %d digest(s) failed; retrying on the next check", len(due))
                 continue
+            finally:
+                self._in_flight.difference_update((d.target_id, d.digest_date) for d in due)
             total.add(result)
             self.results.append(result)
             if result.planned:
@@ -265,7 +270,13 @@ class DigestScheduler:
         return total
 
     async def catch_up(self, *, announce: bool = False) -> PlanResult:
-        """Plan each channel's most recent digest if missed and still within grace."""
+        """Plan each channel's most recent digest if missed and still within grace.
+
+        One summary line for all of them (per-channel detail at DEBUG): after downtime
+        there may be thousands. A digest queued or being planned right now is on time,
+        not missed. `announce` (start and takeover) logs the line even when nothing was
+        missed.
+        """
         now = self.clock.now()
         states = await self.store.outbox.target_states()
         candidates: list[tuple[int, dt.datetime, dt.date]] = []
@@ -277,33 +288,52 @@ class DigestScheduler:
                 continue
             candidates.append((state.id, fired, local_date(state.settings, fired)))
         planned = await self.store.outbox.planned((tid, day) for tid, _, day in candidates)
+        on_time = 0
         due: list[DueDigest] = []
+        latest = dt.timedelta(0)
+        skipped: list[tuple[int, dt.date, dt.timedelta]] = []
         for tid, fired, day in candidates:
             if (tid, day) in planned:
                 continue
+            if (tid, day) in self._in_flight:
+                on_time += 1
+                continue
             late = now - fired
             if late <= self.grace:
-                log.info("catching up the %s digest of target %d (%s late)", day, tid, late)
+                log.debug("catching up the %s digest of target %d (%s late)", day, tid, late)
                 due.append(DueDigest(tid, day, TRIGGER_CATCH_UP))
+                latest = max(latest, late)
             elif (tid, day) not in self._skipped:
                 self._skipped.add((tid, day))
-                log.warning(
-                    "skipping the missed %s digest of target %d: %s late, beyond the %s "
-                    "misfire grace",
-                    day,
-                    tid,
-                    late,
-                    self.grace,
-                )
-        self._queue.extend(due)
-        result = await self.flush()
-        if due or announce:
-            log.info(
-                "catch-up: %d digest(s) due within grace, %d planned now, %d planned before",
-                len(due),
-                result.planned,
-                len(planned) + result.already,
+                skipped.append((tid, day, late))
+        if skipped:
+            shown = ", ".join(f"target {t} on {d} ({late} late)" for t, d, late in skipped[:3])
+            more = f" and {len(skipped) - 3:,} more" if len(skipped) > 3 else ""
+            log.warning(
+                "skipping %s missed digest(s), beyond the %s misfire grace: %s%s",
+                f"{len(skipped):,}",
+                self.grace,
+                shown,
+                more,
             )
+        self._queue.extend(due)
+        self._in_flight.update((d.target_id, d.digest_date) for d in due)
+        result = await self.flush()
+        missed = {(d.target_id, d.digest_date) for d in due}
+        now_planned = sum(1 for key in result.keys if key in missed)
+        # Planned before: on time by their jobs, or (a race) by another process meanwhile.
+        before = len(planned) + on_time + min(result.already, len(missed) - now_planned)
+        if due:
+            log.info(
+                "catch-up: caught up %s digest(s) missed during downtime (up to %s late): "
+                "%s planned now, %s planned before",
+                f"{len(due):,}",
+                latest,
+                f"{now_planned:,}",
+                f"{before:,}",
+            )
+        elif announce:
+            log.info("catch-up: nothing missed; 0 planned now, %s planned before", f"{before:,}")
         return result
 
     # ----------------------------------------------------------------- ingest

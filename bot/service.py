@@ -14,7 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from bot.channel_commands import on_schedule_change
@@ -23,7 +23,7 @@ from bot.clock import Clock, SystemClock
 from bot.cron import describe, fire_on, is_active, local_date, next_fire
 from bot.delivery import Deliverer, DeliveryStats
 from bot.models import Target
-from bot.outbox import FAILED, UNSENT, FailedPart
+from bot.outbox import FAILED, UNSENT, Backlog, FailedPart
 from bot.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
 from bot.scheduler import DigestScheduler, SchedulerLock, SchedulerService
 from bot.sources import PaperSource
@@ -33,6 +33,8 @@ from config import Settings
 log = logging.getLogger(__name__)
 
 ROLES = ("all", "scheduler", "worker")
+#: Seconds `deliver` waits beyond the settle window, for clocks that wake a little early.
+SETTLE_MARGIN = 0.1
 
 
 @dataclass
@@ -134,6 +136,10 @@ class DeliverOutcome:
     stats: DeliveryStats
     counts: dict[str, int]
     missing: list[str]
+    #: Papers first seen inside the settle window, left for each channel's next digest.
+    left_for_next: int = 0
+    #: What could not go out in this run, and when it can (see `Backlog`).
+    backlog: Backlog = field(default_factory=Backlog)
 
 
 async def due_on(store: Store, day: dt.date | None, now: dt.datetime) -> list[DueDigest]:
@@ -149,6 +155,32 @@ async def due_on(store: Store, day: dt.date | None, now: dt.datetime) -> list[Du
     return due
 
 
+def _utc(when: dt.datetime) -> str:
+    return when.astimezone(dt.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+async def _let_settle(
+    store: Store, clock: Clock, settle: float, max_wait: float, say: Callable[[str], None]
+) -> None:
+    """Wait until the papers ingested moments ago are out of the settle window, so that a
+    `deliver` right after an ingest includes them (bounded by the window and `max_wait`;
+    what a longer window keeps out is reported after planning)."""
+    if settle <= 0:
+        return
+    now = clock.now()
+    count, newest = await store.outbox.papers_seen_after(now - dt.timedelta(seconds=settle))
+    if not count or newest is None:
+        return
+    wait = min(settle, settle - (now - newest).total_seconds()) + SETTLE_MARGIN
+    if wait > max_wait:
+        return
+    say(
+        f"waiting {wait:.0f}s: {count} paper(s) were ingested less than {settle:g}s ago "
+        "(PAPERBOY_DIGEST_SETTLE_SECONDS) and go into this digest once settled"
+    )
+    await clock.sleep(wait)
+
+
 async def deliver_day(
     store: Store,
     config: Settings,
@@ -157,16 +189,52 @@ async def deliver_day(
     *,
     clock: Clock | None = None,
     max_wait: float = 60.0,
+    notice: Callable[[str], None] | None = None,
 ) -> DeliverOutcome:
-    """Plan every digest due on `day` now, then send what the outbox holds."""
+    """Plan every digest due on `day` now, then send what the outbox holds.
+
+    Papers ingested within the settle window are waited for (bounded), and whatever is
+    still left for the next digest is said (`notice`, default the log). Parts another
+    worker holds are waited for until their claims could have run out; what still cannot
+    go out is in the outcome's `backlog`, with the time it can.
+    """
     clock = clock or SystemClock()
-    planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
+    say = notice or (lambda line: log.info("%s", line))
     due = await due_on(store, day, clock.now())
+    taken = await store.outbox.planned((d.target_id, d.digest_date) for d in due)
+    if len(taken) < len({(d.target_id, d.digest_date) for d in due}):
+        await _let_settle(store, clock, config.digest_settle_seconds, max_wait, say)
+    planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
     plan = await planner.plan(due)
+    left = 0
+    if plan.planned and plan.until is not None:
+        left, _ = await store.outbox.papers_seen_after(plan.until)
+        if left:
+            say(
+                f"{left} paper(s) ingested after {_utc(plan.until)} (less than "
+                f"{config.digest_settle_seconds:g}s before planning) were left for each "
+                "channel's next digest"
+            )
     deliverer = Deliverer.from_settings(store, adapters, config, clock=clock)
     missing = await report_missing_adapters(store, adapters)
+    held = await store.outbox.backlog(deliverer.platforms)
+    if held.claimed and held.claimed_until is not None:
+        wait = max(0.0, (held.claimed_until - clock.now()).total_seconds())
+        say(
+            f"{held.claimed} part(s) are claimed by another worker (one sending them, or one "
+            f"that stopped mid-send): they can be taken over at {_utc(held.claimed_until)} "
+            f"(in {wait:.0f}s) unless that worker sends them first; waiting for them"
+        )
     stats = await deliverer.run_until_idle(max_wait=max_wait)
-    return DeliverOutcome(len(due), plan, stats, await store.outbox.counts(), missing)
+    return DeliverOutcome(
+        len(due),
+        plan,
+        stats,
+        await store.outbox.counts(),
+        missing,
+        left_for_next=left,
+        backlog=await store.outbox.backlog(deliverer.platforms),
+    )
 
 
 # --------------------------------------------------------------------------- status

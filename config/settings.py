@@ -11,7 +11,7 @@ import zoneinfo
 from functools import lru_cache
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -160,7 +160,9 @@ class Settings(BaseSettings):
         default=10.0, ge=0, description="Seconds between those lookups, before it is resent."
     )
     delivery_lease_seconds: float = Field(
-        default=120.0, gt=0, description="A claimed part is reclaimed this long after a crash."
+        default=120.0,
+        gt=0,
+        description="A claimed part is reclaimed this long after a crash (above the send timeout).",
     )
     delivery_poll_seconds: float = Field(
         default=2.0, gt=0, description="How often an idle delivery worker looks for work."
@@ -202,6 +204,19 @@ class Settings(BaseSettings):
                 raise ValueError(f"{category!r} is not an arXiv category like cs.CL")
         if not value:
             raise ValueError("give at least one arXiv category, like cs.CL")
+        return value
+
+    @field_validator("delivery_lease_seconds")
+    @classmethod
+    def _lease_outlasts_a_send(cls, value: float, info: ValidationInfo) -> float:
+        # A live worker renews its claims, but a lease shorter than one send is a setting
+        # that can only be a mistake: refused at start rather than trusted to the renewal.
+        timeout = info.data.get("delivery_send_timeout")
+        if timeout is not None and value <= timeout:
+            raise ValueError(
+                f"must be above PAPERBOY_DELIVERY_SEND_TIMEOUT ({timeout:g} s): a claimed part's "
+                "lease has to outlast one send"
+            )
         return value
 
     @field_validator("hf_api_url", "slack_api_url", "arxiv_api_url", "arxiv_rss_url")

@@ -105,7 +105,9 @@ async def test_sigkill_during_fan_out_loses_and_doubles_nothing(db_url: str, pla
         **os.environ,
         "PAPERBOY_DATABASE_URL": db_url,
         "PAPERBOY_DIGEST_SETTLE_SECONDS": "0",
-        "PAPERBOY_DELIVERY_LEASE_SECONDS": "1",
+        # Short, so that a killed run's claims run out soon (a lease must outlast a send).
+        "PAPERBOY_DELIVERY_LEASE_SECONDS": "2",
+        "PAPERBOY_DELIVERY_SEND_TIMEOUT": "1.5",
         "PAPERBOY_CHANNEL_MIN_INTERVAL": "0.05",
         "PAPERBOY_DELIVERY_POLL_SECONDS": "0.1",
         "PAPERBOY_LOG_LEVEL": "WARNING",

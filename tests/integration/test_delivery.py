@@ -9,6 +9,7 @@ import asyncio
 import datetime as dt
 import itertools
 import logging
+import re
 
 import pytest
 import sqlalchemy as sa
@@ -416,3 +417,44 @@ async def test_worker_hands_back_unstarted_claims_on_stop(store: Store, clock: M
     assert sum(r.status == SENT for r in rows) == len(fake.sent)
     await deliverer_for(store, [fake], clock).run_until_idle()
     assert len(fake.sent) == 6 and fake.duplicates() == 0
+
+
+async def test_each_retry_is_logged_once_with_its_reason_and_wait(
+    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    fake = RecordingAdapter(clock=clock)
+    _, tid = await add_target(store, "c1")
+    await seed(store, clock)
+    await planner_for(store, [fake], clock).plan([DueDigest(tid, DAY)])
+    fake.fail_next(
+        "c1", ChatError("HTTP 502"), ChatError("slow down", retry_after=7.5), TimeoutError()
+    )
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        stats = await deliverer_for(store, [fake], clock).run_until_idle()
+    assert stats.sent == 1
+    retries = [r for r in caplog.records if "sending again in" in r.getMessage()]
+    assert [r.levelno for r in retries] == [logging.INFO] * 3
+    server, limited, timeout = (r.getMessage() for r in retries)
+    assert server.startswith("part 1/1 of fake:c1's digest of 2024-11-11 failed: HTTP 502;")
+    wait = float(re.search(r"sending again in ([\d.]+)s", server)[1])  # type: ignore[index]
+    assert 1.0 <= wait <= 2.0 and server.endswith("(attempt 2 of 4)")
+    assert "rate limited: slow down; sending again in 7.5s" in limited
+    assert "failed: no answer within 30s;" in timeout and timeout.endswith("(attempt 3 of 4)")
+
+
+async def test_a_retry_line_never_shows_a_webhook_token(
+    store: Store, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    url = "https://discord.com/api/webhooks/123456/SECRET-webhook-token"
+    fake = RecordingAdapter(platform="discord-webhook", clock=clock)
+    _, tid = await add_target(store, url, platform="discord-webhook")
+    await seed(store, clock)
+    await planner_for(store, [fake], clock).plan([DueDigest(tid, DAY)])
+    fake.fail_next(url, ChatError("HTTP 503"), ChatError("slow down", retry_after=1.0))
+    with caplog.at_level(logging.INFO, logger="bot.delivery"):
+        stats = await deliverer_for(store, [fake], clock).run_until_idle()
+    assert stats.sent == 1
+    retries = [r.getMessage() for r in caplog.records if "sending again" in r.getMessage()]
+    assert len(retries) == 2
+    assert all("discord-webhook:123456/***'s digest" in line for line in retries)
+    assert not [r for r in caplog.records if "SECRET" in r.getMessage()]

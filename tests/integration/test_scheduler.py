@@ -28,6 +28,7 @@ from tests.fakes.platform import RecordingAdapter
 from tests.integration.delivery_support import (
     MONDAY,
     add_target,
+    bulk_targets,
     deliverer_for,
     lora_papers,
     planner_for,
@@ -173,6 +174,52 @@ async def test_misfire_beyond_grace_is_skipped_and_logged(
     # Logged once, not at every periodic check.
     await scheduler.check()
     assert len([r for r in caplog.records if "skipping" in r.getMessage()]) == 1
+
+
+async def test_a_restart_logs_one_line_for_every_digest_it_catches_up(
+    store: Store, scheduler: DigestScheduler, clock: ManualClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    await bulk_targets(store, [f"c{i}" for i in range(40)])
+    await store.papers.upsert(lora_papers(2), seen_at=MONDAY - dt.timedelta(hours=3))
+    clock.set(MONDAY + dt.timedelta(hours=2))  # down since before 09:00
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        await scheduler.start()
+    runs = await store.outbox.runs()
+    assert len(runs) == 40 and {r[3] for r in runs} == {TRIGGER_CATCH_UP}
+    messages = [r.getMessage() for r in caplog.records]
+    assert not [m for m in messages if "catching up" in m]
+    (line,) = [m for m in messages if "catch-up" in m]
+    assert "caught up 40 digest(s) missed during downtime (up to 2:00:00 late)" in line
+    assert "40 planned now, 0 planned before" in line
+    # Nothing more is missed: the periodic check says nothing.
+    caplog.clear()
+    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        await scheduler.check()
+    assert not [r for r in caplog.records if "catch" in r.getMessage()]
+
+
+async def test_digests_planned_on_time_are_not_caught_up(
+    store: Store, clock: ManualClock, fake: RecordingAdapter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The periodic check runs while the 09:00 jobs' digests wait to be planned together:
+    they are on time, not missed; no catch-up line, and planned as scheduled."""
+    ids = await bulk_targets(store, [f"c{i}" for i in range(10)])
+    await store.papers.upsert(lora_papers(2), seen_at=MONDAY - dt.timedelta(hours=1))
+    sched = DigestScheduler(
+        store, planner_for(store, [fake], clock), clock=clock, grace=6 * 3600, batch_window=60
+    )
+    try:
+        await sched.start(catch_up=False)
+        clock.set(MONDAY + dt.timedelta(milliseconds=300))
+        for tid in ids:
+            await sched.fire(tid)  # queued, gathered for one plan
+        with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+            await sched.check()
+    finally:
+        await sched.stop()
+    runs = await store.outbox.runs()
+    assert len(runs) == 10 and {r[3] for r in runs} == {TRIGGER_SCHEDULE}
+    assert not [r for r in caplog.records if "catch" in r.getMessage()]
 
 
 async def test_catch_up_ignores_channels_created_after_their_time(
