@@ -54,6 +54,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import unescape
@@ -67,7 +70,7 @@ from adapters.slack.render import (
     render_reply,
     sendable,
 )
-from adapters.slack.requests import shape_problem
+from adapters.slack.requests import screen
 from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from bot.models import Digest, Reply, Target
 from config import Settings
@@ -159,12 +162,13 @@ def _without_images(part: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class WellFormed(AsyncMiddleware):
-    """Refuse a request not shaped like Slack's before listeners index into it.
+    """Inside bolt, the same screen as before it (`adapters.slack.requests.screen`).
 
-    HTTP mode checks this before bolt (adapters/slack/http.py); this covers Socket Mode,
-    where a refused request is not acknowledged, so Slack shows the user that it failed.
-    A middleware class, not a function: bolt builds a function's arguments from the
-    body first (`body["actions"][0]`), which is what must not run on such a body.
+    HTTP mode screens a request before bolt sees it (adapters/slack/http.py) and Socket
+    Mode too (`ScreenedSocketMode`); this middleware is the last line for any other way
+    into the app. A middleware class, not a function: bolt builds a function's
+    arguments from the body first (`body["actions"][0]`), which is what must not run on
+    such a body.
     """
 
     async def async_process(
@@ -174,11 +178,31 @@ class WellFormed(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        problem = shape_problem(req.body)
-        if problem is None:
+        verdict = screen(req.body)
+        if verdict.action == "route":
             return await next()
-        log.warning("slack: answered 400 to a malformed request: %s", problem)
+        if verdict.action == "ignore":
+            return BoltResponse(status=200, body="")
+        log.warning("slack: answered 400 to a request: %s", verdict.reason)
         return BoltResponse(status=400, body="")
+
+
+class ScreenedSocketMode(AsyncSocketModeHandler):
+    """Socket Mode with paperboy's screen in front of bolt.
+
+    A request paperboy does not answer is not acknowledged (so Slack shows the user
+    that it failed) and logged as one WARNING line, never handed to bolt; an Events API
+    envelope is acknowledged and dropped (unacknowledged, Slack would send it again).
+    """
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        verdict = screen(req.payload)
+        if verdict.action == "route":
+            await super().handle(client, req)
+        elif verdict.action == "ignore":
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        else:
+            log.warning("slack: did not acknowledge a Socket Mode request: %s", verdict.reason)
 
 
 class SlackAdapter:
@@ -532,7 +556,11 @@ class SlackAdapter:
     async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
         response_type = "ephemeral" if reply.ephemeral else "in_channel"
         for part in render_reply(reply):
-            result = await respond(**sendable(part), response_type=response_type, **extra)
+            try:
+                result = await respond(**sendable(part), response_type=response_type, **extra)
+            except (TimeoutError, aiohttp.ClientError) as error:  # one line, not a traceback
+                log.warning("slack: could not answer at response_url: %s", type(error).__name__)
+                return
             status = getattr(result, "status_code", 200)
             if status != 200:
                 log.warning("slack: response_url answered %s: %s", status, result.body)
@@ -611,9 +639,12 @@ class SlackAdapter:
             log.warning("slack: sharing in %s failed: %s", target, error)
             await self._respond(respond, Reply(text, ok=False), replace_original=False)
             return
-        await respond(
-            text="Shared in this channel.", response_type="ephemeral", replace_original=True
-        )
+        try:
+            await respond(
+                text="Shared in this channel.", response_type="ephemeral", replace_original=True
+            )
+        except (TimeoutError, aiohttp.ClientError) as error:
+            log.warning("slack: could not answer at response_url: %s", type(error).__name__)
 
     async def start(self, on_command: CommandHandler) -> None:
         """Socket Mode: connect and answer commands until `stop()`.
@@ -633,7 +664,7 @@ class SlackAdapter:
         except (TimeoutError, aiohttp.ClientError) as error:
             log.error("slack: cannot reach the Slack API: %s", type(error).__name__)
             return
-        handler = AsyncSocketModeHandler(
+        handler = ScreenedSocketMode(
             self.build_app(on_command), self.app_token, web_client=self.app_client
         )
         handler.client.wss_uri = opened["url"]  # use the URL just issued (checked the token)
