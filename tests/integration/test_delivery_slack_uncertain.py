@@ -1,8 +1,8 @@
 """Posts whose outcome Slack left unknown, through the outbox and the real Slack adapter.
 
 - The bot posts to public channels it was never invited to (`chat:write.public`), but
-  reading a channel's history needs membership: it joins (`conversations.join`) before
-  its first post, so the duplicate check after a lost answer can read the channel, and a
+  reading a channel's history needs membership: when the duplicate check after a lost
+  answer finds it not a member, it joins (`conversations.join`) and reads again, and a
   channel is never paused because that check could not read it.
 - Slack may finish a post after the client gave up: an uncertain part is looked up
   again, spaced, before it is resent.
@@ -90,10 +90,12 @@ async def test_lost_answer_in_a_channel_never_joined_is_found_not_paused(
     assert (stats.paused, stats.found) == (0, 1)
     assert keys_in(slack, PUBLIC) == want  # each part once, in order
     assert await all_sent(store)
-    # It joined before its first post, and only once.
+    # It joined when the lookup needed it (not before posting), and only once.
     methods = [c.method for c in slack.calls if c.method != "auth.test"]
-    assert methods[0] == "conversations.join"
     assert methods.count("conversations.join") == 1
+    joined = methods.index("conversations.join")
+    assert methods[0] == "chat.postMessage"
+    assert methods[joined - 1] == methods[joined + 1] == "conversations.history"
     assert slack.channels[PUBLIC].member
 
 
