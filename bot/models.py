@@ -8,6 +8,9 @@ from dataclasses import dataclass, field
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
 HF_PAPERS = "https://huggingface.co/papers/"
+#: The largest integer the archive stores: its integer columns (`upvotes`) are SQL
+#: INTEGER, 32-bit on PostgreSQL. Sources clamp larger numbers to it.
+MAX_INTEGER = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

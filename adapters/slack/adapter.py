@@ -209,6 +209,7 @@ class SlackAdapter:
     """One Slack workspace (single-workspace app: one bot token)."""
 
     platform = "slack"
+    finds_sent = True  # a posted part is found in the channel's history (`find_sent`)
 
     def __init__(
         self,

@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.adapter import METADATA_EVENT, SlackAdapter
 from adapters.slack.render import THREAD_KEY, render_digest
-from bot.chat import ChatError, MessageRef
+from bot.chat import ChatAdapter, ChatError, MessageRef
 from bot.digest import digest_for_queries
 from bot.models import Digest, Paper, Target
 from bot.sources.file import FileSource
@@ -297,6 +297,11 @@ async def test_threaded_digest_parent_then_replies(slack: FakeSlack) -> None:
 async def test_render_matches_the_cli_format(slack: FakeSlack) -> None:
     digest = await sample_digest()
     assert adapter_for(slack).render(digest) == render_digest(digest)
+
+
+def test_it_is_a_chat_adapter_whose_lookups_see_posts(slack: FakeSlack) -> None:
+    adapter = adapter_for(slack)
+    assert isinstance(adapter, ChatAdapter) and adapter.finds_sent
 
 
 async def test_posting_never_joins_a_lookup_that_needs_it_joins_once(slack: FakeSlack) -> None:

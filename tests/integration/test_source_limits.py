@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import random
 import re
 import threading
 import zlib
@@ -375,7 +376,9 @@ async def test_arxiv_retries_are_logged_with_reason_and_wait(
                          ["cs.CL"]))  # fmt: skip
     arxiv.inject(ArxivFault.unavailable(retry_after="5"), ArxivFault.truncated())
     with caplog.at_level(logging.INFO, logger="bot.sources"):
-        papers = await arxiv_source(arxiv, retries=2, backoff_base=0.5).fetch_day(FRIDAY)
+        # (a seeded jitter: the wait is drawn from 0-1 s, and "1.0 s" is not "0.x s")
+        source = arxiv_source(arxiv, retries=2, backoff_base=0.5, rng=random.Random(7))
+        papers = await source.fetch_day(FRIDAY)
     assert [p.id for p in papers] == ["2411.00001"]
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.sources.arxiv"]
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "bot.sources.arxiv")
