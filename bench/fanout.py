@@ -46,12 +46,12 @@ import sqlalchemy as sa  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from bot.delivery import Deliverer  # noqa: E402
-from bot.models import Paper  # noqa: E402
-from bot.planner import TRIGGER_SCHEDULE, DueDigest, Planner  # noqa: E402
-from bot.store import Store, make_engine, migrate  # noqa: E402
-from bot.store.tables import outbox, subscriptions, targets  # noqa: E402
-from config import Settings  # noqa: E402
+from paperboy.delivery import Deliverer  # noqa: E402
+from paperboy.models import Paper  # noqa: E402
+from paperboy.planner import TRIGGER_SCHEDULE, DueDigest, Planner  # noqa: E402
+from paperboy.store import Store, make_engine, migrate  # noqa: E402
+from paperboy.store.tables import outbox, subscriptions, targets  # noqa: E402
+from paperboy_config import Settings  # noqa: E402
 from tests.fakes.platform import FakePlatform, FakePlatformAdapter  # noqa: E402
 from tests.integration.delivery_support import bulk_targets  # noqa: E402
 

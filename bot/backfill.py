@@ -22,12 +22,12 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from bot.library import day_of
-from bot.models import Paper
-from bot.search_index import SearchIndex
-from bot.sources import PaperSource, SourceError
-from bot.store import Store, UpsertResult
-from bot.store.tables import ingest_progress
+from paperboy.library import day_of
+from paperboy.models import Paper
+from paperboy.search_index import SearchIndex
+from paperboy.sources import PaperSource, SourceError
+from paperboy.store import Store, UpsertResult
+from paperboy.store.tables import ingest_progress
 
 log = logging.getLogger(__name__)
 

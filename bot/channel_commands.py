@@ -13,11 +13,11 @@ import logging
 from collections.abc import Callable
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from bot.chat import CommandContext
-from bot.commands import Commands, usage
-from bot.cron import DAY_PRESETS, describe, is_active, next_fire
-from bot.models import ChannelSettings, Reply
-from bot.store.repositories import MAX_PAPERS_LIMIT, InvalidSettingError, _check_days
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands, usage
+from paperboy.cron import DAY_PRESETS, describe, is_active, next_fire
+from paperboy.models import ChannelSettings, Reply
+from paperboy.store.repositories import MAX_PAPERS_LIMIT, InvalidSettingError, _check_days
 
 log = logging.getLogger(__name__)
 

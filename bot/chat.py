@@ -1,7 +1,7 @@
 """The ChatAdapter protocol: the only way the core talks to a chat platform.
 
 Adapters implement it; the core never imports them. A command arriving on any
-platform is handed to a `CommandHandler` (see `bot.commands`) with the same
+platform is handed to a `CommandHandler` (see `paperboy.commands`) with the same
 arguments, and its Reply is rendered natively by the adapter.
 """
 
@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from bot.models import Digest, Reply, Target
+from paperboy.models import Digest, Reply, Target
 
 
 @dataclass(frozen=True, slots=True)

@@ -18,29 +18,36 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-import bot.channel_commands  # noqa: F401  (registers /papers schedule, pause, resume, settings)
-from bot.backfill import BackfillReport, DayResult, backfill, days_between, ingest_latest
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.delivery import delivery_adapters
-from bot.digest import digest_for_queries
-from bot.formats import NEUTRAL_FORMATS
-from bot.library import day_of, ingest, papers_for_day
-from bot.models import Digest, Reply, SearchResults, Target
-from bot.plugins import formats as plugin_formats
-from bot.plugins import load_plugins
-from bot.query import QueryError, parse
-from bot.search import SearchRequest, parse_search, results_text
-from bot.search import search as search_archive
-from bot.search import to_json as search_json
-from bot.service import ROLES, DeliverOutcome, StatusReport, background, deliver_day, status_report
-from bot.sources import SourceError
-from bot.sources.file import SAMPLE_DATE
-from bot.sources.registry import source_from_spec
-from bot.store import Store
-from bot.store.db import migrate as run_migrations
-from bot.terminal import SafeFormatter, json_safe, terminal_safe
-from config import Settings, get_settings, settings_problems
+import paperboy.channel_commands  # noqa: F401  (registers /papers schedule, pause, resume, settings)
+from paperboy.backfill import BackfillReport, DayResult, backfill, days_between, ingest_latest
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.delivery import delivery_adapters
+from paperboy.digest import digest_for_queries
+from paperboy.formats import NEUTRAL_FORMATS
+from paperboy.library import day_of, ingest, papers_for_day
+from paperboy.models import Digest, Reply, SearchResults, Target
+from paperboy.plugins import formats as plugin_formats
+from paperboy.plugins import load_plugins
+from paperboy.query import QueryError, parse
+from paperboy.search import SearchRequest, parse_search, results_text
+from paperboy.search import search as search_archive
+from paperboy.search import to_json as search_json
+from paperboy.service import (
+    ROLES,
+    DeliverOutcome,
+    StatusReport,
+    background,
+    deliver_day,
+    status_report,
+)
+from paperboy.sources import SourceError
+from paperboy.sources.file import SAMPLE_DATE
+from paperboy.sources.registry import source_from_spec
+from paperboy.store import Store
+from paperboy.store.db import migrate as run_migrations
+from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
+from paperboy_config import Settings, get_settings, settings_problems
 
 app = typer.Typer(
     name="paperboy",

@@ -12,19 +12,19 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
-from bot.chat import CommandContext
-from bot.digest import digest_for_queries
-from bot.library import papers_for_day
-from bot.models import Reply
-from bot.query import QueryError, parse
-from bot.sources import PaperSource, SourceError
-from bot.store import Store
-from bot.store.repositories import (
+from paperboy.chat import CommandContext
+from paperboy.digest import digest_for_queries
+from paperboy.library import papers_for_day
+from paperboy.models import Reply
+from paperboy.query import QueryError, parse
+from paperboy.sources import PaperSource, SourceError
+from paperboy.store import Store
+from paperboy.store.repositories import (
     MAX_SUBSCRIPTIONS_PER_CHANNEL,
     DuplicateSubscriptionError,
     SubscriptionLimitError,
 )
-from bot.text import escape_controls
+from paperboy.text import escape_controls
 
 log = logging.getLogger(__name__)
 
@@ -218,4 +218,4 @@ async def help_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
 
 
 # Commands defined in other modules register themselves on import.
-import bot.search_commands  # noqa: E402, F401
+import paperboy.search_commands  # noqa: E402, F401

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
 
-from bot.models import WEEKDAYS, ChannelSettings
+from paperboy.models import WEEKDAYS, ChannelSettings
 
 WEEKDAY_SET = WEEKDAYS[:5]
 DAY_PRESETS: dict[str, tuple[str, ...]] = {

@@ -43,13 +43,13 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.chat import ChatAdapter, ChatError, MessageRef
-from bot.clock import Clock, SystemClock
-from bot.outbox import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck
-from bot.planner import render_parts
-from bot.plugins import AdapterPlugin
-from bot.store import Store
-from config import Settings
+from paperboy.chat import ChatAdapter, ChatError, MessageRef
+from paperboy.clock import Clock, SystemClock
+from paperboy.outbox import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck
+from paperboy.planner import render_parts
+from paperboy.plugins import AdapterPlugin
+from paperboy.store import Store
+from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
 

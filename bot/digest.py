@@ -12,8 +12,8 @@ import re
 from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from bot.matching import Matcher, PaperMatch, highlight
-from bot.models import Digest, DigestEntry, Paper
+from paperboy.matching import Matcher, PaperMatch, highlight
+from paperboy.models import Digest, DigestEntry, Paper
 
 SUMMARY_LIMIT = 300
 AUTHORS_SHOWN = 5

@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from bot.models import Digest, DigestEntry, Paper, Span
+from paperboy.models import Digest, DigestEntry, Paper, Span
 
 __all__ = ["digest_from_json", "digest_to_json"]
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import json
 import re
 
-from bot.models import Digest, DigestEntry
-from bot.terminal import json_safe, terminal_safe
-from bot.urls import safe_http_url
+from paperboy.models import Digest, DigestEntry
+from paperboy.terminal import json_safe, terminal_safe
+from paperboy.urls import safe_http_url
 
 
 def entry_json(entry: DigestEntry) -> dict[str, object]:
@@ -56,7 +56,7 @@ def md_escape(text: str) -> str:
     """Untrusted text as literal markdown on one line, fit for a table cell.
 
     Whitespace runs (newlines too) become one space; control characters and bidi
-    overrides become visible stand-ins (bot.terminal); markdown punctuation is escaped.
+    overrides become visible stand-ins (paperboy.terminal); markdown punctuation is escaped.
     """
     text = _MD_SPECIAL.sub(r"\\\1", terminal_safe(" ".join(text.split())))
     return _AUTOLINK.sub(lambda m: "\\" + m.group(), text)

@@ -7,9 +7,9 @@ from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.models import Paper
-from bot.sources import PaperSource, SourceError
-from bot.store import Store
+from paperboy.models import Paper
+from paperboy.sources import PaperSource, SourceError
+from paperboy.store import Store
 
 
 @dataclass(frozen=True, slots=True)

@@ -260,7 +260,7 @@ class Digest:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One archive search result (see `bot.search`); `score`: relevance, higher is better."""
+    """One archive search result (see `paperboy.search`); `score`: relevance, higher is better."""
 
     paper: Paper
     score: float

@@ -34,16 +34,16 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.digest_json import digest_from_json, digest_to_json
-from bot.models import ChannelSettings, Digest, Paper, Target
-from bot.store.repositories import (
+from paperboy.digest_json import digest_from_json, digest_to_json
+from paperboy.models import ChannelSettings, Digest, Paper, Target
+from paperboy.store.repositories import (
     StoreContext,
     _chunks,
     _paper_from_row,
     _settings_from_row,
     _target_from_row,
 )
-from bot.store.tables import (
+from paperboy.store.tables import (
     channel_settings,
     deliveries,
     digest_runs,

@@ -26,15 +26,15 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from bot.chat import ChatAdapter
-from bot.clock import Clock, SystemClock
-from bot.cron import fire_on, previous_fire
-from bot.digest import build_digest, merge_matches
-from bot.matching import Matcher, PaperMatch
-from bot.models import ChannelSettings, Digest
-from bot.outbox import RENDER_AT_SEND, NewRun, TargetState
-from bot.query import Query, QueryError, parse
-from bot.store import Store
+from paperboy.chat import ChatAdapter
+from paperboy.clock import Clock, SystemClock
+from paperboy.cron import fire_on, previous_fire
+from paperboy.digest import build_digest, merge_matches
+from paperboy.matching import Matcher, PaperMatch
+from paperboy.models import ChannelSettings, Digest
+from paperboy.outbox import RENDER_AT_SEND, NewRun, TargetState
+from paperboy.query import Query, QueryError, parse
+from paperboy.store import Store
 
 log = logging.getLogger(__name__)
 

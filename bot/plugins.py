@@ -12,9 +12,9 @@ from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
-from bot.chat import ChatAdapter
-from bot.models import Digest
-from config import Settings
+from paperboy.chat import ChatAdapter
+from paperboy.models import Digest
+from paperboy_config import Settings
 
 GROUP = "paperboy.adapters"
 

@@ -1,12 +1,12 @@
 """The scheduler: each channel's digest at its own time, the ingest job, one leader.
 
 - Jobs live in APScheduler 3.11's `AsyncIOScheduler` (memory job store): one
-  `CronTrigger` per channel in its time zone (see `bot.cron`), rebuilt from the database
+  `CronTrigger` per channel in its time zone (see `paperboy.cron`), rebuilt from the database
   at start and whenever schedules change: `/papers schedule` in this process asks for a
   sync at once, and a periodic check (`schedule_poll` seconds) picks up changes made by
   other processes. A sync only touches the jobs whose schedule changed.
 - A job does not plan by itself: it queues its channel, and one plan covers every channel
-  due at that moment (one matcher for all of them; see `bot.planner`).
+  due at that moment (one matcher for all of them; see `paperboy.planner`).
 - Misfires: a job late by up to `grace` still runs, coalesced to one run. As the job
   store is not persistent, runs missed while no process was scheduling are caught up
   here: at start, at every takeover and on each periodic check, each channel's most
@@ -41,12 +41,12 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.clock import Clock, SystemClock
-from bot.cron import is_active, local_date, next_fire, previous_fire, trigger_for
-from bot.models import ChannelSettings
-from bot.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE, DueDigest, Planner, PlanResult
-from bot.sources import PaperSource, SourceError
-from bot.store import Store
+from paperboy.clock import Clock, SystemClock
+from paperboy.cron import is_active, local_date, next_fire, previous_fire, trigger_for
+from paperboy.models import ChannelSettings
+from paperboy.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE, DueDigest, Planner, PlanResult
+from paperboy.sources import PaperSource, SourceError
+from paperboy.store import Store
 
 log = logging.getLogger(__name__)
 

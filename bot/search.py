@@ -1,6 +1,6 @@
 """Archive search: `/papers search` and `paperboy search`.
 
-A search is a subscription query (`bot.query`: same language, same matching semantics)
+A search is a subscription query (`paperboy.query`: same language, same matching semantics)
 plus options, written anywhere in the text outside quotes::
 
     since:30d | since:2w | since:2024-11-01     papers dated on or after (also 3m, 1y)
@@ -12,9 +12,9 @@ plus options, written anywhere in the text outside quotes::
 A paper's date is its Hugging Face daily list, else its publication day.
 
 How a search runs: the query is compiled for the database's full-text index
-(`bot.search_sql`; FTS5 on SQLite, tsvector on PostgreSQL), which finds and ranks
+(`paperboy.search_sql`; FTS5 on SQLite, tsvector on PostgreSQL), which finds and ranks
 candidates (BM25 with the title weighted above the abstract); the subscription matcher
-(`bot.matching`) then re-checks every candidate, so results follow exactly the rules a
+(`paperboy.matching`) then re-checks every candidate, so results follow exactly the rules a
 digest follows (acronyms case-sensitive inside words, stems, phrases). Among results of
 equal relevance (scores within 2%), newer and then more upvoted papers come first.
 """
@@ -27,13 +27,13 @@ import math
 import re
 from dataclasses import dataclass, field
 
-from bot.digest import AUTHORS_SHOWN, summarize
-from bot.matching import Matcher, PaperMatch, highlight
-from bot.models import Paper, SearchHit, SearchResults
-from bot.query import MAX_LENGTH, Or, Query, QueryError, Term, check_characters, parse
-from bot.search_index import Candidate, Filters, SearchIndex
-from bot.search_score import bm25, idf, probes
-from bot.search_sql import (
+from paperboy.digest import AUTHORS_SHOWN, summarize
+from paperboy.matching import Matcher, PaperMatch, highlight
+from paperboy.models import Paper, SearchHit, SearchResults
+from paperboy.query import MAX_LENGTH, Or, Query, QueryError, Term, check_characters, parse
+from paperboy.search_index import Candidate, Filters, SearchIndex
+from paperboy.search_score import bm25, idf, probes
+from paperboy.search_sql import (
     MAX_CODES,
     Codes,
     Compiled,
@@ -41,8 +41,8 @@ from bot.search_sql import (
     compile_query,
     title_tier,
 )
-from bot.search_text import acronym_code, docid_range, paper_day
-from bot.store import Store
+from paperboy.search_text import acronym_code, docid_range, paper_day
+from paperboy.store import Store
 
 __all__ = [
     "DEFAULT_LIMIT",
@@ -57,7 +57,7 @@ __all__ = [
 
 DEFAULT_LIMIT = 10
 MAX_LIMIT = 100
-#: A superset query (see bot.search_sql) with at most this many candidates is checked in
+#: A superset query (see paperboy.search_sql) with at most this many candidates is checked in
 #: full, which makes its total exact; beyond, the total is estimated from a sample.
 CHECK_ALL = 1000
 #: Relevance scores within this ratio count as equal (then: newer, more upvoted first).
@@ -383,7 +383,7 @@ async def _candidates(
     if not compiled.exact and total <= CHECK_ALL:
         return _Found(await index.rank(query, filters, k), total)
     # A broad query: rank the newest `window` matches and the newest `window` with a
-    # query term in the title (see bot.search_index).
+    # query term in the title (see paperboy.search_index).
     also = []
     if tier is not None:
         also = await index.newest_ids(query, filters, index.window, title_tier=tier)
@@ -400,8 +400,8 @@ async def _sqlite_candidates(
     filters: Filters,
     wanted: int,
 ) -> _Found:
-    """SQLite: candidates found newest first (`bot.search_scan`), ranked here
-    (`bot.search_score`): FTS5's bm25() would read the whole index for its statistics."""
+    """SQLite: candidates found newest first (`paperboy.search_scan`), ranked here
+    (`paperboy.search_score`): FTS5's bm25() would read the whole index for its statistics."""
     assert compiled.text is not None
     scan = index.scan
     window = max(index.window, wanted)

@@ -1,14 +1,14 @@
-"""`/papers search`: the archive search as a chat command (see `bot.search`)."""
+"""`/papers search`: the archive search as a chat command (see `paperboy.search`)."""
 
 from __future__ import annotations
 
 import datetime as dt
 
-from bot.chat import CommandContext
-from bot.commands import Commands, usage
-from bot.models import Reply
-from bot.query import QueryError
-from bot.search import OPTION_HELP, parse_search, results_text, search
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands, usage
+from paperboy.models import Reply
+from paperboy.query import QueryError
+from paperboy.search import OPTION_HELP, parse_search, results_text, search
 
 SEARCH_USAGE = (
     "/papers search <query> [since:30d|since:YYYY-MM-DD] [until:...] [min-upvotes:N] "

@@ -5,7 +5,7 @@ million papers takes FTS5 about 25 ms to walk, a phrase of such words 60-130 ms 
 position is compared). A search therefore never walks more of the index than it needs:
 
 - *title candidates*: the `window` newest matches with a query term in the title.
-  Title lexemes have doclists of their own (`bot.search_text.TITLE_PREFIX`), about a
+  Title lexemes have doclists of their own (`paperboy.search_text.TITLE_PREFIX`), about a
   twentieth of the index, and BM25 weighs the title far above the rest, so these are the
   likeliest top results at any age;
 - *newest candidates*: the `window` newest matches anywhere;
@@ -17,8 +17,8 @@ position is compared). A search therefore never walks more of the index than it 
   papers"). A query with few matches is always counted to the end, so what it finds is
   shown in full.
 
-The candidates are then ranked by `bot.search_score`. Document ids are in date order
-(`bot.search_text.day_key`), so "newest first" is an id-order walk, which FTS5 does
+The candidates are then ranked by `paperboy.search_score`. Document ids are in date order
+(`paperboy.search_text.day_key`), so "newest first" is an id-order walk, which FTS5 does
 without sorting, and a slice of the archive is an id range.
 """
 
@@ -32,8 +32,8 @@ from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from bot.search_index import Filters, SearchIndex
-from bot.search_text import DAY_SHIFT
+from paperboy.search_index import Filters, SearchIndex
+from paperboy.search_text import DAY_SHIFT
 
 __all__ = ["Scan", "ScanResult", "StoredDoc"]
 

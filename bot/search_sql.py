@@ -1,12 +1,12 @@
-"""Compile a parsed query (`bot.query`) into an FTS5 MATCH string or a PostgreSQL tsquery.
+"""Compile a parsed query (`paperboy.query`) into an FTS5 MATCH string or a PostgreSQL tsquery.
 
-Nothing the user typed reaches either syntax: a query is first parsed by `bot.query`
+Nothing the user typed reaches either syntax: a query is first parsed by `paperboy.query`
 (errors there are `QueryError`s with a column), and the compiled text is built only from
-lexemes and acronym codes (`bot.search_text`), which are plain ``[a-z0-9]`` words, quoted
+lexemes and acronym codes (`paperboy.search_text`), which are plain ``[a-z0-9]`` words, quoted
 anyway. The compiled string is then passed as a bound parameter.
 
 A compiled query is *exact* when the index alone decides the match, and a *superset*
-otherwise; `bot.search` always re-checks results with the subscription matcher, so a
+otherwise; `paperboy.search` always re-checks results with the subscription matcher, so a
 superset costs only time (and makes the total an estimate when it is large):
 
 - an FTS5 phrase cannot say "a word containing LoRA, then 'adapters'" (acronym codes do
@@ -21,9 +21,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from bot.query import And, Node, Not, Or, Query, QueryError, Term
-from bot.search_text import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
-from bot.text import is_acronym
+from paperboy.query import And, Node, Not, Or, Query, QueryError, Term
+from paperboy.search_text import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
+from paperboy.text import is_acronym
 
 __all__ = [
     "ALL",
@@ -98,7 +98,7 @@ class _Dialect:
 class Fts5(_Dialect):
     """SQLite FTS5 over the columns t (title), a (abstract), x (ai_summary, keywords), u.
 
-    Title and author lexemes carry a prefix (`bot.search_text.TITLE_PREFIX`): a plain
+    Title and author lexemes carry a prefix (`paperboy.search_text.TITLE_PREFIX`): a plain
     phrase matches only the abstract and summary, its prefixed twin only the title. So
     no query needs a column filter, which would make FTS5 decode every position of
     every word it reads; only `abstract:` (a without x) uses one.
@@ -282,7 +282,7 @@ def compile_query(query: Query, dialect: _Dialect, codes: Codes) -> Compiled:
 
 
 def compile_query_term(term: Term, dialect: _Dialect, codes: Codes) -> Compiled:
-    """One term alone, in its own field (what `bot.search_score` counts it with)."""
+    """One term alone, in its own field (what `paperboy.search_score` counts it with)."""
     return _term(term, dialect, codes, term.field)
 
 

@@ -17,18 +17,18 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from bot.channel_commands import on_schedule_change
-from bot.chat import ChatAdapter
-from bot.clock import Clock, SystemClock
-from bot.cron import describe, fire_on, is_active, local_date, next_fire
-from bot.delivery import Deliverer, DeliveryStats
-from bot.models import Target
-from bot.outbox import FAILED, UNSENT, Backlog, FailedPart
-from bot.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
-from bot.scheduler import DigestScheduler, SchedulerLock, SchedulerService
-from bot.sources import PaperSource
-from bot.store import Store
-from config import Settings
+from paperboy.channel_commands import on_schedule_change
+from paperboy.chat import ChatAdapter
+from paperboy.clock import Clock, SystemClock
+from paperboy.cron import describe, fire_on, is_active, local_date, next_fire
+from paperboy.delivery import Deliverer, DeliveryStats
+from paperboy.models import Target
+from paperboy.outbox import FAILED, UNSENT, Backlog, FailedPart
+from paperboy.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
+from paperboy.scheduler import DigestScheduler, SchedulerLock, SchedulerService
+from paperboy.sources import PaperSource
+from paperboy.store import Store
+from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
 

@@ -1,6 +1,6 @@
 """Configuration: one Settings object read from the environment and `.env`."""
 
-from config.problems import settings_problems
-from config.settings import Settings, get_settings
+from paperboy_config.problems import settings_problems
+from paperboy_config.settings import Settings, get_settings
 
 __all__ = ["Settings", "get_settings", "settings_problems"]

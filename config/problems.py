@@ -20,7 +20,7 @@ import annotated_types
 from pydantic import AliasChoices, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
 
-from config.settings import Settings
+from paperboy_config.settings import Settings
 
 __all__ = ["accepted_values", "env_name", "settings_problems"]
 

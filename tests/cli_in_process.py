@@ -1,4 +1,4 @@
-"""Run the `paperboy` command line in this process: the real entry point (`bot.cli.main`,
+"""Run the `paperboy` command line in this process: the real entry point (`paperboy.cli.main`,
 which turns bad input into one line on stderr and exit code 2) without the second or
 so a subprocess costs to import everything.
 
@@ -15,8 +15,8 @@ import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
-from bot.cli import main
-from config.settings import get_settings
+from paperboy.cli import main
+from paperboy_config.settings import get_settings
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ import pytest
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
-from bot.store import Store, make_engine, migrate
+from paperboy.store import Store, make_engine, migrate
 
 PG_URL_ENV = "PAPERBOY_TEST_DATABASE_URL"
 

@@ -12,7 +12,7 @@ import itertools
 from functools import lru_cache
 from pathlib import Path
 
-from bot.models import Paper
+from paperboy.models import Paper
 
 SEED_FILE = Path(__file__).resolve().parent / "fixtures" / "seed_search_results.txt"
 

@@ -1,5 +1,5 @@
 """The terminal adapter: the embedded default, and a test double for the others."""
 
-from adapters.console.adapter import ConsoleAdapter
+from paperboy_adapters.console.adapter import ConsoleAdapter
 
 __all__ = ["ConsoleAdapter"]

@@ -10,10 +10,10 @@ from typing import IO, Any
 from rich.console import Console, RenderableType
 from rich.text import Text
 
-from adapters.console.render import render
-from bot.chat import CommandContext, CommandHandler, MessageRef
-from bot.models import Digest, Reply, Target
-from bot.terminal import terminal_safe
+from paperboy.chat import CommandContext, CommandHandler, MessageRef
+from paperboy.models import Digest, Reply, Target
+from paperboy.terminal import terminal_safe
+from paperboy_adapters.console.render import render
 
 PROMPT = "papers> "
 

@@ -6,11 +6,11 @@ import io
 
 from rich.console import Console
 
-from adapters.console.adapter import ConsoleAdapter
-from adapters.console.render import render_digest
-from bot.models import Digest
-from bot.plugins import AdapterPlugin
-from config import Settings
+from paperboy.models import Digest
+from paperboy.plugins import AdapterPlugin
+from paperboy_adapters.console.adapter import ConsoleAdapter
+from paperboy_adapters.console.render import render_digest
+from paperboy_config import Settings
 
 
 def to_text(digest: Digest, width: int = 100) -> str:

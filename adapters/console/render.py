@@ -15,9 +15,9 @@ from rich.rule import Rule
 from rich.style import Style
 from rich.text import Text
 
-from bot.models import Digest, DigestEntry, Paper, Reply, SearchHit, SearchResults, Span
-from bot.terminal import terminal_safe
-from bot.urls import safe_http_url
+from paperboy.models import Digest, DigestEntry, Paper, Reply, SearchHit, SearchResults, Span
+from paperboy.terminal import terminal_safe
+from paperboy.urls import safe_http_url
 
 HIGHLIGHT = "bold yellow"
 

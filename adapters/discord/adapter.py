@@ -23,12 +23,12 @@ import discord
 from discord import app_commands
 from discord.http import Route
 
-from adapters.discord import limits
-from adapters.discord.render import NO_MENTIONS, Body, render, render_reply
-from adapters.discord.rest import DiscordREST, api_base, nonce_for
-from adapters.discord.slash import build_group
-from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
-from bot.models import Digest, Reply, Subscription, Target
+from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
+from paperboy.models import Digest, Reply, Subscription, Target
+from paperboy_adapters.discord import limits
+from paperboy_adapters.discord.render import NO_MENTIONS, Body, render, render_reply
+from paperboy_adapters.discord.rest import DiscordREST, api_base, nonce_for
+from paperboy_adapters.discord.slash import build_group
 
 log = logging.getLogger(__name__)
 

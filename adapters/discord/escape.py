@@ -23,7 +23,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Sequence
 
-from bot.models import Span
+from paperboy.models import Span
 
 ZWSP = "\u200b"
 ELLIPSIS = "…"

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from adapters.discord.adapter import DiscordAdapter
-from adapters.discord.render import to_json
-from bot.plugins import AdapterPlugin
-from config import Settings
+from paperboy.plugins import AdapterPlugin
+from paperboy_adapters.discord.adapter import DiscordAdapter
+from paperboy_adapters.discord.render import to_json
+from paperboy_config import Settings
 
 
 def create(settings: Settings) -> DiscordAdapter | None:

@@ -13,10 +13,10 @@ import urllib.parse
 from collections.abc import Sequence
 from typing import Any
 
-from adapters.discord import limits
-from adapters.discord.escape import ELLIPSIS, escape, fit, one_line, width
-from adapters.split import pack
-from bot.models import Digest, DigestEntry, Reply, SearchResults
+from paperboy.models import Digest, DigestEntry, Reply, SearchResults
+from paperboy_adapters.discord import limits
+from paperboy_adapters.discord.escape import ELLIPSIS, escape, fit, one_line, width
+from paperboy_adapters.split import pack
 
 Body = dict[str, Any]
 Embed = dict[str, Any]

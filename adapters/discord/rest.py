@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import yarl
 
-from adapters.discord import limits
-from bot.chat import ChatError
+from paperboy.chat import ChatError
+from paperboy_adapters.discord import limits
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,4 @@
-"""The `/papers` app-command group: typed options mapped to `bot.commands` text lines.
+"""The `/papers` app-command group: typed options mapped to `paperboy.commands` text lines.
 
 Each subcommand builds the same line a user would type after `/papers` on any other
 platform (`subscribe LoRA`, `unsubscribe 3`, `schedule 09:00 Europe/Berlin mon-fri`)
@@ -20,7 +20,7 @@ from typing import Protocol
 import discord
 from discord import app_commands
 
-from adapters.discord import limits
+from paperboy_adapters.discord import limits
 
 # Subcommands that change the channel: they need Manage Channels unless relaxed.
 MANAGING = frozenset({"subscribe", "unsubscribe", "schedule", "pause", "resume"})

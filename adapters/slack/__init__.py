@@ -1,5 +1,5 @@
 """Slack: slack-bolt AsyncApp (Socket Mode and HTTP mode), Block Kit rendering."""
 
-from adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.adapter import SlackAdapter
 
 __all__ = ["SlackAdapter"]

@@ -2,7 +2,7 @@
 
 Commands. Every slash command (`/papers`, or whatever the manifest names it) is
 acknowledged at once with an empty ack; the work runs in a bolt *lazy listener* (an
-asyncio task started after the ack), which hands the text to `bot.commands` and posts
+asyncio task started after the ack), which hands the text to `paperboy.commands` and posts
 the answer through `respond()` (the command's response_url: ephemeral, up to five
 messages). So a digest that takes ten seconds to build is still acknowledged well
 within Slack's 3 s. A digest preview has a "Share in channel" button; clicking it
@@ -62,8 +62,10 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.mrkdwn import unescape
-from adapters.slack.render import (
+from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
+from paperboy.models import Digest, Reply, Target
+from paperboy_adapters.slack.mrkdwn import unescape
+from paperboy_adapters.slack.render import (
     SHARE_ACTION,
     SUBSCRIBE_ACTION,
     THREAD_KEY,
@@ -73,10 +75,8 @@ from adapters.slack.render import (
     render_reply,
     sendable,
 )
-from adapters.slack.requests import screen
-from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
-from bot.models import Digest, Reply, Target
-from config import Settings
+from paperboy_adapters.slack.requests import screen
+from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
 
@@ -162,7 +162,7 @@ def _without_images(part: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class WellFormed(AsyncMiddleware):
-    """Inside bolt, the same screen as before it (`adapters.slack.requests.screen`).
+    """Inside bolt, the same screen as before it (`paperboy_adapters.slack.requests.screen`).
 
     HTTP mode screens a request before bolt sees it (adapters/slack/http.py) and Socket
     Mode too (`ScreenedSocketMode`); this middleware is the last line for any other way

@@ -2,7 +2,7 @@
 
 Slack signs every request (`X-Slack-Signature`, `X-Slack-Request-Timestamp`). The
 signature is checked here on the raw bytes before anything is parsed
-(`adapters.slack.requests`): a missing or wrong signature, or a timestamp more than
+(`paperboy_adapters.slack.requests`): a missing or wrong signature, or a timestamp more than
 five minutes off, is answered 401 whatever the body holds. A signed body that is not
 one of the requests paperboy answers (a slash command, a click on one of its buttons)
 is answered 400, and an Events API callback 200, both without bolt seeing them.
@@ -24,12 +24,12 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from adapters.slack.adapter import SlackAdapter
-from adapters.slack.requests import Refusals, parse_signed, screen, signature_ok
-from config import Settings
+from paperboy_adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.requests import Refusals, parse_signed, screen, signature_ok
+from paperboy_config import Settings
 
 if TYPE_CHECKING:
-    from bot.commands import Commands
+    from paperboy.commands import Commands
 
 log = logging.getLogger(__name__)
 

@@ -28,8 +28,8 @@ import unicodedata
 from collections.abc import Sequence
 from urllib.parse import quote, urlsplit
 
-from adapters.slack.limits import URL_LENGTH, slack_len
-from bot.models import Span
+from paperboy.models import Span
+from paperboy_adapters.slack.limits import URL_LENGTH, slack_len
 
 ELLIPSIS = "…"
 ZWSP = "\u200b"

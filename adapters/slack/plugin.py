@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from adapters.slack.adapter import SlackAdapter
-from adapters.slack.http import serve
-from adapters.slack.render import to_json
-from bot.plugins import AdapterPlugin
-from config import Settings
+from paperboy.plugins import AdapterPlugin
+from paperboy_adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.http import serve
+from paperboy_adapters.slack.render import to_json
+from paperboy_config import Settings
 
 
 def create(settings: Settings) -> SlackAdapter | None:

@@ -10,10 +10,10 @@ linked bold title; votes · authors · matched terms; the summary as a quote wit
 matched terms in bold; the thumbnail as accessory image), a context line with the
 arXiv / PDF / Hugging Face / GitHub / project links, and a divider. Papers are packed
 into as few messages as Slack's limits allow by the shared splitter
-(`adapters.split.pack`); a continuation message starts with a "continued (k/n)"
+(`paperboy_adapters.split.pack`); a continuation message starts with a "continued (k/n)"
 line. Nothing is dropped: a digest the core capped ends with "… and N more", and a
 preview too long for a response_url says how many papers it leaves to the shared
-version. Escaping of untrusted text is `adapters.slack.mrkdwn`'s job.
+version. Escaping of untrusted text is `paperboy_adapters.slack.mrkdwn`'s job.
 """
 
 from __future__ import annotations
@@ -24,7 +24,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.slack.limits import (
+from paperboy.models import Digest, DigestEntry, Reply, SearchResults
+from paperboy_adapters.slack.limits import (
     BLOCKS_PER_MESSAGE,
     BLOCKS_TEXT_BUDGET,
     HEADER_TEXT,
@@ -33,9 +34,16 @@ from adapters.slack.limits import (
     TEXT_FALLBACK_BUDGET,
     slack_len,
 )
-from adapters.slack.mrkdwn import ELLIPSIS, emphasised, escape, fit, guard_line, link, safe_url
-from adapters.split import pack
-from bot.models import Digest, DigestEntry, Reply, SearchResults
+from paperboy_adapters.slack.mrkdwn import (
+    ELLIPSIS,
+    emphasised,
+    escape,
+    fit,
+    guard_line,
+    link,
+    safe_url,
+)
+from paperboy_adapters.split import pack
 
 Part = dict[str, Any]
 Block = dict[str, Any]

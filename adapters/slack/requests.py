@@ -35,7 +35,7 @@ from urllib.parse import urlsplit
 
 from slack_bolt.request.internals import parse_body
 
-from adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
+from paperboy_adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
 
 MAX_SKEW = 300  # seconds: Slack's (and bolt's) five minutes
 _TIMESTAMP_DIGITS = 12

@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
-from bot.models import Paper
+from paperboy.models import Paper
 
 #: Default of `PAPERBOY_HTTP_MAX_BYTES`: the largest response (decoded) or papers file a
 #: source reads.

@@ -20,7 +20,7 @@ when busy, often with Retry-After), timeouts, connection errors and an unreadabl
 are retried `retries` times with exponential backoff and jitter, honouring Retry-After;
 each retry is logged at INFO with its reason and wait. `timeout` is the deadline of a
 whole request, body included, and a response larger than `max_bytes` decoded is refused
-(both enforced by `bot.sources.http_client`).
+(both enforced by `paperboy.sources.http_client`).
 
 The XML is parsed with the standard library; a document type declaration (which arXiv
 never sends) is refused before parsing, so no entity can expand.
@@ -41,10 +41,10 @@ from urllib.parse import quote
 
 import httpx
 
-from bot.models import Paper
-from bot.sources import DEFAULT_MAX_BYTES, Sleep, SourceError, clean_text
-from bot.sources.hf_json import merge_papers, normalize_arxiv_id, parse_datetime
-from bot.sources.http_client import (
+from paperboy.models import Paper
+from paperboy.sources import DEFAULT_MAX_BYTES, Sleep, SourceError, clean_text
+from paperboy.sources.hf_json import merge_papers, normalize_arxiv_id, parse_datetime
+from paperboy.sources.http_client import (
     Retrier,
     Transient,
     get,
@@ -52,10 +52,10 @@ from bot.sources.http_client import (
     retry_after_seconds,
     untrusted,
 )
-from bot.sources.pacing import Clock, Pacer
+from paperboy.sources.pacing import Clock, Pacer
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from paperboy_config.settings import Settings
 
 log = logging.getLogger(__name__)
 

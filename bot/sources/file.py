@@ -22,9 +22,9 @@ from importlib.resources import files
 from importlib.resources.abc import Traversable
 from pathlib import Path
 
-from bot.models import Paper
-from bot.sources import DEFAULT_MAX_BYTES, SourceError
-from bot.sources.hf_json import load_json, parse_daily_papers
+from paperboy.models import Paper
+from paperboy.sources import DEFAULT_MAX_BYTES, SourceError
+from paperboy.sources.hf_json import load_json, parse_daily_papers
 
 SAMPLE_DATE = dt.date(2024, 11, 11)
 SAMPLE_NAME = f"sample_{SAMPLE_DATE.isoformat()}.json"
@@ -33,7 +33,7 @@ _READ_CHUNK = 1 << 20
 
 def sample_resource() -> Traversable:
     """The bundled sample day, found through importlib.resources (works when installed)."""
-    return files("bot.sources").joinpath("data", SAMPLE_NAME)
+    return files("paperboy.sources").joinpath("data", SAMPLE_NAME)
 
 
 class FileSource:

@@ -20,8 +20,8 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from bot.models import MAX_INTEGER, Paper
-from bot.sources import SourceError, clean_text
+from paperboy.models import MAX_INTEGER, Paper
+from paperboy.sources import SourceError, clean_text
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@
   server's Retry-After) or else full-jitter exponential backoff; each retry is logged
   at INFO with its reason and wait. The last failure raises `RetriesExhausted`.
 - **Untrusted text.** Server text that ends up in a message (an error body, a reason
-  phrase, a transport error) goes through `untrusted()` (`bot.sources.clean_text`):
+  phrase, a transport error) goes through `untrusted()` (`paperboy.sources.clean_text`):
   one line, no control or bidirectional-formatting characters, at most `DETAIL_CHARS`
   characters.
 """
@@ -37,8 +37,8 @@ from typing import TypeVar
 
 import httpx
 
-from bot import __version__
-from bot.sources import Sleep, SourceError, clean_text
+from paperboy import __version__
+from paperboy.sources import Sleep, SourceError, clean_text
 
 log = logging.getLogger(__name__)
 

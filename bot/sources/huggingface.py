@@ -15,7 +15,7 @@ Retry policy (per page request; `retries` more tries after the first):
 `timeout` is the deadline of a whole request (connecting, headers and body: a server
 dripping its answer byte by byte still times out), and a response larger than
 `max_bytes` decoded is refused, not retried; both are enforced by
-`bot.sources.http_client`, which every request goes through.
+`paperboy.sources.http_client`, which every request goes through.
 
 After the last try the caller gets one `SourceError` with a one-line message.
 """
@@ -31,10 +31,10 @@ from typing import TYPE_CHECKING, Self
 
 import httpx
 
-from bot.models import Paper
-from bot.sources import DEFAULT_MAX_BYTES, Sleep, SourceError
-from bot.sources.hf_json import load_json, merge_papers, normalize_arxiv_id, parse_daily_papers
-from bot.sources.http_client import (
+from paperboy.models import Paper
+from paperboy.sources import DEFAULT_MAX_BYTES, Sleep, SourceError
+from paperboy.sources.hf_json import load_json, merge_papers, normalize_arxiv_id, parse_daily_papers
+from paperboy.sources.http_client import (
     Fetched,
     Retrier,
     RetriesExhausted,
@@ -47,7 +47,7 @@ from bot.sources.http_client import (
 )
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from paperboy_config.settings import Settings
 
 log = logging.getLogger(__name__)
 

@@ -13,7 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
-from bot.sources import Sleep
+from paperboy.sources import Sleep
 
 Clock = Callable[[], float]
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.sources import DEFAULT_MAX_BYTES, PaperSource, SourceError
-from bot.sources.file import FileSource
-from bot.sources.huggingface import HuggingFaceSource
+from paperboy.sources import DEFAULT_MAX_BYTES, PaperSource, SourceError
+from paperboy.sources.file import FileSource
+from paperboy.sources.huggingface import HuggingFaceSource
 
 if TYPE_CHECKING:
-    from config.settings import Settings
+    from paperboy_config.settings import Settings
 
 SPECS = "hf, sample or the path of a daily_papers JSON file"
 
@@ -29,15 +29,15 @@ def source_from_spec(spec: str, settings: Settings | None = None) -> PaperSource
         raise SourceError(f"no source given: use {SPECS}")
     if name.lower() == "hf":
         if settings is None:
-            from config.settings import get_settings
+            from paperboy_config.settings import get_settings
 
             settings = get_settings()
         return HuggingFaceSource.from_settings(settings)
     if name.lower() == "arxiv":
-        from bot.sources.arxiv import ArxivSource
+        from paperboy.sources.arxiv import ArxivSource
 
         if settings is None:
-            from config.settings import get_settings
+            from paperboy_config.settings import get_settings
 
             settings = get_settings()
         return ArxivSource.from_settings(settings)

@@ -4,8 +4,8 @@
 (SQLite or PostgreSQL) to the newest schema.
 """
 
-from bot.store.db import Store, current_revision, head_revision, make_engine, migrate
-from bot.store.repositories import (
+from paperboy.store.db import Store, current_revision, head_revision, make_engine, migrate
+from paperboy.store.repositories import (
     MAX_QUERY_LENGTH,
     MAX_SUBSCRIPTIONS_PER_CHANNEL,
     DeliveryRepo,

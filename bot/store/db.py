@@ -35,7 +35,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
-from bot.store.repositories import (
+from paperboy.store.repositories import (
     DeliveryRepo,
     PaperRepo,
     SettingsRepo,
@@ -258,8 +258,8 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.deliveries = DeliveryRepo(ctx)
-        # Imported here: bot.outbox builds on bot.store.repositories (a cycle at import time).
-        from bot.outbox import OutboxRepo
+        # Imported here: paperboy.outbox builds on paperboy.store.repositories (an import cycle).
+        from paperboy.outbox import OutboxRepo
 
         self.outbox = OutboxRepo(ctx)
         self._ctx = ctx

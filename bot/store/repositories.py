@@ -23,8 +23,8 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.models import MAX_INTEGER, WEEKDAYS, ChannelSettings, Paper, Subscription, Target
-from bot.store.tables import channel_settings, deliveries, papers, subscriptions, targets
+from paperboy.models import MAX_INTEGER, WEEKDAYS, ChannelSettings, Paper, Subscription, Target
+from paperboy.store.tables import channel_settings, deliveries, papers, subscriptions, targets
 
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
 MAX_QUERY_LENGTH = 300

@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from bot.service import deliver_day
-from bot.store import Store
-from config import Settings
+from paperboy.service import deliver_day
+from paperboy.store import Store
+from paperboy_config import Settings
 from tests.fakes.platform import FakePlatformAdapter
 
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.models import Target
-from bot.store import Store
+from paperboy.models import Target
+from paperboy.store import Store
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DAY_JSON = FIXTURES / "hf_daily_papers_2024-11-11.json"
@@ -22,7 +22,7 @@ DAY_JSON = FIXTURES / "hf_daily_papers_2024-11-11.json"
 def paperboy(*args: str, env: dict[str, str] | None = None, stdin: str = "", cwd=None):
     full_env = {**os.environ, "PAPERBOY_HF_RETRIES": "0", **(env or {})}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "paperboy.cli", *args],
         input=stdin,
         capture_output=True,
         text=True,

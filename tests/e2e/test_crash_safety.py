@@ -28,10 +28,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from adapters.discord.rest import nonce_for
-from bot.outbox import SENT
-from bot.store import Store, migrate
-from bot.store.tables import outbox
+from paperboy.outbox import SENT
+from paperboy.store import Store, migrate
+from paperboy.store.tables import outbox
+from paperboy_adapters.discord.rest import nonce_for
 from tests.fakes.discord import FakeDiscord
 from tests.fakes.platform import FakePlatform
 from tests.integration.delivery_support import bulk_targets, lora_papers
@@ -122,7 +122,7 @@ async def test_sigkill_during_fan_out_loses_and_doubles_nothing(db_url: str, pla
                 fake_discord.add_channel(channel, guild_id=GUILD)
             env["PAPERBOY_DISCORD_TOKEN"] = fake_discord.token
             env["PAPERBOY_DISCORD_API_URL"] = fake_discord.api_url
-            cmd = [sys.executable, "-m", "bot.cli", "deliver", "--date", DAY]
+            cmd = [sys.executable, "-m", "paperboy.cli", "deliver", "--date", DAY]
 
             def posted() -> int:
                 return len(fake_discord.messages)

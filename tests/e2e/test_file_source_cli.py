@@ -18,7 +18,7 @@ from tests.cli_in_process import Result, paperboy
 
 def paperboy_process(*args: str, env: dict[str, str] | None = None) -> Result:
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "paperboy.cli", *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},

@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from bot.models import Paper
-from bot.search_index import SearchIndex
-from bot.store import Store, migrate
+from paperboy.models import Paper
+from paperboy.search_index import SearchIndex
+from paperboy.store import Store, migrate
 from tests.fakes.hf import FakeHF, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -38,7 +38,7 @@ async def paperboy(
     for name in SECRET_NAMES:
         base.pop(name, None)
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
+        sys.executable, "-m", "paperboy.cli", *args,
         env={**base, "PAPERBOY_HF_RETRIES": "0", "COLUMNS": "200", **env},
         cwd=cwd or ROOT,
         stdin=asyncio.subprocess.PIPE,

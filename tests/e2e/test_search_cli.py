@@ -22,7 +22,7 @@ HOSTILE_JSON = FIXTURES / "hf_hostile_public.json"
 
 async def paperboy(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
+        sys.executable, "-m", "paperboy.cli", *args,
         env={**os.environ, "PAPERBOY_HF_RETRIES": "0", **env},
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

@@ -16,7 +16,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def paperboy(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "paperboy.cli", *args],
         capture_output=True,
         text=True,
         env={**base, "PAPERBOY_DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'pb.db'}", **env},

@@ -35,8 +35,8 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
-from bot.chat import ChatError, CommandHandler, MessageRef
-from bot.models import Digest, Reply, Target
+from paperboy.chat import ChatError, CommandHandler, MessageRef
+from paperboy.models import Digest, Reply, Target
 from tests.fakes.loopback import LoopbackServer
 
 PLATFORM = "fake"

@@ -9,13 +9,13 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from bot.chat import ChatAdapter
-from bot.clock import ManualClock
-from bot.delivery import Deliverer, RetryPolicy
-from bot.models import Paper, Target
-from bot.planner import Planner
-from bot.store import Store
-from bot.store.tables import targets
+from paperboy.chat import ChatAdapter
+from paperboy.clock import ManualClock
+from paperboy.delivery import Deliverer, RetryPolicy
+from paperboy.models import Paper, Target
+from paperboy.planner import Planner
+from paperboy.store import Store
+from paperboy.store.tables import targets
 
 #: A Monday, 09:00 UTC.
 MONDAY = dt.datetime(2024, 11, 11, 9, 0, tzinfo=dt.UTC)
@@ -89,7 +89,7 @@ async def bulk_targets(
     **settings: Any,
 ) -> list[int]:
     """Many targets at once (plain inserts), each with `queries` and default settings."""
-    from bot.store.tables import channel_settings, subscriptions
+    from paperboy.store.tables import channel_settings, subscriptions
 
     async with store.begin_write() as conn:
         await conn.execute(

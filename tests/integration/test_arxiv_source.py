@@ -8,8 +8,8 @@ import itertools
 import httpx
 import pytest
 
-from bot.sources import SourceError
-from bot.sources.arxiv import ArxivSource
+from paperboy.sources import SourceError
+from paperboy.sources.arxiv import ArxivSource
 from tests.fakes.arxiv import ArxivEntry, FakeArxiv, Fault
 
 MONDAY = dt.date(2024, 11, 11)

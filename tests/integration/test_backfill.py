@@ -1,4 +1,4 @@
-"""Backfill (`bot.backfill`) through the real sources against loopback fakes, on both stores."""
+"""Backfill (`paperboy.backfill`) through the real sources against loopback fakes, both stores."""
 
 from __future__ import annotations
 
@@ -11,14 +11,14 @@ from pathlib import Path
 
 import httpx
 
-from bot.backfill import backfill, completed_days, days_between, ingest_latest
-from bot.digest import digest_for_queries
-from bot.library import papers_for_day
-from bot.search import search
-from bot.sources.arxiv import ArxivSource
-from bot.sources.file import FileSource
-from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store
+from paperboy.backfill import backfill, completed_days, days_between, ingest_latest
+from paperboy.digest import digest_for_queries
+from paperboy.library import papers_for_day
+from paperboy.search import search
+from paperboy.sources.arxiv import ArxivSource
+from paperboy.sources.file import FileSource
+from paperboy.sources.huggingface import HuggingFaceSource
+from paperboy.store import Store
 from tests.fakes.arxiv import ArxivEntry, FakeArxiv
 from tests.fakes.arxiv import Fault as ArxivFault
 from tests.fakes.hf import FakeHF, Fault

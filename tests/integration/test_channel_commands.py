@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pytest
 
-import bot.channel_commands  # noqa: F401  (registers the commands)
-from bot.channel_commands import on_schedule_change
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.models import Target
-from bot.store import Store
+import paperboy.channel_commands  # noqa: F401  (registers the commands)
+from paperboy.channel_commands import on_schedule_change
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.models import Target
+from paperboy.store import Store
 
 TARGET = Target("slack", "T1", "C1")
 CTX = CommandContext(TARGET, user="U1")

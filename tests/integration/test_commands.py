@@ -6,12 +6,12 @@ import datetime as dt
 
 import pytest
 
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.models import Target
-from bot.sources.file import FileSource
-from bot.sources.registry import source_from_spec
-from config import Settings
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.models import Target
+from paperboy.sources.file import FileSource
+from paperboy.sources.registry import source_from_spec
+from paperboy_config import Settings
 
 CHAN = Target("console", "", "lab")
 CTX = CommandContext(CHAN, user="tester")

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import SystemClock
-from bot.models import Target
-from bot.store import Store, migrate
+from paperboy.clock import SystemClock
+from paperboy.models import Target
+from paperboy.store import Store, migrate
 from tests.integration.delivery_support import add_target, lora_papers
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -24,7 +24,7 @@ SETTLE = "PAPERBOY_DIGEST_SETTLE_SECONDS"
 
 def paperboy(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "paperboy.cli", *args],
         capture_output=True,
         text=True,
         env=env,
@@ -98,7 +98,7 @@ async def test_status_shows_schedules_deliveries_and_pauses(env: dict[str, str])
 async def test_worker_role_stops_cleanly_on_sigterm(env: dict[str, str]) -> None:
     env = {**env, "PAPERBOY_LOG_LEVEL": "INFO"}
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "run", "--role", "worker",
+        sys.executable, "-m", "paperboy.cli", "run", "--role", "worker",
         cwd=ROOT, env=env, stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip
     assert proc.stderr is not None
@@ -124,8 +124,8 @@ async def test_worker_role_stops_cleanly_on_sigterm(env: dict[str, str]) -> None
 
 async def _plan_lab(db_url: str) -> tuple[Store, int]:
     """Plan console:lab's digest of 2024-11-11 as a scheduler would (not sent yet)."""
-    from adapters.console.adapter import ConsoleAdapter
-    from bot.planner import TRIGGER_MANUAL, DueDigest, Planner
+    from paperboy.planner import TRIGGER_MANUAL, DueDigest, Planner
+    from paperboy_adapters.console.adapter import ConsoleAdapter
 
     store = Store(db_url)
     tid = await store.outbox.target_id(Target("console", "", "lab"))
@@ -144,8 +144,8 @@ def paperboy_here(
 ) -> tuple[int, str, str]:
     """The CLI run in this process (its real entry point): for a test that cannot allow
     for the time a new interpreter takes to start. Returns (exit code, stdout, stderr)."""
-    from bot.cli import main
-    from config.settings import get_settings
+    from paperboy.cli import main
+    from paperboy_config.settings import get_settings
 
     for name, value in env.items():
         if name.startswith("PAPERBOY_"):
@@ -192,7 +192,7 @@ def test_deliver_right_after_an_ingest_waits_for_the_settle_window(
 
     asyncio.run(ingest())
     monkeypatch.setattr(HurriedClock, "ahead", dt.timedelta(0))
-    monkeypatch.setattr("bot.service.SystemClock", HurriedClock)
+    monkeypatch.setattr("paperboy.service.SystemClock", HurriedClock)
     env = {**env}
     env.pop(SETTLE)
     code, out, err = paperboy_here(["deliver", "--date", "2024-11-11"], env, monkeypatch, capsys)
@@ -266,7 +266,7 @@ def test_a_lease_not_above_the_send_timeout_is_refused(env: dict[str, str]) -> N
 
     from pydantic import ValidationError
 
-    from config import Settings
+    from paperboy_config import Settings
 
     with pytest.raises(ValidationError) as caught:
         Settings(_env_file=None, delivery_lease_seconds=8, delivery_send_timeout=12)

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 import sqlalchemy as sa
 
-from bot.clock import ManualClock, SystemClock
-from bot.delivery import Deliverer
-from bot.outbox import SENT, outbox_key
-from bot.planner import DueDigest, Planner
-from bot.service import deliver_day
-from bot.store import Store
-from bot.store.tables import outbox
-from config import Settings
+from paperboy.clock import ManualClock, SystemClock
+from paperboy.delivery import Deliverer
+from paperboy.outbox import SENT, outbox_key
+from paperboy.planner import DueDigest, Planner
+from paperboy.service import deliver_day
+from paperboy.store import Store
+from paperboy.store.tables import outbox
+from paperboy_config import Settings
 from tests.fakes.platform import RecordingAdapter
 from tests.integration.delivery_support import MONDAY, add_target, lora_papers, planner_for
 

@@ -19,16 +19,16 @@ from collections.abc import AsyncIterator
 import pytest
 import sqlalchemy as sa
 
-from adapters.slack.adapter import SlackAdapter
-from adapters.slack.plugin import create
-from bot.clock import ManualClock, SystemClock
-from bot.delivery import Deliverer
-from bot.models import Target
-from bot.outbox import outbox_key
-from bot.planner import DueDigest
-from bot.store import Store
-from bot.store.tables import outbox
-from config import Settings
+from paperboy.clock import ManualClock, SystemClock
+from paperboy.delivery import Deliverer
+from paperboy.models import Target
+from paperboy.outbox import outbox_key
+from paperboy.planner import DueDigest
+from paperboy.store import Store
+from paperboy.store.tables import outbox
+from paperboy_adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.plugin import create
+from paperboy_config import Settings
 from tests.fakes.platform import RecordingAdapter
 from tests.fakes.slack import BOT_TOKEN, DEFAULT_SCOPES, TEAM_ID, FakeSlack, Fault
 from tests.integration.delivery_support import (

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from bot.plugins import formats, load_plugins
+from paperboy.plugins import formats, load_plugins
 from tests.fakes.discord.validate import is_empty, live_mentions, message_errors
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -19,7 +19,7 @@ HOSTILE = FIXTURES / "hf_hostile_public.json"
 
 def paperboy_digest(*args: str) -> list[dict[str, Any]]:
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "digest", *args, "--format", "discord"],
+        [sys.executable, "-m", "paperboy.cli", "digest", *args, "--format", "discord"],
         capture_output=True,
         text=True,
         env={**os.environ, "PAPERBOY_HF_RETRIES": "0"},

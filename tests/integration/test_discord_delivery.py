@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.discord.adapter import DiscordAdapter
-from adapters.discord.render import render_digest
-from adapters.discord.rest import nonce_for
-from bot.chat import ChatError
-from bot.digest import digest_for_queries
-from bot.models import Target
-from bot.sources.file import FileSource
+from paperboy.chat import ChatError
+from paperboy.digest import digest_for_queries
+from paperboy.models import Target
+from paperboy.sources.file import FileSource
+from paperboy_adapters.discord.adapter import DiscordAdapter
+from paperboy_adapters.discord.render import render_digest
+from paperboy_adapters.discord.rest import nonce_for
 from tests.fakes.discord import FakeDiscord
 
 GUILD = "111111111111111111"

@@ -11,9 +11,9 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.discord.adapter import DiscordAdapter
-from bot.chat import ChatError
-from bot.models import Target
+from paperboy.chat import ChatError
+from paperboy.models import Target
+from paperboy_adapters.discord.adapter import DiscordAdapter
 from tests.fakes.discord import FakeDiscord
 
 CHANNEL = "222222222222222222"

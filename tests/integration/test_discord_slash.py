@@ -11,13 +11,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.discord.adapter import DiscordAdapter
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.models import Reply, Target
-from bot.sources.file import FileSource
-from bot.sources.registry import source_from_spec
-from config import Settings
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.models import Reply, Target
+from paperboy.sources.file import FileSource
+from paperboy.sources.registry import source_from_spec
+from paperboy_adapters.discord.adapter import DiscordAdapter
+from paperboy_config import Settings
 from tests.fakes.discord import MANAGER, MEMBER, FakeDiscord, FakeInteraction, FakeMessage
 from tests.fakes.discord.harness import running_bot
 

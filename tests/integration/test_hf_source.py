@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot import __version__
-from bot.sources import SourceError
-from bot.sources.huggingface import HuggingFaceSource
+from paperboy import __version__
+from paperboy.sources import SourceError
+from paperboy.sources.huggingface import HuggingFaceSource
 from tests.fakes.hf import FakeHF, Fault
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"

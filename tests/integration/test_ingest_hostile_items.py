@@ -13,9 +13,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.backfill import ingest_latest
-from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store
+from paperboy.backfill import ingest_latest
+from paperboy.sources.huggingface import HuggingFaceSource
+from paperboy.store import Store
 from tests.fakes.hf import FakeHF, Fault
 
 DAY = dt.date(2024, 11, 11)
@@ -101,7 +101,7 @@ async def test_hostile_numbers_and_types_never_spoil_the_day(
 ) -> None:
     async with FakeHF() as fake:
         fake.inject(Fault(200, HOSTILE_DAY))
-        with caplog.at_level(logging.WARNING, logger="bot.sources"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.sources"):
             result = await ingest_latest(store, HuggingFaceSource(fake.base_url, retries=0))
     assert result.fetched == len(EXPECTED_VOTES)  # only the over-long id is skipped
     stored = await store.papers.get_many(EXPECTED_VOTES)
@@ -122,14 +122,14 @@ def test_paperboy_ingest_of_a_hostile_file_exits_0(db_url: str, tmp_path: Path) 
     path.write_bytes(HOSTILE_DAY)
     env = {**os.environ, "PAPERBOY_DATABASE_URL": db_url}
     out = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "ingest", "--source", str(path)],
+        [sys.executable, "-m", "paperboy.cli", "ingest", "--source", str(path)],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     assert "10 papers fetched (10 new, 0 updated)" in out.stdout
     search = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "search", "LoRA", "--format", "json"],
+        [sys.executable, "-m", "paperboy.cli", "search", "LoRA", "--format", "json"],
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     assert search.returncode == 0, search.stderr
@@ -137,7 +137,7 @@ def test_paperboy_ingest_of_a_hostile_file_exits_0(db_url: str, tmp_path: Path) 
 
 
 async def test_the_store_keeps_a_count_past_its_column_in_range(store: Store) -> None:
-    from bot.models import Paper
+    from paperboy.models import Paper
 
     await store.papers.upsert(
         [Paper(id="2411.00001", title="t", upvotes=2**70), Paper(id="2411.00002", title="u")]

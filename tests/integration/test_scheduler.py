@@ -13,16 +13,16 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.channel_commands import on_schedule_change
-from bot.chat import CommandContext
-from bot.clock import ManualClock
-from bot.commands import Commands
-from bot.cron import fire_on, local_date, next_fire, previous_fire
-from bot.models import ChannelSettings
-from bot.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE
-from bot.scheduler import JOB_PREFIX, DigestScheduler
-from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store
+from paperboy.channel_commands import on_schedule_change
+from paperboy.chat import CommandContext
+from paperboy.clock import ManualClock
+from paperboy.commands import Commands
+from paperboy.cron import fire_on, local_date, next_fire, previous_fire
+from paperboy.models import ChannelSettings
+from paperboy.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE
+from paperboy.scheduler import JOB_PREFIX, DigestScheduler
+from paperboy.sources.huggingface import HuggingFaceSource
+from paperboy.store import Store
 from tests.fakes.hf import FakeHF, Fault
 from tests.fakes.platform import RecordingAdapter
 from tests.integration.delivery_support import (
@@ -166,7 +166,7 @@ async def test_misfire_beyond_grace_is_skipped_and_logged(
     _, tid = await add_target(store, "c1")
     await store.papers.upsert(lora_papers(2), seen_at=MONDAY - dt.timedelta(hours=3))
     clock.set(MONDAY + dt.timedelta(hours=7))
-    with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.scheduler"):
         await scheduler.start()
     assert await store.outbox.runs() == []
     (line,) = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
@@ -182,7 +182,7 @@ async def test_a_restart_logs_one_line_for_every_digest_it_catches_up(
     await bulk_targets(store, [f"c{i}" for i in range(40)])
     await store.papers.upsert(lora_papers(2), seen_at=MONDAY - dt.timedelta(hours=3))
     clock.set(MONDAY + dt.timedelta(hours=2))  # down since before 09:00
-    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+    with caplog.at_level(logging.INFO, logger="paperboy.scheduler"):
         await scheduler.start()
     runs = await store.outbox.runs()
     assert len(runs) == 40 and {r[3] for r in runs} == {TRIGGER_CATCH_UP}
@@ -193,7 +193,7 @@ async def test_a_restart_logs_one_line_for_every_digest_it_catches_up(
     assert "40 planned now, 0 planned before" in line
     # Nothing more is missed: the periodic check says nothing.
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+    with caplog.at_level(logging.INFO, logger="paperboy.scheduler"):
         await scheduler.check()
     assert not [r for r in caplog.records if "catch" in r.getMessage()]
 
@@ -213,7 +213,7 @@ async def test_digests_planned_on_time_are_not_caught_up(
         clock.set(MONDAY + dt.timedelta(milliseconds=300))
         for tid in ids:
             await sched.fire(tid)  # queued, gathered for one plan
-        with caplog.at_level(logging.INFO, logger="bot.scheduler"):
+        with caplog.at_level(logging.INFO, logger="paperboy.scheduler"):
             await sched.check()
     finally:
         await sched.stop()
@@ -311,7 +311,7 @@ async def test_ingest_retries_and_late_papers_go_next(
         scheduler.sources = [HuggingFaceSource(hf.base_url, retries=0)]
         hf.fail_always(Fault.server_error(503))
         clock.set(MONDAY - dt.timedelta(minutes=30))
-        with caplog.at_level(logging.WARNING, logger="bot.scheduler"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.scheduler"):
             assert await scheduler.ingest_once() == 0
         assert any("ingest of" in r.getMessage() for r in caplog.records)
 
@@ -345,8 +345,8 @@ async def test_ingest_retries_and_late_papers_go_next(
 
 
 async def test_one_scheduler_per_sqlite_file(sqlite_url: str) -> None:
-    from bot.scheduler import SchedulerLock
-    from bot.store import migrate
+    from paperboy.scheduler import SchedulerLock
+    from paperboy.store import migrate
 
     await migrate(sqlite_url)
     async with Store(sqlite_url) as first_store, Store(sqlite_url) as second_store:

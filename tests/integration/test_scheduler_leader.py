@@ -19,10 +19,10 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from bot.clock import ManualClock
-from bot.scheduler import DigestScheduler, SchedulerLock, SchedulerService
-from bot.store import Store, migrate
-from bot.store.tables import digest_runs
+from paperboy.clock import ManualClock
+from paperboy.scheduler import DigestScheduler, SchedulerLock, SchedulerService
+from paperboy.store import Store, migrate
+from paperboy.store.tables import digest_runs
 from tests.integration.delivery_support import add_target, lora_papers, planner_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -91,7 +91,7 @@ class Proc:
 
     async def start(self) -> None:
         self.proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot.cli", "run", "--role", "scheduler",
+            sys.executable, "-m", "paperboy.cli", "run", "--role", "scheduler",
             cwd=ROOT, env=self.env,
             stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
         )  # fmt: skip

@@ -1,6 +1,6 @@
 """Archive search on SQLite (FTS5) and PostgreSQL (tsvector), against the real store.
 
-The reference for *which* papers match is the subscription matcher (`bot.matching`):
+The reference for *which* papers match is the subscription matcher (`paperboy.matching`):
 search must find exactly what a digest would, on both backends.
 """
 
@@ -11,13 +11,13 @@ import datetime as dt
 
 import pytest
 
-from bot.matching import Matcher
-from bot.models import MAX_ABSTRACT, Paper
-from bot.query import QueryError
-from bot.search import SearchRequest, parse_search, search
-from bot.search_index import SearchIndex
-from bot.search_scan import Scan
-from bot.store import Store
+from paperboy.matching import Matcher
+from paperboy.models import MAX_ABSTRACT, Paper
+from paperboy.query import QueryError
+from paperboy.search import SearchRequest, parse_search, search
+from paperboy.search_index import SearchIndex
+from paperboy.search_scan import Scan
+from paperboy.store import Store
 from tests.seed_corpus import load_seed_papers
 
 TODAY = dt.date(2024, 11, 20)

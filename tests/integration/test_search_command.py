@@ -8,12 +8,12 @@ import io
 import pytest
 from rich.console import Console
 
-from adapters.console.render import render
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.models import Paper, Target
-from bot.search import results_json
-from bot.store import Store
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.models import Paper, Target
+from paperboy.search import results_json
+from paperboy.store import Store
+from paperboy_adapters.console.render import render
 from tests.seed_corpus import load_seed_papers
 
 CTX = CommandContext(Target("console", "", "lab"), user="tester", can_manage=False)

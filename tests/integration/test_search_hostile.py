@@ -14,11 +14,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.matching import Matcher
-from bot.query import QueryError
-from bot.search import parse_search, search
-from bot.search_index import SearchIndex
-from bot.store import Store, migrate
+from paperboy.matching import Matcher
+from paperboy.query import QueryError
+from paperboy.search import parse_search, search
+from paperboy.search_index import SearchIndex
+from paperboy.store import Store, migrate
 from tests.seed_corpus import load_seed_papers
 
 PAPERS = load_seed_papers()[:60]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import command
 
-from bot.matching import Matcher
-from bot.search import search
-from bot.store import Store, migrate
-from bot.store.db import alembic_config, make_engine, write_engine
+from paperboy.matching import Matcher
+from paperboy.search import search
+from paperboy.store import Store, migrate
+from paperboy.store.db import alembic_config, make_engine, write_engine
 from tests.seed_corpus import load_seed_papers
 
 

@@ -14,11 +14,11 @@ import asyncio
 import pytest
 from aiohttp import web
 
-from adapters.discord.plugin import create as create_discord
-from adapters.slack.plugin import create as create_slack
-from bot.chat import ChatError
-from bot.models import Target
-from config import Settings
+from paperboy.chat import ChatError
+from paperboy.models import Target
+from paperboy_adapters.discord.plugin import create as create_discord
+from paperboy_adapters.slack.plugin import create as create_slack
+from paperboy_config import Settings
 from tests.fakes.loopback import LoopbackServer
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, Fault
 

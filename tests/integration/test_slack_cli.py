@@ -41,7 +41,7 @@ def clean_env(**extra: str) -> dict[str, str]:
 
 def paperboy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "paperboy.cli", *args],
         capture_output=True,
         text=True,
         env=clean_env(),
@@ -117,7 +117,7 @@ async def test_serve_answers_signed_commands(slack: FakeSlack, tmp_path: Path) -
         PAPERBOY_SOURCE="sample",
     )
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", "serve", "--port", str(port), "--host", "127.0.0.1",
+        sys.executable, "-m", "paperboy.cli", "serve", "--port", str(port), "--host", "127.0.0.1",
         env=env, cwd=tmp_path,
         stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE,
     )  # fmt: skip

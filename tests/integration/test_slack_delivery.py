@@ -16,12 +16,12 @@ import pytest
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from adapters.slack.adapter import METADATA_EVENT, SlackAdapter
-from adapters.slack.render import THREAD_KEY, render_digest
-from bot.chat import ChatAdapter, ChatError, MessageRef
-from bot.digest import digest_for_queries
-from bot.models import Digest, Paper, Target
-from bot.sources.file import FileSource
+from paperboy.chat import ChatAdapter, ChatError, MessageRef
+from paperboy.digest import digest_for_queries
+from paperboy.models import Digest, Paper, Target
+from paperboy.sources.file import FileSource
+from paperboy_adapters.slack.adapter import METADATA_EVENT, SlackAdapter
+from paperboy_adapters.slack.render import THREAD_KEY, render_digest
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack, Fault
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

@@ -1,6 +1,6 @@
 """HTTP mode end to end: signed requests into the real bolt app, answers at the response_url.
 
-The bolt app is the one `paperboy serve` runs (`adapters.slack.http.web_app` around
+The bolt app is the one `paperboy serve` runs (`paperboy_adapters.slack.http.web_app` around
 `SlackAdapter.build_app`), served on 127.0.0.1; its Web API calls (auth.test,
 chat.postMessage) go to the fake Slack, and `/papers` reaches the real `Commands`
 on a SQLite store with the bundled sample day as source.
@@ -19,15 +19,15 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.slack.adapter import SlackAdapter
-from adapters.slack.http import runner, serve, web_app
-from adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.models import Reply, Target
-from bot.sources.registry import source_from_spec
-from bot.store import Store, migrate
-from config import Settings
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.models import Reply, Target
+from paperboy.sources.registry import source_from_spec
+from paperboy.store import Store, migrate
+from paperboy_adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.http import runner, serve, web_app
+from paperboy_adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
+from paperboy_config import Settings
 from tests.fakes.slack import (
     BOT_TOKEN,
     TEAM_ID,
@@ -258,8 +258,8 @@ async def test_share_where_the_bot_cannot_post_says_so(slack: FakeSlack) -> None
     slack.add_channel("C0PRIVATE", member=False, private=True)
 
     async def handler(ctx: CommandContext, text: str) -> Reply:
-        from bot.digest import digest_for_queries
-        from bot.models import Paper
+        from paperboy.digest import digest_for_queries
+        from paperboy.models import Paper
 
         return Reply(digest=digest_for_queries([Paper("2411.00001", "LoRA")], ["LoRA"], day=None))
 

@@ -28,11 +28,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.slack.adapter import SlackAdapter
-from adapters.slack.http import web_app
-from adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
-from bot.chat import CommandContext
-from bot.models import Reply
+from paperboy.chat import CommandContext
+from paperboy.models import Reply
+from paperboy_adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.http import web_app
+from paperboy_adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, form_body, interaction_body, settled
 from tests.integration.test_slack_http import SECRET, serving
 
@@ -111,7 +111,7 @@ class Records(logging.Handler):
         return [
             r.getMessage()
             for r in self.records
-            if r.levelno == logging.WARNING and r.name.startswith("adapters.slack")
+            if r.levelno == logging.WARNING and r.name.startswith("paperboy_adapters.slack")
         ]
 
 

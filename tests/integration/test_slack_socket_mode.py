@@ -16,14 +16,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.slack.adapter import SlackAdapter
-from adapters.slack.render import SHARE_ACTION
-from bot.chat import CommandContext
-from bot.commands import Commands
-from bot.models import Reply, Target
-from bot.sources.registry import source_from_spec
-from bot.store import Store, migrate
-from config import Settings
+from paperboy.chat import CommandContext
+from paperboy.commands import Commands
+from paperboy.models import Reply, Target
+from paperboy.sources.registry import source_from_spec
+from paperboy.store import Store, migrate
+from paperboy_adapters.slack.adapter import SlackAdapter
+from paperboy_adapters.slack.render import SHARE_ACTION
+from paperboy_config import Settings
 from tests.fakes.slack import APP_TOKEN, BOT_TOKEN, TEAM_ID, FakeSlack, settled
 
 CHAN = "C0GENERAL"

@@ -19,11 +19,11 @@ from pathlib import Path
 import psutil
 import pytest
 
-from bot.models import Target
-from bot.sources import SourceError
-from bot.sources.arxiv import ArxivSource
-from bot.sources.huggingface import HuggingFaceSource
-from bot.store import Store
+from paperboy.models import Target
+from paperboy.sources import SourceError
+from paperboy.sources.arxiv import ArxivSource
+from paperboy.sources.huggingface import HuggingFaceSource
+from paperboy.store import Store
 from tests.fakes.arxiv import ArxivEntry, FakeArxiv
 from tests.fakes.arxiv import Fault as ArxivFault
 from tests.fakes.hf import FakeHF, Fault
@@ -148,9 +148,9 @@ async def test_arxiv_slow_drip_times_out_with_a_clear_error(arxiv: FakeArxiv) ->
 async def test_run_startup_falls_back_to_the_sample_when_hf_drips(
     fake: FakeHF, sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from bot.cli import _startup_digest
-    from bot.store import migrate
-    from config.settings import Settings
+    from paperboy.cli import _startup_digest
+    from paperboy.store import migrate
+    from paperboy_config.settings import Settings
 
     fake.fail_always(Fault.slow_drip(0.05))
     config = Settings(
@@ -296,7 +296,7 @@ async def test_arxiv_oversized_body_is_refused(arxiv: FakeArxiv) -> None:
 
 
 def test_the_cap_is_a_setting(monkeypatch: pytest.MonkeyPatch) -> None:
-    from config.settings import Settings
+    from paperboy_config.settings import Settings
 
     monkeypatch.setenv("PAPERBOY_HTTP_MAX_BYTES", "12345")
     settings = Settings(_env_file=None)  # type: ignore[call-arg]
@@ -352,10 +352,10 @@ async def test_hf_retries_are_logged_with_reason_and_wait(
     fake.add_day(DAY, day_items())
     # The third answer never comes in time (1 s); the fourth, a good one, has as long.
     fake.inject(Fault.server_error(503), Fault.rate_limited(retry_after=7), Fault.slow(30.0))
-    with caplog.at_level(logging.INFO, logger="bot.sources"):
+    with caplog.at_level(logging.INFO, logger="paperboy.sources"):
         async with hf_source(fake, timeout=1.0, retries=3, backoff_base=0.5) as hf:
             assert len(await hf.fetch_day(DAY)) == 9
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.sources.huggingface"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "paperboy.sources.huggingface"]
     assert all(r.levelno == logging.INFO for r in caplog.records if "retry" in r.getMessage())
     assert len(lines) == 3, lines
     prefix = "Hugging Face daily papers for 2024-11-11: "
@@ -375,13 +375,14 @@ async def test_arxiv_retries_are_logged_with_reason_and_wait(
     arxiv.add(ArxivEntry("2411.00001", "A title", "An abstract.", ["A. Author"], submitted,
                          ["cs.CL"]))  # fmt: skip
     arxiv.inject(ArxivFault.unavailable(retry_after="5"), ArxivFault.truncated())
-    with caplog.at_level(logging.INFO, logger="bot.sources"):
+    with caplog.at_level(logging.INFO, logger="paperboy.sources"):
         # (a seeded jitter: the wait is drawn from 0-1 s, and "1.0 s" is not "0.x s")
         source = arxiv_source(arxiv, retries=2, backoff_base=0.5, rng=random.Random(7))
         papers = await source.fetch_day(FRIDAY)
     assert [p.id for p in papers] == ["2411.00001"]
-    lines = [r.getMessage() for r in caplog.records if r.name == "bot.sources.arxiv"]
-    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "bot.sources.arxiv")
+    records = [r for r in caplog.records if r.name == "paperboy.sources.arxiv"]
+    lines = [r.getMessage() for r in records]
+    assert all(r.levelno == logging.INFO for r in records)
     what = "the arXiv listing of cs.CL for 2024-11-08: "
     assert lines[0] == what + "HTTP 503; retry 1 of 2 in 5.0 s"
     assert re.fullmatch(re.escape(what) + r"malformed XML \(.*\); retry 2 of 2 in 0\.\d s",

@@ -16,8 +16,8 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
-from bot.models import ChannelSettings, Paper, Target
-from bot.store import (
+from paperboy.models import ChannelSettings, Paper, Target
+from paperboy.store import (
     MAX_QUERY_LENGTH,
     MAX_SUBSCRIPTIONS_PER_CHANNEL,
     DuplicateSubscriptionError,
@@ -31,9 +31,9 @@ from bot.store import (
     make_engine,
     migrate,
 )
-from bot.store.db import normalise_url
-from bot.store.repositories import CHUNK_SIZE
-from bot.store.tables import is_native_search_table, metadata
+from paperboy.store.db import normalise_url
+from paperboy.store.repositories import CHUNK_SIZE
+from paperboy.store.tables import is_native_search_table, metadata
 from tests import conftest
 
 UTC = dt.UTC

@@ -13,13 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from adapters.discord.adapter import DiscordAdapter
-from bot.cli import quiet_libraries
-from bot.clock import ManualClock
-from bot.delivery import RetryPolicy, adapters_by_platform
-from bot.planner import DueDigest
-from bot.service import status_report
-from bot.store import Store, migrate
+from paperboy.cli import quiet_libraries
+from paperboy.clock import ManualClock
+from paperboy.delivery import RetryPolicy, adapters_by_platform
+from paperboy.planner import DueDigest
+from paperboy.service import status_report
+from paperboy.store import Store, migrate
+from paperboy_adapters.discord.adapter import DiscordAdapter
 from tests.fakes.discord import FakeDiscord
 from tests.integration.delivery_support import (
     MONDAY,
@@ -103,7 +103,7 @@ async def test_delivery_failures_never_log_or_store_the_token(
 
 async def paperboy(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
     proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.cli", *args,
+        sys.executable, "-m", "paperboy.cli", *args,
         env=env, cwd=ROOT,
         stdin=asyncio.subprocess.DEVNULL,
         stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,

@@ -7,18 +7,18 @@ import pytest
 from discord import app_commands
 from pydantic import SecretStr
 
-from adapters.discord.adapter import DiscordAdapter, PaperboyClient, invite_url
-from adapters.discord.plugin import PLUGIN, create, create_webhook_poster
-from adapters.discord.rest import (
+from paperboy.chat import ChatAdapter
+from paperboy_adapters.discord.adapter import DiscordAdapter, PaperboyClient, invite_url
+from paperboy_adapters.discord.plugin import PLUGIN, create, create_webhook_poster
+from paperboy_adapters.discord.rest import (
     DiscordREST,
     api_base,
     error_from_response,
     nonce_for,
     redact,
 )
-from adapters.discord.slash import MANAGING, build_group, timezone_choices
-from bot.chat import ChatAdapter
-from config import Settings
+from paperboy_adapters.discord.slash import MANAGING, build_group, timezone_choices
+from paperboy_config import Settings
 
 
 @pytest.mark.parametrize(

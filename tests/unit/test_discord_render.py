@@ -13,9 +13,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.discord import limits
-from adapters.discord.escape import ZWSP, escape, fit, width
-from adapters.discord.render import (
+from paperboy.digest import digest_for_queries, make_entry
+from paperboy.models import Digest, DigestEntry, Paper, Reply, Span
+from paperboy.sources.file import FileSource
+from paperboy_adapters.discord import limits
+from paperboy_adapters.discord.escape import ZWSP, escape, fit, width
+from paperboy_adapters.discord.render import (
     embed_chars,
     render,
     render_digest,
@@ -24,9 +27,6 @@ from adapters.discord.render import (
     safe_url,
     to_json,
 )
-from bot.digest import digest_for_queries, make_entry
-from bot.models import Digest, DigestEntry, Paper, Reply, Span
-from bot.sources.file import FileSource
 from tests.fakes.discord.validate import is_empty, message_errors
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

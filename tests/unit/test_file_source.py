@@ -12,11 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from bot.sources import SourceError
-from bot.sources.file import SAMPLE_DATE, FileSource, most_common_day, sample_resource
-from bot.sources.huggingface import HuggingFaceSource
-from bot.sources.registry import source_from_spec
-from config.settings import Settings
+from paperboy.sources import SourceError
+from paperboy.sources.file import SAMPLE_DATE, FileSource, most_common_day, sample_resource
+from paperboy.sources.huggingface import HuggingFaceSource
+from paperboy.sources.registry import source_from_spec
+from paperboy_config.settings import Settings
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures"
 
@@ -176,7 +176,7 @@ async def test_bad_items_are_skipped_not_fatal(tmp_path: Path) -> None:
 
 
 def test_most_common_day() -> None:
-    from bot.models import Paper
+    from paperboy.models import Paper
 
     a, b = dt.date(2024, 11, 8), dt.date(2024, 11, 11)
     papers = [

@@ -6,10 +6,10 @@ import datetime as dt
 import html
 import json
 
-from bot.digest import digest_for_queries
-from bot.formats import md_escape, to_json, to_markdown
-from bot.models import Paper
-from bot.terminal import BIDI_CONTROLS
+from paperboy.digest import digest_for_queries
+from paperboy.formats import md_escape, to_json, to_markdown
+from paperboy.models import Paper
+from paperboy.terminal import BIDI_CONTROLS
 
 DAY = dt.date(2024, 11, 11)
 

@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import MAX_INTEGER, Paper
-from bot.sources import SourceError
-from bot.sources.hf_json import (
+from paperboy.models import MAX_INTEGER, Paper
+from paperboy.sources import SourceError
+from paperboy.sources.hf_json import (
     http_url,
     load_json,
     normalize_arxiv_id,

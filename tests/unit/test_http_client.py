@@ -9,7 +9,7 @@ import zlib
 
 import pytest
 
-from bot.sources.http_client import (
+from paperboy.sources.http_client import (
     Retrier,
     RetriesExhausted,
     Transient,
@@ -30,8 +30,8 @@ def test_untrusted_text_is_one_short_clean_line() -> None:
 
 
 def test_the_defaults_the_sources_share_are_the_settings_defaults() -> None:
-    from bot.sources import DEFAULT_MAX_BYTES
-    from config.settings import Settings
+    from paperboy.sources import DEFAULT_MAX_BYTES
+    from paperboy_config.settings import Settings
 
     assert Settings(_env_file=None).http_max_bytes == DEFAULT_MAX_BYTES  # type: ignore[call-arg]
 

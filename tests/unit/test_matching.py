@@ -7,8 +7,8 @@ import re
 
 import pytest
 
-from bot.matching import Matcher, PaperMatch, field_text, highlight, merge_spans
-from bot.models import (
+from paperboy.matching import Matcher, PaperMatch, field_text, highlight, merge_spans
+from paperboy.models import (
     MAX_ABSTRACT,
     MAX_AI_SUMMARY,
     MAX_NAME,
@@ -17,8 +17,8 @@ from bot.models import (
     Paper,
     Span,
 )
-from bot.query import QueryError, Term, make_term, parse
-from bot.text import is_acronym, normalize, original_span, stem, tokenize
+from paperboy.query import QueryError, Term, make_term, parse
+from paperboy.text import is_acronym, normalize, original_span, stem, tokenize
 from tests.seed_corpus import load_seed_papers
 
 SEED = load_seed_papers()
@@ -461,7 +461,7 @@ def _reference_field_spans(term: Term, p: Paper, field: str) -> list[tuple[int, 
 
 
 def _reference_match(query: str, p: Paper) -> PaperMatch | None:
-    from bot.query import And, Not, Or
+    from paperboy.query import And, Not, Or
 
     q = parse(query)
     spans = {

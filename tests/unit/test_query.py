@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.query import (
+from paperboy.query import (
     MAX_LENGTH,
     And,
     Not,
@@ -20,7 +20,7 @@ from bot.query import (
     make_term,
     parse,
 )
-from bot.text import nfkc
+from paperboy.text import nfkc
 
 
 def t(text: str, *words: str, field: str | None = None) -> Term:

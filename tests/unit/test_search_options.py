@@ -1,4 +1,4 @@
-"""Search options (`bot.search.parse_search`): options out, the rest is a subscription query."""
+"""Search options (`paperboy.search.parse_search`): options out, the rest is a query."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from bot.query import QueryError
-from bot.search import SearchOptions, parse_search
+from paperboy.query import QueryError
+from paperboy.search import SearchOptions, parse_search
 
 TODAY = dt.date(2024, 11, 20)
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from adapters.discord.render import render_reply as discord_reply
-from adapters.slack.render import SUBSCRIBE_ACTION
-from adapters.slack.render import render_reply as slack_reply
-from bot.digest import make_entry
-from bot.models import Reply, SearchHit, SearchResults
-from bot.sources.file import FileSource
+from paperboy.digest import make_entry
+from paperboy.models import Reply, SearchHit, SearchResults
+from paperboy.sources.file import FileSource
+from paperboy_adapters.discord.render import render_reply as discord_reply
+from paperboy_adapters.slack.render import SUBSCRIBE_ACTION
+from paperboy_adapters.slack.render import render_reply as slack_reply
 from tests.unit.test_discord_render import assert_inert as discord_inert
 from tests.unit.test_discord_render import assert_valid as discord_valid
 from tests.unit.test_slack_render import assert_valid as slack_valid

@@ -1,12 +1,12 @@
-"""BM25 over stored lexeme text (`bot.search_score`), as SQLite search ranks candidates."""
+"""BM25 over stored lexeme text (`paperboy.search_score`), as SQLite search ranks candidates."""
 
 from __future__ import annotations
 
 import math
 
-from bot.query import parse
-from bot.search_score import bm25, idf, probes
-from bot.search_text import acronym_code
+from paperboy.query import parse
+from paperboy.search_score import bm25, idf, probes
+from paperboy.search_text import acronym_code
 
 CODES = {"LoRA": (acronym_code("LoRA"), acronym_code("QLoRA"))}
 LORA, QLORA = CODES["LoRA"]

@@ -1,4 +1,4 @@
-"""Index lexemes (`bot.search_text`): the same reading of text as matching."""
+"""Index lexemes (`paperboy.search_text`): the same reading of text as matching."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import re
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import Paper
-from bot.search_text import (
+from paperboy.models import Paper
+from paperboy.search_text import (
     SEPARATOR,
     acronym_code,
     analyze,
@@ -88,8 +88,8 @@ def test_days_order_document_ids() -> None:
 @settings(max_examples=500)
 @given(st.text(max_size=120) | st.text(st.characters(max_codepoint=127), max_size=120))
 def test_fast_word_split_is_the_matchers(text: str) -> None:
-    from bot.search_text import _words
-    from bot.text import normalize_fast, words_of
+    from paperboy.search_text import _words
+    from paperboy.text import normalize_fast, words_of
 
     normal = normalize_fast(text)[0]
     assert _words(normal) == words_of(normal)

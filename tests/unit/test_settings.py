@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from config import settings_problems
-from config.settings import Settings
+from paperboy_config import settings_problems
+from paperboy_config.settings import Settings
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "config" / "example.env"
 

@@ -19,9 +19,13 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.slack.limits import BLOCKS_PER_MESSAGE, RESPONSE_URL_MESSAGES
-from adapters.slack.mrkdwn import LOOKALIKES, emphasised, fit, safe_url, unescape
-from adapters.slack.render import (
+from paperboy.digest import digest_for_queries
+from paperboy.models import DigestEntry, Paper, Reply, Span
+from paperboy.plugins import formats
+from paperboy.sources.file import FileSource
+from paperboy_adapters.slack.limits import BLOCKS_PER_MESSAGE, RESPONSE_URL_MESSAGES
+from paperboy_adapters.slack.mrkdwn import LOOKALIKES, emphasised, fit, safe_url, unescape
+from paperboy_adapters.slack.render import (
     SHARE_ACTION,
     THREAD_KEY,
     render_digest,
@@ -29,10 +33,6 @@ from adapters.slack.render import (
     sendable,
     to_json,
 )
-from bot.digest import digest_for_queries
-from bot.models import DigestEntry, Paper, Reply, Span
-from bot.plugins import formats
-from bot.sources.file import FileSource
 from tests.fakes.slack import check_message, live_markup, mrkdwn_texts
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"

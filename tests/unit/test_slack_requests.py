@@ -8,8 +8,8 @@ import logging
 
 import pytest
 
-from adapters.slack.render import SHARE_ACTION
-from adapters.slack.requests import Refusals, screen, signature_ok
+from paperboy_adapters.slack.render import SHARE_ACTION
+from paperboy_adapters.slack.requests import Refusals, screen, signature_ok
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_700_000_000.0

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from adapters.split import ItemTooLarge, pack
+from paperboy_adapters.split import ItemTooLarge, pack
 
 LIMITS = {"blocks": 50, "chars": 6000}
 

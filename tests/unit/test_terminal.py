@@ -9,7 +9,7 @@ import logging
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.terminal import BIDI_CONTROLS, SafeFormatter, json_safe, terminal_safe, unsafe_chars
+from paperboy.terminal import BIDI_CONTROLS, SafeFormatter, json_safe, terminal_safe, unsafe_chars
 
 ESC_LINK = "\x1b]8;;https://evil.example/\x07click me\x1b]8;;\x07"
 HOSTILE = f"\x1b[31mred\x1b[0m {ESC_LINK} \x9b31m C1 \u202egnp.exe\u202c \x00\x7f\t\n"

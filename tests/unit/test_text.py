@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.text import (
+from paperboy.text import (
     BREAK_CHARS,
     MAX_STEM_LENGTH,
     Token,

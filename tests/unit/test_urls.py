@@ -6,7 +6,7 @@ import string
 
 import pytest
 
-from bot.urls import safe_http_url
+from paperboy.urls import safe_http_url
 
 # RFC 3986's unreserved "_" and "~" stay: inside a link target they mean nothing.
 SAFE_CHARS = set(string.ascii_letters + string.digits + "_~" + "/?#=&%:;,+!$@-.")

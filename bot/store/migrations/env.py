@@ -1,6 +1,6 @@
 """Alembic environment for paperboy.
 
-`bot.store.db.migrate()` hands in an open connection through
+`paperboy.store.db.migrate()` hands in an open connection through
 `config.attributes["connection"]` (the Alembic asyncio cookbook pattern), so migrations run
 inside the caller's event loop and transaction. Without one (the `alembic` command line),
 this builds its own async engine from `config.attributes["url"]`, `sqlalchemy.url` or the
@@ -14,7 +14,7 @@ import asyncio
 from alembic import context
 from sqlalchemy.engine import Connection
 
-from bot.store.tables import metadata
+from paperboy.store.tables import metadata
 
 config = context.config
 
@@ -24,7 +24,7 @@ def _options(dialect_name: str) -> dict[str, object]:
         "target_metadata": metadata,
         # SQLite cannot ALTER most things: later revisions go through batch mode.
         "render_as_batch": dialect_name == "sqlite",
-        # bot.store.db emits BEGIN itself on SQLite, so DDL is transactional there too.
+        # paperboy.store.db emits BEGIN itself on SQLite, so DDL is transactional there too.
         "transactional_ddl": True,
         "compare_type": True,
     }
@@ -34,13 +34,13 @@ def _url() -> str:
     url = config.attributes.get("url") or config.get_main_option("sqlalchemy.url")
     if url:
         return str(url)
-    from config.settings import get_settings
+    from paperboy_config.settings import get_settings
 
     return get_settings().database_url
 
 
 def run_migrations_offline() -> None:
-    from bot.store.db import normalise_url
+    from paperboy.store.db import normalise_url
 
     url = normalise_url(_url())
     context.configure(
@@ -60,7 +60,7 @@ def do_run_migrations(connection: Connection) -> None:
 
 
 async def run_async_migrations() -> None:
-    from bot.store.db import make_engine, write_engine
+    from paperboy.store.db import make_engine, write_engine
 
     engine = make_engine(_url())
     try:

@@ -10,8 +10,8 @@ import contextlib
 from collections.abc import AsyncIterator
 from typing import Any
 
-from adapters.discord.adapter import DiscordAdapter
-from bot.chat import CommandHandler
+from paperboy.chat import CommandHandler
+from paperboy_adapters.discord.adapter import DiscordAdapter
 from tests.fakes.discord.server import FakeDiscord
 
 

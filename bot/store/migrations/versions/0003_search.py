@@ -1,18 +1,18 @@
 """Archive search index and backfill progress.
 
-Portable tables (described in `bot.store.tables`):
+Portable tables (described in `paperboy.store.tables`):
 
 - `search_docs`: one row per indexed paper: its document id (the day in the high bits, so
   id order is date order and a date range is an id range), and the filter columns
   (day, upvotes, has_code) kept in sync by triggers;
 - `search_pending`: papers whose searchable text changed, filled by triggers on `papers`
-  and drained by `bot.search_index.SearchIndex.sync` (the lexemes are computed in Python,
+  and drained by `paperboy.search_index.SearchIndex.sync` (the lexemes are computed in Python,
   with the same code as subscription matching, so a trigger cannot do it alone);
 - `search_acronyms`: the acronym-like words of the archive (QLoRA, ViT), to find the
   words that contain a query acronym;
 - `ingest_progress`: the days a backfill has completed, per source.
 
-Backend tables (not in `bot.store.tables`): SQLite gets an FTS5 table `search_fts` over
+Backend tables (not in `paperboy.store.tables`): SQLite gets an FTS5 table `search_fts` over
 `search_content` (external content: the lexeme text is stored once); PostgreSQL gets
 `search_vectors` with a weighted tsvector per paper, one of its title alone, and GIN
 indexes.
