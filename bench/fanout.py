@@ -46,9 +46,8 @@ import sqlalchemy as sa  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from paperboy.delivery import Deliverer  # noqa: E402
+from paperboy.delivery import TRIGGER_SCHEDULE, Deliverer, DueDigest, Planner  # noqa: E402
 from paperboy.models import Paper  # noqa: E402
-from paperboy.planner import TRIGGER_SCHEDULE, DueDigest, Planner  # noqa: E402
 from paperboy.store import Store, make_engine, migrate  # noqa: E402
 from paperboy.store.tables import outbox, subscriptions, targets  # noqa: E402
 from paperboy_config import Settings  # noqa: E402

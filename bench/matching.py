@@ -41,10 +41,14 @@ if str(ROOT) not in sys.path:
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
-from paperboy.matching import Matcher  # noqa: E402
+from paperboy.matching import (  # noqa: E402
+    Matcher,
+    is_acronym,
+    make_term,
+    normalize,
+    tokenize,
+)
 from paperboy.models import Paper  # noqa: E402
-from paperboy.query import make_term  # noqa: E402
-from paperboy.text import is_acronym, normalize, tokenize  # noqa: E402
 from tests.seed_corpus import load_seed_papers  # noqa: E402
 
 STOPWORDS = frozenset(

@@ -19,8 +19,8 @@ Workload (deterministic for a given ``--seed``):
   the 20 most frequent content words excluded: those are the corpus's theme, in most
   papers), phrases from the seed titles, acronyms of the seed (LoRA, MoE, ...), and
   boolean ones (A, B / A AND B / A -B / (A, B) AND C / title:A / with since:, has:code,
-  min-upvotes:). Each is timed once end to end (`paperboy.search.search`: parse, index query,
-  count, rank, fetch, re-check with the matcher) for the top 10, after a warm-up.
+  min-upvotes:). Each is timed once end to end (`paperboy.search.search`: parse, index
+  query, count, rank, fetch, re-check with the matcher) for the top 10, after a warm-up.
 - Ingest: `PaperRepo.upsert` plus the index sync, in batches, as a backfill does it;
   generating the papers is not timed.
 - Baseline: what a naive search does without an index, on the same subset: each term a
@@ -58,13 +58,27 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from paperboy.backfill import write_papers  # noqa: E402
+from paperboy.ingest import write_papers  # noqa: E402
+from paperboy.matching import (  # noqa: E402
+    And,
+    Node,
+    Not,
+    Or,
+    Term,
+    is_acronym,
+    normalize_fast,
+    words_of,
+)
 from paperboy.models import Paper  # noqa: E402
-from paperboy.query import And, Node, Not, Or, Term  # noqa: E402
-from paperboy.search import SearchRequest, parse_search, search  # noqa: E402
-from paperboy.search_index import SQLITE_WINDOW, WINDOW, SearchIndex  # noqa: E402
+from paperboy.search import (  # noqa: E402
+    SQLITE_WINDOW,
+    WINDOW,
+    SearchIndex,
+    SearchRequest,
+    parse_search,
+    search,
+)
 from paperboy.store import Store, make_engine, migrate  # noqa: E402
-from paperboy.text import is_acronym, normalize_fast, words_of  # noqa: E402
 from tests.seed_corpus import load_seed_papers  # noqa: E402
 
 STOPWORDS = frozenset(

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
+from paperboy.errors import ChatError as ChatError  # the adapters raise it
 from paperboy.models import Digest, Reply, Target
 
 
@@ -32,17 +33,6 @@ class CommandContext:
 
 
 CommandHandler = Callable[[CommandContext, str], Awaitable[Reply]]
-
-
-class ChatError(Exception):
-    """A send failed. `permanent` means retrying cannot help (channel gone, bot removed)."""
-
-    def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
-    ) -> None:
-        super().__init__(message)
-        self.permanent = permanent
-        self.retry_after = retry_after
 
 
 @runtime_checkable

@@ -18,34 +18,40 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
-import paperboy.channel_commands  # noqa: F401  (registers /papers schedule, pause, resume, settings)
-from paperboy.backfill import BackfillReport, DayResult, backfill, days_between, ingest_latest
 from paperboy.chat import CommandContext
 from paperboy.commands import Commands
-from paperboy.delivery import delivery_adapters
-from paperboy.digest import digest_for_queries
-from paperboy.formats import NEUTRAL_FORMATS
-from paperboy.library import day_of, ingest, papers_for_day
-from paperboy.models import Digest, Reply, SearchResults, Target
-from paperboy.plugins import formats as plugin_formats
-from paperboy.plugins import load_plugins
-from paperboy.query import QueryError, parse
-from paperboy.search import SearchRequest, parse_search, results_text
-from paperboy.search import search as search_archive
-from paperboy.search import to_json as search_json
-from paperboy.service import (
+from paperboy.delivery import (
     ROLES,
     DeliverOutcome,
     StatusReport,
     background,
     deliver_day,
+    delivery_adapters,
     status_report,
 )
+from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
+from paperboy.ingest import (
+    BackfillReport,
+    DayResult,
+    backfill,
+    day_of,
+    days_between,
+    ingest,
+    ingest_latest,
+    papers_for_day,
+)
+from paperboy.matching import QueryError, parse
+from paperboy.models import Digest, Reply, SearchResults, Target
+from paperboy.plugins import formats as plugin_formats
+from paperboy.plugins import load_plugins
+from paperboy.search import SearchRequest, parse_search, results_text
+from paperboy.search import search as search_archive
+from paperboy.search import to_json as search_json
 from paperboy.sources import SourceError
 from paperboy.sources.file import SAMPLE_DATE
 from paperboy.sources.registry import source_from_spec
 from paperboy.store import Store
-from paperboy.store.db import migrate as run_migrations
+from paperboy.store import migrate as run_migrations
 from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
 from paperboy_config import Settings, get_settings, settings_problems
 
@@ -308,12 +314,16 @@ async def _run(config: Settings) -> None:
                     say(f"skipping demo query {q!r}: {error}", err=True)
         built, source_spec = await _startup_digest(store, config, target, demo=not others)
         await console.show(Reply(digest=built))
-        commands = Commands(store, source_from_spec(source_spec, config))
-        tasks = [asyncio.create_task(a.start(commands.handle)) for a in others]
+        source = source_from_spec(source_spec, config)
+        tasks: list[asyncio.Task[None]] = []
         adapters = delivery_adapters(config, plugins, running=[console, *others])
         sources = [source_from_spec(config.source, config)]
         try:
-            async with background(store, config, role="all", adapters=adapters, sources=sources):
+            async with background(
+                store, config, role="all", adapters=adapters, sources=sources
+            ) as bg:
+                commands = Commands(store, source, on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
                 await console.start(commands.handle)
                 if tasks:  # stdin closed: keep serving the chat platforms
                     await asyncio.gather(*tasks)

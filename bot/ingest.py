@@ -1,11 +1,18 @@
-"""Backfill the archive: fetch a range of days from a source, day by day, resumably.
+"""How papers enter the archive.
 
-`paperboy ingest --from 2024-10-01 --to 2024-10-31 --source hf|arxiv` runs this. Each day
-is fetched, upserted (re-ingesting is harmless) and indexed for search, then recorded in
-`ingest_progress`; a second run skips the recorded days, so an interrupted backfill
-resumes where it stopped. Days that may still change are not recorded: Hugging Face
-fills a day's list for hours and votes keep coming, so only days at least `settle_days`
-old count as complete.
+- `ingest(store, source, day)`: fetch one day from a source and upsert it.
+- `papers_for_day(store, source, day)`: the day's papers as the rest of the core needs
+  them: archive first, the source on demand (what it fetches is upserted).
+- `ingest_latest(store, source)`: one fetch of the source's latest day, upserted and
+  indexed for search.
+- `backfill(...)`: a range of days from a source, day by day, resumably.
+
+`paperboy ingest --from 2024-10-01 --to 2024-10-31 --source hf|arxiv` runs `backfill`.
+Each day is fetched, upserted (re-ingesting is harmless) and indexed for search, then
+recorded in `ingest_progress`; a second run skips the recorded days, so an interrupted
+backfill resumes where it stopped. Days that may still change are not recorded: Hugging
+Face fills a day's list for hours and votes keep coming, so only days at least
+`settle_days` old count as complete.
 
 Politeness: Hugging Face gets at most `concurrency` requests in flight (4: one day per
 worker, a day's pages one after another); arXiv one request every 3 s (its source paces
@@ -17,14 +24,14 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
-from paperboy.library import day_of
 from paperboy.models import Paper
-from paperboy.search_index import SearchIndex
+from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError
 from paperboy.store import Store, UpsertResult
 from paperboy.store.tables import ingest_progress
@@ -35,6 +42,60 @@ log = logging.getLogger(__name__)
 SETTLE_DAYS = 2
 #: Longest range one backfill may cover.
 MAX_DAYS = 3660
+
+
+# --------------------------------------------------------------------------- one day
+
+
+@dataclass(frozen=True, slots=True)
+class DayPapers:
+    day: dt.date | None
+    papers: list[Paper]
+    label: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    day: dt.date | None
+    fetched: int
+    inserted: int
+    updated: int
+
+
+def day_of(papers: Sequence[Paper]) -> dt.date | None:
+    """The daily date most of `papers` carry (a source's "latest day" is not known before)."""
+    days = Counter(p.daily_date for p in papers if p.daily_date)
+    return days.most_common(1)[0][0] if days else None
+
+
+async def ingest(store: Store, source: PaperSource, day: dt.date | None) -> IngestResult:
+    """Fetch one day from `source` into the archive. Re-ingesting is harmless."""
+    papers = await source.fetch_day(day)
+    result = await store.papers.upsert(papers)
+    return IngestResult(day or day_of(papers), len(papers), result.inserted, result.updated)
+
+
+async def papers_for_day(
+    store: Store, source: PaperSource | None, day: dt.date | None
+) -> DayPapers:
+    """Papers listed on `day` (None: the newest day archived), fetching it if not archived.
+
+    Raises SourceError when the archive lacks the day and the source cannot give it.
+    """
+    if day is None:
+        day = await store.papers.latest_day()
+    if day is not None:
+        archived = await store.papers.for_day(day)
+        if archived:
+            return DayPapers(day, archived)
+    if source is None:
+        return DayPapers(day, [])
+    fetched = await source.fetch_day(day)
+    await store.papers.upsert(fetched)
+    return DayPapers(day or day_of(fetched), fetched)
+
+
+# --------------------------------------------------------------------------- backfill
 
 
 @dataclass(frozen=True, slots=True)

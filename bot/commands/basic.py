@@ -1,128 +1,42 @@
-"""Platform-neutral `/papers` commands.
+"""The basic `/papers` commands: subscribe, unsubscribe, list, digest and help.
 
-Every adapter hands the text after `/papers` to `Commands.handle` and renders the
-Reply natively. Replies are plain text (no markup): adapters escape it. Bad input
-gets one line of usage, never a traceback.
+Listed in the command table (`paperboy.commands.table`) with their usage lines.
+Replies are plain text (no markup): adapters escape it. Bad input gets one line of
+usage, never a traceback.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Awaitable, Callable
-from typing import ClassVar
+from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
 from paperboy.digest import digest_for_queries
-from paperboy.library import papers_for_day
+from paperboy.errors import DuplicateSubscriptionError, QueryError, SubscriptionLimitError
+from paperboy.ingest import papers_for_day
+from paperboy.matching import escape_controls, parse
 from paperboy.models import Reply
-from paperboy.query import QueryError, parse
-from paperboy.sources import PaperSource, SourceError
-from paperboy.store import Store
-from paperboy.store.repositories import (
-    MAX_SUBSCRIPTIONS_PER_CHANNEL,
-    DuplicateSubscriptionError,
-    SubscriptionLimitError,
-)
-from paperboy.text import escape_controls
+from paperboy.sources import SourceError
+from paperboy.store import MAX_SUBSCRIPTIONS_PER_CHANNEL
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from paperboy.commands.dispatch import Commands
 
-Handler = Callable[["Commands", CommandContext, str], Awaitable[Reply]]
-
-USAGE: dict[str, str] = {
-    "subscribe": "/papers subscribe <query>  e.g. /papers subscribe LoRA, \"pipeline parallelism\"",
-    "unsubscribe": "/papers unsubscribe <id|query>  e.g. /papers unsubscribe 3",
-    "list": "/papers list",
-    "digest": "/papers digest [YYYY-MM-DD]",
-    "help": "/papers help",
-}
-SUMMARY: dict[str, str] = {
-    "subscribe": "follow papers matching a query",
-    "unsubscribe": "stop following a subscription",
-    "list": "this channel's subscriptions",
-    "digest": "preview this channel's digest (today, or a given day)",
-    "help": "this help",
-}
 QUERY_HELP = (
     "Queries: terms separated by commas (either matches); AND, OR, NOT or -term; "
     "\"quoted phrases\"; title:, abstract:, author: prefixes. "
     "Acronyms like LoRA are case-sensitive and match inside words (QLoRA); "
     "other words match whole words and their forms (quantization ~ quantized)."
 )
-MANAGING: set[str] = set()  # commands that change the channel (need can_manage)
-
-
-class Commands:
-    """The `/papers` command set of one bot: store-backed, platform-neutral."""
-
-    handlers: ClassVar[dict[str, Handler]] = {}
-
-    def __init__(self, store: Store, source: PaperSource | None = None) -> None:
-        self.store = store
-        self.source = source
-
-    @classmethod
-    def command(cls, name: str, usage: str, summary: str, *, manage: bool = False):
-        """Register a handler (other modules add commands this way)."""
-
-        def register(fn: Handler) -> Handler:
-            cls.handlers[name] = fn
-            USAGE[name] = usage
-            SUMMARY[name] = summary
-            if manage:
-                MANAGING.add(name)
-            return fn
-
-        return register
-
-    async def handle(self, ctx: CommandContext, text: str) -> Reply:
-        """Answer one command line (with or without the leading `/papers`)."""
-        line = " ".join(text.split())
-        if line.startswith("/papers"):
-            line = line[len("/papers") :].strip()
-        name, _, args = line.partition(" ")
-        name = name.lower()
-        if not name:
-            return help_reply()
-        handler = self.handlers.get(name)
-        if handler is None:
-            return Reply(f"Unknown command '{name[:40]}'. Try /papers help", ok=False)
-        if name in MANAGING and not ctx.can_manage:
-            return Reply(
-                "You need the Manage Channels permission to change this channel's subscriptions.",
-                ok=False,
-            )
-        try:
-            return await handler(self, ctx, args.strip())
-        except Exception:  # one line for the user; the details go to the log
-            log.exception("command %r failed", name)
-            return Reply(f"Sorry, '/papers {name}' failed. Please try again later.", ok=False)
-
-
-def usage(name: str, problem: str | None = None) -> Reply:
-    prefix = f"{problem}. " if problem else ""
-    return Reply(f"{prefix}Usage: {USAGE[name]}", ok=False)
-
-
-def help_reply() -> Reply:
-    shorts = {name: usage.split("  ")[0] for name, usage in USAGE.items()}
-    width = max(len(short) for short in shorts.values())
-    lines = ["paperboy brings this channel the papers it cares about. Commands:"]
-    for name, short in shorts.items():
-        lines.append(f"  {short.ljust(width)}  {SUMMARY.get(name, '')}")
-    lines.append(QUERY_HELP)
-    return Reply("\n".join(lines))
 
 
 def query_error_reply(error: QueryError) -> Reply:
     return Reply(f"Bad query: {error}. {QUERY_HELP}", ok=False)
 
 
-@Commands.command("subscribe", USAGE["subscribe"], SUMMARY["subscribe"], manage=True)
 async def subscribe(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if not args:
-        return usage("subscribe", "Give a query to subscribe to")
+        return self.usage("subscribe", "Give a query to subscribe to")
     try:
         query = parse(args)
     except QueryError as error:
@@ -140,10 +54,9 @@ async def subscribe(self: Commands, ctx: CommandContext, args: str) -> Reply:
     return Reply(f"Subscribed #{sub.id}: {sub.query}")
 
 
-@Commands.command("unsubscribe", USAGE["unsubscribe"], SUMMARY["unsubscribe"], manage=True)
 async def unsubscribe(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if not args:
-        return usage("unsubscribe", "Give a subscription id or its query")
+        return self.usage("unsubscribe", "Give a subscription id or its query")
     ident = args.removeprefix("#")
     if ident.isascii() and ident.isdigit():
         if len(ident) > 18:
@@ -158,10 +71,9 @@ async def unsubscribe(self: Commands, ctx: CommandContext, args: str) -> Reply:
     return Reply(f"Unsubscribed #{removed.id}: {escape_controls(removed.query)}")
 
 
-@Commands.command("list", USAGE["list"], SUMMARY["list"])
 async def list_subscriptions(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if args:
-        return usage("list", "list takes no arguments")
+        return self.usage("list", "list takes no arguments")
     subs = await self.store.subscriptions.list(ctx.target)
     if not subs:
         return Reply("This channel has no subscriptions yet. Try: /papers subscribe LoRA")
@@ -181,13 +93,12 @@ def parse_day(text: str) -> dt.date | None:
         return None
 
 
-@Commands.command("digest", USAGE["digest"], SUMMARY["digest"])
 async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
     day: dt.date | None = None
     if args:
         day = parse_day(args)
         if day is None:
-            return usage("digest", f"'{args[:40]}' is not a date like 2024-11-11")
+            return self.usage("digest", f"'{args[:40]}' is not a date like 2024-11-11")
     subs = await self.store.subscriptions.list(ctx.target)
     if not subs:
         return Reply("This channel has no subscriptions yet. Try: /papers subscribe LoRA")
@@ -212,10 +123,5 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
     )
 
 
-@Commands.command("help", USAGE["help"], SUMMARY["help"])
 async def help_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
-    return help_reply()
-
-
-# Commands defined in other modules register themselves on import.
-import paperboy.search_commands  # noqa: E402, F401
+    return self.help_reply()

@@ -1,56 +1,26 @@
 """`/papers schedule`, `pause`, `resume` and `settings`: a channel's schedule and options.
 
-Registered on `Commands` at import (import this module where a `Commands` is built).
-A change that affects the schedule calls the listeners added with
-`on_schedule_change`, so a scheduler in this process rebuilds its jobs at once;
-schedulers in other processes see the change at their next periodic check.
+Listed in the command table (`paperboy.commands.table`). A change that affects the
+schedule tells the `Commands`' schedule listener (`Commands.schedule_changed`), so a
+scheduler in this process rebuilds its jobs at once; schedulers in other processes see
+the change at their next periodic check.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import logging
-from collections.abc import Callable
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from paperboy.chat import CommandContext
-from paperboy.commands import Commands, usage
-from paperboy.cron import DAY_PRESETS, describe, is_active, next_fire
+from paperboy.delivery import DAY_PRESETS, describe, is_active, next_fire
+from paperboy.errors import InvalidSettingError
 from paperboy.models import ChannelSettings, Reply
-from paperboy.store.repositories import MAX_PAPERS_LIMIT, InvalidSettingError, _check_days
+from paperboy.store import MAX_PAPERS_LIMIT, check_days
 
-log = logging.getLogger(__name__)
+if TYPE_CHECKING:
+    from paperboy.commands.dispatch import Commands
 
-ScheduleListener = Callable[[], None]
-_listeners: list[ScheduleListener] = []
-
-
-def on_schedule_change(listener: ScheduleListener) -> Callable[[], None]:
-    """Call `listener` after every schedule change made here; returns a remover."""
-    _listeners.append(listener)
-
-    def remove() -> None:
-        if listener in _listeners:
-            _listeners.remove(listener)
-
-    return remove
-
-
-def _changed() -> None:
-    for listener in list(_listeners):
-        try:
-            listener()
-        except Exception:  # a listener's trouble is not the user's
-            log.exception("a schedule listener failed")
-
-
-USAGE_SCHEDULE = (
-    "/papers schedule HH:MM [Area/City] [weekdays|daily|mon,wed,fri]  "
-    "e.g. /papers schedule 08:30 Europe/Berlin weekdays, or /papers schedule off"
-)
-USAGE_SETTINGS = (
-    "/papers settings [max N | min-upvotes N | post-empty on|off]  e.g. /papers settings max 10"
-)
 MANAGE_ONLY = "You need the Manage Channels permission to change this channel's settings."
 
 
@@ -94,7 +64,6 @@ def _zone(token: str) -> str | None:
     return name
 
 
-@Commands.command("schedule", USAGE_SCHEDULE, "when this channel gets its digest", manage=True)
 async def schedule(self: Commands, ctx: CommandContext, args: str) -> Reply:
     tokens = args.split()
     if not tokens:
@@ -102,22 +71,24 @@ async def schedule(self: Commands, ctx: CommandContext, args: str) -> Reply:
         return Reply(f"Digests for this channel: {_when(current)}.{_paused_note(current)}")
     if tokens[0].lower() == "off":
         if len(tokens) > 1:
-            return usage("schedule", "'off' takes nothing after it")
+            return self.usage("schedule", "'off' takes nothing after it")
         await self.store.settings.update(ctx.target, schedule_enabled=False)
-        _changed()
+        self.schedule_changed()
         return Reply("Scheduled digests are off here. /papers schedule HH:MM turns them on.")
     at = _time(tokens[0])
     if at is None:
-        return usage("schedule", f"'{tokens[0][:20]}' is not a time like 09:00 (24-hour clock)")
+        problem = f"'{tokens[0][:20]}' is not a time like 09:00 (24-hour clock)"
+        return self.usage("schedule", problem)
     changes: dict[str, object] = {"schedule_time": at, "schedule_enabled": True}
     day_words: list[str] = []
     for token in tokens[1:]:
         if _is_zone_like(token):
             if "timezone" in changes:
-                return usage("schedule", "give one time zone")
+                return self.usage("schedule", "give one time zone")
             zone = _zone(token)
             if zone is None:
-                return usage("schedule", f"'{token[:40]}' is not a time zone like Europe/Berlin")
+                problem = f"'{token[:40]}' is not a time zone like Europe/Berlin"
+                return self.usage("schedule", problem)
             changes["timezone"] = zone
         else:
             day_words.append(token)
@@ -125,36 +96,34 @@ async def schedule(self: Commands, ctx: CommandContext, args: str) -> Reply:
         words = ",".join(day_words).lower()
         preset = DAY_PRESETS.get(words)
         try:
-            changes["days"] = preset if preset is not None else _check_days(words)
+            changes["days"] = preset if preset is not None else check_days(words)
         except InvalidSettingError:
-            return usage(
+            return self.usage(
                 "schedule",
                 f"'{' '.join(day_words)[:40]}' is not weekdays, daily or days like mon,wed,fri",
             )
     updated = await self.store.settings.update(ctx.target, **changes)
-    _changed()
+    self.schedule_changed()
     return Reply(f"Digests for this channel: {_when(updated)}.{_paused_note(updated)}")
 
 
-@Commands.command("pause", "/papers pause", "stop this channel's digests for now", manage=True)
 async def pause(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if args:
-        return usage("pause", "pause takes no arguments")
+        return self.usage("pause", "pause takes no arguments")
     who = f" by {ctx.user}" if ctx.user else ""
     await self.store.settings.update(
         ctx.target, paused=True, paused_reason=f"paused with /papers pause{who}"
     )
-    _changed()
+    self.schedule_changed()
     return Reply("Paused: no digests here until /papers resume.")
 
 
-@Commands.command("resume", "/papers resume", "start this channel's digests again", manage=True)
 async def resume(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if args:
-        return usage("resume", "resume takes no arguments")
+        return self.usage("resume", "resume takes no arguments")
     before = await self.store.settings.get(ctx.target)
     updated = await self.store.settings.update(ctx.target, paused=False)
-    _changed()
+    self.schedule_changed()
     if not before.paused:
         return Reply(f"This channel was not paused. Digests: {_when(updated)}.")
     return Reply(f"Resumed. Digests: {_when(updated)}. Any held back go out now.")
@@ -195,7 +164,6 @@ def _settings_text(s: ChannelSettings) -> str:
     return "\n".join(lines)
 
 
-@Commands.command("settings", USAGE_SETTINGS, "show or change this channel's digest options")
 async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
     tokens = args.split()
     if not tokens:
@@ -203,20 +171,20 @@ async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Re
     if not ctx.can_manage:
         return Reply(MANAGE_ONLY, ok=False)
     if len(tokens) != 2:
-        return usage("settings", "give one option and its value")
+        return self.usage("settings", "give one option and its value")
     name = _SETTING_NAMES.get(tokens[0].lower())
     value = tokens[1].lower()
     if name is None:
-        return usage("settings", f"unknown option '{tokens[0][:30]}'")
+        return self.usage("settings", f"unknown option '{tokens[0][:30]}'")
     if name == "post_empty":
         if value not in _ON | _OFF:
-            return usage("settings", "post-empty is on or off")
+            return self.usage("settings", "post-empty is on or off")
         changed = await self.store.settings.update(ctx.target, post_empty=value in _ON)
     else:
         if not value.isascii() or not value.isdigit() or len(value) > 9:
-            return usage("settings", f"{tokens[0]} needs a whole number")
+            return self.usage("settings", f"{tokens[0]} needs a whole number")
         number = int(value)
         if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
-            return usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
+            return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
         changed = await self.store.settings.update(ctx.target, **{name: number})
     return Reply(_settings_text(changed))

@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
-from paperboy.commands import Commands, usage
+from paperboy.errors import QueryError
 from paperboy.models import Reply
-from paperboy.query import QueryError
 from paperboy.search import OPTION_HELP, parse_search, results_text, search
 
-SEARCH_USAGE = (
-    "/papers search <query> [since:30d|since:YYYY-MM-DD] [until:...] [min-upvotes:N] "
-    "[has:code] [limit:N]  e.g. /papers search speculative decoding since:30d"
-)
+if TYPE_CHECKING:
+    from paperboy.commands.dispatch import Commands
 
 
-@Commands.command("search", SEARCH_USAGE, "search every paper the bot has seen")
 async def search_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
     if not args:
-        return usage("search", "Give a query to search for")
+        return self.usage("search", "Give a query to search for")
     try:
         request = parse_search(args, today=dt.datetime.now(dt.UTC).date())
         results = await search(self.store, request)

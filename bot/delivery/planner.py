@@ -28,13 +28,11 @@ from typing import Any
 
 from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
-from paperboy.cron import fire_on, previous_fire
+from paperboy.delivery.cron import fire_on, previous_fire
 from paperboy.digest import build_digest, merge_matches
-from paperboy.matching import Matcher, PaperMatch
+from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
 from paperboy.models import ChannelSettings, Digest
-from paperboy.outbox import RENDER_AT_SEND, NewRun, TargetState
-from paperboy.query import Query, QueryError, parse
-from paperboy.store import Store
+from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
 
 log = logging.getLogger(__name__)
 

@@ -1,23 +1,20 @@
 """The scheduler: each channel's digest at its own time, the ingest job, one leader.
 
 - Jobs live in APScheduler 3.11's `AsyncIOScheduler` (memory job store): one
-  `CronTrigger` per channel in its time zone (see `paperboy.cron`), rebuilt from the database
-  at start and whenever schedules change: `/papers schedule` in this process asks for a
-  sync at once, and a periodic check (`schedule_poll` seconds) picks up changes made by
-  other processes. A sync only touches the jobs whose schedule changed.
+  `CronTrigger` per channel in its time zone (see `paperboy.delivery.cron`), rebuilt
+  from the database at start and whenever schedules change: `/papers schedule` in this
+  process asks for a sync at once, and a periodic check (`schedule_poll` seconds) picks
+  up changes made by other processes. A sync only touches the jobs whose schedule changed.
 - A job does not plan by itself: it queues its channel, and one plan covers every channel
-  due at that moment (one matcher for all of them; see `paperboy.planner`).
+  due at that moment (one matcher for all of them; see `paperboy.delivery.planner`).
 - Misfires: a job late by up to `grace` still runs, coalesced to one run. As the job
   store is not persistent, runs missed while no process was scheduling are caught up
   here: at start, at every takeover and on each periodic check, each channel's most
   recent scheduled time is looked at; a digest not planned yet goes out now when within
   `grace`, and is skipped with a log line beyond it. (The periodic check also retries a
   plan that failed, say while the database was briefly away.)
-- Exactly one process schedules. On PostgreSQL it holds a session-level advisory lock
-  on a dedicated connection; the others try again every `lock_poll` seconds, so one
-  takes over soon after the holder dies (its connection closes, the lock goes). Even
-  two schedulers at once could not double a digest: the outbox key would be taken. On
-  SQLite (one machine) an exclusive file lock next to the database plays that part.
+- Exactly one process schedules: the one holding the scheduler lock
+  (`paperboy.delivery.leader`) runs this scheduler; the others stand by.
 - Ingest: every `ingest_interval` minutes, today and yesterday (UTC) from each source,
   upserted with the first-seen time. A failing source is logged and tried next round;
   digests use what the archive holds.
@@ -28,23 +25,24 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import fcntl
 import functools
 import logging
-import zlib
 from collections.abc import Awaitable, Callable, Sequence
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
-import sqlalchemy as sa
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paperboy.clock import Clock, SystemClock
-from paperboy.cron import is_active, local_date, next_fire, previous_fire, trigger_for
+from paperboy.delivery.cron import is_active, local_date, next_fire, previous_fire, trigger_for
+from paperboy.delivery.planner import (
+    TRIGGER_CATCH_UP,
+    TRIGGER_SCHEDULE,
+    DueDigest,
+    Planner,
+    PlanResult,
+)
 from paperboy.models import ChannelSettings
-from paperboy.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE, DueDigest, Planner, PlanResult
 from paperboy.sources import PaperSource, SourceError
 from paperboy.store import Store
 
@@ -378,139 +376,6 @@ def _stoppable(job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             return None
 
     return run
-
-
-# --------------------------------------------------------------------------- leadership
-
-
-def scheduler_lock_key(schema: str) -> int:
-    """A signed 32-bit advisory lock key for the scheduler of one schema."""
-    return zlib.crc32(f"paperboy:scheduler:{schema}".encode()) - 2**31
-
-
-class SchedulerLock:
-    """Who schedules: a PostgreSQL session-level advisory lock (always granted on SQLite)."""
-
-    def __init__(self, store: Store) -> None:
-        self.store = store
-        self._conn: AsyncConnection | None = None
-        self._file: IO[str] | None = None
-        self.held = False
-
-    async def try_acquire(self) -> bool:
-        if self.held:
-            return True
-        if self.store.dialect != "postgresql":
-            self.held = self._lock_sqlite_file()
-            return self.held
-        conn = await self.store.engine.connect()
-        try:
-            conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            schema = (await conn.execute(sa.text("SELECT current_schema()"))).scalar_one()
-            key = scheduler_lock_key(str(schema))
-            got = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar_one()
-        except Exception:
-            await conn.close()
-            raise
-        if not got:
-            await conn.close()
-            return False
-        self._conn = conn
-        self.held = True
-        return True
-
-    def _lock_sqlite_file(self) -> bool:
-        """SQLite: an exclusive `flock` on `<database>.scheduler-lock` next to the file, so
-        two processes on one file do not both schedule (the OS drops it when we die)."""
-        database = self.store.engine.url.database or ""
-        if database in ("", ":memory:") or database.startswith("file:"):
-            return True
-        path = Path(database).expanduser().with_name(Path(database).name + ".scheduler-lock")
-        handle = path.open("a")
-        try:
-            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
-
-    async def alive(self) -> bool:
-        """Whether the lock is still ours (its connection still answers)."""
-        if not self.held:
-            return False
-        if self._conn is None:
-            return True
-        try:
-            await self._conn.execute(sa.text("SELECT 1"))
-        except Exception as error:
-            log.warning("lost the scheduler lock's database connection: %s", error)
-            await self.release()
-            return False
-        return True
-
-    async def release(self) -> None:
-        conn, self._conn = self._conn, None
-        self.held = False
-        if self._file is not None:
-            self._file.close()  # closing the file drops the flock
-            self._file = None
-        if conn is not None:
-            # A pooled connection would keep its session, and with it the lock: unlock,
-            # then discard the connection instead of returning it to the pool.
-            with contextlib.suppress(Exception):
-                await conn.execute(sa.select(sa.func.pg_advisory_unlock_all()))
-            with contextlib.suppress(Exception):
-                await conn.invalidate()
-            with contextlib.suppress(Exception):
-                await conn.close()
-
-
-class SchedulerService:
-    """Runs a `DigestScheduler` while this process holds the scheduler lock."""
-
-    def __init__(
-        self, scheduler: DigestScheduler, lock: SchedulerLock, *, poll: float = 15.0
-    ) -> None:
-        self.scheduler = scheduler
-        self.lock = lock
-        self.poll = poll
-        self.leading = asyncio.Event()
-
-    async def run(self, stop: asyncio.Event) -> None:
-        announced = False
-        try:
-            while not stop.is_set():
-                if not self.lock.held:
-                    try:
-                        acquired = await self.lock.try_acquire()
-                    except Exception as error:
-                        log.warning("could not try the scheduler lock: %s", error)
-                        acquired = False
-                    if acquired:
-                        log.info("this process schedules digests")
-                        try:
-                            await self.scheduler.start()
-                        except Exception:
-                            log.exception("starting the scheduler failed; trying again")
-                            await self.scheduler.stop()
-                            await self.lock.release()
-                        else:
-                            self.leading.set()
-                    elif not announced:
-                        log.info("another process schedules; standing by")
-                        announced = True
-                elif not await self.lock.alive():
-                    await self.scheduler.stop()
-                    self.leading.clear()
-                    announced = False
-                    continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), self.poll)
-        finally:
-            await self.scheduler.stop()
-            await self.lock.release()
-            self.leading.clear()
 
 
 def next_runs(

@@ -45,10 +45,9 @@ from typing import Any
 
 from paperboy.chat import ChatAdapter, ChatError, MessageRef
 from paperboy.clock import Clock, SystemClock
-from paperboy.outbox import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck
-from paperboy.planner import render_parts
+from paperboy.delivery.planner import render_parts
 from paperboy.plugins import AdapterPlugin
-from paperboy.store import Store
+from paperboy.store import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck, Store
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)

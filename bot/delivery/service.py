@@ -17,17 +17,16 @@ import logging
 from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
-from paperboy.channel_commands import on_schedule_change
 from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
-from paperboy.cron import describe, fire_on, is_active, local_date, next_fire
-from paperboy.delivery import Deliverer, DeliveryStats
+from paperboy.delivery.cron import describe, fire_on, is_active, local_date, next_fire
+from paperboy.delivery.leader import SchedulerLock, SchedulerService
+from paperboy.delivery.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
+from paperboy.delivery.scheduler import DigestScheduler
+from paperboy.delivery.sender import Deliverer, DeliveryStats
 from paperboy.models import Target
-from paperboy.outbox import FAILED, UNSENT, Backlog, FailedPart
-from paperboy.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
-from paperboy.scheduler import DigestScheduler, SchedulerLock, SchedulerService
 from paperboy.sources import PaperSource
-from paperboy.store import Store
+from paperboy.store import FAILED, UNSENT, Backlog, FailedPart, Store
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
@@ -45,6 +44,12 @@ class Background:
     service: SchedulerService | None = None
     stop: asyncio.Event = field(default_factory=asyncio.Event)
     tasks: list[asyncio.Task[object]] = field(default_factory=list)
+
+    def schedule_changed(self) -> None:
+        """A channel's schedule changed in this process: the scheduler, if this process
+        runs one, syncs its jobs at once (pass this as `Commands`' `on_schedule_change`)."""
+        if self.scheduler is not None:
+            self.scheduler.request_sync()
 
     async def wait(self) -> None:
         """Until stopped, or until a background task ends (it should not)."""
@@ -74,7 +79,6 @@ async def background(
     clock = clock or SystemClock()
     planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
     bg = Background(planner)
-    remove_listener = None
     if role in ("all", "worker"):
         bg.deliverer = Deliverer.from_settings(store, adapters, config, clock=clock)
         await report_missing_adapters(store, adapters)
@@ -90,7 +94,6 @@ async def background(
             sources=sources,
             on_planned=bg.deliverer.wake if bg.deliverer is not None else None,
         )
-        remove_listener = on_schedule_change(bg.scheduler.request_sync)
         bg.service = SchedulerService(
             bg.scheduler, SchedulerLock(store), poll=config.scheduler_lock_poll_seconds
         )
@@ -99,8 +102,6 @@ async def background(
         yield bg
     finally:
         bg.stop.set()
-        if remove_listener is not None:
-            remove_listener()
         done, pending = await asyncio.wait(bg.tasks, timeout=10) if bg.tasks else (set(), set())
         for task in pending:
             task.cancel()

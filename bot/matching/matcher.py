@@ -40,9 +40,9 @@ from typing import Any
 
 import ahocorasick
 
+from paperboy.matching.query import And, Node, Not, Or, Query, Term, make_term, parse, words_key
+from paperboy.matching.text import WORD_RE, normalize_fast, original_span, stem
 from paperboy.models import Paper, Span
-from paperboy.query import And, Node, Not, Or, Query, Term, make_term, parse, words_key
-from paperboy.text import WORD_RE, normalize_fast, original_span, stem
 
 __all__ = [
     "DEFAULT_FIELDS",
@@ -357,7 +357,7 @@ class Matcher:
         """Parse (if needed) and index all queries; raises QueryError for a bad one.
 
         Query strings are read as stored ones (``parse(text, stored=True)``): user
-        input is checked with :func:`paperboy.query.parse` before it is stored or used.
+        input is checked with :func:`paperboy.matching.query.parse` before it is stored or used.
 
         A key may come with several queries (say, all of one channel's): it then
         gets one :class:`PaperMatch` per paper, with the terms of all its queries.

@@ -35,7 +35,7 @@ So the precedence is NOT (and a leading ``-``) > AND > OR/comma:
 - Limits: 300 characters, 30 terms, parentheses nested at most 5 deep. Parsing is
   a single pass over at most 300 characters, with recursion bounded by the depth.
 - Control characters (C0, C1, DEL), lone surrogates and the bidirectional embedding,
-  override and isolate characters are refused (see :data:`paperboy.text.CONTROL_RE`): a
+  override and isolate characters are refused (see :data:`paperboy.matching.text.CONTROL_RE`): a
   stored query never holds them, and a listed one reads as what it searches for.
   Queries stored before that rule are read back with ``parse(text, stored=True)``,
   which skips this one check, so they keep matching as they did.
@@ -50,7 +50,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 
-from paperboy.text import first_control, is_acronym, nfkc, normalize_fast, stem, words_of
+from paperboy.errors import QueryError
+from paperboy.matching.text import first_control, is_acronym, nfkc, normalize_fast, stem, words_of
 
 __all__ = [
     "FIELDS",
@@ -84,29 +85,12 @@ _FIELD_RE = re.compile(r"([A-Za-z]+):")
 _WORD_RUN = re.compile(r'[^\s(),"“”„‟]+')
 
 
-class QueryError(ValueError):
-    """A query that cannot be used, with a message meant for the person who typed it."""
-
-    message: str
-    column: int
-
-    def __init__(self, message: str, column: int | None = None) -> None:
-        """``column`` is 1-based; errors about the query as a whole leave it out (1)."""
-        self.message = message
-        self.column = column if column is not None else 1
-        text = message if column is None else f"{message} at column {column}"
-        super().__init__(text)
-
-    def __str__(self) -> str:
-        return self.args[0]
-
-
 @dataclass(frozen=True, slots=True)
 class Term:
     """One thing to look for: a word, an acronym or a phrase, maybe in one field.
 
     ``text`` is the display form (what the user typed, NFKC-normalised, without
-    quotes or field prefix); ``words`` are its words as :func:`paperboy.text.tokenize`
+    quotes or field prefix); ``words`` are its words as :func:`paperboy.matching.text.tokenize`
     reads them (surface forms, case kept: acronyms are matched by case).
     """
 

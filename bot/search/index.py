@@ -2,20 +2,20 @@
 
 Triggers on `papers` (migration 0003) queue every paper whose searchable text or date
 changed in `search_pending`; `SearchIndex.sync` drains the queue: it computes the
-lexemes in Python (`paperboy.search_text`, the same code matching uses) and writes them to
+lexemes in Python (`paperboy.search.lexemes`, the same code matching uses) and writes them to
 the backend's full-text structure. Search syncs before it queries, so whatever wrote a
 paper (an ingest job, a backfill, another process) it is found; ingest paths also sync
 right away so the cost is not paid by the first search.
 
 - SQLite: an FTS5 table (`search_fts`) with columns t (title), a (abstract),
   x (ai_summary and keywords) and u (authors) over `search_content` (title and author
-  lexemes prefixed, see `paperboy.search_text.TITLE_PREFIX`). Candidates are found newest
-  first within a budget (`paperboy.search_scan`) and ranked by BM25 with column weights
-  (`paperboy.search_score`).
+  lexemes prefixed, see `paperboy.search.lexemes.TITLE_PREFIX`). Candidates are found newest
+  first within a budget (`paperboy.search.scan`) and ranked by BM25 with column weights
+  (`paperboy.search.score`).
 - PostgreSQL: a tsvector per paper (`search_vectors.doc`, weights A title, B abstract,
   C summary/keywords, D authors) with a GIN index, ranked with `ts_rank_cd`.
 
-Document ids carry the paper's day in their high bits (`paperboy.search_text.day_key`), so a
+Document ids carry the paper's day in their high bits (`paperboy.search.lexemes.day_key`), so a
 date filter is an id range and "the newest N matches" is an index-order scan. Ranking a
 broad query (more than `window` matches) scores the `window` newest matches plus the
 `window` newest with a query term in the title, instead of every match: a ranking
@@ -33,14 +33,13 @@ import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Self
+from typing import Any, Self
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paperboy.models import Paper
-from paperboy.search_sql import Fts5, TsQuery
-from paperboy.search_text import (
+from paperboy.search.lexemes import (
     AUTHOR_PREFIX,
     DAY_SHIFT,
     TITLE_PREFIX,
@@ -48,14 +47,12 @@ from paperboy.search_text import (
     analyze,
     day_key,
 )
-from paperboy.store import Store
-from paperboy.store.repositories import paper_columns
+from paperboy.search.scan import Scan
+from paperboy.search.sql import Filters, Fts5, TsQuery
+from paperboy.store import Store, paper_columns
 from paperboy.store.tables import papers
 
-if TYPE_CHECKING:
-    from paperboy.search_scan import Scan
-
-__all__ = ["Candidate", "Filters", "SearchIndex"]
+__all__ = ["Candidate", "SearchIndex"]
 
 #: Broad queries rank this many newest matches, and as many newest with a title match
 #: (PostgreSQL; SQLite, which ranks in Python, SQLITE_WINDOW).
@@ -73,20 +70,6 @@ TS_WEIGHTS = "{0.1, 0.2, 0.4, 1.0}"
 _PG_MAX_POS = 16383
 _PG_MAX_POSITIONS = 255
 _CHUNK = 500
-
-
-@dataclass(frozen=True, slots=True)
-class Filters:
-    """Restrictions applied inside the index query (dates as a document id range)."""
-
-    low: int = 0
-    high: int = 1 << 62
-    min_upvotes: int = 0
-    has_code: bool = False
-
-    @property
-    def needs_docs(self) -> bool:
-        return self.min_upvotes > 0 or self.has_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -183,10 +166,8 @@ class SearchIndex:
 
     @property
     def scan(self) -> Scan:
-        """SQLite: the candidate search (`paperboy.search_scan`), made on first use."""
+        """SQLite: the candidate search (`paperboy.search.scan`), made on first use."""
         if self._scan is None:
-            from paperboy.search_scan import Scan  # it builds on this module
-
             self._scan = Scan(self)
         return self._scan
 
@@ -551,7 +532,7 @@ class SearchIndex:
         """PostgreSQL: (matches, ids of the `window` newest: all of them if no more).
 
         A GIN index gives no ids in order, so every matching row is visited for either:
-        one pass does both. (SQLite reads its doclists in id order: `paperboy.search_scan`.)
+        one pass does both. (SQLite reads its doclists in id order: `paperboy.search.scan`.)
         """
         frm, where = self.from_where(filters)
         sql = sa.text(
@@ -606,7 +587,7 @@ class SearchIndex:
 
 
 async def _count_days(conn: AsyncConnection, removed: Iterable[int], added: Iterable[int]) -> None:
-    """SQLite: keep `search_days` (papers per day, see paperboy.search_scan) in step."""
+    """SQLite: keep `search_days` (papers per day, see paperboy.search.scan) in step."""
     delta: dict[int, int] = {}
     for docid in removed:
         delta[docid >> DAY_SHIFT] = delta.get(docid >> DAY_SHIFT, 0) - 1

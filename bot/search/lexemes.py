@@ -1,11 +1,11 @@
-"""What the search index stores for a paper: *lexemes*, computed with `paperboy.text`.
+"""What the search index stores for a paper: *lexemes*, computed with `paperboy.matching.text`.
 
-Search must agree with subscription matching (see `paperboy.matching`), and the databases'
+Search must agree with subscription matching (see `paperboy.matching.matcher`), and the databases'
 own text analysis does not: FTS5's porter tokenizer is Porter 1 (matching uses Snowball),
 PostgreSQL's `english` configuration drops stop words and reads "GPT-4" its own way, and
 neither knows about case-sensitive acronyms. So the index never sees raw text. It gets
 lexemes computed here, and queries are compiled from the very same functions
-(`paperboy.search_sql`), which also keeps user input away from any FTS syntax:
+(`paperboy.search.sql`), which also keeps user input away from any FTS syntax:
 
 - an ordinary word becomes its Snowball stem ("Quantized" -> ``quantiz``). A stem that is
   not plain ``[a-z0-9]`` (other scripts, apostrophes, very long words) becomes
@@ -31,8 +31,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
+from paperboy.matching import MAX_STEM_LENGTH, is_acronym, normalize_fast, stem
 from paperboy.models import Paper
-from paperboy.text import MAX_STEM_LENGTH, is_acronym, normalize_fast, stem
 
 __all__ = [
     "AUTHOR_PREFIX",
@@ -128,7 +128,7 @@ _EMPTY = FieldText((), ())
 
 
 # Normalised text has no "_" (normalize() turns underscores into spaces), and there
-# `\w` is exactly paperboy.text.WORD_RE's `[^\W_]`: the same words, found faster.
+# `\w` is exactly paperboy.matching.text.WORD_RE's `[^\W_]`: the same words, found faster.
 _WORDS = re.compile(r"\w+(?:'\w+)*")
 # ASCII text (most of it): runs of letters, digits and apostrophes via bytes.translate and
 # split(); only runs with an apostrophe go through the regex.
@@ -136,7 +136,7 @@ _ASCII_RUNS = bytes(c if chr(c).isalnum() or c == 39 else 32 for c in range(256)
 
 
 def _words(normal: str) -> list[str]:
-    """Exactly `paperboy.text.words_of(normal)` for normalised text, faster."""
+    """Exactly `paperboy.matching.text.words_of(normal)` for normalised text, faster."""
     if not normal.isascii():
         return _WORDS.findall(normal)
     runs = normal.encode("ascii").translate(_ASCII_RUNS).decode("ascii").split()

@@ -5,7 +5,7 @@ million papers takes FTS5 about 25 ms to walk, a phrase of such words 60-130 ms 
 position is compared). A search therefore never walks more of the index than it needs:
 
 - *title candidates*: the `window` newest matches with a query term in the title.
-  Title lexemes have doclists of their own (`paperboy.search_text.TITLE_PREFIX`), about a
+  Title lexemes have doclists of their own (`paperboy.search.lexemes.TITLE_PREFIX`), about a
   twentieth of the index, and BM25 weighs the title far above the rest, so these are the
   likeliest top results at any age;
 - *newest candidates*: the `window` newest matches anywhere;
@@ -17,8 +17,8 @@ position is compared). A search therefore never walks more of the index than it 
   papers"). A query with few matches is always counted to the end, so what it finds is
   shown in full.
 
-The candidates are then ranked by `paperboy.search_score`. Document ids are in date order
-(`paperboy.search_text.day_key`), so "newest first" is an id-order walk, which FTS5 does
+The candidates are then ranked by `paperboy.search.score`. Document ids are in date order
+(`paperboy.search.lexemes.day_key`), so "newest first" is an id-order walk, which FTS5 does
 without sorting, and a slice of the archive is an id range.
 """
 
@@ -29,11 +29,13 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from paperboy.search_index import Filters, SearchIndex
-from paperboy.search_text import DAY_SHIFT
+from paperboy.search.lexemes import DAY_SHIFT
+from paperboy.search.sql import Filters
+from paperboy.store import Store
 
 __all__ = ["Scan", "ScanResult", "StoredDoc"]
 
@@ -46,6 +48,17 @@ DAYS_TTL = 5.0
 PARALLEL = 200_000
 #: A slice's matches are first read oldest first, up to this many (see _Reader.newest).
 ASCENDING = 1_000
+
+
+class Index(Protocol):
+    """What a scan reads through: its index's store and the FROM/WHERE of its index
+    queries (`paperboy.search.index.SearchIndex`, which makes its scan on first use)."""
+
+    store: Store
+
+    def from_where(self, filters: Filters, *, vector: str = "doc") -> tuple[str, str]: ...
+
+    def params(self, query: str, filters: Filters, **extra: object) -> dict[str, object]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +82,7 @@ class Scan:
 
     def __init__(
         self,
-        index: SearchIndex,
+        index: Index,
         *,
         first_slice: int = FIRST_SLICE,
         budget: int = BUDGET,
@@ -225,7 +238,7 @@ class Scan:
 class _Reader:
     """The index queries of one search, on one connection (DB-API SQL, no compiling)."""
 
-    def __init__(self, conn: AsyncConnection, index: SearchIndex, filters: Filters) -> None:
+    def __init__(self, conn: AsyncConnection, index: Index, filters: Filters) -> None:
         self.conn = conn
         self.index = index
         self.filters = filters

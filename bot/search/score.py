@@ -4,7 +4,7 @@ FTS5's own `bm25()` starts every query by counting each of its phrases over the 
 index (the IDF): for a word in most papers that is a walk over a doclist of a million
 entries, for a phrase of such words a position-by-position merge of several (100-600 ms
 at a million papers, whatever the number of matches). So on SQLite the index only finds
-the candidates (`paperboy.search_index`) and they are ranked here, with FTS5's formula::
+the candidates (`paperboy.search.index`) and they are ranked here, with FTS5's formula::
 
     score = sum over terms of  idf * f * (k1 + 1) / (f + k1 * (1 - b + b * |d| / avgdl))
     f     = sum over columns of  weight * occurrences of the term in the column
@@ -25,9 +25,9 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from paperboy.query import Query, Term
-from paperboy.search_sql import MAX_CODES, Fts5, compile_query_term
-from paperboy.search_text import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
+from paperboy.matching import Query, Term
+from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
+from paperboy.search.sql import MAX_CODES, Fts5, compile_query_term
 
 __all__ = ["BM25_B", "BM25_K1", "COLUMN_WEIGHTS", "Probe", "bm25", "idf", "probes"]
 

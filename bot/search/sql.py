@@ -1,13 +1,15 @@
-"""Compile a parsed query (`paperboy.query`) into an FTS5 MATCH string or a PostgreSQL tsquery.
+"""Compile a parsed query (`paperboy.matching.query`) into an FTS5 MATCH string or a
+PostgreSQL tsquery; and the `Filters` an index query applies besides.
 
-Nothing the user typed reaches either syntax: a query is first parsed by `paperboy.query`
-(errors there are `QueryError`s with a column), and the compiled text is built only from
-lexemes and acronym codes (`paperboy.search_text`), which are plain ``[a-z0-9]`` words, quoted
-anyway. The compiled string is then passed as a bound parameter.
+Nothing the user typed reaches either syntax: a query is first parsed by
+`paperboy.matching.query` (errors there are `QueryError`s with a column), and the
+compiled text is built only from lexemes and acronym codes (`paperboy.search.lexemes`),
+which are plain ``[a-z0-9]`` words, quoted anyway. The compiled string is then passed as
+a bound parameter.
 
 A compiled query is *exact* when the index alone decides the match, and a *superset*
-otherwise; `paperboy.search` always re-checks results with the subscription matcher, so a
-superset costs only time (and makes the total an estimate when it is large):
+otherwise; `paperboy.search.engine` always re-checks results with the subscription
+matcher, so a superset costs only time (and makes the total an estimate when it is large):
 
 - an FTS5 phrase cannot say "a word containing LoRA, then 'adapters'" (acronym codes do
   not sit at word positions), so on SQLite a phrase mixing acronyms and words becomes
@@ -21,15 +23,15 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from paperboy.query import And, Node, Not, Or, Query, QueryError, Term
-from paperboy.search_text import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
-from paperboy.text import is_acronym
+from paperboy.matching import And, Node, Not, Or, Query, QueryError, Term, is_acronym
+from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
 
 __all__ = [
     "ALL",
     "NEVER",
     "UNKNOWN",
     "Compiled",
+    "Filters",
     "Fts5",
     "TsQuery",
     "acronym_words",
@@ -40,6 +42,20 @@ __all__ = [
 
 #: At most this many acronym surfaces stand for one query acronym in an index query.
 MAX_CODES = 2000
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Restrictions applied inside the index query (dates as a document id range)."""
+
+    low: int = 0
+    high: int = 1 << 62
+    min_upvotes: int = 0
+    has_code: bool = False
+
+    @property
+    def needs_docs(self) -> bool:
+        return self.min_upvotes > 0 or self.has_code
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,7 +114,7 @@ class _Dialect:
 class Fts5(_Dialect):
     """SQLite FTS5 over the columns t (title), a (abstract), x (ai_summary, keywords), u.
 
-    Title and author lexemes carry a prefix (`paperboy.search_text.TITLE_PREFIX`): a plain
+    Title and author lexemes carry a prefix (`paperboy.search.lexemes.TITLE_PREFIX`): a plain
     phrase matches only the abstract and summary, its prefixed twin only the title. So
     no query needs a column filter, which would make FTS5 decode every position of
     every word it reads; only `abstract:` (a without x) uses one.
@@ -282,7 +298,7 @@ def compile_query(query: Query, dialect: _Dialect, codes: Codes) -> Compiled:
 
 
 def compile_query_term(term: Term, dialect: _Dialect, codes: Codes) -> Compiled:
-    """One term alone, in its own field (what `paperboy.search_score` counts it with)."""
+    """One term alone, in its own field (what `paperboy.search.score` counts it with)."""
     return _term(term, dialect, codes, term.field)
 
 

@@ -12,6 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
+from paperboy.errors import SourceError as SourceError  # what every source raises
 from paperboy.models import Paper
 
 #: Default of `PAPERBOY_HTTP_MAX_BYTES`: the largest response (decoded) or papers file a
@@ -41,10 +42,6 @@ def clean_text(value: object, limit: int | None = None) -> str:
     if limit is None or len(line) <= limit:
         return line
     return line[: max(limit - 3, 0)].rstrip() + "..."
-
-
-class SourceError(Exception):
-    """A source could not deliver (after its retries); the message is one line for a user."""
 
 
 class PaperSource(Protocol):

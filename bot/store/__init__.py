@@ -1,41 +1,87 @@
-"""Persistence: SQLAlchemy 2 async tables, repositories and Alembic migrations.
+"""Persistence: SQLAlchemy 2 async tables, repositories, the outbox and Alembic migrations.
 
-`Store` bundles an engine with one repository per table; `migrate()` brings a database
-(SQLite or PostgreSQL) to the newest schema.
+`Store` bundles an engine with one repository per table (and the outbox); `migrate()`
+brings a database (SQLite or PostgreSQL) to the newest schema. `tables` is the schema.
 """
 
-from paperboy.store.db import Store, current_revision, head_revision, make_engine, migrate
-from paperboy.store.repositories import (
-    MAX_QUERY_LENGTH,
-    MAX_SUBSCRIPTIONS_PER_CHANNEL,
-    DeliveryRepo,
+from paperboy.errors import (
     DuplicateSubscriptionError,
     InvalidSettingError,
     InvalidSubscriptionError,
+    SubscriptionLimitError,
+)
+from paperboy.store.db import Store, current_revision, head_revision, make_engine, migrate
+from paperboy.store.outbox import (
+    FAILED,
+    PENDING,
+    QUEUED,
+    RENDER_AT_SEND,
+    RUN_EMPTY,
+    RUN_RENDERED,
+    RUN_UNRENDERED,
+    SENDING,
+    SENT,
+    UNSENT,
+    Backlog,
+    ClaimedPart,
+    FailedPart,
+    NewRun,
+    OutboxRepo,
+    SentAck,
+    TargetState,
+    outbox_key,
+)
+from paperboy.store.repositories import (
+    MAX_PAPERS_LIMIT,
+    MAX_QUERY_LENGTH,
+    MAX_SUBSCRIPTIONS_PER_CHANNEL,
+    DeliveryRepo,
     PaperRepo,
     SettingsRepo,
-    SubscriptionLimitError,
     SubscriptionRepo,
     TargetRepo,
     UpsertResult,
+    check_days,
+    paper_columns,
 )
 
 __all__ = [
+    "FAILED",
+    "MAX_PAPERS_LIMIT",
     "MAX_QUERY_LENGTH",
     "MAX_SUBSCRIPTIONS_PER_CHANNEL",
+    "PENDING",
+    "QUEUED",
+    "RENDER_AT_SEND",
+    "RUN_EMPTY",
+    "RUN_RENDERED",
+    "RUN_UNRENDERED",
+    "SENDING",
+    "SENT",
+    "UNSENT",
+    "Backlog",
+    "ClaimedPart",
     "DeliveryRepo",
     "DuplicateSubscriptionError",
+    "FailedPart",
     "InvalidSettingError",
     "InvalidSubscriptionError",
+    "NewRun",
+    "OutboxRepo",
     "PaperRepo",
+    "SentAck",
     "SettingsRepo",
     "Store",
     "SubscriptionLimitError",
     "SubscriptionRepo",
     "TargetRepo",
+    "TargetState",
     "UpsertResult",
+    "check_days",
     "current_revision",
     "head_revision",
     "make_engine",
     "migrate",
+    "outbox_key",
+    "paper_columns",
 ]

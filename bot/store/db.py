@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from paperboy.store.outbox import OutboxRepo
 from paperboy.store.repositories import (
     DeliveryRepo,
     PaperRepo,
@@ -258,9 +259,6 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.deliveries = DeliveryRepo(ctx)
-        # Imported here: paperboy.outbox builds on paperboy.store.repositories (an import cycle).
-        from paperboy.outbox import OutboxRepo
-
         self.outbox = OutboxRepo(ctx)
         self._ctx = ctx
 

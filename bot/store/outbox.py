@@ -34,14 +34,14 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from paperboy.digest_json import digest_from_json, digest_to_json
+from paperboy.digest import digest_from_json, digest_to_json
 from paperboy.models import ChannelSettings, Digest, Paper, Target
 from paperboy.store.repositories import (
     StoreContext,
-    _chunks,
-    _paper_from_row,
-    _settings_from_row,
-    _target_from_row,
+    chunks,
+    paper_from_row,
+    settings_from_row,
+    target_from_row,
 )
 from paperboy.store.tables import (
     channel_settings,
@@ -191,7 +191,7 @@ class PlanTransaction:
         """Lock the targets' settings rows (PostgreSQL; SQLite holds the write lock already)
         and return their current watermarks."""
         found: dict[int, dt.datetime | None] = {}
-        for chunk in _chunks(sorted(set(ids))):
+        for chunk in chunks(sorted(set(ids))):
             stmt = (
                 sa.select(channel_settings.c.target_id, channel_settings.c.last_digest_at)
                 .where(channel_settings.c.target_id.in_(chunk))
@@ -209,8 +209,8 @@ class PlanTransaction:
         tids = sorted(tid for tid, ids in wanted.items() if ids)
         if not all_ids or not tids:
             return out
-        for tid_chunk in _chunks(tids):
-            for id_chunk in _chunks(all_ids):
+        for tid_chunk in chunks(tids):
+            for id_chunk in chunks(all_ids):
                 stmt = sa.select(deliveries.c.target_id, deliveries.c.paper_id).where(
                     deliveries.c.target_id.in_(tid_chunk), deliveries.c.paper_id.in_(id_chunk)
                 )
@@ -383,14 +383,14 @@ class OutboxRepo:
                 result = list(await conn.execute(base))
             else:
                 result = []
-                for chunk in _chunks(sorted(set(ids))):
+                for chunk in chunks(sorted(set(ids))):
                     result.extend(await conn.execute(base.where(targets.c.id.in_(chunk))))
         for row in result:
             out.append(
                 TargetState(
                     id=row.id,
-                    target=_target_from_row(row),
-                    settings=_settings_from_row(row),
+                    target=target_from_row(row),
+                    settings=settings_from_row(row),
                     watermark=row.last_digest_at,
                     created_at=row.created_at,
                 )
@@ -410,7 +410,7 @@ class OutboxRepo:
         """Each target's queries in the order they were added."""
         out: dict[int, list[str]] = {tid: [] for tid in ids}
         async with self._ctx.engine.connect() as conn:
-            for chunk in _chunks(sorted(set(ids))):
+            for chunk in chunks(sorted(set(ids))):
                 stmt = (
                     sa.select(subscriptions.c.target_id, subscriptions.c.query)
                     .where(subscriptions.c.target_id.in_(chunk))
@@ -429,8 +429,8 @@ class OutboxRepo:
         tids = sorted({tid for tid, _ in wanted})
         days = sorted({day for _, day in wanted})
         async with self._ctx.engine.connect() as conn:
-            for tid_chunk in _chunks(tids):
-                for day_chunk in _chunks(days):
+            for tid_chunk in chunks(tids):
+                for day_chunk in chunks(days):
                     stmt = sa.select(digest_runs.c.target_id, digest_runs.c.digest_date).where(
                         digest_runs.c.target_id.in_(tid_chunk),
                         digest_runs.c.digest_date.in_(day_chunk),
@@ -451,7 +451,7 @@ class OutboxRepo:
             stmt = stmt.where(papers.c.first_seen_at > since)
         stmt = stmt.order_by(papers.c.first_seen_at, papers.c.id)
         async with self._ctx.engine.connect() as conn:
-            return [(_paper_from_row(row), row.first_seen_at) for row in await conn.execute(stmt)]
+            return [(paper_from_row(row), row.first_seen_at) for row in await conn.execute(stmt)]
 
     async def papers_seen_after(self, since: dt.datetime) -> tuple[int, dt.datetime | None]:
         """How many papers were first seen after `since`, and the newest first-seen time."""
@@ -491,7 +491,7 @@ class OutboxRepo:
             return [
                 UnrenderedRun(
                     row.target_id,
-                    _target_from_row(row),
+                    target_from_row(row),
                     row.digest_date,
                     digest_from_json(row.digest),
                 )
@@ -624,9 +624,9 @@ class OutboxRepo:
         """Targets by id, cached: a target's platform, workspace and channel never change."""
         missing = sorted(set(ids) - set(self._target_cache))
         stmt = sa.select(targets.c.id, targets.c.platform, targets.c.workspace, targets.c.channel)
-        for chunk in _chunks(missing):
+        for chunk in chunks(missing):
             for row in await conn.execute(stmt.where(targets.c.id.in_(chunk))):
-                self._target_cache[row.id] = _target_from_row(row)
+                self._target_cache[row.id] = target_from_row(row)
         return self._target_cache
 
     async def claim(
@@ -743,7 +743,7 @@ class OutboxRepo:
         if not part_ids:
             return kept
         async with self._writing() as conn:
-            for chunk in _chunks(sorted(set(part_ids))):
+            for chunk in chunks(sorted(set(part_ids))):
                 # Locked in id order, like the acknowledgements of `mark_sent_many`: two
                 # transactions of one worker never wait for each other in a circle.
                 owned = (
@@ -793,7 +793,7 @@ class OutboxRepo:
             return set()
         async with self._writing() as conn:
             owned: set[int] = set()
-            for chunk in _chunks(sorted({a.part_id for a in acks})):
+            for chunk in chunks(sorted({a.part_id for a in acks})):
                 result = await conn.execute(
                     sa.select(outbox.c.id)
                     .where(
@@ -990,7 +990,7 @@ class OutboxRepo:
         )
         async with self._ctx.engine.connect() as conn:
             return [
-                FailedPart(_target_from_row(r), r.digest_date, r.part, r.attempts, r.error)
+                FailedPart(target_from_row(r), r.digest_date, r.part, r.attempts, r.error)
                 for r in await conn.execute(stmt)
             ]
 
@@ -1011,7 +1011,7 @@ class OutboxRepo:
         )
         async with self._ctx.engine.connect() as conn:
             return [
-                (_target_from_row(r), r.digest_date, r.part, r.message_id)
+                (target_from_row(r), r.digest_date, r.part, r.message_id)
                 for r in await conn.execute(stmt)
             ]
 

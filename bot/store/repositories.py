@@ -23,6 +23,12 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from paperboy.errors import (
+    DuplicateSubscriptionError,
+    InvalidSettingError,
+    InvalidSubscriptionError,
+    SubscriptionLimitError,
+)
 from paperboy.models import MAX_INTEGER, WEEKDAYS, ChannelSettings, Paper, Subscription, Target
 from paperboy.store.tables import channel_settings, deliveries, papers, subscriptions, targets
 
@@ -35,36 +41,6 @@ MAX_PAPERS_LIMIT = 100
 CHUNK_SIZE = 500
 
 _T = TypeVar("_T")
-
-
-class SubscriptionLimitError(Exception):
-    """The channel already has `MAX_SUBSCRIPTIONS_PER_CHANNEL` subscriptions."""
-
-    def __init__(self, target: Target, limit: int = MAX_SUBSCRIPTIONS_PER_CHANNEL) -> None:
-        super().__init__(
-            f"{target} already has {limit} subscriptions, the most a channel can have; "
-            "remove one first"
-        )
-        self.target = target
-        self.limit = limit
-
-
-class DuplicateSubscriptionError(Exception):
-    """The channel is already subscribed to exactly this query."""
-
-    def __init__(self, target: Target, query: str, existing: Subscription | None = None) -> None:
-        super().__init__(f"{target} is already subscribed to {query!r}")
-        self.target = target
-        self.query = query
-        self.existing = existing
-
-
-class InvalidSubscriptionError(ValueError):
-    """The query is empty, too long or contains characters a database cannot store."""
-
-
-class InvalidSettingError(ValueError):
-    """An unknown setting name or a value a setting cannot take."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +80,7 @@ def _utc(value: dt.datetime) -> dt.datetime:
     return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
 
 
-def _chunks(items: Sequence[_T], size: int = CHUNK_SIZE) -> Iterator[Sequence[_T]]:
+def chunks(items: Sequence[_T], size: int = CHUNK_SIZE) -> Iterator[Sequence[_T]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
 
@@ -251,7 +227,7 @@ async def _insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
     await conn.exec_driver_sql(sql, params)
 
 
-def _paper_from_row(row: Row[Any]) -> Paper:
+def paper_from_row(row: Row[Any]) -> Paper:
     m = row._mapping
     return Paper(
         id=m["id"],
@@ -325,7 +301,7 @@ class PaperRepo:
         # Sorted, so that concurrent upserts on PostgreSQL lock rows in the same order.
         ordered = [rows[paper_id] for paper_id in sorted(rows)]
         inserted = updated = 0
-        for chunk in _chunks(ordered):
+        for chunk in chunks(ordered):
             ids = [row["id"] for row in chunk]
             # One statement executed for many rows ("insertmanyvalues"): compiled once and
             # cached, where a multi-row VALUES literal would be compiled again per chunk.
@@ -361,17 +337,17 @@ class PaperRepo:
     async def get(self, paper_id: str) -> Paper | None:
         async with self._ctx.engine.connect() as conn:
             row = (await conn.execute(sa.select(papers).where(papers.c.id == paper_id))).first()
-        return _paper_from_row(row) if row is not None else None
+        return paper_from_row(row) if row is not None else None
 
     async def get_many(self, ids: Iterable[str]) -> dict[str, Paper]:
         """The known papers among `ids`, by id (unknown ids are simply missing)."""
         wanted = _ids(ids)
         found: dict[str, Paper] = {}
         async with self._ctx.engine.connect() as conn:
-            for chunk in _chunks(wanted):
+            for chunk in chunks(wanted):
                 result = await conn.execute(sa.select(papers).where(papers.c.id.in_(chunk)))
                 for row in result:
-                    paper = _paper_from_row(row)
+                    paper = paper_from_row(row)
                     found[paper.id] = paper
         return found
 
@@ -397,7 +373,7 @@ class PaperRepo:
         if limit is not None:
             stmt = stmt.limit(limit)
         async with self._ctx.engine.connect() as conn:
-            return [_paper_from_row(row) for row in await conn.execute(stmt)]
+            return [paper_from_row(row) for row in await conn.execute(stmt)]
 
     async def for_day(self, day: dt.date) -> list[Paper]:
         """The papers of one daily list, most upvoted first."""
@@ -407,7 +383,7 @@ class PaperRepo:
             .order_by(papers.c.upvotes.desc(), papers.c.id)
         )
         async with self._ctx.engine.connect() as conn:
-            return [_paper_from_row(row) for row in await conn.execute(stmt)]
+            return [paper_from_row(row) for row in await conn.execute(stmt)]
 
     async def latest_day(self) -> dt.date | None:
         """The newest daily date in the archive (None when it is empty)."""
@@ -422,7 +398,7 @@ class PaperRepo:
 # --------------------------------------------------------------------------- targets
 
 
-def _target_from_row(row: Row[Any]) -> Target:
+def target_from_row(row: Row[Any]) -> Target:
     m = row._mapping
     return Target(m["platform"], m["workspace"], m["channel"])
 
@@ -453,7 +429,7 @@ class TargetRepo:
             targets.c.id
         )
         async with self._ctx.engine.connect() as conn:
-            return [_target_from_row(row) for row in await conn.execute(stmt)]
+            return [target_from_row(row) for row in await conn.execute(stmt)]
 
     async def remove(self, target: Target) -> bool:
         """Forget a target with its subscriptions, settings and deliveries (cascade)."""
@@ -530,7 +506,7 @@ class SubscriptionRepo:
                     )
                 ).scalar_one()
                 if count >= MAX_SUBSCRIPTIONS_PER_CHANNEL:
-                    raise SubscriptionLimitError(target)
+                    raise SubscriptionLimitError(target, MAX_SUBSCRIPTIONS_PER_CHANNEL)
                 row = (
                     await conn.execute(
                         sa.insert(subscriptions)
@@ -596,7 +572,7 @@ class SubscriptionRepo:
         )
         async with self._ctx.engine.connect() as conn:
             return [
-                _subscription_from_row(row, _target_from_row(row))
+                _subscription_from_row(row, target_from_row(row))
                 for row in await conn.execute(stmt)
             ]
 
@@ -627,7 +603,7 @@ def _check_timezone(name: object) -> str:
     return name
 
 
-def _check_days(value: object) -> str:
+def check_days(value: object) -> str:
     if isinstance(value, str):
         tokens = [t for t in re.split(r"[\s,]+", value) if t]
     elif isinstance(value, Iterable):
@@ -666,7 +642,7 @@ def _check_setting(name: str, value: object) -> object:
     if name == "timezone":
         return _check_timezone(value)
     if name == "days":
-        return _check_days(value)
+        return check_days(value)
     if name in ("schedule_enabled", "paused", "post_empty"):
         if not isinstance(value, bool):
             raise InvalidSettingError(f"{name} must be true or false, not {value!r}")
@@ -690,7 +666,7 @@ def _settings_values(s: ChannelSettings) -> dict[str, Any]:
     return values
 
 
-def _settings_from_row(row: Row[Any]) -> ChannelSettings:
+def settings_from_row(row: Row[Any]) -> ChannelSettings:
     m = row._mapping
     return ChannelSettings(
         schedule_time=m["schedule_time"],
@@ -723,7 +699,7 @@ class SettingsRepo:
             row = (await conn.execute(stmt)).first()
         if row is None:
             return ChannelSettings(timezone=default_tz or self._ctx.default_tz)
-        return _settings_from_row(row)
+        return settings_from_row(row)
 
     async def update(self, target: Target, **changes: Any) -> ChannelSettings:
         """Change some settings (creating the target when new) and return them all.
@@ -747,7 +723,7 @@ class SettingsRepo:
                     sa.select(*_SETTINGS_COLUMNS).where(channel_settings.c.target_id == target_id)
                 )
             ).one()
-        return _settings_from_row(row)
+        return settings_from_row(row)
 
     async def all(self) -> builtins.list[tuple[Target, ChannelSettings]]:
         """Every target with its settings, oldest target first (to rebuild schedules)."""
@@ -760,7 +736,7 @@ class SettingsRepo:
         )
         async with self._ctx.engine.connect() as conn:
             return [
-                (_target_from_row(row), _settings_from_row(row)) for row in await conn.execute(stmt)
+                (target_from_row(row), settings_from_row(row)) for row in await conn.execute(stmt)
             ]
 
     async def set_watermark(self, target: Target, at: dt.datetime) -> None:
@@ -810,7 +786,7 @@ class DeliveryRepo:
         recorded: set[str] = set()
         async with self._ctx.writer.begin() as conn:
             target_id = await _ensure_target(self._ctx, conn, target)
-            for chunk in _chunks(sorted(ids)):  # one lock order for concurrent callers
+            for chunk in chunks(sorted(ids)):  # one lock order for concurrent callers
                 stmt = (
                     self._ctx.insert(deliveries)
                     .values(
@@ -835,7 +811,7 @@ class DeliveryRepo:
         ids = _ids(paper_ids)
         found: set[str] = set()
         async with self._ctx.engine.connect() as conn:
-            for chunk in _chunks(ids):
+            for chunk in chunks(ids):
                 stmt = sa.select(deliveries.c.paper_id).where(
                     deliveries.c.target_id == _target_id_subquery(target),
                     deliveries.c.paper_id.in_(chunk),

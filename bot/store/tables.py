@@ -224,7 +224,7 @@ outbox = sa.Table(
     sqlite_autoincrement=True,
 )
 
-# --- archive search (migration 0003; see paperboy.search_index) ---------------------------------
+# --- archive search (migration 0003; see paperboy.search.index) ---------------------------------
 
 # One row per indexed paper. `docid` carries the paper's day in its high bits (id order is
 # date order); the filter columns are kept in sync with `papers` by triggers.

@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from paperboy.service import deliver_day
+from paperboy.delivery import deliver_day
 from paperboy.store import Store
 from paperboy_config import Settings
 from tests.fakes.platform import FakePlatformAdapter

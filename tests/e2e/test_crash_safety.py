@@ -28,8 +28,7 @@ from pathlib import Path
 import pytest
 import sqlalchemy as sa
 
-from paperboy.outbox import SENT
-from paperboy.store import Store, migrate
+from paperboy.store import SENT, Store, migrate
 from paperboy.store.tables import outbox
 from paperboy_adapters.discord.rest import nonce_for
 from tests.fakes.discord import FakeDiscord

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from paperboy.models import Paper
-from paperboy.search_index import SearchIndex
+from paperboy.search import SearchIndex
 from paperboy.store import Store, migrate
 from tests.fakes.hf import FakeHF, Fault
 

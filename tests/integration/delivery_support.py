@@ -11,9 +11,8 @@ import sqlalchemy as sa
 
 from paperboy.chat import ChatAdapter
 from paperboy.clock import ManualClock
-from paperboy.delivery import Deliverer, RetryPolicy
+from paperboy.delivery import Deliverer, Planner, RetryPolicy
 from paperboy.models import Paper, Target
-from paperboy.planner import Planner
 from paperboy.store import Store
 from paperboy.store.tables import targets
 

@@ -1,4 +1,4 @@
-"""Backfill (`paperboy.backfill`) through the real sources against loopback fakes, both stores."""
+"""Backfill (`paperboy.ingest`) through the real sources against loopback fakes, both stores."""
 
 from __future__ import annotations
 
@@ -11,9 +11,8 @@ from pathlib import Path
 
 import httpx
 
-from paperboy.backfill import backfill, completed_days, days_between, ingest_latest
 from paperboy.digest import digest_for_queries
-from paperboy.library import papers_for_day
+from paperboy.ingest import backfill, completed_days, days_between, ingest_latest, papers_for_day
 from paperboy.search import search
 from paperboy.sources.arxiv import ArxivSource
 from paperboy.sources.file import FileSource

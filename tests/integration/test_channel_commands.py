@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import pytest
 
-import paperboy.channel_commands  # noqa: F401  (registers the commands)
-from paperboy.channel_commands import on_schedule_change
 from paperboy.chat import CommandContext
 from paperboy.commands import Commands
 from paperboy.models import Target
@@ -17,16 +15,14 @@ MEMBER = CommandContext(TARGET, user="U2", can_manage=False)
 
 
 @pytest.fixture
-def commands(store: Store) -> Commands:
-    return Commands(store)
+def changes() -> list[int]:
+    """One entry per schedule change the commands report to their listener."""
+    return []
 
 
 @pytest.fixture
-def changes() -> list[int]:
-    seen: list[int] = []
-    remove = on_schedule_change(lambda: seen.append(1))
-    yield seen
-    remove()
+def commands(store: Store, changes: list[int]) -> Commands:
+    return Commands(store, on_schedule_change=lambda: changes.append(1))
 
 
 async def test_schedule_time_zone_and_days(

@@ -16,12 +16,18 @@ import sqlalchemy as sa
 
 from paperboy.chat import ChatError
 from paperboy.clock import ManualClock
-from paperboy.delivery import RetryPolicy
+from paperboy.delivery import DueDigest, Planner, RetryPolicy, status_report
 from paperboy.matching import Matcher
-from paperboy.outbox import FAILED, RUN_EMPTY, RUN_UNRENDERED, SENDING, SENT, UNSENT, outbox_key
-from paperboy.planner import DueDigest, Planner
-from paperboy.service import status_report
-from paperboy.store import Store
+from paperboy.store import (
+    FAILED,
+    RUN_EMPTY,
+    RUN_UNRENDERED,
+    SENDING,
+    SENT,
+    UNSENT,
+    Store,
+    outbox_key,
+)
 from paperboy.store.tables import outbox
 from tests.fakes.platform import RecordingAdapter
 from tests.integration.delivery_support import (
@@ -163,7 +169,7 @@ async def test_server_errors_back_off_then_fail_visibly(
     await planner_for(store, [fake], clock).plan([DueDigest(tid, DAY)])
     fake.fail_next("c1", *(ChatError("HTTP 502") for _ in range(4)))
     deliverer = deliverer_for(store, [fake], clock, policy=RetryPolicy(4, base=2.0, cap=60.0))
-    with caplog.at_level(logging.ERROR, logger="paperboy.delivery"):
+    with caplog.at_level(logging.ERROR, logger="paperboy.delivery.sender"):
         stats = await deliverer.run_until_idle()
     assert (stats.sent, stats.failed) == (0, 1)
     (row,) = await outbox_rows(store)
@@ -200,7 +206,7 @@ async def test_permanent_error_pauses_target_once_and_resume_delivers(
     await seed(store, clock, 4)
     await planner_for(store, [fake], clock).plan([DueDigest(tid_gone, DAY), DueDigest(tid_ok, DAY)])
     fake.fail_next("gone", ChatError("Discord 403: Missing Access (code 50001)", permanent=True))
-    with caplog.at_level(logging.WARNING, logger="paperboy.delivery"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.delivery.sender"):
         stats = await deliverer_for(store, [fake], clock).run_until_idle()
     assert stats.paused == 1
     assert len(fake.to("ok")) == 2 and fake.to("gone") == []
@@ -383,8 +389,7 @@ async def test_console_parts_render_at_send(store: Store, clock: ManualClock) ->
 
 
 def test_digest_json_round_trip() -> None:
-    from paperboy.digest import digest_for_queries
-    from paperboy.digest_json import digest_from_json, digest_to_json
+    from paperboy.digest import digest_for_queries, digest_from_json, digest_to_json
 
     papers = [
         paper("2411.00001", "QLoRA for everyone", upvotes=3, abstract="We adapt LoRA. It works."),
@@ -429,7 +434,7 @@ async def test_each_retry_is_logged_once_with_its_reason_and_wait(
     fake.fail_next(
         "c1", ChatError("HTTP 502"), ChatError("slow down", retry_after=7.5), TimeoutError()
     )
-    with caplog.at_level(logging.INFO, logger="paperboy.delivery"):
+    with caplog.at_level(logging.INFO, logger="paperboy.delivery.sender"):
         stats = await deliverer_for(store, [fake], clock).run_until_idle()
     assert stats.sent == 1
     retries = [r for r in caplog.records if "sending again in" in r.getMessage()]
@@ -451,7 +456,7 @@ async def test_a_retry_line_never_shows_a_webhook_token(
     await seed(store, clock)
     await planner_for(store, [fake], clock).plan([DueDigest(tid, DAY)])
     fake.fail_next(url, ChatError("HTTP 503"), ChatError("slow down", retry_after=1.0))
-    with caplog.at_level(logging.INFO, logger="paperboy.delivery"):
+    with caplog.at_level(logging.INFO, logger="paperboy.delivery.sender"):
         stats = await deliverer_for(store, [fake], clock).run_until_idle()
     assert stats.sent == 1
     retries = [r.getMessage() for r in caplog.records if "sending again" in r.getMessage()]

@@ -124,7 +124,7 @@ async def test_worker_role_stops_cleanly_on_sigterm(env: dict[str, str]) -> None
 
 async def _plan_lab(db_url: str) -> tuple[Store, int]:
     """Plan console:lab's digest of 2024-11-11 as a scheduler would (not sent yet)."""
-    from paperboy.planner import TRIGGER_MANUAL, DueDigest, Planner
+    from paperboy.delivery import TRIGGER_MANUAL, DueDigest, Planner
     from paperboy_adapters.console.adapter import ConsoleAdapter
 
     store = Store(db_url)
@@ -192,7 +192,7 @@ def test_deliver_right_after_an_ingest_waits_for_the_settle_window(
 
     asyncio.run(ingest())
     monkeypatch.setattr(HurriedClock, "ahead", dt.timedelta(0))
-    monkeypatch.setattr("paperboy.service.SystemClock", HurriedClock)
+    monkeypatch.setattr("paperboy.delivery.service.SystemClock", HurriedClock)
     env = {**env}
     env.pop(SETTLE)
     code, out, err = paperboy_here(["deliver", "--date", "2024-11-11"], env, monkeypatch, capsys)

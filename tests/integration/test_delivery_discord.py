@@ -9,10 +9,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from paperboy.clock import ManualClock
-from paperboy.delivery import adapters_by_platform
-from paperboy.outbox import outbox_key
-from paperboy.planner import DueDigest
-from paperboy.store import Store
+from paperboy.delivery import DueDigest, adapters_by_platform
+from paperboy.store import Store, outbox_key
 from paperboy_adapters.discord.adapter import DiscordAdapter
 from paperboy_adapters.discord.rest import nonce_for
 from tests.fakes.discord import FakeDiscord
@@ -109,7 +107,7 @@ async def test_rate_limit_and_missing_access(
     )
     fake.rate_limit(f"POST /channels/{CHANNELS[0]}/messages", retry_after=4.25)
     start = clock.now()
-    with caplog.at_level(logging.WARNING, logger="paperboy.delivery"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.delivery.sender"):
         stats = await deliverer_for(store, [poster], clock).run_until_idle()
     assert (stats.sent, stats.rate_limited, stats.paused) == (1, 1, 1)
     assert clock.now() - start >= dt.timedelta(seconds=4.25)

@@ -15,11 +15,8 @@ import pytest
 import sqlalchemy as sa
 
 from paperboy.clock import ManualClock, SystemClock
-from paperboy.delivery import Deliverer
-from paperboy.outbox import SENT, outbox_key
-from paperboy.planner import DueDigest, Planner
-from paperboy.service import deliver_day
-from paperboy.store import Store
+from paperboy.delivery import Deliverer, DueDigest, Planner, deliver_day
+from paperboy.store import SENT, Store, outbox_key
 from paperboy.store.tables import outbox
 from paperboy_config import Settings
 from tests.fakes.platform import RecordingAdapter

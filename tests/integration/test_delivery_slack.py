@@ -14,9 +14,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from paperboy.clock import ManualClock
-from paperboy.outbox import outbox_key
-from paperboy.planner import DueDigest
-from paperboy.store import Store
+from paperboy.delivery import DueDigest
+from paperboy.store import Store, outbox_key
 from paperboy_adapters.slack.adapter import SlackAdapter
 from tests.fakes.slack import BOT_TOKEN, TEAM_ID, FakeSlack
 from tests.integration.delivery_support import (
@@ -106,7 +105,7 @@ async def test_gone_channel_or_removed_bot_pauses_the_target(
     await planner_for(store, [adapter], clock).plan(
         [DueDigest(tid_good, DAY), DueDigest(tid_bad, DAY)]
     )
-    with caplog.at_level(logging.WARNING, logger="paperboy.delivery"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.delivery.sender"):
         stats = await deliverer_for(store, [adapter], clock).run_until_idle()
     assert stats.sent == 1 and stats.paused == 1
     settings = await store.settings.get(bad)

@@ -20,11 +20,9 @@ import pytest
 import sqlalchemy as sa
 
 from paperboy.clock import ManualClock, SystemClock
-from paperboy.delivery import Deliverer
+from paperboy.delivery import Deliverer, DueDigest
 from paperboy.models import Target
-from paperboy.outbox import outbox_key
-from paperboy.planner import DueDigest
-from paperboy.store import Store
+from paperboy.store import Store, outbox_key
 from paperboy.store.tables import outbox
 from paperboy_adapters.slack.adapter import SlackAdapter
 from paperboy_adapters.slack.plugin import create

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from paperboy.backfill import ingest_latest
+from paperboy.ingest import ingest_latest
 from paperboy.sources.huggingface import HuggingFaceSource
 from paperboy.store import Store
 from tests.fakes.hf import FakeHF, Fault

@@ -13,14 +13,20 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from paperboy.channel_commands import on_schedule_change
 from paperboy.chat import CommandContext
 from paperboy.clock import ManualClock
 from paperboy.commands import Commands
-from paperboy.cron import fire_on, local_date, next_fire, previous_fire
+from paperboy.delivery import (
+    JOB_PREFIX,
+    TRIGGER_CATCH_UP,
+    TRIGGER_SCHEDULE,
+    DigestScheduler,
+    fire_on,
+    local_date,
+    next_fire,
+    previous_fire,
+)
 from paperboy.models import ChannelSettings
-from paperboy.planner import TRIGGER_CATCH_UP, TRIGGER_SCHEDULE
-from paperboy.scheduler import JOB_PREFIX, DigestScheduler
 from paperboy.sources.huggingface import HuggingFaceSource
 from paperboy.store import Store
 from tests.fakes.hf import FakeHF, Fault
@@ -79,15 +85,11 @@ async def test_jobs_follow_the_database(
     assert job.misfire_grace_time == 6 * 3600 and job.coalesce is True
 
     # A /papers schedule in this process rebuilds the changed job at once.
-    commands = Commands(store)
-    remove = on_schedule_change(scheduler.request_sync)
-    try:
-        ctx = CommandContext(next(t for t, _ in await store.settings.all() if t.channel == "off"))
-        reply = await commands.handle(ctx, "/papers schedule 07:15 Asia/Tokyo daily")
-        assert reply.ok, reply.text
-        await asyncio.gather(*scheduler._tasks)
-    finally:
-        remove()
+    commands = Commands(store, on_schedule_change=scheduler.request_sync)
+    ctx = CommandContext(next(t for t, _ in await store.settings.all() if t.channel == "off"))
+    reply = await commands.handle(ctx, "/papers schedule 07:15 Asia/Tokyo daily")
+    assert reply.ok, reply.text
+    await asyncio.gather(*scheduler._tasks)
     jobs = scheduler.jobs()
     assert set(jobs) == {berlin, ny, off}
     tokyo = scheduler.aps.get_job(f"{JOB_PREFIX}{off}")  # type: ignore[union-attr]
@@ -166,7 +168,7 @@ async def test_misfire_beyond_grace_is_skipped_and_logged(
     _, tid = await add_target(store, "c1")
     await store.papers.upsert(lora_papers(2), seen_at=MONDAY - dt.timedelta(hours=3))
     clock.set(MONDAY + dt.timedelta(hours=7))
-    with caplog.at_level(logging.WARNING, logger="paperboy.scheduler"):
+    with caplog.at_level(logging.WARNING, logger="paperboy.delivery.scheduler"):
         await scheduler.start()
     assert await store.outbox.runs() == []
     (line,) = [r.getMessage() for r in caplog.records if "skipping" in r.getMessage()]
@@ -182,7 +184,7 @@ async def test_a_restart_logs_one_line_for_every_digest_it_catches_up(
     await bulk_targets(store, [f"c{i}" for i in range(40)])
     await store.papers.upsert(lora_papers(2), seen_at=MONDAY - dt.timedelta(hours=3))
     clock.set(MONDAY + dt.timedelta(hours=2))  # down since before 09:00
-    with caplog.at_level(logging.INFO, logger="paperboy.scheduler"):
+    with caplog.at_level(logging.INFO, logger="paperboy.delivery.scheduler"):
         await scheduler.start()
     runs = await store.outbox.runs()
     assert len(runs) == 40 and {r[3] for r in runs} == {TRIGGER_CATCH_UP}
@@ -193,7 +195,7 @@ async def test_a_restart_logs_one_line_for_every_digest_it_catches_up(
     assert "40 planned now, 0 planned before" in line
     # Nothing more is missed: the periodic check says nothing.
     caplog.clear()
-    with caplog.at_level(logging.INFO, logger="paperboy.scheduler"):
+    with caplog.at_level(logging.INFO, logger="paperboy.delivery.scheduler"):
         await scheduler.check()
     assert not [r for r in caplog.records if "catch" in r.getMessage()]
 
@@ -213,7 +215,7 @@ async def test_digests_planned_on_time_are_not_caught_up(
         clock.set(MONDAY + dt.timedelta(milliseconds=300))
         for tid in ids:
             await sched.fire(tid)  # queued, gathered for one plan
-        with caplog.at_level(logging.INFO, logger="paperboy.scheduler"):
+        with caplog.at_level(logging.INFO, logger="paperboy.delivery.scheduler"):
             await sched.check()
     finally:
         await sched.stop()
@@ -311,7 +313,7 @@ async def test_ingest_retries_and_late_papers_go_next(
         scheduler.sources = [HuggingFaceSource(hf.base_url, retries=0)]
         hf.fail_always(Fault.server_error(503))
         clock.set(MONDAY - dt.timedelta(minutes=30))
-        with caplog.at_level(logging.WARNING, logger="paperboy.scheduler"):
+        with caplog.at_level(logging.WARNING, logger="paperboy.delivery.scheduler"):
             assert await scheduler.ingest_once() == 0
         assert any("ingest of" in r.getMessage() for r in caplog.records)
 
@@ -345,7 +347,7 @@ async def test_ingest_retries_and_late_papers_go_next(
 
 
 async def test_one_scheduler_per_sqlite_file(sqlite_url: str) -> None:
-    from paperboy.scheduler import SchedulerLock
+    from paperboy.delivery import SchedulerLock
     from paperboy.store import migrate
 
     await migrate(sqlite_url)

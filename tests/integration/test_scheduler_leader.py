@@ -20,7 +20,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperboy.clock import ManualClock
-from paperboy.scheduler import DigestScheduler, SchedulerLock, SchedulerService
+from paperboy.delivery import DigestScheduler, SchedulerLock, SchedulerService
 from paperboy.store import Store, migrate
 from paperboy.store.tables import digest_runs
 from tests.integration.delivery_support import add_target, lora_papers, planner_for

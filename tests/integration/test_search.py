@@ -1,6 +1,6 @@
 """Archive search on SQLite (FTS5) and PostgreSQL (tsvector), against the real store.
 
-The reference for *which* papers match is the subscription matcher (`paperboy.matching`):
+The reference for *which* papers match is the subscription matcher (`paperboy.matching.matcher`):
 search must find exactly what a digest would, on both backends.
 """
 
@@ -11,12 +11,9 @@ import datetime as dt
 
 import pytest
 
-from paperboy.matching import Matcher
+from paperboy.matching import Matcher, QueryError
 from paperboy.models import MAX_ABSTRACT, Paper
-from paperboy.query import QueryError
-from paperboy.search import SearchRequest, parse_search, search
-from paperboy.search_index import SearchIndex
-from paperboy.search_scan import Scan
+from paperboy.search import Scan, SearchIndex, SearchRequest, parse_search, search
 from paperboy.store import Store
 from tests.seed_corpus import load_seed_papers
 

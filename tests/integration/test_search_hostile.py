@@ -14,10 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperboy.matching import Matcher
-from paperboy.query import QueryError
-from paperboy.search import parse_search, search
-from paperboy.search_index import SearchIndex
+from paperboy.matching import Matcher, QueryError
+from paperboy.search import SearchIndex, parse_search, search
 from paperboy.store import Store, migrate
 from tests.seed_corpus import load_seed_papers
 

@@ -15,9 +15,7 @@ import pytest
 
 from paperboy.cli import quiet_libraries
 from paperboy.clock import ManualClock
-from paperboy.delivery import RetryPolicy, adapters_by_platform
-from paperboy.planner import DueDigest
-from paperboy.service import status_report
+from paperboy.delivery import DueDigest, RetryPolicy, adapters_by_platform, status_report
 from paperboy.store import Store, migrate
 from paperboy_adapters.discord.adapter import DiscordAdapter
 from tests.fakes.discord import FakeDiscord

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from paperboy.digest import SUMMARY_LIMIT, cut_at_word, digest_for_queries, summarize
+from paperboy.digest.build import SUMMARY_LIMIT, cut_at_word, digest_for_queries, summarize
 from paperboy.models import Paper
 
 DAY = dt.date(2024, 11, 11)

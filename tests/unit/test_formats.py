@@ -7,7 +7,7 @@ import html
 import json
 
 from paperboy.digest import digest_for_queries
-from paperboy.formats import md_escape, to_json, to_markdown
+from paperboy.digest.formats import md_escape, to_json, to_markdown
 from paperboy.models import Paper
 from paperboy.terminal import BIDI_CONTROLS
 

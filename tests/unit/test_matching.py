@@ -7,7 +7,9 @@ import re
 
 import pytest
 
-from paperboy.matching import Matcher, PaperMatch, field_text, highlight, merge_spans
+from paperboy.matching import QueryError, Term, make_term, parse
+from paperboy.matching.matcher import Matcher, PaperMatch, field_text, highlight, merge_spans
+from paperboy.matching.text import is_acronym, normalize, original_span, stem, tokenize
 from paperboy.models import (
     MAX_ABSTRACT,
     MAX_AI_SUMMARY,
@@ -17,8 +19,6 @@ from paperboy.models import (
     Paper,
     Span,
 )
-from paperboy.query import QueryError, Term, make_term, parse
-from paperboy.text import is_acronym, normalize, original_span, stem, tokenize
 from tests.seed_corpus import load_seed_papers
 
 SEED = load_seed_papers()
@@ -461,7 +461,7 @@ def _reference_field_spans(term: Term, p: Paper, field: str) -> list[tuple[int, 
 
 
 def _reference_match(query: str, p: Paper) -> PaperMatch | None:
-    from paperboy.query import And, Not, Or
+    from paperboy.matching import And, Not, Or
 
     q = parse(query)
     spans = {

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperboy.query import (
+from paperboy.matching.query import (
     MAX_LENGTH,
     And,
     Not,
@@ -20,7 +20,7 @@ from paperboy.query import (
     make_term,
     parse,
 )
-from paperboy.text import nfkc
+from paperboy.matching.text import nfkc
 
 
 def t(text: str, *words: str, field: str | None = None) -> Term:

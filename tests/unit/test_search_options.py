@@ -1,4 +1,4 @@
-"""Search options (`paperboy.search.parse_search`): options out, the rest is a query."""
+"""Search options (`paperboy.search.request.parse_search`): options out, the rest a query."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import settings as hypothesis_settings
 from hypothesis import strategies as st
 
-from paperboy.query import QueryError
+from paperboy.matching import QueryError
 from paperboy.search import SearchOptions, parse_search
 
 TODAY = dt.date(2024, 11, 20)

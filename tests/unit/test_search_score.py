@@ -1,12 +1,12 @@
-"""BM25 over stored lexeme text (`paperboy.search_score`), as SQLite search ranks candidates."""
+"""BM25 over stored lexeme text (`paperboy.search.score`), as SQLite search ranks candidates."""
 
 from __future__ import annotations
 
 import math
 
-from paperboy.query import parse
-from paperboy.search_score import bm25, idf, probes
-from paperboy.search_text import acronym_code
+from paperboy.matching import parse
+from paperboy.search.lexemes import acronym_code
+from paperboy.search.score import bm25, idf, probes
 
 CODES = {"LoRA": (acronym_code("LoRA"), acronym_code("QLoRA"))}
 LORA, QLORA = CODES["LoRA"]

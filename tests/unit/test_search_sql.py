@@ -1,4 +1,4 @@
-"""Query compilation (`paperboy.search_sql`): only lexemes reach FTS5 or tsquery syntax."""
+"""Query compilation (`paperboy.search.sql`): only lexemes reach FTS5 or tsquery syntax."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from paperboy.query import QueryError, parse
-from paperboy.search_sql import MAX_CODES, Fts5, TsQuery, acronym_words, compile_query, title_tier
-from paperboy.search_text import acronym_code
+from paperboy.matching import QueryError, parse
+from paperboy.search.lexemes import acronym_code
+from paperboy.search.sql import MAX_CODES, Fts5, TsQuery, acronym_words, compile_query, title_tier
 
 CODES = {
     "LoRA": (acronym_code("LoRA"), acronym_code("QLoRA")),

@@ -1,4 +1,4 @@
-"""Index lexemes (`paperboy.search_text`): the same reading of text as matching."""
+"""Index lexemes (`paperboy.search.lexemes`): the same reading of text as matching."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from paperboy.models import Paper
-from paperboy.search_text import (
+from paperboy.search.lexemes import (
     SEPARATOR,
     acronym_code,
     analyze,
@@ -88,8 +88,8 @@ def test_days_order_document_ids() -> None:
 @settings(max_examples=500)
 @given(st.text(max_size=120) | st.text(st.characters(max_codepoint=127), max_size=120))
 def test_fast_word_split_is_the_matchers(text: str) -> None:
-    from paperboy.search_text import _words
-    from paperboy.text import normalize_fast, words_of
+    from paperboy.matching import normalize_fast, words_of
+    from paperboy.search.lexemes import _words
 
     normal = normalize_fast(text)[0]
     assert _words(normal) == words_of(normal)

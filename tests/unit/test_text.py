@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from paperboy.text import (
+from paperboy.matching.text import (
     BREAK_CHARS,
     MAX_STEM_LENGTH,
     Token,

@@ -6,7 +6,7 @@ Portable tables (described in `paperboy.store.tables`):
   id order is date order and a date range is an id range), and the filter columns
   (day, upvotes, has_code) kept in sync by triggers;
 - `search_pending`: papers whose searchable text changed, filled by triggers on `papers`
-  and drained by `paperboy.search_index.SearchIndex.sync` (the lexemes are computed in Python,
+  and drained by `paperboy.search.index.SearchIndex.sync` (the lexemes are computed in Python,
   with the same code as subscription matching, so a trigger cannot do it alone);
 - `search_acronyms`: the acronym-like words of the archive (QLoRA, ViT), to find the
   words that contain a query acronym;

@@ -1,11 +1,11 @@
 """SQLite search index: prefixed title and author lexemes, and papers per day.
 
 - The FTS5 table keeps its columns, but its title column now holds `0qt`-prefixed
-  lexemes and its author column `0qu`-prefixed ones (`paperboy.search_text.TITLE_PREFIX`), so
+  lexemes and its author column `0qu`-prefixed ones (`paperboy.search.lexemes.TITLE_PREFIX`), so
   a title search reads only title doclists and no query needs a column filter.
 - `search_days` counts the indexed papers of each day (the high bits of a document id),
   so a search can cut the archive into slices of N papers, newest first, and scale a
-  count from part of the archive up to the whole (`paperboy.search_scan`) without walking
+  count from part of the archive up to the whole (`paperboy.search.scan`) without walking
   `search_docs`;
 - FTS5's automerge goes from 4 to 8.
 

@@ -1,0 +1,11 @@
+"""`/papers` commands: one command line in, one Reply out, the same on every platform.
+
+`Commands(store, source)` answers every command of the command table
+(`paperboy.commands.table`); `on_schedule_change` tells a scheduler in this process
+that a channel's schedule changed.
+"""
+
+from paperboy.commands.dispatch import Commands, ScheduleListener
+from paperboy.commands.table import COMMANDS, Command
+
+__all__ = ["COMMANDS", "Command", "Commands", "ScheduleListener"]

@@ -1,0 +1,77 @@
+"""Delivery: from the schedule to messages sent, at most and at least once.
+
+- `cron`: a channel's schedule as times (APScheduler CronTriggers in its time zone);
+- `scheduler`: each channel's digest at its own time, and the ingest job;
+- `leader`: exactly one process schedules (the scheduler lock);
+- `planner`: due digests built and written to the outbox, rendered, under unique keys;
+- `sender`: the outbox drained through the chat adapters (`Deliverer`), with retries;
+- `service`: the process roles (`background`) and operator actions the CLI runs.
+"""
+
+from paperboy.delivery.cron import (
+    DAY_PRESETS,
+    describe,
+    fire_on,
+    is_active,
+    local_date,
+    next_fire,
+    previous_fire,
+)
+from paperboy.delivery.leader import SchedulerLock, SchedulerService
+from paperboy.delivery.planner import (
+    TRIGGER_CATCH_UP,
+    TRIGGER_MANUAL,
+    TRIGGER_SCHEDULE,
+    DueDigest,
+    Planner,
+    PlanResult,
+)
+from paperboy.delivery.scheduler import JOB_PREFIX, DigestScheduler
+from paperboy.delivery.sender import (
+    Deliverer,
+    DeliveryStats,
+    RetryPolicy,
+    adapters_by_platform,
+    delivery_adapters,
+)
+from paperboy.delivery.service import (
+    ROLES,
+    Background,
+    DeliverOutcome,
+    StatusReport,
+    background,
+    deliver_day,
+    status_report,
+)
+
+__all__ = [
+    "DAY_PRESETS",
+    "JOB_PREFIX",
+    "ROLES",
+    "TRIGGER_CATCH_UP",
+    "TRIGGER_MANUAL",
+    "TRIGGER_SCHEDULE",
+    "Background",
+    "DeliverOutcome",
+    "Deliverer",
+    "DeliveryStats",
+    "DigestScheduler",
+    "DueDigest",
+    "PlanResult",
+    "Planner",
+    "RetryPolicy",
+    "SchedulerLock",
+    "SchedulerService",
+    "StatusReport",
+    "adapters_by_platform",
+    "background",
+    "deliver_day",
+    "delivery_adapters",
+    "describe",
+    "fire_on",
+    "is_active",
+    "local_date",
+    "next_fire",
+    "previous_fire",
+    "status_report",
+]

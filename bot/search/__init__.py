@@ -1,0 +1,43 @@
+"""Archive search on SQLite (FTS5) and PostgreSQL (tsvector), with the subscription
+query language and matching rules.
+
+- `request`: the search text parsed into a query and options (`parse_search`);
+- `engine`: a search run over the index, re-checked by the matcher; its text and JSON;
+- `index`: the search index kept in step with the archive (`SearchIndex`);
+- `lexemes`: what the index stores for a paper, computed with `paperboy.matching.text`;
+- `sql`: a query compiled to FTS5 or tsquery syntax, and the index query's `Filters`;
+- `scan`: SQLite's candidate search, newest first within a budget;
+- `score`: BM25 over the stored lexemes (SQLite ranks in Python).
+"""
+
+from paperboy.search.engine import results_json, results_text, search, to_json
+from paperboy.search.index import SQLITE_WINDOW, WINDOW, Candidate, SearchIndex
+from paperboy.search.request import (
+    DEFAULT_LIMIT,
+    MAX_LIMIT,
+    OPTION_HELP,
+    SearchOptions,
+    SearchRequest,
+    parse_search,
+)
+from paperboy.search.scan import Scan
+from paperboy.search.sql import Filters
+
+__all__ = [
+    "DEFAULT_LIMIT",
+    "MAX_LIMIT",
+    "OPTION_HELP",
+    "SQLITE_WINDOW",
+    "WINDOW",
+    "Candidate",
+    "Filters",
+    "Scan",
+    "SearchIndex",
+    "SearchOptions",
+    "SearchRequest",
+    "parse_search",
+    "results_json",
+    "results_text",
+    "search",
+    "to_json",
+]
