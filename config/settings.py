@@ -128,7 +128,7 @@ class Settings(BaseSettings):
         json_schema_extra={"accepted": ", ".join(LOG_LEVELS) + " (any case)"},
     )
 
-    # Scheduling and delivery (bot/scheduler.py, bot/delivery.py, docs/delivery.md).
+    # Scheduling and delivery (bot/delivery/, docs/delivery.md).
     ingest_interval_minutes: float = Field(
         default=30.0, gt=0, description="How often the ingest job polls today and yesterday."
     )
