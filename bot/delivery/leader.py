@@ -26,7 +26,6 @@ from paperboy.store import Store
 log = logging.getLogger(__name__)
 
 
-
 def scheduler_lock_key(schema: str) -> int:
     """A signed 32-bit advisory lock key for the scheduler of one schema."""
     return zlib.crc32(f"paperboy:scheduler:{schema}".encode()) - 2**31

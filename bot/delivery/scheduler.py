@@ -34,7 +34,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from paperboy.clock import Clock, SystemClock
-from paperboy.delivery.cron import is_active, local_date, next_fire, previous_fire, trigger_for
+from paperboy.delivery.cron import is_active, local_date, previous_fire, trigger_for
 from paperboy.delivery.planner import (
     TRIGGER_CATCH_UP,
     TRIGGER_SCHEDULE,
@@ -93,7 +93,6 @@ class DigestScheduler:
         self._flusher: asyncio.Task[None] | None = None
         self._sync_lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.results: list[PlanResult] = []
         self._skipped: set[tuple[int, dt.date]] = set()
         #: Digests queued or being planned right now: on time, not missed.
         self._in_flight: set[tuple[int, dt.date]] = set()
@@ -255,7 +254,6 @@ class DigestScheduler:
             finally:
                 self._in_flight.difference_update((d.target_id, d.digest_date) for d in due)
             total.add(result)
-            self.results.append(result)
             if result.planned:
                 log.info(
                     "planned %d digest(s), %d part(s); %d already planned",
@@ -376,10 +374,3 @@ def _stoppable(job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[An
             return None
 
     return run
-
-
-def next_runs(
-    settings: dict[int, ChannelSettings], now: dt.datetime
-) -> dict[int, dt.datetime | None]:
-    """Each active channel's next scheduled time (for `paperboy status`)."""
-    return {tid: next_fire(s, now) for tid, s in settings.items() if is_active(s)}

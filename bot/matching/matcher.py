@@ -347,7 +347,6 @@ class Matcher:
         self._authors = _Scanner(())
         self._has_author_terms = False
         self._fire: dict[str, dict[int, list[int]]] = {f: {} for f in FIELDS}
-        self._merge_keys = False
         # (key, query) -> when it was given: a key's queries merge in that order
         self._order: dict[tuple[int, int], int] = {}
         self._key_queries: list[list[int]] = []  # key -> its queries, in that order
@@ -388,8 +387,6 @@ class Matcher:
             if ki is None:
                 ki = key_index[key] = len(self._keys)
                 self._keys.append(key)
-            else:
-                self._merge_keys = True
             if (ki, qi) not in self._order:
                 self._order[ki, qi] = len(self._order)
                 self._queries[qi].keys.append(ki)
@@ -605,9 +602,7 @@ class MatchResult(Mapping[Hashable, list[PaperMatch]]):
         ki = self._index[key]
         found = self._lists.get(ki)
         if found is None:
-            found = self._lists[ki] = self._matcher._materialise(
-                self._batch, ki, self._query_masks
-            )
+            found = self._lists[ki] = self._matcher._materialise(self._batch, ki, self._query_masks)
         return found
 
     def __iter__(self) -> Iterator[Hashable]:

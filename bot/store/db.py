@@ -37,7 +37,6 @@ from sqlalchemy.ext.asyncio import (
 
 from paperboy.store.outbox import OutboxRepo
 from paperboy.store.repositories import (
-    DeliveryRepo,
     PaperRepo,
     SettingsRepo,
     StoreContext,
@@ -258,7 +257,6 @@ class Store:
         self.targets = TargetRepo(ctx)
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
-        self.deliveries = DeliveryRepo(ctx)
         self.outbox = OutboxRepo(ctx)
         self._ctx = ctx
 

@@ -766,19 +766,6 @@ class OutboxRepo:
 
     # ----------------------------------------------------------------- acknowledging
 
-    async def mark_sent(
-        self,
-        part_id: int,
-        target_id: int,
-        message_id: str,
-        now: dt.datetime,
-        *,
-        worker: str,
-        spacing: float,
-    ) -> bool:
-        acks = [SentAck(part_id, target_id, message_id, now)]
-        return part_id in await self.mark_sent_many(acks, worker=worker, spacing=spacing)
-
     async def mark_sent_many(
         self, acks: Sequence[SentAck], *, worker: str, spacing: float
     ) -> set[int]:

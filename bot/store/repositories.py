@@ -30,7 +30,7 @@ from paperboy.errors import (
     SubscriptionLimitError,
 )
 from paperboy.models import MAX_INTEGER, WEEKDAYS, ChannelSettings, Paper, Subscription, Target
-from paperboy.store.tables import channel_settings, deliveries, papers, subscriptions, targets
+from paperboy.store.tables import channel_settings, papers, subscriptions, targets
 
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
 MAX_QUERY_LENGTH = 300
@@ -334,11 +334,6 @@ class PaperRepo:
                     updated += len(written & existing)
         return UpsertResult(inserted=inserted, updated=updated)
 
-    async def get(self, paper_id: str) -> Paper | None:
-        async with self._ctx.engine.connect() as conn:
-            row = (await conn.execute(sa.select(papers).where(papers.c.id == paper_id))).first()
-        return paper_from_row(row) if row is not None else None
-
     async def get_many(self, ids: Iterable[str]) -> dict[str, Paper]:
         """The known papers among `ids`, by id (unknown ids are simply missing)."""
         wanted = _ids(ids)
@@ -350,30 +345,6 @@ class PaperRepo:
                     paper = paper_from_row(row)
                     found[paper.id] = paper
         return found
-
-    async def first_seen_since(
-        self,
-        since: dt.datetime | None,
-        *,
-        until: dt.datetime | None = None,
-        limit: int | None = None,
-    ) -> list[Paper]:
-        """Papers that entered the archive in (`since`, `until`], oldest first.
-
-        `since` is exclusive and `until` inclusive, so consecutive windows sharing a
-        boundary (a channel's watermark) neither skip nor repeat a paper. `since=None`
-        means from the beginning.
-        """
-        stmt = sa.select(papers)
-        if since is not None:
-            stmt = stmt.where(papers.c.first_seen_at > since)
-        if until is not None:
-            stmt = stmt.where(papers.c.first_seen_at <= until)
-        stmt = stmt.order_by(papers.c.first_seen_at, papers.c.id)
-        if limit is not None:
-            stmt = stmt.limit(limit)
-        async with self._ctx.engine.connect() as conn:
-            return [paper_from_row(row) for row in await conn.execute(stmt)]
 
     async def for_day(self, day: dt.date) -> list[Paper]:
         """The papers of one daily list, most upvoted first."""
@@ -422,20 +393,6 @@ class TargetRepo:
     async def get_id(self, target: Target) -> int | None:
         async with self._ctx.engine.connect() as conn:
             return await _find_target(conn, target)
-
-    async def all(self) -> list[Target]:
-        """Every known target, oldest first."""
-        stmt = sa.select(targets.c.platform, targets.c.workspace, targets.c.channel).order_by(
-            targets.c.id
-        )
-        async with self._ctx.engine.connect() as conn:
-            return [target_from_row(row) for row in await conn.execute(stmt)]
-
-    async def remove(self, target: Target) -> bool:
-        """Forget a target with its subscriptions, settings and deliveries (cascade)."""
-        async with self._ctx.writer.begin() as conn:
-            result = await conn.execute(sa.delete(targets).where(_target_where(target)))
-        return result.rowcount > 0
 
 
 # --------------------------------------------------------------------------- subscriptions
@@ -554,28 +511,6 @@ class SubscriptionRepo:
         async with self._ctx.engine.connect() as conn:
             return [_subscription_from_row(row, target) for row in await conn.execute(stmt)]
 
-    async def count(self, target: Target) -> int:
-        stmt = (
-            sa.select(sa.func.count())
-            .select_from(subscriptions)
-            .where(subscriptions.c.target_id == _target_id_subquery(target))
-        )
-        async with self._ctx.engine.connect() as conn:
-            return (await conn.execute(stmt)).scalar_one()
-
-    async def all(self) -> builtins.list[Subscription]:
-        """Every subscription of every target, by id."""
-        stmt = (
-            sa.select(*_SUB_COLUMNS, targets.c.platform, targets.c.workspace, targets.c.channel)
-            .join(targets, targets.c.id == subscriptions.c.target_id)
-            .order_by(subscriptions.c.id)
-        )
-        async with self._ctx.engine.connect() as conn:
-            return [
-                _subscription_from_row(row, target_from_row(row))
-                for row in await conn.execute(stmt)
-            ]
-
 
 # --------------------------------------------------------------------------- settings
 
@@ -685,7 +620,7 @@ _SETTINGS_COLUMNS = tuple(channel_settings.c[name] for name in sorted(SETTING_NA
 
 
 class SettingsRepo:
-    """A channel's schedule and digest options, plus its digest watermark."""
+    """A channel's schedule and digest options."""
 
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
@@ -724,97 +659,3 @@ class SettingsRepo:
                 )
             ).one()
         return settings_from_row(row)
-
-    async def all(self) -> builtins.list[tuple[Target, ChannelSettings]]:
-        """Every target with its settings, oldest target first (to rebuild schedules)."""
-        stmt = (
-            sa.select(
-                *_SETTINGS_COLUMNS, targets.c.platform, targets.c.workspace, targets.c.channel
-            )
-            .join(targets, targets.c.id == channel_settings.c.target_id)
-            .order_by(targets.c.id)
-        )
-        async with self._ctx.engine.connect() as conn:
-            return [
-                (target_from_row(row), settings_from_row(row)) for row in await conn.execute(stmt)
-            ]
-
-    async def set_watermark(self, target: Target, at: dt.datetime) -> None:
-        """Record that the target's digest covered papers first seen up to `at` (inclusive).
-
-        The next digest takes `papers.first_seen_since(watermark)`. The value is set as
-        given, so an operator can also move it back to resend.
-        """
-        if not isinstance(at, dt.datetime):
-            raise TypeError(f"a watermark is a datetime, not {type(at).__name__}")
-        async with self._ctx.writer.begin() as conn:
-            target_id = await _ensure_target(self._ctx, conn, target)
-            await conn.execute(
-                sa.update(channel_settings)
-                .where(channel_settings.c.target_id == target_id)
-                .values(last_digest_at=_utc(at), updated_at=_now())
-            )
-
-    async def get_watermark(self, target: Target) -> dt.datetime | None:
-        stmt = sa.select(channel_settings.c.last_digest_at).where(
-            channel_settings.c.target_id == _target_id_subquery(target)
-        )
-        async with self._ctx.engine.connect() as conn:
-            return (await conn.execute(stmt)).scalar_one_or_none()
-
-
-# --------------------------------------------------------------------------- deliveries
-
-
-class DeliveryRepo:
-    """The ledger: which paper reached which channel. A pair is recorded at most once."""
-
-    def __init__(self, ctx: StoreContext) -> None:
-        self._ctx = ctx
-
-    async def record(
-        self, target: Target, paper_ids: Iterable[str], digest_date: dt.date
-    ) -> set[str]:
-        """Record deliveries; return the ids recorded now (already delivered ones are not).
-
-        Concurrent callers recording the same paper get it back in exactly one of them.
-        """
-        ids = _ids(paper_ids)
-        if not ids:
-            return set()
-        now = _now()
-        recorded: set[str] = set()
-        async with self._ctx.writer.begin() as conn:
-            target_id = await _ensure_target(self._ctx, conn, target)
-            for chunk in chunks(sorted(ids)):  # one lock order for concurrent callers
-                stmt = (
-                    self._ctx.insert(deliveries)
-                    .values(
-                        [
-                            {
-                                "target_id": target_id,
-                                "paper_id": paper_id,
-                                "digest_date": digest_date,
-                                "delivered_at": now,
-                            }
-                            for paper_id in chunk
-                        ]
-                    )
-                    .on_conflict_do_nothing(index_elements=["target_id", "paper_id"])
-                    .returning(deliveries.c.paper_id)
-                )
-                recorded.update((await conn.execute(stmt)).scalars().all())
-        return recorded
-
-    async def delivered(self, target: Target, paper_ids: Iterable[str]) -> set[str]:
-        """The ids among `paper_ids` that already reached the target."""
-        ids = _ids(paper_ids)
-        found: set[str] = set()
-        async with self._ctx.engine.connect() as conn:
-            for chunk in chunks(ids):
-                stmt = sa.select(deliveries.c.paper_id).where(
-                    deliveries.c.target_id == _target_id_subquery(target),
-                    deliveries.c.paper_id.in_(chunk),
-                )
-                found.update((await conn.execute(stmt)).scalars().all())
-        return found

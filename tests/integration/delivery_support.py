@@ -14,7 +14,7 @@ from paperboy.clock import ManualClock
 from paperboy.delivery import Deliverer, Planner, RetryPolicy
 from paperboy.models import Paper, Target
 from paperboy.store import Store
-from paperboy.store.tables import targets
+from paperboy.store.tables import channel_settings, deliveries, targets
 
 #: A Monday, 09:00 UTC.
 MONDAY = dt.datetime(2024, 11, 11, 9, 0, tzinfo=dt.UTC)
@@ -132,3 +132,30 @@ async def bulk_targets(
             ],
         )
     return ids
+
+
+async def delivered(store: Store, target: Target, paper_ids: Sequence[str]) -> set[str]:
+    """The ids among `paper_ids` the ledger (`deliveries`) holds for `target`."""
+    stmt = (
+        sa.select(deliveries.c.paper_id)
+        .join(targets, targets.c.id == deliveries.c.target_id)
+        .where(
+            targets.c.platform == target.platform,
+            targets.c.workspace == (target.workspace or ""),
+            targets.c.channel == target.channel,
+            deliveries.c.paper_id.in_(list(paper_ids)),
+        )
+    )
+    async with store.engine.connect() as conn:
+        return set((await conn.execute(stmt)).scalars())
+
+
+async def move_watermark(store: Store, target: Target, at: dt.datetime) -> None:
+    """What an operator does by hand: set a channel's `last_digest_at` (say, back)."""
+    target_id = await store.targets.get_id(target)
+    async with store.begin_write() as conn:
+        await conn.execute(
+            sa.update(channel_settings)
+            .where(channel_settings.c.target_id == target_id)
+            .values(last_digest_at=at)
+        )

@@ -181,7 +181,7 @@ async def test_hf_and_arxiv_merge_into_one_paper(store: Store) -> None:
         assert second.updated == 1 and second.inserted == 1
         again = await ingest_latest(store, source)  # arXiv again: HF's data stays
         assert again.inserted == 0
-    merged = await store.papers.get(shared["id"])
+    merged = (await store.papers.get_many([shared["id"]])).get(shared["id"])
     assert merged is not None
     assert merged.on_hf and merged.upvotes == shared["upvotes"] > 0
     assert merged.github_url == shared["githubRepo"]

@@ -33,8 +33,10 @@ from tests.fakes.platform import RecordingAdapter
 from tests.integration.delivery_support import (
     MONDAY,
     add_target,
+    delivered,
     deliverer_for,
     lora_papers,
+    move_watermark,
     paper,
     planner_for,
 )
@@ -86,7 +88,7 @@ async def test_plan_send_record_exactly_once(store: Store, clock: ManualClock) -
     await planner.plan([DueDigest(tid, DAY)])
     assert (await deliverer_for(store, [fake], clock).run_until_idle()).sent == 0
     assert len(fake.sent) == 3
-    assert await store.deliveries.delivered(target, [f"2411.{i:05d}" for i in range(5)]) == {
+    assert await delivered(store, target, [f"2411.{i:05d}" for i in range(5)]) == {
         f"2411.{i:05d}" for i in range(5)
     }
 
@@ -114,7 +116,7 @@ async def test_next_digest_has_late_papers_not_repeats(store: Store, clock: Manu
 
     # An operator moving the watermark back does not resend: the ledger remembers.
     target = fake.to("c1")[0].target
-    await store.settings.set_watermark(target, MONDAY - dt.timedelta(days=30))
+    await move_watermark(store, target, MONDAY - dt.timedelta(days=30))
     clock.advance(24 * 3600)
     result = await planner.plan([DueDigest(tid, DAY + dt.timedelta(days=2))])
     assert result.empty == 1
@@ -137,7 +139,7 @@ async def test_capped_digest_and_options(store: Store, clock: ManualClock) -> No
     (message,) = fake.to("capped")
     assert len(message.payload["papers"]) == 20 and message.payload["more"] == 5
     # Only what was shown counts as delivered: the ledger holds 20 papers.
-    shown = await store.deliveries.delivered(capped, [p.id for p in lora_papers(25)])
+    shown = await delivered(store, capped, [p.id for p in lora_papers(25)])
     assert len(shown) == 20
     assert fake.to("picky") == [] and fake.to("nosubs") == []
     (empty,) = fake.to("loud")
@@ -296,7 +298,7 @@ async def test_missing_adapter_waits_then_renders(store: Store, clock: ManualClo
     assert report.unrendered_by_platform == {"slackish": 1}
     assert {r[2] for r in await store.outbox.runs()} == {RUN_UNRENDERED}
     # The papers are reserved for this digest: a later digest does not take them.
-    assert await store.deliveries.delivered(slack_target, ["2411.00000"]) == {"2411.00000"}
+    assert await delivered(store, slack_target, ["2411.00000"]) == {"2411.00000"}
 
     slackish = RecordingAdapter(platform="slackish", clock=clock)
     stats = await deliverer_for(store, [slackish], clock).run_until_idle()

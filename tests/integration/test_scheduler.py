@@ -21,6 +21,8 @@ from paperboy.delivery import (
     TRIGGER_CATCH_UP,
     TRIGGER_SCHEDULE,
     DigestScheduler,
+    DueDigest,
+    PlanResult,
     fire_on,
     local_date,
     next_fire,
@@ -72,8 +74,10 @@ async def scheduler(
 async def test_jobs_follow_the_database(
     store: Store, scheduler: DigestScheduler, clock: ManualClock
 ) -> None:
-    _, berlin = await add_target(store, "berlin", timezone="Europe/Berlin", schedule_time="08:30")
-    _, off = await add_target(store, "off", schedule_enabled=False)
+    berlin_target, berlin = await add_target(
+        store, "berlin", timezone="Europe/Berlin", schedule_time="08:30"
+    )
+    off_target, off = await add_target(store, "off", schedule_enabled=False)
     _, paused = await add_target(store, "paused", paused=True)
     _, ny = await add_target(store, "ny", timezone="America/New_York", days="mon,wed,fri")
     await scheduler.start(catch_up=False)
@@ -86,7 +90,7 @@ async def test_jobs_follow_the_database(
 
     # A /papers schedule in this process rebuilds the changed job at once.
     commands = Commands(store, on_schedule_change=scheduler.request_sync)
-    ctx = CommandContext(next(t for t, _ in await store.settings.all() if t.channel == "off"))
+    ctx = CommandContext(off_target)
     reply = await commands.handle(ctx, "/papers schedule 07:15 Asia/Tokyo daily")
     assert reply.ok, reply.text
     await asyncio.gather(*scheduler._tasks)
@@ -95,10 +99,7 @@ async def test_jobs_follow_the_database(
     tokyo = scheduler.aps.get_job(f"{JOB_PREFIX}{off}")  # type: ignore[union-attr]
     assert str(tokyo.trigger.timezone) == "Asia/Tokyo"
     # Changes made by another process show up at the next periodic check.
-    await store.settings.update(
-        next(t for t, _ in await store.settings.all() if t.channel == "berlin"),
-        schedule_enabled=False,
-    )
+    await store.settings.update(berlin_target, schedule_enabled=False)
     assert await scheduler.sync() == 1
     assert set(scheduler.jobs()) == {ny, off}
     assert await scheduler.sync() == 0  # nothing changed, nothing rebuilt
@@ -112,15 +113,23 @@ async def test_jobs_due_together_are_planned_together(
     await store.papers.upsert(lora_papers(3), seen_at=clock.now() - dt.timedelta(hours=1))
     await scheduler.start(catch_up=False)
     clock.set(MONDAY + dt.timedelta(milliseconds=300))
+    plans: list[int] = []
+    plan = scheduler.planner.plan
+
+    async def counted(due: list[DueDigest]) -> PlanResult:
+        plans.append(len(due))
+        return await plan(due)
+
+    scheduler.planner.plan = counted  # type: ignore[method-assign]
     for tid in ids:
         await scheduler.fire(tid)
-    await scheduler.flush()
-    assert [r.planned for r in scheduler.results] == [5]
+    first = await scheduler.flush()
+    assert plans == [5] and first.planned == 5  # one plan for all five
     # The job firing again (a second process, a retry) finds every key taken.
     for tid in ids:
         await scheduler.fire(tid)
-    await scheduler.flush()
-    assert scheduler.results[-1].already == 5
+    again = await scheduler.flush()
+    assert (again.planned, again.already) == (0, 5)
     await deliverer_for(store, [fake], clock).run_until_idle()
     assert len(fake.sent) == 5
 
@@ -134,10 +143,9 @@ async def test_a_job_fires_through_apscheduler(
     assert scheduler.aps is not None
     scheduler.aps.modify_job(f"{JOB_PREFIX}{tid}", next_run_time=dt.datetime.now(UTC))
     for _ in range(500):
-        if scheduler.results:
+        if await store.outbox.runs():
             break
         await asyncio.sleep(0.01)
-    assert scheduler.results and scheduler.results[0].keys == [(tid, MONDAY.date())]
     runs = await store.outbox.runs()
     assert [(r[0], r[1], r[3]) for r in runs] == [(tid, MONDAY.date(), TRIGGER_SCHEDULE)]
 
@@ -275,11 +283,12 @@ async def test_dst_fall_back_fires_twice_but_posts_once(
         at(2024, 10, 27, 0, 30),
         at(2024, 10, 27, 1, 30),
     ]
+    planned = []
     for fire_time in (first, second):
         clock.set(fire_time.astimezone(UTC) + dt.timedelta(seconds=1))
         await scheduler.fire(tid)
-        await scheduler.flush()
-    assert [r.planned for r in scheduler.results] == [1, 0]
+        planned.append((await scheduler.flush()).planned)
+    assert planned == [1, 0]
     await deliverer_for(store, [fake], clock).run_until_idle()
     assert len(fake.sent) == 1
     assert fake.sent[0].payload["header"].startswith("Papers for 2024-10-27")
