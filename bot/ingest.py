@@ -1,10 +1,12 @@
-"""How papers enter the archive.
+"""How papers enter the archive: every route goes through `ingest` (fetch -> store -> index).
 
-- `ingest(store, source, day)`: fetch one day from a source and upsert it.
+- `ingest(store, source, day)`: fetch one day from a source, upsert it (with its
+  first-seen time) and bring the search index up to date. The scheduler's ingest job,
+  the `run` startup, `paperboy ingest` and the on-demand fetch of `papers_for_day` all
+  call it, and so does `backfill` for each of its days.
 - `papers_for_day(store, source, day)`: the day's papers as the rest of the core needs
-  them: archive first, the source on demand (what it fetches is upserted).
-- `ingest_latest(store, source)`: one fetch of the source's latest day, upserted and
-  indexed for search.
+  them: archive first, the source on demand (what it fetches is ingested).
+- `ingest_latest(store, source)`: `paperboy ingest` without dates, the source's latest day.
 - `backfill(...)`: a range of days from a source, day by day, resumably.
 
 `paperboy ingest --from 2024-10-01 --to 2024-10-31 --source hf|arxiv` runs `backfill`.
@@ -22,6 +24,7 @@ itself, so days are fetched one at a time).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import logging
 from collections import Counter
@@ -30,10 +33,11 @@ from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 
+from paperboy.clock import Clock
 from paperboy.models import Paper
 from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError
-from paperboy.store import Store, UpsertResult
+from paperboy.store import Store
 from paperboy.store.tables import ingest_progress
 
 log = logging.getLogger(__name__)
@@ -60,6 +64,7 @@ class IngestResult:
     fetched: int
     inserted: int
     updated: int
+    papers: tuple[Paper, ...] = ()
 
 
 def day_of(papers: Sequence[Paper]) -> dt.date | None:
@@ -68,11 +73,34 @@ def day_of(papers: Sequence[Paper]) -> dt.date | None:
     return days.most_common(1)[0][0] if days else None
 
 
-async def ingest(store: Store, source: PaperSource, day: dt.date | None) -> IngestResult:
-    """Fetch one day from `source` into the archive. Re-ingesting is harmless."""
+async def ingest(
+    store: Store,
+    source: PaperSource,
+    day: dt.date | None,
+    *,
+    index: SearchIndex | None = None,
+    clock: Clock | None = None,
+    write_lock: asyncio.Lock | None = None,
+) -> IngestResult:
+    """Fetch one day from `source` (None: its latest) into the archive and the search
+    index. Re-ingesting is harmless. Raises SourceError when the source fails.
+
+    New papers are first seen when written (by `clock`, default the system's): a digest
+    planned before takes papers seen up to its own time only. `write_lock` is held
+    while they are written and indexed: the scheduler's, so that a plan never sees half
+    an ingest; a backfill's, so that one day is written at a time. `index` (default a
+    new one) may analyse the papers in a worker while the lock is waited for.
+    """
     papers = await source.fetch_day(day)
-    result = await store.papers.upsert(papers)
-    return IngestResult(day or day_of(papers), len(papers), result.inserted, result.updated)
+    index = index or SearchIndex(store)
+    index.prepare(papers)
+    async with write_lock or contextlib.nullcontext():
+        seen_at = clock.now() if clock is not None else None
+        upserted = await store.papers.upsert(papers, seen_at=seen_at)
+        await index.sync()
+    return IngestResult(
+        day or day_of(papers), len(papers), upserted.inserted, upserted.updated, tuple(papers)
+    )
 
 
 async def papers_for_day(
@@ -90,9 +118,8 @@ async def papers_for_day(
             return DayPapers(day, archived)
     if source is None:
         return DayPapers(day, [])
-    fetched = await source.fetch_day(day)
-    await store.papers.upsert(fetched)
-    return DayPapers(day or day_of(fetched), fetched)
+    ingested = await ingest(store, source, day)
+    return DayPapers(ingested.day, list(ingested.papers))
 
 
 # --------------------------------------------------------------------------- backfill
@@ -225,17 +252,16 @@ async def backfill(
     async def one(day: dt.date) -> None:
         async with semaphore:
             try:
-                papers = await source.fetch_day(day)
+                # Analysed in the index's worker while earlier days are written.
+                got = await ingest(store, source, day, index=index, write_lock=write_lock)
             except SourceError as error:
                 log.warning("%s %s: %s", source.name, day.isoformat(), error)
                 result = DayResult(day, error=str(error))
             else:
-                index.prepare(papers)  # analysed while earlier days are written
-                async with write_lock:
-                    upserted = await write_papers(store, index, papers)
-                    if day <= today - dt.timedelta(days=settle_days):
-                        await _record(store, source.name, day, len(papers))
-                result = DayResult(day, len(papers), upserted.inserted, upserted.updated)
+                if day <= today - dt.timedelta(days=settle_days):
+                    async with write_lock:
+                        await _record(store, source.name, day, got.fetched)
+                result = DayResult(day, got.fetched, got.inserted, got.updated)
         report.days.append(result)
         if on_day:
             on_day(result)
@@ -245,18 +271,8 @@ async def backfill(
     return report
 
 
-async def write_papers(store: Store, index: SearchIndex, papers: Sequence[Paper]) -> UpsertResult:
-    """Upsert papers and index them (call `index.prepare(papers)` as early as possible
-    before: the analysis then runs while other days are fetched and written)."""
-    upserted = await store.papers.upsert(papers)
-    await index.sync()
-    return upserted
-
-
 async def ingest_latest(store: Store, source: PaperSource) -> DayResult:
-    """One fetch of the source's latest day (or a recorded file), upserted and indexed."""
-    papers = await source.fetch_day(None)
-    upserted = await store.papers.upsert(papers)
-    await SearchIndex(store).sync()
-    day = getattr(source, "day", None) or day_of(papers)
-    return DayResult(day, len(papers), upserted.inserted, upserted.updated)
+    """One fetch of the source's latest day (or a recorded file), archived and indexed."""
+    result = await ingest(store, source, None)
+    day = getattr(source, "day", None) or result.day
+    return DayResult(day, result.fetched, result.inserted, result.updated)

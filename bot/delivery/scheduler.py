@@ -16,8 +16,9 @@
 - Exactly one process schedules: the one holding the scheduler lock
   (`paperboy.delivery.leader`) runs this scheduler; the others stand by.
 - Ingest: every `ingest_interval` minutes, today and yesterday (UTC) from each source,
-  upserted with the first-seen time. A failing source is logged and tried next round;
-  digests use what the archive holds.
+  through `paperboy.ingest.ingest` like every other route: upserted with the first-seen
+  time and indexed for search. A failing source is logged and tried next round; digests
+  use what the archive holds.
 """
 
 from __future__ import annotations
@@ -42,7 +43,9 @@ from paperboy.delivery.planner import (
     Planner,
     PlanResult,
 )
+from paperboy.ingest import ingest
 from paperboy.models import ChannelSettings
+from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError
 from paperboy.store import Store
 
@@ -84,6 +87,7 @@ class DigestScheduler:
         self.ingest_interval = ingest_interval
         self.schedule_poll = schedule_poll
         self.sources = list(sources)
+        self.index = SearchIndex(store)
         self.on_planned = on_planned
         self.batch_window = batch_window
         self.aps: AsyncIOScheduler | None = None
@@ -335,13 +339,21 @@ class DigestScheduler:
     # ----------------------------------------------------------------- ingest
 
     async def ingest_once(self) -> int:
-        """Fetch today and yesterday from every source; returns the papers upserted."""
+        """Fetch today and yesterday from every source into the archive and the search
+        index (`paperboy.ingest`); returns the papers inserted or changed."""
         today = self.clock.now().date()
         total = 0
         for source in self.sources:
             for day in (today, today - dt.timedelta(days=1)):
                 try:
-                    papers = await source.fetch_day(day)
+                    result = await ingest(
+                        self.store,
+                        source,
+                        day,
+                        index=self.index,
+                        clock=self.clock,
+                        write_lock=self.planner.lock,
+                    )
                 except SourceError as error:
                     log.warning(
                         "ingest of %s from %s failed: %s; trying again in %g min",
@@ -354,8 +366,6 @@ class DigestScheduler:
                 except Exception:
                     log.exception("ingest of %s failed unexpectedly", day)
                     continue
-                async with self.planner.lock:
-                    result = await self.store.papers.upsert(papers, seen_at=self.clock.now())
                 total += result.inserted + result.updated
         return total
 

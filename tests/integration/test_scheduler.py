@@ -29,6 +29,7 @@ from paperboy.delivery import (
     previous_fire,
 )
 from paperboy.models import ChannelSettings
+from paperboy.search import SearchIndex, search
 from paperboy.sources.huggingface import HuggingFaceSource
 from paperboy.store import Store
 from tests.fakes.hf import FakeHF, Fault
@@ -395,3 +396,26 @@ async def test_shutdown_mid_job_logs_one_line_not_a_traceback(
         await asyncio.sleep(0.05)  # the cancelled job finishes
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR or r.exc_info]
     assert any("stopped by shutdown" in r.getMessage() for r in caplog.records)
+
+
+async def test_the_scheduled_ingest_indexes_for_search(
+    store: Store, scheduler: DigestScheduler, clock: ManualClock
+) -> None:
+    """The production ingest path (the scheduler's job) leaves the search index in step:
+    what it archived is found at once, without the search catching the index up first."""
+    async with FakeHF() as hf:
+        hf.add_day(
+            MONDAY.date(),
+            [
+                {
+                    "paper": {"id": f"2411.{n:05d}", "title": f"LoRA adapters, part {n}"},
+                    "publishedAt": "2024-11-11T00:00:00.000Z",
+                }
+                for n in (1, 2)
+            ],
+        )
+        scheduler.sources = [HuggingFaceSource(hf.base_url, retries=0)]
+        assert await scheduler.ingest_once() == 2
+    assert await SearchIndex(store).pending() == 0
+    found = await search(store, "LoRA", sync=False)
+    assert sorted(hit.paper.id for hit in found.hits) == ["2411.00001", "2411.00002"]
