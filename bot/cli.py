@@ -18,17 +18,9 @@ from typing import Annotated, Any, NoReturn
 
 import typer
 
+from paperboy.bootstrap import App, build_source, close_adapters, migrate_database, open_app
 from paperboy.chat import CommandContext
-from paperboy.commands import Commands
-from paperboy.delivery import (
-    ROLES,
-    DeliverOutcome,
-    StatusReport,
-    background,
-    deliver_day,
-    delivery_adapters,
-    status_report,
-)
+from paperboy.delivery import ROLES, DeliverOutcome, StatusReport, status_report
 from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
 from paperboy.ingest import (
     BackfillReport,
@@ -43,15 +35,11 @@ from paperboy.ingest import (
 from paperboy.matching import QueryError, parse
 from paperboy.models import Digest, Reply, SearchResults, Target
 from paperboy.plugins import formats as plugin_formats
-from paperboy.plugins import load_plugins
 from paperboy.search import SearchRequest, parse_search, results_text
 from paperboy.search import search as search_archive
 from paperboy.search import to_json as search_json
 from paperboy.sources import SourceError
 from paperboy.sources.file import SAMPLE_DATE
-from paperboy.sources.registry import source_from_spec
-from paperboy.store import Store
-from paperboy.store import migrate as run_migrations
 from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
 from paperboy_config import Settings, get_settings, settings_problems
 
@@ -179,7 +167,7 @@ def digest(
     config = settings()
 
     async def fetch() -> list:
-        return await source_from_spec(source, config).fetch_day(day)
+        return await build_source(config, source).fetch_day(day)
 
     try:
         papers = run_async(fetch())
@@ -198,7 +186,7 @@ def migrate(
 ) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     config = settings()
-    run_async(run_migrations(config.database_url))
+    run_async(migrate_database(config))
     if not quiet:
         typer.echo("database is up to date")
 
@@ -206,11 +194,9 @@ def migrate(
 async def _command(channel: str, line: str) -> Reply:
     config = settings()
     target = parse_target(channel)
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
-        await store.targets.ensure(target)
-        commands = Commands(store, source_from_spec(config.source, config))
-        return await commands.handle(CommandContext(target, user="cli"), line)
+    async with open_app(config) as app:
+        await app.store.targets.ensure(target)
+        return await app.commands().handle(CommandContext(target, user="cli"), line)
 
 
 def _print_reply(reply: Reply) -> None:
@@ -248,21 +234,20 @@ def list_command(channel: ChannelOption = "console:demo") -> None:
     _print_reply(run_async(_command(channel, "list")))
 
 
-async def _startup_digest(
-    store: Store, config: Settings, target: Target, *, demo: bool
-) -> tuple[Digest, str]:
+async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Digest, str]:
     """Ingest the latest day and build the terminal channel's digest.
 
     In the terminal demo (no chat platform configured) an unreachable Hugging Face
     falls back to the bundled sample day, clearly labelled. With chat platforms the
     sample never enters the archive: the bot goes on with what is archived.
     """
-    source_spec = config.source
+    store = bot.store
+    source_spec = bot.settings.source
     label = None
     day = None
     try:
-        quick = config.model_copy(update={"hf_retries": 0}) if demo else config
-        day = (await ingest(store, source_from_spec(source_spec, quick), None)).day
+        source = bot.source(hf_retries=0) if demo else bot.source()
+        day = (await ingest(store, source, None)).day
     except SourceError as error:
         if source_spec != "hf" or not demo:
             log.warning("could not fetch today's papers, using the archive: %s", error)
@@ -274,7 +259,7 @@ async def _startup_digest(
             )
             source_spec = "sample"
             label = f"sample data: Hugging Face Daily Papers of {SAMPLE_DATE.isoformat()}"
-            day = (await ingest(store, source_from_spec("sample", config), None)).day
+            day = (await ingest(store, bot.source("sample"), None)).day
     listed = await papers_for_day(store, None, day)
     subs = await store.subscriptions.list(target)
     channel_settings = await store.settings.get(target)
@@ -290,48 +275,44 @@ async def _startup_digest(
 
 
 async def _run(config: Settings) -> None:
-    plugins = load_plugins()
-    console_plugin = plugins.get("console")
-    if console_plugin is None or console_plugin.create is None:
-        fail("the console adapter is not installed (reinstall paperboy)")
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
-        console = console_plugin.create(config)
-        others = [
-            adapter
-            for name, plugin in plugins.items()
-            if name != "console" and plugin.create is not None
-            for adapter in [plugin.create(config)]
-            if adapter is not None
-        ]
-        target = Target("console", "", config.console_channel)
-        if await store.targets.get_id(target) is None:
-            await store.targets.ensure(target)
-            for q in config.demo_queries:
-                try:
-                    await store.subscriptions.add(target, parse(q).source.strip())
-                except QueryError as error:
-                    say(f"skipping demo query {q!r}: {error}", err=True)
-        built, source_spec = await _startup_digest(store, config, target, demo=not others)
-        await console.show(Reply(digest=built))
-        source = source_from_spec(source_spec, config)
-        tasks: list[asyncio.Task[None]] = []
-        adapters = delivery_adapters(config, plugins, running=[console, *others])
-        sources = [source_from_spec(config.source, config)]
-        try:
-            async with background(
-                store, config, role="all", adapters=adapters, sources=sources
-            ) as bg:
-                commands = Commands(store, source, on_schedule_change=bg.schedule_changed)
-                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
-                await console.start(commands.handle)
-                if tasks:  # stdin closed: keep serving the chat platforms
-                    await asyncio.gather(*tasks)
-        finally:
-            for adapter in others:
-                await adapter.stop()
-            for task in tasks:
-                task.cancel()
+    async with open_app(config, migrate=False) as bot:
+        if bot.plugins.get("console") is None or bot.plugins["console"].create is None:
+            fail("the console adapter is not installed (reinstall paperboy)")
+        await bot.migrate()
+        await _run_all(bot)
+
+
+async def _run_all(bot: App) -> None:
+    """`run`: the console, every configured chat platform, the scheduler and a worker."""
+    config, store = bot.settings, bot.store
+    console = bot.chat_adapter("console")
+    assert console is not None  # checked by _run
+    others = bot.chat_adapters()
+    target = Target("console", "", config.console_channel)
+    if await store.targets.get_id(target) is None:
+        await store.targets.ensure(target)
+        for q in config.demo_queries:
+            try:
+                await store.subscriptions.add(target, parse(q).source.strip())
+            except QueryError as error:
+                say(f"skipping demo query {q!r}: {error}", err=True)
+    built, source_spec = await _startup_digest(bot, target, demo=not others)
+    await console.show(Reply(digest=built))  # type: ignore[attr-defined]
+    source = bot.source(source_spec)
+    tasks: list[asyncio.Task[None]] = []
+    adapters = bot.delivery_adapters(running=[console, *others])
+    try:
+        async with bot.background("all", adapters=adapters) as bg:
+            commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
+            tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+            await console.start(commands.handle)
+            if tasks:  # stdin closed: keep serving the chat platforms
+                await asyncio.gather(*tasks)
+    finally:
+        for adapter in others:
+            await adapter.stop()
+        for task in tasks:
+            task.cancel()
 
 
 @app.command()
@@ -358,25 +339,12 @@ def run(
         pass
 
 
-async def _close_adapters(adapters: dict[str, Any]) -> None:
-    for adapter in {id(a): a for a in adapters.values()}.values():
-        try:
-            await adapter.stop()
-        except Exception as error:  # closing is best effort
-            log.debug("closing the %s adapter failed: %s", adapter.platform, error)
-
-
 async def _run_role(config: Settings, role: str) -> None:
     """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
-        plugins = {name: p for name, p in load_plugins().items() if name != "console"}
-        adapters = delivery_adapters(config, plugins)
-        sources = [source_from_spec(config.source, config)] if role == "scheduler" else []
+    async with open_app(config) as bot:
+        adapters = bot.delivery_adapters(include=[n for n in bot.plugins if n != "console"])
         try:
-            async with background(
-                store, config, role=role, adapters=adapters, sources=sources
-            ) as bg:
+            async with bot.background(role, adapters=adapters) as bg:
                 loop = asyncio.get_running_loop()
                 for sig in (signal.SIGTERM, signal.SIGINT):
                     with contextlib.suppress(NotImplementedError):
@@ -384,17 +352,12 @@ async def _run_role(config: Settings, role: str) -> None:
                 log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
                 await bg.wait()
         finally:
-            await _close_adapters(adapters)
+            await close_adapters(adapters)
 
 
 async def _deliver(config: Settings, day: dt.date | None) -> DeliverOutcome:
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
-        adapters = delivery_adapters(config, load_plugins())
-        try:
-            return await deliver_day(store, config, adapters, day, notice=typer.echo)
-        finally:
-            await _close_adapters(adapters)
+    async with open_app(config) as bot:
+        return await bot.deliver(day, notice=typer.echo)
 
 
 @app.command()
@@ -458,9 +421,8 @@ def status() -> None:
     config = settings()
 
     async def gather() -> StatusReport:
-        await run_migrations(config.database_url)
-        async with Store(config.database_url, default_tz=config.default_tz) as store:
-            return await status_report(store)
+        async with open_app(config) as bot:
+            return await status_report(bot.store)
 
     report = run_async(gather())
     console = Console(highlight=False, emoji=False)
@@ -515,10 +477,9 @@ def status() -> None:
 
 
 async def _search(config: Settings, request: SearchRequest, limit: int | None) -> SearchResults:
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
+    async with open_app(config) as bot:
         try:
-            return await search_archive(store, request, limit=limit)
+            return await search_archive(bot.store, request, limit=limit)
         except QueryError as error:
             fail(f"bad query: {error}")
 
@@ -556,9 +517,9 @@ def search_command(
 async def _ingest(
     config: Settings, spec: str, first: dt.date | None, last: dt.date | None, force: bool
 ) -> BackfillReport:
-    source = source_from_spec(spec, config)
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
+    source = build_source(config, spec)
+    async with open_app(config) as bot:
+        store = bot.store
         if first is None:
             result = await ingest_latest(store, source)
             report = BackfillReport(source.name)
@@ -633,12 +594,12 @@ def ingest_command(
 
 
 async def _serve(config: Settings, host: str, port: int) -> None:
-    hooks = [p.hooks["serve"] for p in load_plugins().values() if "serve" in p.hooks]
-    if not hooks:
-        fail("no installed adapter serves HTTP (the Slack adapter does)")
-    await run_migrations(config.database_url)
-    async with Store(config.database_url, default_tz=config.default_tz) as store:
-        commands = Commands(store, source_from_spec(config.source, config))
+    async with open_app(config, migrate=False) as bot:
+        hooks = bot.hooks("serve")
+        if not hooks:
+            fail("no installed adapter serves HTTP (the Slack adapter does)")
+        await bot.migrate()
+        commands = bot.commands()
         try:
             await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
         except ValueError as error:  # a hook's "not configured" answer

@@ -7,18 +7,32 @@ configured platforms and to offer their output formats (`digest --format slack`)
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any
 
 from paperboy.chat import ChatAdapter
-from paperboy.models import Digest
+from paperboy.models import Digest, Subscription, Target
 from paperboy_config import Settings
 
 GROUP = "paperboy.adapters"
 
 Formatter = Callable[[Digest], str]
+SubscriptionLister = Callable[[Target], Awaitable[Sequence[Subscription]]]
+
+
+@dataclass(frozen=True)
+class CoreServices:
+    """What the core lends an adapter beyond its settings (built by `paperboy.bootstrap`).
+
+    An adapter uses these for what its platform needs besides answering commands, such
+    as Discord's autocomplete of a channel's subscriptions; it never reaches into the
+    command handler it is given for them.
+    """
+
+    #: A channel's subscriptions, oldest first.
+    subscriptions: SubscriptionLister | None = None
 
 
 @dataclass(frozen=True)
@@ -29,7 +43,7 @@ class AdapterPlugin:
     # CLI output formats this adapter renders, e.g. {"slack": to_json_text}.
     formats: Mapping[str, Formatter] = field(default_factory=dict)
     # Build the adapter when its settings are present; None when not configured.
-    create: Callable[[Settings], ChatAdapter | None] | None = None
+    create: Callable[[Settings, CoreServices], ChatAdapter | None] | None = None
     # Extra hooks by name (e.g. an HTTP app factory), looked up by the CLI.
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 

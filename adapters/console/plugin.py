@@ -7,7 +7,7 @@ import io
 from rich.console import Console
 
 from paperboy.models import Digest
-from paperboy.plugins import AdapterPlugin
+from paperboy.plugins import AdapterPlugin, CoreServices
 from paperboy_adapters.console.adapter import ConsoleAdapter
 from paperboy_adapters.console.render import render_digest
 from paperboy_config import Settings
@@ -22,7 +22,7 @@ def to_text(digest: Digest, width: int = 100) -> str:
     return buffer.getvalue()
 
 
-def create(settings: Settings) -> ConsoleAdapter:
+def create(settings: Settings, services: CoreServices | None = None) -> ConsoleAdapter:
     return ConsoleAdapter(settings.console_channel)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import discord
@@ -24,7 +24,8 @@ from discord import app_commands
 from discord.http import Route
 
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
-from paperboy.models import Digest, Reply, Subscription, Target
+from paperboy.models import Digest, Reply, Target
+from paperboy.plugins import SubscriptionLister
 from paperboy_adapters.discord import limits
 from paperboy_adapters.discord.render import NO_MENTIONS, Body, render, render_reply
 from paperboy_adapters.discord.rest import DiscordREST, api_base, nonce_for
@@ -39,19 +40,9 @@ PERMISSIONS = discord.Permissions(send_messages=True, embed_links=True)
 SCOPES = ("bot", "applications.commands")
 EPHEMERAL = 64
 
-SubscriptionLister = Callable[[Target], Awaitable[Sequence[Subscription]]]
-
-
 def invite_url(application_id: int) -> str:
     """The OAuth2 URL that adds the bot with exactly the scopes and permissions it uses."""
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)
-
-
-def lister_from_handler(handler: CommandHandler) -> SubscriptionLister | None:
-    """`store.subscriptions.list` of the `Commands` whose bound `handle` we were given."""
-    store = getattr(getattr(handler, "__self__", None), "store", None)
-    subscriptions = getattr(store, "subscriptions", None)
-    return getattr(subscriptions, "list", None)
 
 
 class _Tree(app_commands.CommandTree):
@@ -144,8 +135,6 @@ class DiscordAdapter:
         delivery) there is no gateway: this just waits for `stop()`.
         """
         self._on_command = on_command
-        if self._subscriptions is None:
-            self._subscriptions = lister_from_handler(on_command)
         if not self._token or not self.connect:
             await self._stopping.wait()
             return

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from paperboy.plugins import AdapterPlugin
+from paperboy.plugins import AdapterPlugin, CoreServices
 from paperboy_adapters.discord.adapter import DiscordAdapter
 from paperboy_adapters.discord.render import to_json
 from paperboy_config import Settings
 
 
-def create(settings: Settings) -> DiscordAdapter | None:
-    """The gateway adapter, when a bot token is configured."""
+def create(settings: Settings, services: CoreServices | None = None) -> DiscordAdapter | None:
+    """The gateway adapter, when a bot token is configured. Its autocomplete lists a
+    channel's subscriptions through `services.subscriptions`."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         return None
     return DiscordAdapter(
@@ -18,6 +19,7 @@ def create(settings: Settings) -> DiscordAdapter | None:
         dev_guild=settings.discord_dev_guild,
         require_manage_channels=settings.discord_require_manage_channels,
         timeout=settings.delivery_send_timeout,
+        subscriptions=services.subscriptions if services is not None else None,
     )
 
 

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from paperboy.plugins import AdapterPlugin
+from paperboy.plugins import AdapterPlugin, CoreServices
 from paperboy_adapters.slack.adapter import SlackAdapter
 from paperboy_adapters.slack.http import serve
 from paperboy_adapters.slack.render import to_json
 from paperboy_config import Settings
 
 
-def create(settings: Settings) -> SlackAdapter | None:
+def create(settings: Settings, services: CoreServices | None = None) -> SlackAdapter | None:
     """The adapter when a bot token is set (else None).
 
     With an app token it connects in Socket Mode on `start()`; with only a bot token it

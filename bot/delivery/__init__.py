@@ -32,7 +32,6 @@ from paperboy.delivery.sender import (
     DeliveryStats,
     RetryPolicy,
     adapters_by_platform,
-    delivery_adapters,
 )
 from paperboy.delivery.service import (
     ROLES,
@@ -66,7 +65,6 @@ __all__ = [
     "adapters_by_platform",
     "background",
     "deliver_day",
-    "delivery_adapters",
     "describe",
     "fire_on",
     "is_active",

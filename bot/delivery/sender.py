@@ -46,7 +46,6 @@ from typing import Any
 from paperboy.chat import ChatAdapter, ChatError, MessageRef
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.planner import render_parts
-from paperboy.plugins import AdapterPlugin
 from paperboy.store import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck, Store
 from paperboy_config import Settings
 
@@ -107,38 +106,6 @@ def adapters_by_platform(adapters: Iterable[ChatAdapter]) -> dict[str, ChatAdapt
         for platform in getattr(adapter, "platforms", None) or (adapter.platform,):
             out.setdefault(platform, adapter)
     return out
-
-
-def delivery_adapters(
-    settings: Settings,
-    plugins: Mapping[str, AdapterPlugin],
-    *,
-    running: Iterable[ChatAdapter] = (),
-    include: Iterable[str] | None = None,
-) -> dict[str, ChatAdapter]:
-    """The adapters to deliver with: those already running, then each plugin's `poster`
-    hook (delivery without a gateway connection) or its `create()`.
-
-    `include` limits the plugins asked (None: all). Plugins that are not configured
-    (`create` gives None) are left out: their targets' digests wait, visibly.
-    """
-    found = list(running)
-    have = {p for a in found for p in (getattr(a, "platforms", None) or (a.platform,))}
-    wanted = set(include) if include is not None else None
-    for name, plugin in plugins.items():
-        if name in have or (wanted is not None and name not in wanted):
-            continue
-        adapter: ChatAdapter | None = None
-        try:
-            if "poster" in plugin.hooks:
-                adapter = plugin.hooks["poster"](settings)
-            elif plugin.create is not None:
-                adapter = plugin.create(settings)
-        except Exception as error:  # a broken plugin must not stop delivery elsewhere
-            log.warning("the %s adapter could not be set up for delivery: %s", name, error)
-        if adapter is not None:
-            found.append(adapter)
-    return adapters_by_platform(found)
 
 
 class Deliverer:

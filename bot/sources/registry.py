@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from paperboy.sources import DEFAULT_MAX_BYTES, PaperSource, SourceError
+from paperboy.sources import PaperSource, SourceError
 from paperboy.sources.file import FileSource
 from paperboy.sources.huggingface import HuggingFaceSource
 
@@ -15,9 +15,9 @@ if TYPE_CHECKING:
 SPECS = "hf, sample or the path of a daily_papers JSON file"
 
 
-def source_from_spec(spec: str, settings: Settings | None = None) -> PaperSource:
-    """`hf`: the live API (configured by `settings`, default `get_settings()`); `arxiv`: the
-    arXiv listing of `settings.arxiv_categories`;
+def source_from_spec(spec: str, settings: Settings) -> PaperSource:
+    """`hf`: the live API (configured by `settings`); `arxiv`: the arXiv listing of
+    `settings.arxiv_categories`;
     `sample`: the bundled day of 2024-11-11; anything else: a file path.
 
     Names are case-insensitive; a file called `hf` or `sample` is reachable as `./hf`.
@@ -28,20 +28,11 @@ def source_from_spec(spec: str, settings: Settings | None = None) -> PaperSource
     if not name:
         raise SourceError(f"no source given: use {SPECS}")
     if name.lower() == "hf":
-        if settings is None:
-            from paperboy_config.settings import get_settings
-
-            settings = get_settings()
         return HuggingFaceSource.from_settings(settings)
     if name.lower() == "arxiv":
         from paperboy.sources.arxiv import ArxivSource
 
-        if settings is None:
-            from paperboy_config.settings import get_settings
-
-            settings = get_settings()
         return ArxivSource.from_settings(settings)
     if name.lower() == "sample":
         return FileSource.sample()
-    max_bytes = settings.http_max_bytes if settings is not None else DEFAULT_MAX_BYTES
-    return FileSource(Path(name), max_bytes=max_bytes)
+    return FileSource(Path(name), max_bytes=settings.http_max_bytes)

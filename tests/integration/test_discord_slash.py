@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from paperboy.bootstrap import open_app
 from paperboy.chat import CommandContext
 from paperboy.commands import Commands
 from paperboy.models import Reply, Target
@@ -42,7 +43,9 @@ def commands(store) -> Commands:
 @pytest.fixture
 async def bot(fake: FakeDiscord, commands: Commands) -> AsyncIterator[DiscordAdapter]:
     # defer_after is generous: these tests look at answers, not at timing.
-    async with running_bot(fake, commands.handle, defer_after=30.0) as adapter:
+    async with running_bot(
+        fake, commands.handle, defer_after=30.0, subscriptions=commands.store.subscriptions.list
+    ) as adapter:
         yield adapter
 
 
@@ -301,3 +304,38 @@ async def test_refused_token_fails_start_and_restores_the_rest_base(fake: FakeDi
         await asyncio.wait_for(adapter.start(lambda ctx, line: None), 15)
     assert Route.BASE == before
     assert fake.sessions == []
+
+
+async def test_the_app_gives_the_adapter_its_subscriptions(fake: FakeDiscord, db_url: str) -> None:
+    """The Discord adapter built by the composition root lists a channel's subscriptions
+    (autocomplete) through what the plugin contract passes it, whatever handler it gets."""
+    settings = Settings(
+        _env_file=None,
+        database_url=db_url,
+        source="sample",
+        discord_token=fake.token,
+        discord_api_url=fake.api_url,
+    )
+    async with open_app(settings) as app:
+        adapter = app.chat_adapter("discord")
+        assert isinstance(adapter, DiscordAdapter)
+        adapter.client_options["guild_ready_timeout"] = 0.05
+        commands = app.commands()
+
+        async def handler(ctx: CommandContext, text: str) -> Reply:  # not a bound method
+            return await commands.handle(ctx, text)
+
+        async with running_bot(fake, handler, adapter=adapter):
+            await papers(fake, "subscribe", query="LoRA")
+            typing = await fake.autocomplete(
+                "papers",
+                "unsubscribe",
+                {"subscription": ""},
+                "subscription",
+                guild_id=GUILD,
+                channel_id=CHANNEL,
+            )
+            (sub,) = await app.store.subscriptions.list(TARGET)
+            assert await typing.autocomplete_choices() == [
+                {"name": f"#{sub.id} LoRA", "value": str(sub.id)}
+            ]

@@ -190,6 +190,9 @@ def test_most_common_day() -> None:
 
 # -- registry ----------------------------------------------------------------------
 
+#: Settings from their defaults only (no environment file).
+PLAIN = Settings(_env_file=None)
+
 
 def test_registry_hf() -> None:
     settings = Settings(
@@ -207,19 +210,19 @@ def test_registry_hf() -> None:
 
 
 async def test_registry_sample_and_path(tmp_path: Path) -> None:
-    sample = source_from_spec("sample")
+    sample = source_from_spec("sample", PLAIN)
     assert isinstance(sample, FileSource)
     assert len(await sample.fetch_day(None)) == 9
     path = tmp_path / "day.json"
     path.write_text("[]")
-    source = source_from_spec(f" {path} ")
+    source = source_from_spec(f" {path} ", PLAIN)
     assert isinstance(source, FileSource) and source.path == path
 
 
 @pytest.mark.parametrize("spec", ["", "  "])
 def test_registry_rejects_an_empty_spec(spec: str) -> None:
     with pytest.raises(SourceError) as err:
-        source_from_spec(spec)
+        source_from_spec(spec, PLAIN)
     assert (
         str(err.value) == "no source given: use hf, sample or the path of a daily_papers JSON file"
     )
@@ -227,6 +230,6 @@ def test_registry_rejects_an_empty_spec(spec: str) -> None:
 
 async def test_registry_missing_file_fails_at_fetch(tmp_path: Path) -> None:
     path = tmp_path / "no" / "such.json"
-    source = source_from_spec(str(path))  # commands that never fetch still work
+    source = source_from_spec(str(path), PLAIN)  # commands that never fetch still work
     with pytest.raises(SourceError, match="no such file"):
         await source.fetch_day(None)

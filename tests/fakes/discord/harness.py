@@ -17,11 +17,17 @@ from tests.fakes.discord.server import FakeDiscord
 
 @contextlib.asynccontextmanager
 async def running_bot(
-    fake: FakeDiscord, handler: CommandHandler, **options: Any
+    fake: FakeDiscord,
+    handler: CommandHandler,
+    *,
+    adapter: DiscordAdapter | None = None,
+    **options: Any,
 ) -> AsyncIterator[DiscordAdapter]:
-    """Start the adapter on `fake`, wait until discord.py is READY, stop it afterwards."""
-    options.setdefault("client_options", {"guild_ready_timeout": 0.05})
-    adapter = DiscordAdapter(fake.token, api_url=fake.api_url, **options)
+    """Start the adapter on `fake` (a new one made with `options`, or `adapter`), wait
+    until discord.py is READY, stop it afterwards."""
+    if adapter is None:
+        options.setdefault("client_options", {"guild_ready_timeout": 0.05})
+        adapter = DiscordAdapter(fake.token, api_url=fake.api_url, **options)
     task = asyncio.create_task(adapter.start(handler))
     ready = asyncio.create_task(adapter.ready.wait())
     try:
