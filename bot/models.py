@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 ARXIV_ABS = "https://arxiv.org/abs/"
 ARXIV_PDF = "https://arxiv.org/pdf/"
@@ -120,6 +120,11 @@ class Paper:
             github=self.github_url,
             project=self.project_url,
         )
+
+
+#: Paper's fields in order: the one list the store's columns, the codec and the
+#: search index follow (derived, so a new field needs no second list kept by hand).
+PAPER_FIELDS: tuple[str, ...] = tuple(f.name for f in fields(Paper))
 
 
 @dataclass(frozen=True, slots=True)

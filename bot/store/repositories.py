@@ -29,7 +29,15 @@ from paperboy.errors import (
     InvalidSubscriptionError,
     SubscriptionLimitError,
 )
-from paperboy.models import MAX_INTEGER, WEEKDAYS, ChannelSettings, Paper, Subscription, Target
+from paperboy.models import (
+    MAX_INTEGER,
+    PAPER_FIELDS,
+    WEEKDAYS,
+    ChannelSettings,
+    Paper,
+    Subscription,
+    Target,
+)
 from paperboy.store.tables import channel_settings, papers, subscriptions, targets
 
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
@@ -160,7 +168,8 @@ async def _ensure_target(ctx: StoreContext, conn: AsyncConnection, target: Targe
 
 
 def paper_columns(paper: Paper) -> dict[str, Any]:
-    """The `papers` columns a paper is stored with (timestamps aside).
+    """The `papers` columns a paper is stored with (timestamps aside): one per field of
+    `Paper` (`PAPER_FIELDS`), as given but for the conversions below.
 
     Raises ValueError for an empty or too long id.
     """
@@ -168,26 +177,24 @@ def paper_columns(paper: Paper) -> dict[str, Any]:
         raise ValueError(f"paper id {paper.id!r} is empty")
     if len(paper.id) > 64:
         raise ValueError(f"paper id {paper.id[:80]!r} is longer than 64 characters")
-    authors = [_text(a) for a in paper.authors if a]
-    keywords = [_text(k) for k in paper.ai_keywords if k]
-    return {
-        "id": paper.id,
-        "title": _text(paper.title) or "",
-        "abstract": _text(paper.abstract) or "",
-        # Empty lists and strings are stored as NULL: "nothing new" for the upsert's COALESCE.
-        "authors": authors or None,
-        "published_at": paper.published_at,
-        "daily_date": paper.daily_date,
-        # An SQL INTEGER (32 bits on PostgreSQL): a larger count is kept as the largest.
-        "upvotes": min(max(int(paper.upvotes or 0), -MAX_INTEGER - 1), MAX_INTEGER),
-        "ai_summary": _text(paper.ai_summary) or None,
-        "ai_keywords": keywords or None,
-        "github_url": _text(paper.github_url) or None,
-        "project_url": _text(paper.project_url) or None,
-        "thumbnail_url": _text(paper.thumbnail_url) or None,
-        "on_hf": bool(paper.on_hf),
-        "source": _text(paper.source) or "hf",
-    }
+    values = dict(zip(PAPER_FIELDS, _paper_values_of(paper), strict=True))
+    # Empty strings and lists are stored as NULL: "nothing new" for the upsert's COALESCE.
+    values["title"] = _text(paper.title) or ""
+    values["abstract"] = _text(paper.abstract) or ""
+    values["authors"] = [_text(a) for a in paper.authors if a] or None
+    # An SQL INTEGER (32 bits on PostgreSQL): a larger count is kept as the largest.
+    values["upvotes"] = min(max(int(paper.upvotes or 0), -MAX_INTEGER - 1), MAX_INTEGER)
+    values["ai_summary"] = _text(paper.ai_summary) or None
+    values["ai_keywords"] = [_text(k) for k in paper.ai_keywords if k] or None
+    values["github_url"] = _text(paper.github_url) or None
+    values["project_url"] = _text(paper.project_url) or None
+    values["thumbnail_url"] = _text(paper.thumbnail_url) or None
+    values["on_hf"] = bool(paper.on_hf)
+    values["source"] = _text(paper.source) or "hf"
+    return values
+
+
+_paper_values_of = operator.attrgetter(*PAPER_FIELDS)
 
 
 def _paper_values(paper: Paper, seen_at: dt.datetime) -> dict[str, Any]:
@@ -227,24 +234,16 @@ async def _insert_new(conn: AsyncConnection, rows: Sequence[dict[str, Any]]) -> 
     await conn.exec_driver_sql(sql, params)
 
 
+_row_values_of = operator.itemgetter(*PAPER_FIELDS)
+
+
 def paper_from_row(row: Row[Any]) -> Paper:
-    m = row._mapping
-    return Paper(
-        id=m["id"],
-        title=m["title"],
-        abstract=m["abstract"] or "",
-        authors=tuple(m["authors"] or ()),
-        published_at=m["published_at"],
-        daily_date=m["daily_date"],
-        upvotes=m["upvotes"],
-        ai_summary=m["ai_summary"],
-        ai_keywords=tuple(m["ai_keywords"] or ()),
-        github_url=m["github_url"],
-        project_url=m["project_url"],
-        thumbnail_url=m["thumbnail_url"],
-        on_hf=bool(m["on_hf"]),
-        source=m["source"],
-    )
+    values = dict(zip(PAPER_FIELDS, _row_values_of(row._mapping), strict=True))
+    values["abstract"] = values["abstract"] or ""
+    values["authors"] = tuple(values["authors"] or ())
+    values["ai_keywords"] = tuple(values["ai_keywords"] or ())
+    values["on_hf"] = bool(values["on_hf"])
+    return Paper(**values)
 
 
 def _paper_merge(excluded: Any) -> dict[str, Any]:

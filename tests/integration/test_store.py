@@ -16,7 +16,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy.engine import make_url
 
-from paperboy.models import ChannelSettings, Paper, Target
+from paperboy.models import PAPER_FIELDS, ChannelSettings, Paper, Target
 from paperboy.store import (
     MAX_QUERY_LENGTH,
     MAX_SUBSCRIPTIONS_PER_CHANNEL,
@@ -32,7 +32,7 @@ from paperboy.store import (
     migrate,
 )
 from paperboy.store.db import normalise_url
-from paperboy.store.repositories import CHUNK_SIZE
+from paperboy.store.repositories import CHUNK_SIZE, paper_columns
 from paperboy.store.tables import is_native_search_table, metadata, papers, targets
 from tests import conftest
 
@@ -492,3 +492,9 @@ async def test_settings_update_and_validation(store: Store) -> None:
     assert await store.settings.get(SLACK) == resumed
     assert await all_targets(store) == [SLACK]
     assert await scalar(store, "SELECT count(*) FROM channel_settings") == 1
+
+
+def test_the_papers_table_follows_the_paper_fields() -> None:
+    """One field list: Paper's. Every field has its column and is written by the upsert."""
+    assert set(PAPER_FIELDS) <= set(papers.c.keys())
+    assert tuple(paper_columns(paper("2411.00001"))) == PAPER_FIELDS

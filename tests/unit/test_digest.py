@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import replace
 
 from paperboy.digest.build import SUMMARY_LIMIT, cut_at_word, digest_for_queries, summarize
-from paperboy.models import Paper
+from paperboy.digest.codec import digest_from_json, digest_to_json
+from paperboy.models import MAX_TITLE, Digest, DigestEntry, Paper, Span
 
 DAY = dt.date(2024, 11, 11)
 
@@ -89,3 +92,95 @@ def test_summary_highlights_point_at_matched_terms() -> None:
 def test_no_match_gives_empty_digest() -> None:
     d = digest_for_queries([paper("1", "exploration of things")], ["LoRA"], day=DAY)
     assert d.entries == () and d.checked == 1
+
+
+# -- the outbox's JSON codec ---------------------------------------------------------
+
+
+def _codec_digest() -> Digest:
+    full = Paper(
+        id="2411.00001",
+        title="QLoRA for everyone",
+        abstract="We adapt LoRA.",
+        authors=("A. Author", "B. Author"),
+        published_at=dt.datetime(2024, 11, 10, 17, 30, tzinfo=dt.UTC),
+        daily_date=dt.date(2024, 11, 11),
+        upvotes=7,
+        ai_summary="요약",
+        ai_keywords=("LoRA", "PEFT"),
+        github_url="https://github.com/a/b",
+        project_url="https://p.example/",
+        thumbnail_url="https://cdn/x.png",
+        on_hf=False,
+        source="arxiv",
+    )
+    entry = DigestEntry(
+        paper=full,
+        matched_terms=("LoRA",),
+        summary="We adapt LoRA.",
+        summary_highlights=(Span(9, 13),),
+        title_highlights=(Span(1, 5),),
+        authors=("A. Author",),
+        more_authors=1,
+    )
+    return Digest(
+        date=dt.date(2024, 11, 11),
+        queries=("LoRA",),
+        checked=9,
+        entries=(entry,),
+        omitted=2,
+        source_label="sample",
+        full_list_url="https://example.org/all",
+        title="Search: LoRA",
+    )
+
+
+def test_codec_round_trips_every_field_through_json_text() -> None:
+    digest = _codec_digest()
+    data = json.loads(json.dumps(digest_to_json(digest)))  # what the outbox column holds
+    assert digest_from_json(data) == digest
+
+
+def test_codec_reads_what_earlier_releases_stored() -> None:
+    """Outbox rows planned before an upgrade are still sent after it."""
+    stored = {
+        "date": "2024-11-11",
+        "queries": ["LoRA"],
+        "checked": 9,
+        "omitted": 2,
+        "source_label": "sample",
+        "full_list_url": "https://example.org/all",
+        "entries": [
+            {
+                "paper": {
+                    "id": "2411.00001",
+                    "title": "QLoRA for everyone",
+                    "abstract": "We adapt LoRA.",
+                    "authors": ["A. Author", "B. Author"],
+                    "published_at": "2024-11-10T17:30:00+00:00",
+                    "daily_date": "2024-11-11",
+                    "upvotes": 7,
+                    "ai_summary": "요약",
+                    "ai_keywords": ["LoRA", "PEFT"],
+                    "github_url": "https://github.com/a/b",
+                    "project_url": "https://p.example/",
+                    "thumbnail_url": "https://cdn/x.png",
+                    "on_hf": False,
+                    "source": "arxiv",
+                },
+                "matched_terms": ["LoRA"],
+                "summary": "We adapt LoRA.",
+                "summary_highlights": [[9, 13]],
+                "title_highlights": [[1, 5]],
+                "authors": ["A. Author"],
+                "more_authors": 1,
+            }
+        ],
+    }
+    assert digest_from_json(stored) == replace(_codec_digest(), title=None)
+
+
+def test_codec_cuts_a_stored_paper_to_its_caps() -> None:
+    data = digest_to_json(_codec_digest())
+    data["entries"][0]["paper"]["title"] = "x" * (MAX_TITLE + 10)
+    assert len(digest_from_json(data).entries[0].paper.title) == MAX_TITLE
