@@ -23,7 +23,6 @@ from paperboy.models import Target
 from paperboy.sources import SourceError
 from paperboy.sources.arxiv import ArxivSource
 from paperboy.sources.huggingface import HuggingFaceSource
-from paperboy.store import Store
 from tests.fakes.arxiv import ArxivEntry, FakeArxiv
 from tests.fakes.arxiv import Fault as ArxivFault
 from tests.fakes.hf import FakeHF, Fault
@@ -148,8 +147,8 @@ async def test_arxiv_slow_drip_times_out_with_a_clear_error(arxiv: FakeArxiv) ->
 async def test_run_startup_falls_back_to_the_sample_when_hf_drips(
     fake: FakeHF, sqlite_url: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from paperboy.bootstrap import open_app
     from paperboy.cli import _startup_digest
-    from paperboy.store import migrate
     from paperboy_config.settings import Settings
 
     fake.fail_always(Fault.slow_drip(0.05))
@@ -161,11 +160,10 @@ async def test_run_startup_falls_back_to_the_sample_when_hf_drips(
         hf_retries=2,
     )
     target = Target("console", "", "demo")
-    await migrate(sqlite_url)
-    async with Store(sqlite_url) as store:
-        await store.targets.ensure(target)
-        await store.subscriptions.add(target, "pipeline parallelism")
-        digest, source = await _startup_digest(store, config, target, demo=True)
+    async with open_app(config) as app:
+        await app.store.targets.ensure(target)
+        await app.store.subscriptions.add(target, "pipeline parallelism")
+        digest, source = await _startup_digest(app, target, demo=True)
     assert source == "sample"
     assert digest.source_label and "sample data" in digest.source_label
     assert [e.paper.id for e in digest.entries] == ["2411.05288"]
