@@ -7,7 +7,7 @@ arguments, and its Reply is rendered natively by the adapter.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
@@ -32,7 +32,7 @@ class CommandContext:
     can_manage: bool = True
 
 
-CommandHandler = Callable[[CommandContext, str], Awaitable[Reply]]
+CommandHandler = Callable[[CommandContext, str], Coroutine[Any, Any, Reply]]
 
 
 @runtime_checkable

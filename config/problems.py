@@ -19,6 +19,7 @@ from typing import Any
 import annotated_types
 from pydantic import AliasChoices, SecretStr, ValidationError
 from pydantic.fields import FieldInfo
+from pydantic_core import ErrorDetails
 
 from paperboy_config.settings import Settings
 
@@ -110,8 +111,9 @@ def accepted_values(field: str) -> str:
     """What `field` accepts, in words: its own `accepted` note, else from its type."""
     info = Settings.model_fields[field]
     extra = info.json_schema_extra
-    if isinstance(extra, dict) and isinstance(extra.get("accepted"), str):
-        return extra["accepted"]
+    accepted = extra.get("accepted") if isinstance(extra, dict) else None
+    if isinstance(accepted, str):
+        return accepted
     kinds = _base_types(info.annotation)
     if list in kinds:
         return "a comma-separated list"
@@ -131,7 +133,7 @@ def _shown(value: object) -> str:
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 
 
-def _reason(error: dict[str, Any]) -> str:
+def _reason(error: ErrorDetails) -> str:
     kind = error.get("type", "")
     if kind in _SHORT_REASONS:
         return _SHORT_REASONS[kind]
@@ -152,7 +154,7 @@ def _field_of(name: str) -> str:
     return name
 
 
-def _problems(errors: Iterable[dict[str, Any]]) -> list[str]:
+def _problems(errors: Iterable[ErrorDetails]) -> list[str]:
     lines: list[str] = []
     seen: set[str] = set()
     for error in errors:

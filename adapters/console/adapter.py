@@ -22,6 +22,8 @@ class ConsoleAdapter:
     """The terminal as one chat channel (`console:<channel>`)."""
 
     platform = "console"
+    #: A terminal keeps no history to look a part up in: delivery resends without waiting.
+    finds_sent = False
 
     def __init__(
         self,
@@ -45,6 +47,10 @@ class ConsoleAdapter:
         self.console.print(part)
         self._sent += 1
         return MessageRef(target, str(self._sent))
+
+    async def find_sent(self, target: Target, key: str) -> MessageRef | None:
+        """Nothing to look up: the terminal keeps no history."""
+        return None
 
     async def show(self, item: Digest | Reply) -> None:
         for part in self.render(item):

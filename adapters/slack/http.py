@@ -38,7 +38,7 @@ HEALTH_PATH = "/healthz"
 REFUSALS = web.AppKey("refusals", Refusals)
 
 
-class _ServerLog(logging.LoggerAdapter):  # type: ignore[type-arg]
+class _ServerLog(logging.LoggerAdapter):
     """aiohttp's server log for `runner()`: a request aiohttp cannot read as HTTP is one
     rate-limited WARNING (through `Refusals`), not an ERROR with a traceback."""
 

@@ -102,7 +102,7 @@ def _runs(
             intervals[-1][1] = max(intervals[-1][1], end)
         else:
             intervals.append([start, end])
-    out: list[list[str | bool]] = []  # [mapped text, bold]
+    out: list[tuple[str, bool]] = []  # (mapped text, bold)
     last_space = True  # at the start: leading spaces dropped
     emitted = 0
     complete = True
@@ -126,10 +126,10 @@ def _runs(
             last_space = False
         emitted += len(mapped)
         if out and out[-1][1] == bold:
-            out[-1][0] += mapped  # type: ignore[operator]
+            out[-1] = (out[-1][0] + mapped, bold)
         else:
-            out.append([mapped, bold])
-    runs = [(str(t), bool(b)) for t, b in out]
+            out.append((mapped, bold))
+    runs = out
     # Merge "bold, space, bold" into one bold run ("pipeline parallelism").
     merged: list[tuple[str, bool]] = []
     for text, bold in runs:

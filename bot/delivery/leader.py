@@ -49,9 +49,11 @@ class SchedulerLock:
         conn = await self.store.engine.connect()
         try:
             conn = await conn.execution_options(isolation_level="AUTOCOMMIT")
-            schema = (await conn.execute(sa.text("SELECT current_schema()"))).scalar_one()
+            schema: str = (await conn.execute(sa.text("SELECT current_schema()"))).scalar_one()
             key = scheduler_lock_key(str(schema))
-            got = (await conn.execute(sa.select(sa.func.pg_try_advisory_lock(key)))).scalar_one()
+            got: bool = (
+                await conn.execute(sa.select(sa.func.pg_try_advisory_lock(key)))
+            ).scalar_one()
         except Exception:
             await conn.close()
             raise

@@ -22,7 +22,7 @@ import datetime as dt
 import json
 import logging
 from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
@@ -199,12 +199,12 @@ class Planner:
         candidates = await repo.papers_seen(min(since.values()), until)
         seen_at = {paper.id: when for paper, when in candidates}
         times = [when for _, when in candidates]
-        matches: dict[Hashable, list[PaperMatch]] = {}
+        matches: Mapping[Hashable, list[PaperMatch]] = {}
         if matcher is not None and candidates:
             matches = matcher.match([paper for paper, _ in candidates])
 
-        for start in range(0, len(todo), self.batch_size):
-            batch = todo[start : start + self.batch_size]
+        for offset in range(0, len(todo), self.batch_size):
+            batch = todo[offset : offset + self.batch_size]
             async with repo.planning() as tx:
                 marks = await tx.lock_targets([d.target_id for d in batch])
                 runs: list[NewRun] = []
@@ -276,18 +276,21 @@ class Planner:
             max_papers=settings.max_papers,
             min_upvotes=settings.min_upvotes,
         )
-        common = {
-            "target_id": state.id,
-            "digest_date": due.digest_date,
-            "trigger": due.trigger,
-            "window_start": since,
-            "window_end": until,
-        }
+        empty = NewRun(
+            target_id=state.id,
+            digest_date=due.digest_date,
+            trigger=due.trigger,
+            window_start=since,
+            window_end=until,
+            digest=None,
+            paper_ids=(),
+            parts=[],
+        )
         if not digest.entries and not (settings.post_empty and queries):
-            return NewRun(**common, digest=None, paper_ids=(), parts=[])
+            return empty
         rendered = render_parts(self.adapters.get(state.target.platform), digest)
-        return NewRun(
-            **common,
+        return replace(
+            empty,
             digest=digest,
             paper_ids=tuple(e.paper.id for e in digest.entries),
             parts=rendered.parts,

@@ -476,7 +476,7 @@ class Deliverer:
 
     async def _send(self, part: ClaimedPart, adapter: ChatAdapter) -> tuple[MessageRef, bool]:
         """Post the part, or find it posted already; (reference, found)."""
-        finder = getattr(adapter, "find_sent", None)  # the console's cannot look
+        finder = getattr(adapter, "find_sent", None)  # an adapter may lack one
         if part.uncertain and finder is not None:
             found = await asyncio.wait_for(finder(part.target, part.key), self.send_timeout)
             if found is not None:

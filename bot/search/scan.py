@@ -29,7 +29,7 @@ import json
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Protocol, cast
 
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -130,6 +130,7 @@ class Scan:
                 last = taken >= len(days)
                 low = filters.low if last else max(filters.low, days[taken - 1][0] << DAY_SHIFT)
                 want = window - len(newest)
+                count: int | None
                 if papers >= self.parallel and taken - first > 1:
                     found, count = await self._halves(
                         run, query, days[first:taken], low, high, want
@@ -164,10 +165,12 @@ class Scan:
         """
         now = time.monotonic()
         if self._days_read is None or now - self._days_read[0] > DAYS_TTL:
-            rows = await conn.exec_driver_sql(
+            result = await conn.exec_driver_sql(
                 "SELECT day, docs FROM search_days WHERE docs > 0 ORDER BY day DESC"
             )
-            self._days_read = (now, [(day, docs) for day, docs in rows])
+            # exec_driver_sql is typed as a one-column result (CursorResult[Any]).
+            rows = cast("Sequence[tuple[int, int]]", result.all())
+            self._days_read = (now, list(rows))
         first, last = low >> DAY_SHIFT, high >> DAY_SHIFT
         return [(day, n) for day, n in self._days_read[1] if first <= day <= last]
 
@@ -228,7 +231,9 @@ class Scan:
             " WHERE c.docid IN (SELECT value FROM json_each(?))"
         )
         async with self.index.store.engine.connect() as conn:
-            rows = (await conn.exec_driver_sql(sql, (json.dumps(list(docids)),))).all()
+            result = await conn.exec_driver_sql(sql, (json.dumps(list(docids)),))
+            # exec_driver_sql is typed as a one-column result (CursorResult[Any]).
+            rows = cast("Sequence[tuple[int, str, int, int, str, str, str, str]]", result.all())
         return [
             StoredDoc(docid, paper_id, day, upvotes, (t, a, x, u))
             for docid, paper_id, day, upvotes, t, a, x, u in rows

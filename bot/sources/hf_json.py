@@ -222,11 +222,17 @@ def parse_daily_papers(
     `origin` names where `data` came from, for the error message. Raises
     `SourceError` only when `data` is not a list.
     """
+    items = daily_papers_list(data, origin=origin)
+    return merge_papers(
+        paper for paper in (parse_item(item, source=source) for item in items) if paper
+    )
+
+
+def daily_papers_list(data: object, *, origin: str = "response") -> list[object]:
+    """`data` as the daily_papers list it must be; `SourceError` naming `origin` if not."""
     if not isinstance(data, list):
         raise SourceError(f"{origin} is not a daily_papers list (got a JSON {_json_kind(data)})")
-    return merge_papers(
-        paper for paper in (parse_item(item, source=source) for item in data) if paper
-    )
+    return data
 
 
 def _json_kind(value: object) -> str:

@@ -33,7 +33,13 @@ import httpx
 
 from paperboy.models import Paper
 from paperboy.sources import DEFAULT_MAX_BYTES, Sleep, SourceError
-from paperboy.sources.hf_json import load_json, merge_papers, normalize_arxiv_id, parse_daily_papers
+from paperboy.sources.hf_json import (
+    daily_papers_list,
+    load_json,
+    merge_papers,
+    normalize_arxiv_id,
+    parse_daily_papers,
+)
 from paperboy.sources.http_client import (
     Fetched,
     Retrier,
@@ -221,10 +227,9 @@ class HuggingFaceSource:
             data = load_json(response.body)
         except (ValueError, RecursionError) as exc:
             raise Transient(f"malformed JSON ({untrusted(str(exc), 120)})") from exc
-        if not isinstance(data, list):
-            # Let the parser produce the shape error with its wording.
-            parse_daily_papers(data, origin=f"Hugging Face response from {untrusted(response.url)}")
-        return data
+        return daily_papers_list(
+            data, origin=f"Hugging Face response from {untrusted(response.url)}"
+        )
 
 
 def _item_id(item: object) -> str | None:

@@ -756,7 +756,7 @@ class OutboxRepo:
                     .order_by(outbox.c.id)
                     .with_for_update()
                 )
-                ids = list((await conn.execute(owned)).scalars())
+                ids: list[int] = list((await conn.execute(owned)).scalars())
                 if ids:
                     await conn.execute(
                         sa.update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=until)

@@ -313,7 +313,7 @@ class PaperRepo:
                 where=changed_if,
             ).returning(papers.c.id)
             async with self._ctx.writer.begin() as conn:
-                existing = set(
+                existing: set[str] = set(
                     (await conn.execute(sa.select(papers.c.id).where(papers.c.id.in_(ids))))
                     .scalars()
                     .all()
@@ -328,7 +328,9 @@ class PaperRepo:
                     inserted += len(fresh)
                     chunk = known
                 if chunk:
-                    written = set((await conn.execute(stmt, builtins.list(chunk))).scalars().all())
+                    written: set[str] = set(
+                        (await conn.execute(stmt, builtins.list(chunk))).scalars().all()
+                    )
                     inserted += len(written - existing)
                     updated += len(written & existing)
         return UpsertResult(inserted=inserted, updated=updated)

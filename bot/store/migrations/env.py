@@ -10,8 +10,10 @@ bot's settings.
 from __future__ import annotations
 
 import asyncio
+from typing import TypedDict
 
 from alembic import context
+from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 
 from paperboy.store.tables import metadata
@@ -19,7 +21,16 @@ from paperboy.store.tables import metadata
 config = context.config
 
 
-def _options(dialect_name: str) -> dict[str, object]:
+class _Options(TypedDict):
+    """The keyword arguments every `context.configure` call here shares."""
+
+    target_metadata: MetaData
+    render_as_batch: bool
+    transactional_ddl: bool
+    compare_type: bool
+
+
+def _options(dialect_name: str) -> _Options:
     return {
         "target_metadata": metadata,
         # SQLite cannot ALTER most things: later revisions go through batch mode.
