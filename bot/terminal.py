@@ -25,9 +25,7 @@ from typing import Any
 
 __all__ = ["BIDI_CONTROLS", "SafeFormatter", "json_safe", "terminal_safe", "unsafe_chars"]
 
-BIDI_CONTROLS = frozenset(
-    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-)
+BIDI_CONTROLS = frozenset(chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A)))
 """Embeddings, overrides and isolates (LRE RLE PDF LRO RLO, LRI RLI FSI PDI)."""
 
 REPLACEMENT = "\ufffd"
@@ -37,9 +35,7 @@ _TABLE[0x7F] = "\u2421"  # ␡
 _TABLE.update({c: REPLACEMENT for c in range(0x80, 0xA0)})
 _TABLE.update({ord(c): REPLACEMENT for c in BIDI_CONTROLS})
 
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]"
-)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
 _UNSAFE_IN_JSON = re.compile("[\x7f-\x9f" + "".join(sorted(BIDI_CONTROLS)) + "]")
 
 

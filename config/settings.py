@@ -224,7 +224,6 @@ class Settings(BaseSettings):
     def _trailing_slash(cls, value: str) -> str:
         return value if value.endswith("/") else value + "/"
 
-
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:

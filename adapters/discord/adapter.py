@@ -40,6 +40,7 @@ PERMISSIONS = discord.Permissions(send_messages=True, embed_links=True)
 SCOPES = ("bot", "applications.commands")
 EPHEMERAL = 64
 
+
 def invite_url(application_id: int) -> str:
     """The OAuth2 URL that adds the bot with exactly the scopes and permissions it uses."""
     return discord.utils.oauth_url(application_id, permissions=PERMISSIONS, scopes=SCOPES)

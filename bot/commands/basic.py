@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 
 QUERY_HELP = (
     "Queries: terms separated by commas (either matches); AND, OR, NOT or -term; "
-    "\"quoted phrases\"; title:, abstract:, author: prefixes. "
+    '"quoted phrases"; title:, abstract:, author: prefixes. '
     "Acronyms like LoRA are case-sensitive and match inside words (QLoRA); "
     "other words match whole words and their forms (quantization ~ quantized)."
 )

@@ -85,7 +85,8 @@ def to_markdown(digest: Digest) -> str:
         links = entry.paper.links
         title = md_escape(entry.paper.title)
         read = " or ".join(
-            link for link in (md_link("arXiv", links.arxiv), md_link("HuggingFace", links.hf))
+            link
+            for link in (md_link("arXiv", links.arxiv), md_link("HuggingFace", links.hf))
             if link
         )
         extras = [
