@@ -33,7 +33,7 @@ import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Self
+from typing import Any, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -43,6 +43,7 @@ from paperboy.search.lexemes import (
     AUTHOR_PREFIX,
     DAY_SHIFT,
     TITLE_PREFIX,
+    FieldText,
     IndexDoc,
     analyze,
     day_key,
@@ -329,7 +330,9 @@ class SearchIndex:
             )
             current: dict[str, int] = {}
             existing: dict[str, int] = {}
-            for pid, seq, docid in result:
+            # A text query's rows are untyped: the SELECT above names what they hold.
+            pending = cast("Sequence[tuple[str, int, int | None]]", result.all())
+            for pid, seq, docid in pending:
                 current[pid] = seq
                 if docid is not None:
                     existing[pid] = docid
@@ -369,7 +372,7 @@ class SearchIndex:
                 out[doc.paper_id] = old
                 continue
             if base not in next_free:
-                top = (
+                top: int | None = (
                     await conn.execute(
                         sa.text(
                             "SELECT max(docid) FROM search_docs WHERE docid BETWEEN :lo AND :hi"
@@ -427,14 +430,14 @@ class SearchIndex:
             )
             return
         # The DB-API directly: these are the bulk of a backfill's writes.
-        meta = [
+        meta_rows = [
             (docids[d.paper_id], d.paper_id, d.day and d.day.isoformat(), d.upvotes, d.has_code)
             for d in docs
         ]
         await conn.exec_driver_sql(
             "INSERT INTO search_docs (docid, paper_id, day, upvotes, has_code)"
             " VALUES (?, ?, ?, ?, ?)",
-            meta,
+            meta_rows,
         )
         content = [(docids[d.paper_id], *d.text) for d in docs]
         await conn.exec_driver_sql(
@@ -493,7 +496,9 @@ class SearchIndex:
         out: dict[str, tuple[str, ...] | None] = {}
         async with self.store.engine.connect() as conn:
             for word in sorted(set(words)):
-                found = tuple((await conn.execute(sql, {"w": word, "n": limit + 1})).scalars())
+                found: tuple[str, ...] = tuple(
+                    (await conn.execute(sql, {"w": word, "n": limit + 1})).scalars()
+                )
                 out[word] = None if len(found) > limit else found
         return out
 
@@ -541,7 +546,9 @@ class SearchIndex:
             " SELECT (SELECT count(*) FROM m), (SELECT array_agg(docid) FROM newest)"
         )
         async with self._reader() as conn:
-            total, ids = (await conn.execute(sql, self.params(query, filters, n=self.window))).one()
+            row = (await conn.execute(sql, self.params(query, filters, n=self.window))).one()
+        # A text query's row is untyped: a count and an array of document ids (or NULL).
+        total, ids = cast("tuple[int, list[int] | None]", tuple(row))
         return total, list(ids or ())
 
     async def newest_ids(
@@ -602,7 +609,7 @@ async def _count_days(conn: AsyncConnection, removed: Iterable[int], added: Iter
         )
 
 
-def _candidate_columns(sql: str) -> sa.TextClause:
+def _candidate_columns(sql: str) -> sa.TextualSelect:
     return sa.text(sql).columns(
         sa.column("docid"),
         sa.column("paper_id"),
@@ -629,7 +636,7 @@ def tsvector_literal(doc: IndexDoc, *, title_only: bool = False) -> str:
     """
     positions: dict[str, list[str]] = {}
     pos = 1
-    fields = (
+    fields: tuple[tuple[FieldText, str, str], ...] = (
         (doc.title, "A", ""),
         (doc.abstract, "B", ""),
         (doc.extra, "C", ""),
