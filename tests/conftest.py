@@ -13,15 +13,26 @@ they fail, because a CI run never skips them.
 
 `store` is an open `Store` on a migrated `db_url`. `sqlite_url` and `postgres_url` give one
 backend only.
+
+Migrating takes the better part of a second, so a run (each xdist worker) migrates once
+into a template and copies it for every test that asks for `store`: for SQLite a template
+file copied to the test's own file, for PostgreSQL a template database from which
+`CREATE DATABASE ... TEMPLATE` makes the test's own database (its URL names the template's
+schema), dropped afterwards. A test that asks for `db_url` without `store` still gets an
+empty database, so the tests of migration itself migrate from scratch.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
+import shutil
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from sqlalchemy.engine import make_url
@@ -67,6 +78,91 @@ def sqlite_file_url(directory: Path) -> str:
     return f"sqlite+aiosqlite:///{directory / 'db' / 'paperboy.db'}"
 
 
+T = TypeVar("T")
+
+
+def run_apart(work: Callable[[], Awaitable[T]]) -> T:
+    """Run `work` to its end in an event loop of its own thread: a session fixture may be
+    set up while a test's loop is current, and `asyncio.run` here would unset it."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, work()).result()  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per run (per worker), copied for each test."""
+    url = sqlite_file_url(tmp_path_factory.mktemp("template"))
+    run_apart(lambda: migrate(url))
+    return Path(make_url(url).database or "")
+
+
+def sqlite_copy(template: Path, directory: Path) -> str:
+    url = sqlite_file_url(directory)
+    target = Path(make_url(url).database or "")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(template, target)
+    return url
+
+
+TEMPLATE_SCHEMA = "paperboy_test"
+
+
+def _database_url(base_url: str, database: str, schema: str | None = None) -> str:
+    url = make_url(base_url).set(database=database)
+    if schema is not None:
+        url = url.update_query_dict({"schema": schema})
+    return url.render_as_string(hide_password=False)
+
+
+async def _create_database(base_url: str, name: str, template: str | None = None) -> None:
+    admin = make_engine(base_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            suffix = f' TEMPLATE "{template}"' if template else ""
+            await conn.exec_driver_sql(f'CREATE DATABASE "{name}"{suffix}')
+    finally:
+        await admin.dispose()
+
+
+async def _drop_database(base_url: str, name: str) -> None:
+    admin = make_engine(base_url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+    try:
+        async with admin.connect() as conn:
+            # FORCE: a connection a test leaked open must not keep its database (or hang).
+            await conn.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """The name of a PostgreSQL database migrated once per run (per worker), whose tables
+    live in the schema `TEMPLATE_SCHEMA`; dropped at the end of the run."""
+    base = postgres_base_url()
+    name = f"paperboy_tpl_{uuid.uuid4().hex[:16]}"
+
+    async def build() -> None:
+        await _create_database(base, name)
+        await migrate(_database_url(base, name, TEMPLATE_SCHEMA))
+
+    try:
+        run_apart(build)
+        yield name
+    finally:
+        run_apart(lambda: _drop_database(base, name))
+
+
+@asynccontextmanager
+async def postgres_copy(base_url: str, template: str) -> AsyncIterator[str]:
+    """A database of its own made from the migrated template; yield its URL; drop it."""
+    name = f"paperboy_t_{uuid.uuid4().hex[:16]}"
+    await _create_database(base_url, name, template)
+    try:
+        yield _database_url(base_url, name, TEMPLATE_SCHEMA)
+    finally:
+        await _drop_database(base_url, name)
+
+
 @pytest.fixture(
     params=[
         pytest.param("sqlite", id="sqlite"),
@@ -74,11 +170,21 @@ def sqlite_file_url(directory: Path) -> str:
     ]
 )
 async def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """An empty, unmigrated database URL, once per backend."""
+    """An empty, unmigrated database URL, once per backend; migrated (a copy of the
+    template) when the test also asks for `store`, which opens this same database."""
+    migrated = "store" in request.fixturenames
     if request.param == "sqlite":
-        yield sqlite_file_url(tmp_path)
+        if migrated:
+            yield sqlite_copy(request.getfixturevalue("sqlite_template"), tmp_path)
+        else:
+            yield sqlite_file_url(tmp_path)
         return
-    async with postgres_schema(postgres_base_url()) as url:
+    base = postgres_base_url()
+    if migrated:
+        async with postgres_copy(base, request.getfixturevalue("postgres_template")) as url:
+            yield url
+        return
+    async with postgres_schema(base) as url:
         yield url
 
 
@@ -95,7 +201,7 @@ async def postgres_url() -> AsyncIterator[str]:
 
 @pytest.fixture
 async def store(db_url: str) -> AsyncIterator[Store]:
-    """An open `Store` on a freshly migrated database, once per backend."""
-    await migrate(db_url)
+    """An open `Store` on a freshly migrated database (a copy of the template), once per
+    backend."""
     async with Store(db_url) as opened:
         yield opened
