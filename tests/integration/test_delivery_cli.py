@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,21 +15,16 @@ import pytest
 from paperboy.clock import SystemClock
 from paperboy.models import Target
 from paperboy.store import Store, migrate
+from tests import cli_in_process as in_process
+from tests.cli_in_process import Result
 from tests.integration.delivery_support import add_target, lora_papers
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTLE = "PAPERBOY_DIGEST_SETTLE_SECONDS"
 
 
-def paperboy(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+def paperboy(*args: str, env: dict[str, str]) -> Result:
+    return in_process.paperboy(*args, environ=env, cwd=ROOT)
 
 
 @pytest.fixture
