@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from paperboy.cli import main
+from paperboy.terminal import SafeFormatter
 from paperboy_config.settings import get_settings
 
 
@@ -100,9 +101,14 @@ class _NotFromThread(logging.Filter):
 @contextlib.contextmanager
 def _logging_kept() -> Iterator[None]:
     """A command configures logging (a handler on stderr, levels): undo it afterwards, so
-    no handler outlives the captured stream."""
+    no handler outlives the captured stream. A handler such a configuration left behind
+    earlier (a test that called `configure_logging` itself) is set aside meanwhile: the
+    command adds its own, on this call's stderr, as in a new process."""
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
+    aside = [h for h in handlers if isinstance(h.formatter, SafeFormatter)]
+    for handler in aside:
+        root.removeHandler(handler)
     named = {name: logging.getLogger(name).level for name in logging.root.manager.loggerDict}
     try:
         yield
@@ -110,6 +116,8 @@ def _logging_kept() -> Iterator[None]:
         for handler in root.handlers:
             if handler not in handlers:
                 root.removeHandler(handler)
+        for handler in aside:
+            root.addHandler(handler)
         root.setLevel(level)
         for name, logger in list(logging.root.manager.loggerDict.items()):
             if isinstance(logger, logging.Logger):

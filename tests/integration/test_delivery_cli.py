@@ -138,23 +138,14 @@ def paperboy_here(
 ) -> tuple[int, str, str]:
     """The CLI run in this process (its real entry point): for a test that cannot allow
     for the time a new interpreter takes to start. Returns (exit code, stdout, stderr)."""
-    from paperboy.cli import main
-    from paperboy_config.settings import get_settings
-
     for name, value in env.items():
         if name.startswith("PAPERBOY_"):
             monkeypatch.setenv(name, value)
     for name in ("SLACK_BOT_TOKEN", "PAPERBOY_SLACK_BOT_TOKEN", "DISCORD_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("PAPERBOY_DISCORD_TOKEN", raising=False)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main(args)
-    finally:
-        get_settings.cache_clear()
-    out = capsys.readouterr()
-    return int(exited.value.code or 0), out.out, out.err
+    out = in_process.paperboy(*args)
+    return out.returncode, out.stdout, out.stderr
 
 
 class HurriedClock(SystemClock):
