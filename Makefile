@@ -19,8 +19,11 @@ run: $(STAMP)
 	$(BIN)/paperboy migrate --quiet
 	$(BIN)/paperboy run
 
+# Tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in this one process.
+PYTEST_WORKERS ?= auto
+
 test: lint
-	$(BIN)/python -m pytest -q -p no:cacheprovider $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 bench: $(STAMP)
 	$(BIN)/python bench/matching.py

@@ -1,10 +1,11 @@
-"""The `paperboy` CLI end to end, as a user runs it (subprocesses)."""
+"""The `paperboy` CLI end to end, as a user runs it: through its real entry point, in this
+process (tests/cli_in_process.py); the installed console script once, in a subprocess."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -14,21 +15,16 @@ import pytest
 
 from paperboy.models import Target
 from paperboy.store import Store
+from tests import cli_in_process as in_process
+from tests.cli_in_process import Result
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
 DAY_JSON = FIXTURES / "hf_daily_papers_2024-11-11.json"
 
 
-def paperboy(*args: str, env: dict[str, str] | None = None, stdin: str = "", cwd=None):
-    full_env = {**os.environ, "PAPERBOY_HF_RETRIES": "0", **(env or {})}
-    return subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        env=full_env,
-        cwd=cwd,
-        timeout=120,
+def paperboy(*args: str, env: dict[str, str] | None = None, stdin: str = "", cwd=None) -> Result:
+    return in_process.paperboy(
+        *args, env={"PAPERBOY_HF_RETRIES": "0", **(env or {})}, stdin=stdin, cwd=cwd
     )
 
 
@@ -65,7 +61,7 @@ def test_digest_from_path_and_date() -> None:
 
 
 def test_digest_of_a_file_with_a_megabyte_long_word(tmp_path: Path) -> None:
-    """A 1 MB abstract of "y" once took 330 s to stem; the subprocess timeout is the net."""
+    """A 1 MB abstract of "y" once took 330 s to stem; the test timeout is the net."""
     items = json.loads(DAY_JSON.read_text("utf-8"))[:2]
     items[0]["paper"]["summary"] = "LoRA " + "y" * 1_000_000
     items[0]["paper"]["title"] = "y" * 1_000_000
@@ -130,6 +126,15 @@ def test_digest_unreachable_hf_exit_2() -> None:
                    env={"PAPERBOY_HF_API_URL": url})
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1
+
+
+def test_the_installed_console_script_starts() -> None:
+    """The `paperboy` script pip installs, in a process of its own (the one smoke test of it)."""
+    script = shutil.which("paperboy", path=str(Path(sys.executable).parent))
+    assert script is not None
+    out = subprocess.run([script, "--help"], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert "Usage" in out.stdout and "digest" in out.stdout
 
 
 def test_help_everywhere() -> None:

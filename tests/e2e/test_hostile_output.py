@@ -1,15 +1,14 @@
-"""Hostile data through the CLI as a user runs it (subprocesses): papers, error bodies of
+"""Hostile data through the CLI as a user runs it (its real entry point, in this process:
+tests/cli_in_process.py): papers, error bodies of
 a misbehaving Hugging Face, queries and channel names never put control characters,
 Rich markup or bidi overrides into what the terminal shows."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import json
 import os
 import re
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +17,7 @@ import pytest
 from paperboy.models import Paper
 from paperboy.search import SearchIndex
 from paperboy.store import Store, migrate
+from tests.cli_in_process import paperboy_async
 from tests.fakes.hf import FakeHF, Fault
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -37,17 +37,13 @@ async def paperboy(
     base = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
     for name in SECRET_NAMES:
         base.pop(name, None)
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paperboy.cli", *args,
-        env={**base, "PAPERBOY_HF_RETRIES": "0", "COLUMNS": "200", **env},
+    out = await paperboy_async(
+        *args,
+        environ={**base, "PAPERBOY_HF_RETRIES": "0", "COLUMNS": "200", **env},
+        stdin=stdin,
         cwd=cwd or ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(stdin.encode()), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    )
+    return out.returncode, out.stdout, out.stderr
 
 
 def assert_inert(*texts: str) -> None:

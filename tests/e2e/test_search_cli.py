@@ -1,17 +1,16 @@
-"""`paperboy ingest` and `paperboy search` end to end, as a user runs them (subprocesses)."""
+"""`paperboy ingest` and `paperboy search` end to end, as a user runs them (through the real
+entry point, in this process: tests/cli_in_process.py)."""
 
 from __future__ import annotations
 
-import asyncio
 import copy
 import datetime as dt
 import json
-import os
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests.cli_in_process import paperboy_async
 from tests.fakes.arxiv import ArxivEntry, FakeArxiv
 from tests.fakes.hf import FakeHF
 
@@ -21,14 +20,8 @@ HOSTILE_JSON = FIXTURES / "hf_hostile_public.json"
 
 
 async def paperboy(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paperboy.cli", *args,
-        env={**os.environ, "PAPERBOY_HF_RETRIES": "0", **env},
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    out = await paperboy_async(*args, env={"PAPERBOY_HF_RETRIES": "0", **env})
+    return out.returncode, out.stdout, out.stderr
 
 
 @pytest.fixture

@@ -1,28 +1,25 @@
 """A mistyped setting: one line per bad variable on stderr, exit code 2, never a traceback
-(the CLI as a user runs it, in subprocesses)."""
+(the CLI as a user runs it, through its real entry point in this process)."""
 
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from tests import cli_in_process as in_process
+from tests.cli_in_process import Result
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def paperboy(*args: str, env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+def paperboy(*args: str, env: dict[str, str], cwd: Path) -> Result:
     base = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
-    return subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", *args],
-        capture_output=True,
-        text=True,
-        env={**base, "PAPERBOY_DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'pb.db'}", **env},
+    return in_process.paperboy(
+        *args,
+        environ={**base, "PAPERBOY_DATABASE_URL": f"sqlite+aiosqlite:///{cwd / 'pb.db'}", **env},
         cwd=cwd,
-        stdin=subprocess.DEVNULL,
-        timeout=120,
     )
 
 

@@ -7,7 +7,6 @@ import datetime as dt
 import os
 import re
 import signal
-import subprocess
 import sys
 from pathlib import Path
 
@@ -16,21 +15,16 @@ import pytest
 from paperboy.clock import SystemClock
 from paperboy.models import Target
 from paperboy.store import Store, migrate
+from tests import cli_in_process as in_process
+from tests.cli_in_process import Result
 from tests.integration.delivery_support import add_target, lora_papers
 
 ROOT = Path(__file__).resolve().parents[2]
 SETTLE = "PAPERBOY_DIGEST_SETTLE_SECONDS"
 
 
-def paperboy(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", *args],
-        capture_output=True,
-        text=True,
-        env=env,
-        cwd=ROOT,
-        timeout=120,
-    )
+def paperboy(*args: str, env: dict[str, str]) -> Result:
+    return in_process.paperboy(*args, environ=env, cwd=ROOT)
 
 
 @pytest.fixture
@@ -144,23 +138,14 @@ def paperboy_here(
 ) -> tuple[int, str, str]:
     """The CLI run in this process (its real entry point): for a test that cannot allow
     for the time a new interpreter takes to start. Returns (exit code, stdout, stderr)."""
-    from paperboy.cli import main
-    from paperboy_config.settings import get_settings
-
     for name, value in env.items():
         if name.startswith("PAPERBOY_"):
             monkeypatch.setenv(name, value)
     for name in ("SLACK_BOT_TOKEN", "PAPERBOY_SLACK_BOT_TOKEN", "DISCORD_TOKEN"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.delenv("PAPERBOY_DISCORD_TOKEN", raising=False)
-    get_settings.cache_clear()
-    try:
-        with pytest.raises(SystemExit) as exited:
-            main(args)
-    finally:
-        get_settings.cache_clear()
-    out = capsys.readouterr()
-    return int(exited.value.code or 0), out.out, out.err
+    out = in_process.paperboy(*args)
+    return out.returncode, out.stdout, out.stderr
 
 
 class HurriedClock(SystemClock):

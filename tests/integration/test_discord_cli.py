@@ -4,13 +4,11 @@ a JSON array of Discord create-message bodies, exactly as they would be sent."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 from paperboy.plugins import formats, load_plugins
+from tests.cli_in_process import paperboy
 from tests.fakes.discord.validate import is_empty, live_mentions, message_errors
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -18,13 +16,7 @@ HOSTILE = FIXTURES / "hf_hostile_public.json"
 
 
 def paperboy_digest(*args: str) -> list[dict[str, Any]]:
-    out = subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", "digest", *args, "--format", "discord"],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PAPERBOY_HF_RETRIES": "0"},
-        timeout=120,
-    )
+    out = paperboy("digest", *args, "--format", "discord", env={"PAPERBOY_HF_RETRIES": "0"})
     assert out.returncode == 0, out.stderr
     bodies = json.loads(out.stdout)
     assert isinstance(bodies, list) and bodies

@@ -6,9 +6,6 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +13,7 @@ import pytest
 from paperboy.ingest import ingest_latest
 from paperboy.sources.huggingface import HuggingFaceSource
 from paperboy.store import Store
+from tests.cli_in_process import paperboy
 from tests.fakes.hf import FakeHF, Fault
 
 DAY = dt.date(2024, 11, 11)
@@ -120,18 +118,12 @@ async def test_hostile_numbers_and_types_never_spoil_the_day(
 def test_paperboy_ingest_of_a_hostile_file_exits_0(db_url: str, tmp_path: Path) -> None:
     path = tmp_path / "hostile.json"
     path.write_bytes(HOSTILE_DAY)
-    env = {**os.environ, "PAPERBOY_DATABASE_URL": db_url}
-    out = subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", "ingest", "--source", str(path)],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    env = {"PAPERBOY_DATABASE_URL": db_url}
+    out = paperboy("ingest", "--source", str(path), env=env)
     assert out.returncode == 0, out.stderr
     assert "Traceback" not in out.stderr
     assert "10 papers fetched (10 new, 0 updated)" in out.stdout
-    search = subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", "search", "LoRA", "--format", "json"],
-        capture_output=True, text=True, env=env, timeout=120,
-    )  # fmt: skip
+    search = paperboy("search", "LoRA", "--format", "json", env=env)
     assert search.returncode == 0, search.stderr
     assert "2411.00010" in search.stdout
 

@@ -1,4 +1,5 @@
-"""The CLI contract of the Slack adapter, run as a user runs it (subprocesses).
+"""The CLI contract of the Slack adapter, run as a user runs it (the digest through the real
+entry point in this process, `serve` in a subprocess).
 
 - `paperboy digest ... --format slack` prints the JSON array of chat.postMessage
   argument objects (text and blocks, no channel), all entries unless `--max N`.
@@ -15,7 +16,6 @@ import os
 import re
 import signal
 import socket
-import subprocess
 import sys
 import time
 from collections.abc import AsyncIterator
@@ -24,6 +24,8 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from tests import cli_in_process as in_process
+from tests.cli_in_process import Result
 from tests.fakes.slack import BOT_TOKEN, FakeSlack, check_message, form_body, live_markup, sign
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures"
@@ -39,15 +41,8 @@ def clean_env(**extra: str) -> dict[str, str]:
     return {**env, "PAPERBOY_HF_RETRIES": "0", **extra}
 
 
-def paperboy(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "paperboy.cli", *args],
-        capture_output=True,
-        text=True,
-        env=clean_env(),
-        cwd=cwd,
-        timeout=120,
-    )
+def paperboy(*args: str, cwd: Path) -> Result:
+    return in_process.paperboy(*args, environ=clean_env(), cwd=cwd)
 
 
 def numbered(parts: list[dict]) -> list[str]:

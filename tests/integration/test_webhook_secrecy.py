@@ -3,11 +3,9 @@ output ever shows it, whatever goes wrong (`discord-webhook:ID/***` instead)."""
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import logging
 import os
-import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -18,6 +16,7 @@ from paperboy.clock import ManualClock
 from paperboy.delivery import DueDigest, RetryPolicy, adapters_by_platform, status_report
 from paperboy.store import Store, migrate
 from paperboy_adapters.discord.adapter import DiscordAdapter
+from tests.cli_in_process import paperboy_async
 from tests.fakes.discord import FakeDiscord
 from tests.integration.delivery_support import (
     MONDAY,
@@ -100,15 +99,8 @@ async def test_delivery_failures_never_log_or_store_the_token(
 
 
 async def paperboy(*args: str, env: dict[str, str]) -> tuple[int, str, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "paperboy.cli", *args,
-        env=env, cwd=ROOT,
-        stdin=asyncio.subprocess.DEVNULL,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(proc.communicate(), 120)
-    assert proc.returncode is not None
-    return proc.returncode, out.decode(), err.decode()
+    out = await paperboy_async(*args, environ=env, cwd=ROOT)
+    return out.returncode, out.stdout, out.stderr
 
 
 async def test_cli_output_never_shows_the_token(
