@@ -28,7 +28,6 @@ from typing import TYPE_CHECKING, Any
 
 from paperboy.plugins import AdapterPlugin, CoreServices, load_plugins
 from paperboy.sources.registry import source_from_spec
-from paperboy_config import Settings
 
 if TYPE_CHECKING:
     from paperboy.chat import ChatAdapter
@@ -36,6 +35,7 @@ if TYPE_CHECKING:
     from paperboy.delivery import Background, DeliverOutcome
     from paperboy.sources import PaperSource
     from paperboy.store import Store
+    from paperboy_config import Settings
 
 # The store (SQLAlchemy, Alembic), the commands and delivery (APScheduler) are imported
 # where they are first used, so that a command that needs no database (`digest`) or

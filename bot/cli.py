@@ -20,22 +20,22 @@ import typer
 
 from paperboy.bootstrap import App, build_source, close_adapters, migrate_database, open_app
 from paperboy.chat import CommandContext
-from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
-from paperboy.matching import QueryError, parse
+from paperboy.errors import QueryError
 from paperboy.models import Digest, Reply, SearchResults, Target
 from paperboy.plugins import formats as plugin_formats
 from paperboy.sources import SourceError, day_of
 from paperboy.sources.file import SAMPLE_DATE
 from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
-from paperboy_config import Settings, get_settings, settings_problems
 
 if TYPE_CHECKING:
     from paperboy.delivery import DeliverOutcome, StatusReport
     from paperboy.ingest import BackfillReport, DayResult
     from paperboy.search import SearchRequest
+    from paperboy_config import Settings
 
-# The store (SQLAlchemy, Alembic), delivery (APScheduler), search and ingest are imported
-# inside the commands that use them: `--help` and `digest` start without them.
+# The store (SQLAlchemy, Alembic), delivery (APScheduler), search, ingest, the settings
+# (pydantic-settings) and matching are imported inside the commands that use them:
+# `--help` starts with Typer alone, `digest` without the database and chat libraries.
 
 app = typer.Typer(
     name="paperboy",
@@ -117,6 +117,8 @@ def parse_target(spec: str) -> Target:
 
 def settings() -> Settings:
     """The settings, or exit 2 with one line per bad variable (never a traceback)."""
+    from paperboy_config import get_settings, settings_problems
+
     try:
         return get_settings()
     except Exception as error:  # ValidationError, or pydantic-settings' SettingsError
@@ -148,6 +150,9 @@ def digest(
     ] = None,
 ) -> None:
     """Print one digest from a source for the union of the queries (no database needed)."""
+    from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
+    from paperboy.matching import parse
+
     day = parse_date(date)
     renderers = {**NEUTRAL_FORMATS, **plugin_formats()}
     renderers.setdefault("text", lambda d: d.header)
@@ -235,6 +240,7 @@ async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Dige
     falls back to the bundled sample day, clearly labelled. With chat platforms the
     sample never enters the archive: the bot goes on with what is archived.
     """
+    from paperboy.digest import digest_for_queries
     from paperboy.ingest import ingest, papers_for_day
 
     store = bot.store
@@ -280,6 +286,8 @@ async def _run(config: Settings) -> None:
 
 async def _run_all(bot: App) -> None:
     """`run`: the console, every configured chat platform, the scheduler and a worker."""
+    from paperboy.matching import parse
+
     config, store = bot.settings, bot.store
     console = bot.chat_adapter("console")
     assert console is not None  # checked by _run
