@@ -24,22 +24,22 @@ import datetime as dt
 import functools
 import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from paperboy.chat import ChatAdapter
-from paperboy.commands import Commands
-from paperboy.delivery import (
-    Background,
-    DeliverOutcome,
-    adapters_by_platform,
-    background,
-    deliver_day,
-)
 from paperboy.plugins import AdapterPlugin, CoreServices, load_plugins
-from paperboy.sources import PaperSource
 from paperboy.sources.registry import source_from_spec
-from paperboy.store import Store, migrate
-from paperboy_config import Settings
+
+if TYPE_CHECKING:
+    from paperboy.chat import ChatAdapter
+    from paperboy.commands import Commands
+    from paperboy.delivery import Background, DeliverOutcome
+    from paperboy.sources import PaperSource
+    from paperboy.store import Store
+    from paperboy_config import Settings
+
+# The store (SQLAlchemy, Alembic), the commands and delivery (APScheduler) are imported
+# where they are first used, so that a command that needs no database (`digest`) or
+# only builds a source does not load them.
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,8 @@ __all__ = [
 
 async def migrate_database(settings: Settings) -> None:
     """Create or upgrade the settings' database (a no-op when up to date)."""
+    from paperboy.store import migrate
+
     await migrate(settings.database_url)
 
 
@@ -111,6 +113,8 @@ class App:
     ) -> Commands:
         """`/papers` commands over this store, fetching from `source` (default the
         configured one) when a digest's day is not archived."""
+        from paperboy.commands import Commands
+
         return Commands(self.store, source or self.source(), on_schedule_change=on_schedule_change)
 
     # ----------------------------------------------------------------- adapters
@@ -154,6 +158,8 @@ class App:
         block runs. A scheduler ingests from `sources` (default: the configured source)."""
         if sources is None:
             sources = [self.source()] if role in ("all", "scheduler") else []
+        from paperboy.delivery import background
+
         async with background(
             self.store, self.settings, role=role, adapters=adapters, sources=sources
         ) as bg:
@@ -163,6 +169,8 @@ class App:
         self, day: dt.date | None, *, notice: Callable[[str], None] | None = None
     ) -> DeliverOutcome:
         """`paperboy deliver`: every digest due on `day`, now, through the outbox."""
+        from paperboy.delivery import deliver_day
+
         adapters = self.delivery_adapters()
         try:
             return await deliver_day(self.store, self.settings, adapters, day, notice=notice)
@@ -181,6 +189,8 @@ async def open_app(
     the store closed when the block ends."""
     if migrate:
         await migrate_database(settings)
+    from paperboy.store import Store
+
     async with Store(settings.database_url, default_tz=settings.default_tz) as store:
         yield App(settings, store, plugins=plugins)
 
@@ -215,6 +225,8 @@ def delivery_adapters(
             log.warning("the %s adapter could not be set up for delivery: %s", name, error)
         if adapter is not None:
             found.append(adapter)
+    from paperboy.delivery import adapters_by_platform
+
     return adapters_by_platform(found)
 
 

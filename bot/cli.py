@@ -14,34 +14,28 @@ import signal
 import sys
 import traceback
 from collections.abc import Coroutine
-from typing import Annotated, Any, NoReturn
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn
 
 import typer
 
 from paperboy.bootstrap import App, build_source, close_adapters, migrate_database, open_app
 from paperboy.chat import CommandContext
-from paperboy.delivery import ROLES, DeliverOutcome, StatusReport, status_report
-from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
-from paperboy.ingest import (
-    BackfillReport,
-    DayResult,
-    backfill,
-    day_of,
-    days_between,
-    ingest,
-    ingest_latest,
-    papers_for_day,
-)
-from paperboy.matching import QueryError, parse
+from paperboy.errors import QueryError
 from paperboy.models import Digest, Reply, SearchResults, Target
 from paperboy.plugins import formats as plugin_formats
-from paperboy.search import SearchRequest, parse_search, results_text
-from paperboy.search import search as search_archive
-from paperboy.search import to_json as search_json
-from paperboy.sources import SourceError
+from paperboy.sources import SourceError, day_of
 from paperboy.sources.file import SAMPLE_DATE
 from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
-from paperboy_config import Settings, get_settings, settings_problems
+
+if TYPE_CHECKING:
+    from paperboy.delivery import DeliverOutcome, StatusReport
+    from paperboy.ingest import BackfillReport, DayResult
+    from paperboy.search import SearchRequest
+    from paperboy_config import Settings
+
+# The store (SQLAlchemy, Alembic), delivery (APScheduler), search, ingest, the settings
+# (pydantic-settings) and matching are imported inside the commands that use them:
+# `--help` starts with Typer alone, `digest` without the database and chat libraries.
 
 app = typer.Typer(
     name="paperboy",
@@ -123,6 +117,8 @@ def parse_target(spec: str) -> Target:
 
 def settings() -> Settings:
     """The settings, or exit 2 with one line per bad variable (never a traceback)."""
+    from paperboy_config import get_settings, settings_problems
+
     try:
         return get_settings()
     except Exception as error:  # ValidationError, or pydantic-settings' SettingsError
@@ -154,6 +150,9 @@ def digest(
     ] = None,
 ) -> None:
     """Print one digest from a source for the union of the queries (no database needed)."""
+    from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
+    from paperboy.matching import parse
+
     day = parse_date(date)
     renderers = {**NEUTRAL_FORMATS, **plugin_formats()}
     renderers.setdefault("text", lambda d: d.header)
@@ -241,6 +240,9 @@ async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Dige
     falls back to the bundled sample day, clearly labelled. With chat platforms the
     sample never enters the archive: the bot goes on with what is archived.
     """
+    from paperboy.digest import digest_for_queries
+    from paperboy.ingest import ingest, papers_for_day
+
     store = bot.store
     source_spec = bot.settings.source
     label = None
@@ -284,6 +286,8 @@ async def _run(config: Settings) -> None:
 
 async def _run_all(bot: App) -> None:
     """`run`: the console, every configured chat platform, the scheduler and a worker."""
+    from paperboy.matching import parse
+
     config, store = bot.settings, bot.store
     console = bot.chat_adapter("console")
     assert console is not None  # checked by _run
@@ -327,6 +331,8 @@ def run(
     ] = "all",
 ) -> None:
     """Start the bot: print today's digest, then answer /papers commands from stdin."""
+    from paperboy.delivery import ROLES
+
     if role not in ROLES:
         fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
@@ -414,6 +420,8 @@ def status() -> None:
     from rich.table import Table
     from rich.text import Text
 
+    from paperboy.delivery import status_report
+
     def cell(value: object) -> Text:
         """Data in a table cell: a Text (never read as markup), controls made visible."""
         return Text(terminal_safe(str(value)))
@@ -477,6 +485,8 @@ def status() -> None:
 
 
 async def _search(config: Settings, request: SearchRequest, limit: int | None) -> SearchResults:
+    from paperboy.search import search as search_archive
+
     async with open_app(config) as bot:
         try:
             return await search_archive(bot.store, request, limit=limit)
@@ -495,6 +505,9 @@ def search_command(
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
 ) -> None:
     """Search every paper in the archive (the query language of subscriptions)."""
+    from paperboy.search import parse_search, results_text
+    from paperboy.search import to_json as search_json
+
     if fmt not in ("text", "json"):
         fail(f"unknown format {fmt!r}: choose text or json")
     text = " ".join(query)
@@ -517,6 +530,8 @@ def search_command(
 async def _ingest(
     config: Settings, spec: str, first: dt.date | None, last: dt.date | None, force: bool
 ) -> BackfillReport:
+    from paperboy.ingest import BackfillReport, backfill, days_between, ingest_latest
+
     source = build_source(config, spec)
     async with open_app(config) as bot:
         store = bot.store

@@ -27,7 +27,6 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -36,7 +35,7 @@ import sqlalchemy as sa
 from paperboy.clock import Clock
 from paperboy.models import Paper
 from paperboy.search import SearchIndex
-from paperboy.sources import PaperSource, SourceError
+from paperboy.sources import PaperSource, SourceError, day_of
 from paperboy.store import Store
 from paperboy.store.tables import ingest_progress
 
@@ -65,12 +64,6 @@ class IngestResult:
     inserted: int
     updated: int
     papers: tuple[Paper, ...] = ()
-
-
-def day_of(papers: Sequence[Paper]) -> dt.date | None:
-    """The daily date most of `papers` carry (a source's "latest day" is not known before)."""
-    days = Counter(p.daily_date for p in papers if p.daily_date)
-    return days.most_common(1)[0][0] if days else None
 
 
 async def ingest(

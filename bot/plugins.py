@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from paperboy.chat import ChatAdapter
 from paperboy.models import Digest, Subscription, Target
-from paperboy_config import Settings
+
+if TYPE_CHECKING:
+    from paperboy_config import Settings
 
 GROUP = "paperboy.adapters"
 

@@ -13,10 +13,47 @@ from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+# SQLAlchemy's own URL pattern (`sqlalchemy.engine.url._parse_url`), read here so that
+# checking the setting does not import SQLAlchemy: commands without a database
+# (`digest`) start without it. tests/unit/test_settings.py holds it to `make_url`.
+_URL = re.compile(
+    r"""
+        (?P<name>[\w\+]+)://
+        (?:
+            (?P<username>[^:/]*)
+            (?::(?P<password>[^@]*))?
+        @)?
+        (?:
+            (?:
+                \[(?P<ipv6host>[^/\?]+)\] |
+                (?P<ipv4host>[^/:\?]+)
+            )?
+            (?::(?P<port>[^/\?]*))?
+        )?
+        (?:/(?P<database>[^\?]*))?
+        (?:\?(?P<query>.*))?
+    """,
+    re.X,
+)
+
+
+def database_backend(url: str) -> str | None:
+    """The backend a database URL names (`sqlite`, `postgresql`, ...), as SQLAlchemy's
+    `make_url(url).get_backend_name()` reads it; None when SQLAlchemy would refuse it."""
+    match = _URL.match(url)
+    if match is None:
+        return None
+    port = match.group("port")
+    if port is not None:  # "host:" too: SQLAlchemy refuses an empty port
+        try:
+            int(port)
+        except ValueError:
+            return None
+    return match.group("name").split("+")[0]
 
 
 class Settings(BaseSettings):
@@ -227,10 +264,9 @@ class Settings(BaseSettings):
     @field_validator("database_url")
     @classmethod
     def _check_database_url(cls, value: str) -> str:
-        try:
-            backend = make_url(value).get_backend_name()
-        except (ArgumentError, ValueError):
-            raise ValueError("not a database URL") from None
+        backend = database_backend(value)
+        if backend is None:
+            raise ValueError("not a database URL")
         if backend not in ("sqlite", "postgres", "postgresql"):
             raise ValueError(f"unsupported database {backend!r}")
         return value

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from paperboy.plugins import AdapterPlugin, CoreServices
-from paperboy_adapters.discord.adapter import DiscordAdapter
 from paperboy_adapters.discord.render import to_json
 from paperboy_config import Settings
+
+if TYPE_CHECKING:
+    from paperboy_adapters.discord.adapter import DiscordAdapter
+
+# discord.py loads only when an adapter is built: `digest --format discord` and the
+# commands that use no chat platform never import it.
 
 
 def create(settings: Settings, services: CoreServices | None = None) -> DiscordAdapter | None:
@@ -13,6 +20,8 @@ def create(settings: Settings, services: CoreServices | None = None) -> DiscordA
     channel's subscriptions through `services.subscriptions`."""
     if settings.discord_token is None or not settings.discord_token.get_secret_value().strip():
         return None
+    from paperboy_adapters.discord.adapter import DiscordAdapter
+
     return DiscordAdapter(
         settings.discord_token.get_secret_value().strip(),
         api_url=settings.discord_api_url,
@@ -26,6 +35,8 @@ def create(settings: Settings, services: CoreServices | None = None) -> DiscordA
 def create_webhook_poster(settings: Settings) -> DiscordAdapter:
     """An adapter for delivery only: posts to `discord-webhook:` targets (no token
     needed) and, when a token is set, to channels. Its `start()` connects nothing."""
+    from paperboy_adapters.discord.adapter import DiscordAdapter
+
     token = settings.discord_token.get_secret_value().strip() if settings.discord_token else None
     return DiscordAdapter(
         token or None,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from paperboy.plugins import AdapterPlugin, CoreServices
-from paperboy_adapters.slack.adapter import SlackAdapter
-from paperboy_adapters.slack.http import serve
 from paperboy_adapters.slack.render import to_json
 from paperboy_config import Settings
+
+if TYPE_CHECKING:
+    from paperboy.commands import Commands
+    from paperboy_adapters.slack.adapter import SlackAdapter
+
+# slack-bolt (and aiohttp) load only when an adapter is built or the server runs:
+# `digest --format slack` and the commands that use no chat platform never import them.
 
 
 def create(settings: Settings, services: CoreServices | None = None) -> SlackAdapter | None:
@@ -18,7 +25,16 @@ def create(settings: Settings, services: CoreServices | None = None) -> SlackAda
     token = settings.slack_bot_token
     if token is None or not token.get_secret_value():
         return None
+    from paperboy_adapters.slack.adapter import SlackAdapter
+
     return SlackAdapter.from_settings(settings)
+
+
+async def serve(settings: Settings, commands: Commands, host: str, port: int) -> None:
+    """The `serve` hook: answer Slack over HTTP on host:port until cancelled."""
+    from paperboy_adapters.slack.http import serve as serve_http
+
+    await serve_http(settings, commands, host, port)
 
 
 PLUGIN = AdapterPlugin(

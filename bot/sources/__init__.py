@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Awaitable, Callable
+from collections import Counter
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
 
 from paperboy.errors import SourceError as SourceError  # what every source raises
@@ -27,6 +28,12 @@ Sleep = Callable[[float], Awaitable[object]]
 _UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]")
 # Lone surrogates cannot be encoded as UTF-8 at all.
 _SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def day_of(papers: Sequence[Paper]) -> dt.date | None:
+    """The daily date most of `papers` carry (a source's "latest day" is not known before)."""
+    days = Counter(p.daily_date for p in papers if p.daily_date)
+    return days.most_common(1)[0][0] if days else None
 
 
 def clean_text(value: object, limit: int | None = None) -> str:

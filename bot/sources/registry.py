@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING
 
 from paperboy.sources import PaperSource, SourceError
 from paperboy.sources.file import FileSource
-from paperboy.sources.huggingface import HuggingFaceSource
 
 if TYPE_CHECKING:
     from paperboy_config.settings import Settings
@@ -28,6 +27,8 @@ def source_from_spec(spec: str, settings: Settings) -> PaperSource:
     if not name:
         raise SourceError(f"no source given: use {SPECS}")
     if name.lower() == "hf":
+        from paperboy.sources.huggingface import HuggingFaceSource  # httpx: only when used
+
         return HuggingFaceSource.from_settings(settings)
     if name.lower() == "arxiv":
         from paperboy.sources.arxiv import ArxivSource

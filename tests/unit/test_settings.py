@@ -64,3 +64,35 @@ def test_problems_hide_a_database_password(monkeypatch: pytest.MonkeyPatch) -> N
     (line,) = settings_problems(caught.value)
     assert "hunter2" not in line
     assert line.startswith("PAPERBOY_DATABASE_URL=mysql://app:***@db.example/papers: ")
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite+aiosqlite:///paperboy.db",
+        "sqlite://",
+        "sqlite+aiosqlite:///:memory:",
+        "postgresql+asyncpg://app:p%40ss@db.example:5432/papers?ssl=require",
+        "postgres://db.example/papers",
+        "postgresql://[::1]:5432/papers",
+        "mysql://app:hunter2@db.example/papers",
+        "postgresql://db.example:port/papers",
+        "postgresql://db.example:/papers",
+        "not a url",
+        "",
+        "://nothing",
+        "sqlite:/one-slash.db",
+    ],
+)
+def test_database_backend_reads_urls_as_sqlalchemy_does(url: str) -> None:
+    """The setting's check reads a URL without importing SQLAlchemy, and agrees with it."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    from paperboy_config.settings import database_backend
+
+    try:
+        expected: str | None = make_url(url).get_backend_name()
+    except (ArgumentError, ValueError):
+        expected = None
+    assert database_backend(url) == expected
