@@ -48,6 +48,11 @@ class ChatError(Exception):
 @runtime_checkable
 class ChatAdapter(Protocol):
     platform: str
+    #: Whether `find_sent()` can see a posted part (Slack: its history). True by default
+    #: (an adapter that predates this attribute is read as True); False (Discord, whose
+    #: nonce makes a resend harmless instead) tells delivery not to wait and look again
+    #: before resending a part whose outcome was unknown.
+    finds_sent: bool = True
 
     async def start(self, on_command: CommandHandler) -> None:
         """Connect and route incoming `/papers` commands to `on_command`."""

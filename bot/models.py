@@ -11,6 +11,9 @@ ARXIV_PDF = "https://arxiv.org/pdf/"
 HF_PAPERS = "https://huggingface.co/papers/"
 WEBHOOK_PLATFORM = "discord-webhook"
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d{1,20})(?:/|$)")
+#: The largest integer the archive stores: its integer columns (`upvotes`) are SQL
+#: INTEGER, 32-bit on PostgreSQL. Sources clamp larger numbers to it.
+MAX_INTEGER = 2**31 - 1
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,12 +13,15 @@ and, with an outbox key, `metadata = {"event_type": "paperboy_digest_part",
 "event_payload": {"key": ...}}`; `find_sent()` looks for that key in the channel's
 recent history (and in the threads of our own recent digests). Reading history needs
 membership, even in a public channel the bot can post to without one
-(`chat:write.public`), so before its first keyed post to a channel the adapter joins it
-(`conversations.join`, scope `channels:join`; private channels answer that they cannot
-be joined, and there the bot is a member anyway). A lookup that still cannot read the
-history (the scope missing, the channel not joinable) is never an error of its own: it
-logs a warning and answers "not found", so the part is posted again (perhaps twice)
-rather than lost, and a channel that is really gone is paused by the post's own answer.
+(`chat:write.public`), so when a lookup is answered `not_in_channel` the adapter joins
+the channel (`conversations.join`, scope `channels:join`) and reads again. Joining only
+then, not before posting, keeps joins rare: lookups happen after a crash or an unknown
+outcome, while a restart with 10,000 channels would otherwise make 10,000 joins
+(Tier 3, about 50 a minute) before its digests. A rate-limited join answers the lookup
+with the join's Retry-After. A lookup that still cannot read the history (the scope
+missing, the channel not joinable) is never an error of its own: it logs a warning and
+answers "not found", so the part is posted again (perhaps twice) rather than lost, and
+a channel that is really gone is paused by the post's own answer.
 
 Retries belong to the outbox: the delivery client has slack_sdk's retry handlers turned
 off (`retry_handlers=[]`), because its default connection-error retry could post a
@@ -54,6 +57,9 @@ from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
 )
+from slack_sdk.socket_mode.aiohttp import SocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.mrkdwn import unescape
@@ -67,7 +73,7 @@ from adapters.slack.render import (
     render_reply,
     sendable,
 )
-from adapters.slack.requests import shape_problem
+from adapters.slack.requests import screen
 from bot.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from bot.models import Digest, Reply, Target
 from config import Settings
@@ -91,9 +97,6 @@ PERMANENT_ERRORS = frozenset(
         "restricted_action",
     }
 )
-#: conversations.join's answer for a channel that cannot be joined (private, a DM):
-#: there the bot is a member when it can post at all.
-NOT_JOINABLE = "method_not_supported_for_channel_type"
 HISTORY_PAGE = 100
 HISTORY_PAGES = 3  # "recent": the newest 300 messages of the channel
 ANY_COMMAND = re.compile(r"^/.+")
@@ -159,12 +162,13 @@ def _without_images(part: Mapping[str, Any]) -> dict[str, Any]:
 
 
 class WellFormed(AsyncMiddleware):
-    """Refuse a request not shaped like Slack's before listeners index into it.
+    """Inside bolt, the same screen as before it (`adapters.slack.requests.screen`).
 
-    HTTP mode checks this before bolt (adapters/slack/http.py); this covers Socket Mode,
-    where a refused request is not acknowledged, so Slack shows the user that it failed.
-    A middleware class, not a function: bolt builds a function's arguments from the
-    body first (`body["actions"][0]`), which is what must not run on such a body.
+    HTTP mode screens a request before bolt sees it (adapters/slack/http.py) and Socket
+    Mode too (`ScreenedSocketMode`); this middleware is the last line for any other way
+    into the app. A middleware class, not a function: bolt builds a function's
+    arguments from the body first (`body["actions"][0]`), which is what must not run on
+    such a body.
     """
 
     async def async_process(
@@ -174,17 +178,38 @@ class WellFormed(AsyncMiddleware):
         resp: BoltResponse,
         next: Callable[[], Awaitable[BoltResponse]],
     ) -> BoltResponse | None:
-        problem = shape_problem(req.body)
-        if problem is None:
+        verdict = screen(req.body)
+        if verdict.action == "route":
             return await next()
-        log.warning("slack: answered 400 to a malformed request: %s", problem)
+        if verdict.action == "ignore":
+            return BoltResponse(status=200, body="")
+        log.warning("slack: answered 400 to a request: %s", verdict.reason)
         return BoltResponse(status=400, body="")
+
+
+class ScreenedSocketMode(AsyncSocketModeHandler):
+    """Socket Mode with paperboy's screen in front of bolt.
+
+    A request paperboy does not answer is not acknowledged (so Slack shows the user
+    that it failed) and logged as one WARNING line, never handed to bolt; an Events API
+    envelope is acknowledged and dropped (unacknowledged, Slack would send it again).
+    """
+
+    async def handle(self, client: SocketModeClient, req: SocketModeRequest) -> None:  # type: ignore[override]
+        verdict = screen(req.payload)
+        if verdict.action == "route":
+            await super().handle(client, req)
+        elif verdict.action == "ignore":
+            await client.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        else:
+            log.warning("slack: did not acknowledge a Socket Mode request: %s", verdict.reason)
 
 
 class SlackAdapter:
     """One Slack workspace (single-workspace app: one bot token)."""
 
     platform = "slack"
+    finds_sent = True  # a posted part is found in the channel's history (`find_sent`)
 
     def __init__(
         self,
@@ -218,7 +243,6 @@ class SlackAdapter:
             ],
         )
         self._uncertain: set[tuple[str, str]] = set()
-        self._joined: set[str] = set()  # channels joined (or not joinable) by this process
         self._cannot_join = False  # the app lacks channels:join (installed before it)
         self._join_resumes = 0.0  # time.monotonic() when a join rate limit has passed
         self._unreadable_warned: set[tuple[str, str]] = set()
@@ -256,8 +280,6 @@ class SlackAdapter:
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
         channel = target.channel
-        if key is not None:
-            await self._join(channel)
         if key is not None and (channel, key) in self._uncertain:
             found = await self.find_sent(target, key)
             if found is not None:
@@ -320,26 +342,20 @@ class SlackAdapter:
         return self._bot_id
 
     async def _join(self, channel: str) -> bool | None:
-        """Join `channel` once per process, so its history can be read (see the module
-        docstring). True when the bot is now a member, or the channel is one that cannot
-        be joined (there membership comes by invitation); False when it cannot join
-        (the scope missing, the channel gone); None when it cannot join just now (rate
-        limited, 5xx, timeout). Never raises: a failure to join is not a failure to
-        post."""
-        if channel in self._joined:
-            return True
+        """Join `channel`, whose history answered `not_in_channel` (module docstring).
+        True when the bot is now a member; False when it cannot join (the scope
+        missing, a channel that cannot be joined, the channel gone); None when it
+        cannot join just now (rate limited: see `_join_wait()`, 5xx, timeout). Never
+        raises."""
         if self._cannot_join:
             return False
-        if time.monotonic() < self._join_resumes:
+        if self._join_wait() > 0:
             return None
         try:
             await self.client.conversations_join(channel=channel)
         except SlackApiError as error:
             code = _code(error)
             failure = chat_error(error, "conversations.join")
-            if code == NOT_JOINABLE:
-                self._joined.add(channel)
-                return True
             if code == "missing_scope":
                 self._cannot_join = True
                 log.warning(
@@ -350,16 +366,20 @@ class SlackAdapter:
                 return False
             log.debug("slack: could not join %s: %s", channel, failure)
             if failure.retry_after is not None:
-                # Joins have a rate limit of their own, which posting does not wait for:
-                # no joins until it has passed (a lookup that needs one is made later).
+                # Joins have a rate limit of their own: none until it has passed.
                 self._join_resumes = time.monotonic() + failure.retry_after
                 return None
+            # `method_not_supported_for_channel_type` (private, a DM), `channel_not_found`,
+            # `is_archived`: the history stays unreadable.
             return None if _status(error) >= 500 else False
         except (TimeoutError, aiohttp.ClientError) as error:
             log.debug("slack: could not join %s: %s", channel, type(error).__name__)
             return None
-        self._joined.add(channel)
         return True
+
+    def _join_wait(self) -> float:
+        """Seconds until joins are no longer rate limited (0: they are not)."""
+        return max(0.0, self._join_resumes - time.monotonic())
 
     async def _history(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Up to HISTORY_PAGES pages of messages (with metadata) from `method`.
@@ -372,10 +392,14 @@ class SlackAdapter:
         except SlackApiError as error:
             if _code(error) != "not_in_channel":
                 raise chat_error(error, method) from None
-            self._joined.discard(channel)
         joined = await self._join(channel)
         if joined is None:  # look again later, when joining may work
-            raise ChatError(f"slack {method}: not_in_channel, and cannot join just now")
+            wait = self._join_wait()
+            raise ChatError(
+                f"slack {method}: not_in_channel, and cannot join just now"
+                + (" (joining is rate limited)" if wait > 0 else ""),
+                retry_after=wait if wait > 0 else None,
+            )
         if not joined:
             raise ChatError(f"slack {method}: not_in_channel", permanent=True)
         try:
@@ -532,7 +556,11 @@ class SlackAdapter:
     async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
         response_type = "ephemeral" if reply.ephemeral else "in_channel"
         for part in render_reply(reply):
-            result = await respond(**sendable(part), response_type=response_type, **extra)
+            try:
+                result = await respond(**sendable(part), response_type=response_type, **extra)
+            except (TimeoutError, aiohttp.ClientError) as error:  # one line, not a traceback
+                log.warning("slack: could not answer at response_url: %s", type(error).__name__)
+                return
             status = getattr(result, "status_code", 200)
             if status != 200:
                 log.warning("slack: response_url answered %s: %s", status, result.body)
@@ -611,9 +639,12 @@ class SlackAdapter:
             log.warning("slack: sharing in %s failed: %s", target, error)
             await self._respond(respond, Reply(text, ok=False), replace_original=False)
             return
-        await respond(
-            text="Shared in this channel.", response_type="ephemeral", replace_original=True
-        )
+        try:
+            await respond(
+                text="Shared in this channel.", response_type="ephemeral", replace_original=True
+            )
+        except (TimeoutError, aiohttp.ClientError) as error:
+            log.warning("slack: could not answer at response_url: %s", type(error).__name__)
 
     async def start(self, on_command: CommandHandler) -> None:
         """Socket Mode: connect and answer commands until `stop()`.
@@ -633,7 +664,7 @@ class SlackAdapter:
         except (TimeoutError, aiohttp.ClientError) as error:
             log.error("slack: cannot reach the Slack API: %s", type(error).__name__)
             return
-        handler = AsyncSocketModeHandler(
+        handler = ScreenedSocketMode(
             self.build_app(on_command), self.app_token, web_client=self.app_client
         )
         handler.client.wss_uri = opened["url"]  # use the URL just issued (checked the token)

@@ -4,11 +4,12 @@ Slack signs every request (`X-Slack-Signature`, `X-Slack-Request-Timestamp`). Th
 signature is checked here on the raw bytes before anything is parsed
 (`adapters.slack.requests`): a missing or wrong signature, or a timestamp more than
 five minutes off, is answered 401 whatever the body holds. A signed body that is not
-shaped like a Slack request is answered 400. Refusals are logged as one WARNING line
-per minute at most, never with a traceback; that includes what aiohttp itself refuses
-before the handler runs (a header that is not HTTP, a broken chunked body), which
-`runner()` routes through the same rate-limited line. Bolt then checks the signature
-again and routes the request.
+one of the requests paperboy answers (a slash command, a click on one of its buttons)
+is answered 400, and an Events API callback 200, both without bolt seeing them.
+Refusals are logged as one WARNING line per minute at most, never with a traceback;
+that includes what aiohttp itself refuses before the handler runs (a header that is not
+HTTP, a broken chunked body), which `runner()` routes through the same rate-limited
+line. Bolt then checks the signature again and routes the request.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from adapters.slack.adapter import SlackAdapter
-from adapters.slack.requests import Refusals, parse_signed, signature_ok
+from adapters.slack.requests import Refusals, parse_signed, screen, signature_ok
 from config import Settings
 
 if TYPE_CHECKING:
@@ -85,14 +86,21 @@ def web_app(bolt: AsyncApp, signing_secret: str) -> web.Application:
         if isinstance(parsed, str):
             refusals.note(400, f"signed, but {parsed}")
             return web.json_response({"error": "malformed request"}, status=400)
-        text, _ = parsed
+        text, fields = parsed
+        verdict = screen(fields)
+        if verdict.action == "ignore":
+            log.debug("slack: answered 200 to and dropped %s", verdict.reason)
+            return web.Response(status=200)
+        if verdict.action == "refuse":
+            refusals.note(400, f"signed, but {verdict.reason}")
+            return web.json_response({"error": "malformed request"}, status=400)
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,
                 query=request.query_string,
                 headers=headers,  # type: ignore[arg-type]
             )
-        except Exception as error:  # a shape shape_problem() does not know yet
+        except Exception as error:  # a shape screen() does not know yet
             refusals.note(400, f"signed, but bolt cannot read it ({type(error).__name__})")
             return web.json_response({"error": "malformed request"}, status=400)
         response = await bolt.async_dispatch(bolt_request)

@@ -42,10 +42,9 @@ from urllib.parse import quote
 import httpx
 
 from bot.models import Paper
-from bot.sources import SourceError
-from bot.sources.hf_json import clean_text, merge_papers, normalize_arxiv_id, parse_datetime
+from bot.sources import DEFAULT_MAX_BYTES, Sleep, SourceError, clean_text
+from bot.sources.hf_json import merge_papers, normalize_arxiv_id, parse_datetime
 from bot.sources.http_client import (
-    DEFAULT_MAX_BYTES,
     Retrier,
     Transient,
     get,
@@ -53,7 +52,7 @@ from bot.sources.http_client import (
     retry_after_seconds,
     untrusted,
 )
-from bot.sources.pacing import Clock, Pacer, Sleep
+from bot.sources.pacing import Clock, Pacer
 
 if TYPE_CHECKING:
     from config.settings import Settings

@@ -23,9 +23,8 @@ from importlib.resources.abc import Traversable
 from pathlib import Path
 
 from bot.models import Paper
-from bot.sources import SourceError
+from bot.sources import DEFAULT_MAX_BYTES, SourceError
 from bot.sources.hf_json import load_json, parse_daily_papers
-from bot.sources.http_client import DEFAULT_MAX_BYTES
 
 SAMPLE_DATE = dt.date(2024, 11, 11)
 SAMPLE_NAME = f"sample_{SAMPLE_DATE.isoformat()}.json"

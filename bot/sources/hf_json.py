@@ -3,7 +3,7 @@
 The API's item shape is observed, not promised: any field may be missing, null or of
 another type. One bad item never spoils the day: it is skipped (no usable arXiv id,
 withdrawn) or its bad fields fall back to defaults, and numbers are brought into the
-range the archive stores (a vote count of 2**63 is kept as `MAX_UPVOTES`, with a
+range the archive stores (a vote count of 2**63 is kept as `MAX_INTEGER`, with a
 warning). Only a top-level value that is not a list is an error, because then the whole
 response is something else. `load_json` reads such a response without letting one
 absurdly long number (Python refuses to read integers of more than 4300 digits) make the
@@ -20,14 +20,11 @@ import re
 from collections.abc import Iterable
 from urllib.parse import urlsplit
 
-from bot.models import Paper
-from bot.sources import SourceError
+from bot.models import MAX_INTEGER, Paper
+from bot.sources import SourceError, clean_text
 
 log = logging.getLogger(__name__)
 
-#: The largest vote count the archive stores: its `upvotes` column is an SQL INTEGER
-#: (32-bit on PostgreSQL). Larger counts are clamped to it.
-MAX_UPVOTES = 2**31 - 1
 #: The archive's key column holds 64 characters; real arXiv ids are far shorter.
 MAX_ID_CHARS = 64
 #: Integer literals longer than this are not converted exactly (see `load_json`).
@@ -42,10 +39,6 @@ _PREFIX = re.compile(
     r"^(?:arxiv:|(?:https?://)?(?:www\.|export\.)?arxiv\.org/(?:abs|pdf)/)",
     re.IGNORECASE,
 )
-# Control characters (C0 without tab/newline/CR, DEL, C1) break databases and
-# terminals; lone surrogates cannot be encoded as UTF-8 at all.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
-_SURROGATE = re.compile(r"[\ud800-\udfff]")
 
 
 def normalize_arxiv_id(raw: object) -> str | None:
@@ -66,23 +59,12 @@ def normalize_arxiv_id(raw: object) -> str | None:
     return None
 
 
-def clean_text(value: object) -> str:
-    """A string with control characters removed and whitespace runs collapsed.
-
-    Anything that is not a string reads as "".
-    """
-    if not isinstance(value, str):
-        return ""
-    value = _SURROGATE.sub("\ufffd", _CONTROL.sub(" ", value))
-    return " ".join(value.split())
-
-
 def http_url(value: object) -> str | None:
     """`value` if it is an absolute http(s) URL with a host, else None."""
     if not isinstance(value, str):
         return None
     url = value.strip()
-    if not url or any(ch.isspace() for ch in url) or _CONTROL.search(url) or _SURROGATE.search(url):
+    if not url or clean_text(url) != url or any(ch.isspace() for ch in url):
         return None
     try:
         parts = urlsplit(url)
@@ -130,9 +112,9 @@ def load_json(raw: bytes | str) -> object:
 
 
 def parse_upvotes(value: object) -> int:
-    """A vote count within `0..MAX_UPVOTES`; anything unreadable counts as 0.
+    """A vote count within `0..MAX_INTEGER`; anything unreadable counts as 0.
 
-    A count beyond `MAX_UPVOTES` is clamped to it; NaN and infinities are unreadable.
+    A count beyond `MAX_INTEGER` is clamped to it; NaN and infinities are unreadable.
     """
     if isinstance(value, bool):
         return 0
@@ -145,7 +127,7 @@ def parse_upvotes(value: object) -> int:
         count = _bounded_int(value.strip())
     else:
         return 0
-    return int(min(max(count, 0), MAX_UPVOTES))
+    return int(min(max(count, 0), MAX_INTEGER))
 
 
 def _authors(value: object) -> tuple[str, ...]:
@@ -198,7 +180,7 @@ def parse_item(item: object, *, source: str = "hf") -> Paper | None:
     )
     ai_summary = clean_text(paper.get("ai_summary"))
     upvotes = parse_upvotes(paper.get("upvotes"))
-    if upvotes == MAX_UPVOTES:
+    if upvotes == MAX_INTEGER:
         log.warning(
             "paper %s: upvotes beyond what the archive stores, kept as %d", paper_id, upvotes
         )

@@ -16,8 +16,9 @@
   server's Retry-After) or else full-jitter exponential backoff; each retry is logged
   at INFO with its reason and wait. The last failure raises `RetriesExhausted`.
 - **Untrusted text.** Server text that ends up in a message (an error body, a reason
-  phrase, a transport error) goes through `untrusted()`: one line, no control or
-  bidirectional-formatting characters, at most `DETAIL_CHARS` characters.
+  phrase, a transport error) goes through `untrusted()` (`bot.sources.clean_text`):
+  one line, no control or bidirectional-formatting characters, at most `DETAIL_CHARS`
+  characters.
 """
 
 from __future__ import annotations
@@ -28,7 +29,6 @@ import email.utils
 import errno
 import logging
 import random
-import re
 import socket
 import zlib
 from collections.abc import Awaitable, Callable, Mapping
@@ -38,13 +38,11 @@ from typing import TypeVar
 import httpx
 
 from bot import __version__
-from bot.sources import SourceError
+from bot.sources import Sleep, SourceError, clean_text
 
 log = logging.getLogger(__name__)
 
 USER_AGENT = f"paperboy/{__version__}"
-#: Default of `PAPERBOY_HTTP_MAX_BYTES`: the largest decoded body a source accepts.
-DEFAULT_MAX_BYTES = 50_000_000
 #: How much of an error response is read (its message is in the first few hundred bytes).
 ERROR_BODY_BYTES = 64 * 1024
 #: How much untrusted server text an error message quotes.
@@ -52,21 +50,12 @@ DETAIL_CHARS = 200
 ACCEPT_ENCODING = "gzip, deflate"
 MAX_REDIRECTS = 10
 
-Sleep = Callable[[float], Awaitable[object]]
 T = TypeVar("T")
-
-# C0 and C1 controls, DEL, and the bidirectional embeddings, overrides and isolates.
-_UNSAFE = re.compile(r"[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def untrusted(text: object, limit: int = DETAIL_CHARS) -> str:
-    """Server-controlled text made fit for a one-line message: control and
-    bidirectional-formatting characters become spaces, whitespace runs collapse, and
-    anything past `limit` characters is cut (marked with "...")."""
-    if not isinstance(text, str):
-        return ""
-    line = " ".join(_UNSAFE.sub(" ", text).split())
-    return line if len(line) <= limit else line[: max(limit - 3, 0)].rstrip() + "..."
+    """Server-controlled text for a one-line message: `clean_text` cut at `limit`."""
+    return clean_text(text, limit)
 
 
 # --------------------------------------------------------------------------- failures

@@ -26,17 +26,15 @@ import asyncio
 import datetime as dt
 import logging
 import random
-from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Self
 
 import httpx
 
 from bot.models import Paper
-from bot.sources import SourceError
+from bot.sources import DEFAULT_MAX_BYTES, Sleep, SourceError
 from bot.sources.hf_json import load_json, merge_papers, normalize_arxiv_id, parse_daily_papers
 from bot.sources.http_client import (
-    DEFAULT_MAX_BYTES,
     Fetched,
     Retrier,
     RetriesExhausted,
@@ -55,8 +53,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://huggingface.co/api/"
 MAX_PAGES = 50
-
-Sleep = Callable[[float], Awaitable[object]]
 
 
 class HuggingFaceSource:

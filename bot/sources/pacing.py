@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
+from bot.sources import Sleep
+
 Clock = Callable[[], float]
-Sleep = Callable[[float], Awaitable[object]]
 
 
 class Pacer:

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bot.sources import PaperSource, SourceError
+from bot.sources import DEFAULT_MAX_BYTES, PaperSource, SourceError
 from bot.sources.file import FileSource
-from bot.sources.http_client import DEFAULT_MAX_BYTES
 from bot.sources.huggingface import HuggingFaceSource
 
 if TYPE_CHECKING:

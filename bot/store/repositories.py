@@ -23,7 +23,7 @@ from sqlalchemy.engine import Row
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from bot.models import WEEKDAYS, ChannelSettings, Paper, Subscription, Target
+from bot.models import MAX_INTEGER, WEEKDAYS, ChannelSettings, Paper, Subscription, Target
 from bot.store.tables import channel_settings, deliveries, papers, subscriptions, targets
 
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
@@ -183,9 +183,6 @@ async def _ensure_target(ctx: StoreContext, conn: AsyncConnection, target: Targe
 # --------------------------------------------------------------------------- papers
 
 
-_MAX_INTEGER = 2**31 - 1
-
-
 def paper_columns(paper: Paper) -> dict[str, Any]:
     """The `papers` columns a paper is stored with (timestamps aside).
 
@@ -206,7 +203,7 @@ def paper_columns(paper: Paper) -> dict[str, Any]:
         "published_at": paper.published_at,
         "daily_date": paper.daily_date,
         # An SQL INTEGER (32 bits on PostgreSQL): a larger count is kept as the largest.
-        "upvotes": min(max(int(paper.upvotes or 0), -_MAX_INTEGER - 1), _MAX_INTEGER),
+        "upvotes": min(max(int(paper.upvotes or 0), -MAX_INTEGER - 1), MAX_INTEGER),
         "ai_summary": _text(paper.ai_summary) or None,
         "ai_keywords": keywords or None,
         "github_url": _text(paper.github_url) or None,

@@ -188,6 +188,7 @@ class FakePlatformAdapter:
     entries (plus the header in the first), JSON payloads, errors mapped to ChatError."""
 
     platform = PLATFORM
+    finds_sent = True
 
     def __init__(
         self,

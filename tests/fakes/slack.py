@@ -831,6 +831,10 @@ class FakeSlack(LoopbackServer):
         )
         return envelope_id
 
+    def acked(self, envelope_id: str) -> bool:
+        """Whether the client has acknowledged the envelope (so far)."""
+        return envelope_id in self._acks
+
     async def wait_ack(self, envelope_id: str, within: float = 3.0) -> dict[str, Any]:
         """The client's acknowledgement of an envelope (TimeoutError if none in time)."""
         await self.wait_for(lambda: envelope_id in self._acks, within)
@@ -897,6 +901,16 @@ class FakeSlack(LoopbackServer):
                 }
             ],
         }
+
+
+async def settled(before: set[asyncio.Task[Any]], within: float = 10.0) -> None:
+    """Wait until every task started since `before` (`asyncio.all_tasks()`) was taken has
+    finished, and those they started: bolt's lazy listeners, request handlers. The
+    deadline is a safety net only."""
+    current = asyncio.current_task()
+    async with asyncio.timeout(within):
+        while pending := {t for t in asyncio.all_tasks() - before if t is not current}:
+            await asyncio.wait(pending)
 
 
 def form_body(fields: Mapping[str, str]) -> str:

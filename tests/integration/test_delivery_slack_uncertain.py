@@ -1,8 +1,8 @@
 """Posts whose outcome Slack left unknown, through the outbox and the real Slack adapter.
 
 - The bot posts to public channels it was never invited to (`chat:write.public`), but
-  reading a channel's history needs membership: it joins (`conversations.join`) before
-  its first post, so the duplicate check after a lost answer can read the channel, and a
+  reading a channel's history needs membership: when the duplicate check after a lost
+  answer finds it not a member, it joins (`conversations.join`) and reads again, and a
   channel is never paused because that check could not read it.
 - Slack may finish a post after the client gave up: an uncertain part is looked up
   again, spaced, before it is resent.
@@ -17,6 +17,7 @@ import logging
 from collections.abc import AsyncIterator
 
 import pytest
+import sqlalchemy as sa
 
 from adapters.slack.adapter import SlackAdapter
 from adapters.slack.plugin import create
@@ -26,6 +27,7 @@ from bot.models import Target
 from bot.outbox import outbox_key
 from bot.planner import DueDigest
 from bot.store import Store
+from bot.store.tables import outbox
 from config import Settings
 from tests.fakes.platform import RecordingAdapter
 from tests.fakes.slack import BOT_TOKEN, DEFAULT_SCOPES, TEAM_ID, FakeSlack, Fault
@@ -90,11 +92,44 @@ async def test_lost_answer_in_a_channel_never_joined_is_found_not_paused(
     assert (stats.paused, stats.found) == (0, 1)
     assert keys_in(slack, PUBLIC) == want  # each part once, in order
     assert await all_sent(store)
-    # It joined before its first post, and only once.
+    # It joined when the lookup needed it (not before posting), and only once.
     methods = [c.method for c in slack.calls if c.method != "auth.test"]
-    assert methods[0] == "conversations.join"
     assert methods.count("conversations.join") == 1
+    joined = methods.index("conversations.join")
+    assert methods[0] == "chat.postMessage"
+    assert methods[joined - 1] == methods[joined + 1] == "conversations.history"
     assert slack.channels[PUBLIC].member
+
+
+async def test_a_rate_limited_join_waits_its_retry_after_and_costs_no_attempt(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    """The lookup after a lost answer must join first, and Slack rate-limits the join:
+    the lookup is made again after the join's Retry-After, like a rate-limited post,
+    and the part's attempts are not spent on it."""
+    settings = Settings(
+        _env_file=None,
+        SLACK_BOT_TOKEN=BOT_TOKEN,
+        slack_api_url=slack.base_url,
+        delivery_send_timeout=5.0,
+        delivery_lookups=1,
+        delivery_lookup_seconds=0.01,
+        delivery_backoff_base=0.01,
+        delivery_poll_seconds=0.01,
+        channel_min_interval=0.0,
+    )
+    adapter = create(settings)
+    assert adapter is not None
+    _, want = await plan(store, adapter, clock, PUBLIC)
+    slack.inject(Fault.lost_response(), method="chat.postMessage")
+    slack.inject(Fault.rate_limited(0.2), method="conversations.join")
+    deliverer = Deliverer.from_settings(store, {"slack": adapter}, settings, clock=SystemClock())
+    stats = await asyncio.wait_for(deliverer.run_until_idle(max_wait=10), 30)
+    assert keys_in(slack, PUBLIC) == want and await all_sent(store)
+    assert (stats.found, stats.rate_limited, stats.paused) == (1, 1, 0)
+    async with store.engine.connect() as conn:
+        attempts = (await conn.execute(sa.select(outbox.c.attempts))).scalars().all()
+    assert max(attempts) == 1  # the post whose answer was lost; not the join
 
 
 async def test_history_that_stays_unreadable_resends_with_a_warning_never_pauses(
@@ -136,15 +171,16 @@ async def test_a_retry_of_an_uncertain_post_reads_the_history_once(
 async def test_a_post_slack_finishes_after_the_client_gave_up_is_not_posted_twice(
     store: Store, slack: FakeSlack, clock: ManualClock
 ) -> None:
-    """The client times out (0.3 s); Slack completes the post 0.6 s after it came.
-    The lookups, 0.25 s apart, see it before anything is resent."""
+    """The client times out (1 s); Slack completes the post 1.5 s after it came. The
+    lookups, 0.5 s apart from 0.5 s after the timeout (five of them, to 3.5 s), see it
+    before anything is resent."""
     settings = Settings(
         _env_file=None,
         SLACK_BOT_TOKEN=BOT_TOKEN,
         slack_api_url=slack.base_url,
-        delivery_send_timeout=0.3,
-        delivery_lookups=4,
-        delivery_lookup_seconds=0.25,
+        delivery_send_timeout=1.0,
+        delivery_lookups=5,
+        delivery_lookup_seconds=0.5,
         delivery_backoff_base=0.02,
         delivery_poll_seconds=0.02,
         channel_min_interval=0.0,
@@ -152,7 +188,7 @@ async def test_a_post_slack_finishes_after_the_client_gave_up_is_not_posted_twic
     adapter = create(settings)
     assert adapter is not None
     _, want = await plan(store, adapter, clock, MEMBER)
-    slack.inject(Fault.lands_late(0.6, answer_after=5), method="chat.postMessage")
+    slack.inject(Fault.lands_late(1.5, answer_after=5), method="chat.postMessage")
     deliverer = Deliverer.from_settings(store, {"slack": adapter}, settings, clock=SystemClock())
     stats = await asyncio.wait_for(deliverer.run_until_idle(max_wait=10), 30)
     await slack.landed()

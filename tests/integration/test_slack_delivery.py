@@ -18,7 +18,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from adapters.slack.adapter import METADATA_EVENT, SlackAdapter
 from adapters.slack.render import THREAD_KEY, render_digest
-from bot.chat import ChatError, MessageRef
+from bot.chat import ChatAdapter, ChatError, MessageRef
 from bot.digest import digest_for_queries
 from bot.models import Digest, Paper, Target
 from bot.sources.file import FileSource
@@ -299,40 +299,55 @@ async def test_render_matches_the_cli_format(slack: FakeSlack) -> None:
     assert adapter_for(slack).render(digest) == render_digest(digest)
 
 
-async def test_a_keyed_post_joins_a_public_channel_first_and_once(slack: FakeSlack) -> None:
+def test_it_is_a_chat_adapter_whose_lookups_see_posts(slack: FakeSlack) -> None:
+    adapter = adapter_for(slack)
+    assert isinstance(adapter, ChatAdapter) and adapter.finds_sent
+
+
+async def test_posting_never_joins_a_lookup_that_needs_it_joins_once(slack: FakeSlack) -> None:
+    """Joins only when a history read answers not_in_channel: a restart with thousands
+    of channels makes no joins before its digests (conversations.join is Tier 3)."""
     slack.add_channel("C0PUBLIC", member=False)
     adapter = adapter_for(slack)
     parts = adapter.render(many(40))
-    await adapter.post(target("C0PUBLIC"), {"text": "shared", "blocks": []})  # no key: no join
-    assert slack.posts("conversations.join") == [] and not slack.channels["C0PUBLIC"].member
     for i, part in enumerate(parts[:2]):
         await adapter.post(target("C0PUBLIC"), part, key=f"d/{i}")
-    methods = [c.method for c in slack.calls if c.method != "auth.test"]
-    assert methods == ["chat.postMessage", "conversations.join", *["chat.postMessage"] * 2]
-    assert slack.channels["C0PUBLIC"].member
-    # Now its history can be read: the crash check works there.
+    assert slack.posts("conversations.join") == [] and not slack.channels["C0PUBLIC"].member
+    # The crash check needs the history: now it joins, once, and reads it.
     assert await adapter.find_sent(target("C0PUBLIC"), "d/1") is not None
+    assert await adapter.find_sent(target("C0PUBLIC"), "d/0") is not None
+    methods = [c.method for c in slack.calls if c.method != "auth.test"]
+    history = "conversations.history"
+    assert methods == [*["chat.postMessage"] * 2, history, "conversations.join", history, history]
+    assert slack.channels["C0PUBLIC"].member
 
 
-async def test_a_private_channel_is_asked_once_and_posted_to(slack: FakeSlack) -> None:
+async def test_a_private_channel_is_never_asked_to_join(slack: FakeSlack) -> None:
     slack.add_channel("C0PRIVATE", private=True)  # invited: a member
     adapter = adapter_for(slack)
-    for i in range(2):
+    refs = [
         await adapter.post(target("C0PRIVATE"), adapter.render(many(1))[0], key=f"d/{i}")
-    assert len(slack.posts("conversations.join")) == 1
+        for i in range(2)
+    ]
+    assert await adapter.find_sent(target("C0PRIVATE"), "d/1") == refs[1]
+    assert slack.posts("conversations.join") == []
     assert len(slack.messages("C0PRIVATE")) == 2
 
 
-async def test_a_rate_limited_join_holds_no_post_and_defers_the_lookup(slack: FakeSlack) -> None:
+async def test_a_rate_limited_join_defers_the_lookup_by_its_retry_after(slack: FakeSlack) -> None:
     slack.add_channel("C0PUBLIC", member=False)
     adapter = adapter_for(slack)
-    slack.inject(Fault.rate_limited(30), method="conversations.join")
     part = adapter.render(many(1))[0]
     await adapter.post(target("C0PUBLIC"), part, key="d/0")
-    await adapter.post(target("C0PUBLIC"), part, key="d/1")
-    assert len(slack.posts("conversations.join")) == 1  # no more joins while limited
-    assert len(slack.messages("C0PUBLIC")) == 2
-    # The history cannot be read until the bot can join: look again later, not "unsent".
+    slack.inject(Fault.rate_limited(30), method="conversations.join")
+    # The history cannot be read until the bot can join: look again after the join's
+    # Retry-After (a rate limit, not a failed attempt), not "unsent".
     with pytest.raises(ChatError) as info:
         await adapter.find_sent(target("C0PUBLIC"), "d/0")
     assert not info.value.permanent
+    assert info.value.retry_after is not None and 29 <= info.value.retry_after <= 30
+    with pytest.raises(ChatError) as again:
+        await adapter.find_sent(target("C0PUBLIC"), "d/0")
+    assert again.value.retry_after is not None and 0 < again.value.retry_after <= 30
+    assert len(slack.posts("conversations.join")) == 1  # no more joins while limited
+    assert len(slack.messages("C0PUBLIC")) == 1

@@ -8,6 +8,7 @@ import datetime as dt
 import gzip
 import json
 import logging
+import random
 import re
 import threading
 import zlib
@@ -43,14 +44,19 @@ def day_items() -> list[dict]:
     return json.loads((FIXTURES / "hf_daily_papers_2024-11-11.json").read_text())
 
 
+# A generous deadline by default, so a stalled machine fails no test that expects an
+# answer; the tests about a slow drip set a short one of their own.
+TIMEOUT = 5.0
+
+
 def hf_source(fake: FakeHF, **kwargs: object) -> HuggingFaceSource:
-    options: dict[str, object] = {"timeout": 0.5, "retries": 0, "sleep": no_sleep}
+    options: dict[str, object] = {"timeout": TIMEOUT, "retries": 0, "sleep": no_sleep}
     options.update(kwargs)
     return HuggingFaceSource(fake.base_url, **options)  # type: ignore[arg-type]
 
 
 def arxiv_source(arxiv: FakeArxiv, **kwargs: object) -> ArxivSource:
-    options: dict[str, object] = {"interval": 0.0, "timeout": 0.5, "retries": 0,
+    options: dict[str, object] = {"interval": 0.0, "timeout": TIMEOUT, "retries": 0,
                                   "sleep": no_sleep}  # fmt: skip
     options.update(kwargs)
     return ArxivSource(["cs.CL"], api_url=arxiv.api_url, rss_url=arxiv.rss_url, **options)  # type: ignore[arg-type]
@@ -122,7 +128,8 @@ async def test_hf_slow_drip_times_out_with_a_clear_error(fake: FakeHF) -> None:
 async def test_hf_slow_drip_then_a_good_answer(fake: FakeHF) -> None:
     fake.add_day(DAY, day_items())
     fake.inject(Fault.slow_drip(0.05))
-    async with hf_source(fake, timeout=0.5, retries=1) as hf:
+    # The drip is cut at 1 s; the good answer after it has as long.
+    async with hf_source(fake, timeout=1.0, retries=1) as hf:
         assert len(await hf.fetch_day(DAY)) == 9
 
 
@@ -343,9 +350,10 @@ async def test_hf_retries_are_logged_with_reason_and_wait(
     fake: FakeHF, caplog: pytest.LogCaptureFixture
 ) -> None:
     fake.add_day(DAY, day_items())
-    fake.inject(Fault.server_error(503), Fault.rate_limited(retry_after=7), Fault.slow(5.0))
+    # The third answer never comes in time (1 s); the fourth, a good one, has as long.
+    fake.inject(Fault.server_error(503), Fault.rate_limited(retry_after=7), Fault.slow(30.0))
     with caplog.at_level(logging.INFO, logger="bot.sources"):
-        async with hf_source(fake, timeout=0.3, retries=3, backoff_base=0.5) as hf:
+        async with hf_source(fake, timeout=1.0, retries=3, backoff_base=0.5) as hf:
             assert len(await hf.fetch_day(DAY)) == 9
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.sources.huggingface"]
     assert all(r.levelno == logging.INFO for r in caplog.records if "retry" in r.getMessage())
@@ -354,7 +362,7 @@ async def test_hf_retries_are_logged_with_reason_and_wait(
     assert re.fullmatch(re.escape(prefix) + r"HTTP 503; retry 1 of 3 in 0\.\d s", lines[0])
     assert lines[1] == prefix + "HTTP 429 (rate limited); retry 2 of 3 in 7.0 s"
     assert re.fullmatch(
-        re.escape(prefix) + r"timed out after 0\.3 s \((TimeoutError|ReadTimeout)\); "
+        re.escape(prefix) + r"timed out after 1 s \((TimeoutError|ReadTimeout)\); "
         r"retry 3 of 3 in [0-2]\.\d s",
         lines[2],
     )
@@ -368,7 +376,9 @@ async def test_arxiv_retries_are_logged_with_reason_and_wait(
                          ["cs.CL"]))  # fmt: skip
     arxiv.inject(ArxivFault.unavailable(retry_after="5"), ArxivFault.truncated())
     with caplog.at_level(logging.INFO, logger="bot.sources"):
-        papers = await arxiv_source(arxiv, retries=2, backoff_base=0.5).fetch_day(FRIDAY)
+        # (a seeded jitter: the wait is drawn from 0-1 s, and "1.0 s" is not "0.x s")
+        source = arxiv_source(arxiv, retries=2, backoff_base=0.5, rng=random.Random(7))
+        papers = await source.fetch_day(FRIDAY)
     assert [p.id for p in papers] == ["2411.00001"]
     lines = [r.getMessage() for r in caplog.records if r.name == "bot.sources.arxiv"]
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "bot.sources.arxiv")

@@ -11,10 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.models import Paper
+from bot.models import MAX_INTEGER, Paper
 from bot.sources import SourceError
 from bot.sources.hf_json import (
-    MAX_UPVOTES,
     http_url,
     load_json,
     normalize_arxiv_id,
@@ -156,6 +155,14 @@ def test_control_characters_and_lone_surrogates_removed() -> None:
     assert paper.abstract == "half \ufffd pair"
 
 
+def test_bidirectional_overrides_removed() -> None:
+    """The same cleaning as a server's error text: nothing reorders what a reader sees."""
+    paper = one(item(title="Safe \u202egnp.exe\u202c title", summary="a \u2066b\u2069 c"))
+    assert paper.title == "Safe gnp.exe title"
+    assert paper.abstract == "a b c"
+    assert http_url("https://example.org/\u202eevil") is None
+
+
 def test_authors_dicts_strings_and_hidden() -> None:
     authors = [
         {"_id": "1", "name": "Penghui Qi", "hidden": False},
@@ -208,17 +215,17 @@ def test_upvotes(raw: object, expected: int) -> None:
     ("raw", "expected"),
     [
         (2**31 - 1, 2**31 - 1),
-        (2**31, MAX_UPVOTES),
-        (2**63, MAX_UPVOTES),
-        (10**400, MAX_UPVOTES),
-        (1e308, MAX_UPVOTES),
-        ("9" * 30, MAX_UPVOTES),
-        ("9" * 5000, MAX_UPVOTES),
+        (2**31, MAX_INTEGER),
+        (2**63, MAX_INTEGER),
+        (10**400, MAX_INTEGER),
+        (1e308, MAX_INTEGER),
+        ("9" * 30, MAX_INTEGER),
+        ("9" * 5000, MAX_INTEGER),
         (-(2**63), 0),
     ],
 )
 def test_upvotes_beyond_the_archive_are_clamped(raw: object, expected: int) -> None:
-    assert MAX_UPVOTES == 2**31 - 1  # the archive's INTEGER column (int4 on PostgreSQL)
+    assert MAX_INTEGER == 2**31 - 1  # the archive's INTEGER column (int4 on PostgreSQL)
     assert parse_upvotes(raw) == expected
 
 
@@ -229,7 +236,7 @@ def test_load_json_reads_integers_python_refuses() -> None:
     data = load_json(f'[{{"paper": {{"id": "2411.05288", "upvotes": {huge}, "n": -{huge}}}}}, 7]')
     assert isinstance(data, list) and data[1] == 7
     assert data[0]["paper"]["upvotes"] == 10**40 and data[0]["paper"]["n"] == -(10**40)
-    assert parse_daily_papers(data)[0].upvotes == MAX_UPVOTES
+    assert parse_daily_papers(data)[0].upvotes == MAX_INTEGER
     assert load_json(b"[12, -3, 1.5]") == [12, -3, 1.5]
 
 

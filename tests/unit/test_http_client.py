@@ -26,6 +26,14 @@ def test_untrusted_text_is_one_short_clean_line() -> None:
     assert untrusted("a" * 500) == "a" * 197 + "..."
     assert len(untrusted("word " * 100, 50)) == 50
     assert untrusted(None) == "" and untrusted(b"bytes") == ""
+    assert untrusted("half \ud800 pair") == "half \ufffd pair"  # encodable as UTF-8
+
+
+def test_the_defaults_the_sources_share_are_the_settings_defaults() -> None:
+    from bot.sources import DEFAULT_MAX_BYTES
+    from config.settings import Settings
+
+    assert Settings(_env_file=None).http_max_bytes == DEFAULT_MAX_BYTES  # type: ignore[call-arg]
 
 
 def test_decoding_never_produces_more_than_asked() -> None:

@@ -8,7 +8,8 @@ import logging
 
 import pytest
 
-from adapters.slack.requests import Refusals, signature_ok
+from adapters.slack.render import SHARE_ACTION
+from adapters.slack.requests import Refusals, screen, signature_ok
 
 SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 NOW = 1_700_000_000.0
@@ -76,3 +77,48 @@ def test_refusals_are_one_warning_per_interval_with_a_count(
         "slack: answered 401 to a request: no valid signature",
         "slack: answered 401 to a request: no valid signature (99 more since the last report)",
     ]
+
+
+COMMAND = {
+    "command": "/papers",
+    "text": "list",
+    "team_id": "T1",
+    "channel_id": "C1",
+    "user_id": "U1",
+    "is_enterprise_install": "false",
+    "response_url": "https://hooks.slack.com/commands/T1/1/x",
+}
+CLICK = {
+    "type": "block_actions",
+    "user": {"id": "U1", "team_id": "T1"},
+    "channel": {"id": "C1"},
+    "response_url": "https://hooks.slack.com/actions/T1/1/x",
+    "actions": [{"action_id": SHARE_ACTION, "block_id": "b", "value": "{}", "type": "button"}],
+}
+
+
+def test_only_what_paperboy_answers_is_let_through() -> None:
+    assert screen(COMMAND).action == "route"
+    assert screen(CLICK).action == "route"
+    assert screen({"ssl_check": "1", "token": "t"}).action == "route"  # bolt answers it
+    for event in ({"type": "event_callback", "event": "x"}, {"type": "app_rate_limited"}):
+        assert screen(event).action == "ignore"
+    refused = {
+        "a view": {"type": "view_submission", "view": {"id": "V1"}},
+        "another app's button": {**CLICK, "actions": [{"action_id": "x"}]},
+        "a type on a command": {**COMMAND, "type": "shortcut"},
+        "a nested command field": {**COMMAND, "blocks": []},
+        "an unnamed command": {**COMMAND, "command": "/"},
+        "a response_url that is not http(s)": {**COMMAND, "response_url": "file:///etc/x"},
+        "nothing": {},
+        "not an object": [COMMAND],
+    }
+    verdicts = {name: screen(body) for name, body in refused.items()}
+    assert {name: v.action for name, v in verdicts.items()} == dict.fromkeys(refused, "refuse")
+    assert all(v.reason and "\n" not in v.reason for v in verdicts.values())
+
+
+def test_an_untrusted_type_is_quoted_in_the_reason() -> None:
+    verdict = screen({"type": "x\x1b[31m" + "y" * 100})
+    assert verdict.action == "refuse"
+    assert "\x1b" not in verdict.reason and len(verdict.reason) < 120
