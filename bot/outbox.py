@@ -414,6 +414,11 @@ class OutboxRepo:
         async with self._ctx.engine.connect() as conn:
             return [(_paper_from_row(row), row.first_seen_at) for row in await conn.execute(stmt)]
 
+    async def delivered(self, wanted: Mapping[int, Collection[str]]) -> dict[int, set[str]]:
+        """`PlanTransaction.delivered` outside a transaction (what the planner expects)."""
+        async with self._ctx.engine.connect() as conn:
+            return await PlanTransaction(self._ctx, conn).delivered(wanted)
+
     @asynccontextmanager
     async def planning(self) -> AsyncIterator[PlanTransaction]:
         """A write transaction for writing planned runs (see `PlanTransaction`)."""

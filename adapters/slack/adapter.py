@@ -18,7 +18,10 @@ outbox: the delivery client has slack_sdk's retry handlers turned off (`retry_ha
 unknown (timeout, connection lost, 5xx), the adapter remembers the key and checks
 history before the next attempt with that key, so a retry does not post twice.
 The client bolt uses for commands keeps the connection-error retry and one
-rate-limit retry: answering a user is not the outbox's business.
+rate-limit retry: answering a user is not the outbox's business. The delivery client
+keeps one HTTP session (kept-alive connections) for as long as the adapter runs:
+without one, slack_sdk opens a new connection, with its TLS handshake, for every call,
+which at fan-out costs more than the post itself.
 """
 
 from __future__ import annotations
@@ -47,6 +50,7 @@ from adapters.slack.render import (
     SUBSCRIBE_ACTION,
     THREAD_KEY,
     Part,
+    RenderCache,
     context,
     render_digest,
     render_reply,
@@ -159,9 +163,12 @@ class SlackAdapter:
                 AsyncRateLimitErrorRetryHandler(max_retry_count=1),
             ],
         )
+        #: Papers rendered once for all the channels whose digests list them.
+        self.render_cache = RenderCache()
         self._uncertain: set[tuple[str, str]] = set()
         self._threads: dict[tuple[str, str], str] = {}
         self._bot_id: str | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._stopping = asyncio.Event()
 
@@ -186,10 +193,23 @@ class SlackAdapter:
     def render(self, item: Digest | Reply) -> Sequence[Part]:
         """A digest: chat.postMessage parts; a reply: response_url messages (ephemeral)."""
         if isinstance(item, Digest):
-            return render_digest(item, thread=self.thread_digests)
+            return render_digest(item, thread=self.thread_digests, cache=self.render_cache)
         return render_reply(item)
 
     # -- delivery -----------------------------------------------------------------------
+
+    def _delivery_client(self) -> AsyncWebClient:
+        """The delivery client, on an HTTP session of this event loop (opened on first use)."""
+        loop = asyncio.get_running_loop()
+        session = self.client.session
+        if session is None or session.closed or self._session_loop is not loop:
+            self.client.session = aiohttp.ClientSession(
+                # With a session of its own, slack_sdk leaves the timeout to the session.
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+                connector=aiohttp.TCPConnector(limit=100),
+            )
+            self._session_loop = loop
+        return self.client
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
         channel = target.channel
@@ -231,7 +251,7 @@ class SlackAdapter:
     async def _post_message(self, args: dict[str, Any], key: str | None) -> str:
         channel = args["channel"]
         try:
-            response = await self.client.chat_postMessage(**args)
+            response = await self._delivery_client().chat_postMessage(**args)
         except SlackApiError as error:
             status = getattr(error.response, "status_code", None) or getattr(
                 error.response, "status", 0
@@ -248,7 +268,7 @@ class SlackAdapter:
     async def _our_bot_id(self) -> str | None:
         if self._bot_id is None:
             try:
-                self._bot_id = (await self.client.auth_test()).get("bot_id")
+                self._bot_id = (await self._delivery_client().auth_test()).get("bot_id")
             except SlackApiError as error:
                 raise chat_error(error, "auth.test") from None
             except (TimeoutError, aiohttp.ClientError) as error:
@@ -257,7 +277,7 @@ class SlackAdapter:
 
     async def _history(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
         """Up to HISTORY_PAGES pages of messages (with metadata) from `method`."""
-        call = getattr(self.client, method.replace(".", "_"))
+        call = getattr(self._delivery_client(), method.replace(".", "_"))
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
@@ -416,7 +436,7 @@ class SlackAdapter:
         if reply.digest is None or not reply.ok:
             await self._respond(respond, reply)
             return
-        parts = render_digest(reply.digest, thread=self.thread_digests)
+        parts = render_digest(reply.digest, thread=self.thread_digests, cache=self.render_cache)
         if _USER_ID.fullmatch(user):
             parts[0]["blocks"].append(context(f"Shared by <@{user}>"))
         try:
@@ -469,5 +489,12 @@ class SlackAdapter:
             await handler.close_async()
 
     async def stop(self) -> None:
-        """Leave Socket Mode (`start()` closes the connection on its way out)."""
+        """Leave Socket Mode (`start()` closes the connection on its way out) and close
+        the delivery session."""
         self._stopping.set()
+        session, self.client.session = self.client.session, None
+        if session is not None and not session.closed:
+            if self._session_loop is asyncio.get_running_loop():
+                await session.close()
+            # A session of another (finished) event loop cannot be closed from this one.
+        self._session_loop = None
