@@ -22,10 +22,9 @@ has two messages in flight.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -314,20 +313,12 @@ class OutboxRepo:
 
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
-        # SQLite has one writer, and a connection waiting for its lock polls with growing
-        # sleeps (its busy handler): the writers of this process take turns here instead.
-        self._sqlite_writes = asyncio.Lock() if ctx.engine.dialect.name == "sqlite" else None
         self._claims: tuple[Any, Any] | None = None
         self._target_cache: dict[int, Target] = {}
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        if self._sqlite_writes is None:
-            async with self._ctx.writer.begin() as conn:
-                yield conn
-            return
-        async with self._sqlite_writes, self._ctx.writer.begin() as conn:
-            yield conn
+    def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        # On SQLite the writers of this process take turns (see StoreContext.writing).
+        return self._ctx.writing()
 
     # ----------------------------------------------------------------- planning reads
 

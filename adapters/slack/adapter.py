@@ -384,7 +384,8 @@ class SlackAdapter:
 
     async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
         response_type = "ephemeral" if reply.ephemeral else "in_channel"
-        for part in render_reply(reply):
+        # Rendering a preview is CPU work: off the event loop, which keeps acking.
+        for part in await asyncio.to_thread(render_reply, reply):
             result = await respond(**sendable(part), response_type=response_type, **extra)
             status = getattr(result, "status_code", 200)
             if status != 200:
@@ -436,7 +437,9 @@ class SlackAdapter:
         if reply.digest is None or not reply.ok:
             await self._respond(respond, reply)
             return
-        parts = render_digest(reply.digest, thread=self.thread_digests, cache=self.render_cache)
+        parts = await asyncio.to_thread(
+            render_digest, reply.digest, thread=self.thread_digests, cache=self.render_cache
+        )
         if _USER_ID.fullmatch(user):
             parts[0]["blocks"].append(context(f"Shared by <@{user}>"))
         try:
