@@ -87,6 +87,27 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 Respond = Callable[..., Awaitable[Any]]
 
 
+#: Loggers slack_sdk and bolt test by their own level (see `_settle_sdk_loggers`).
+SDK_LOGGERS = (
+    "slack_sdk.web.async_base_client",
+    "slack_sdk.webhook.async_client",
+    "slack_bolt.AsyncApp",
+)
+
+
+def _settle_sdk_loggers() -> None:
+    """Give slack_sdk's and bolt's loggers the level logging has for them now.
+
+    They build a debug line holding the whole request and response (every block of a
+    digest) whenever their logger's *own* level is unset, testing `logger.level` rather
+    than the effective level: at fan-out that cost more than the post itself.
+    """
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logger.getEffectiveLevel())
+
+
 def chat_error(error: SlackApiError, method: str) -> ChatError:
     """Map a Slack Web API failure to the outbox's ChatError."""
     response = error.response
@@ -146,6 +167,7 @@ class SlackAdapter:
         thread_digests: bool = False,
         timeout: int = 20,
     ) -> None:
+        _settle_sdk_loggers()
         self.app_token = app_token or None
         self.signing_secret = signing_secret or None
         self.thread_digests = thread_digests
