@@ -61,7 +61,7 @@ QUERY_HELP = (
 MANAGING: set[str] = set()  # commands that change the channel (need can_manage)
 BUSY = "paperboy is busy right now. Please try again in a moment."
 #: Commands waiting for their turn, at most (more are answered BUSY).
-DEFAULT_QUEUE = 2000
+DEFAULT_QUEUE = 10_000
 
 
 class CommandLine:
