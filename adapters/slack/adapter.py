@@ -273,7 +273,10 @@ class SlackAdapter:
     async def _post_message(self, args: dict[str, Any], key: str | None) -> str:
         channel = args["channel"]
         try:
-            response = await self._delivery_client().chat_postMessage(**args)
+            # `api_call` with the JSON body `chat_postMessage` would build: our parts are
+            # plain dicts already, and its walk over every block for SDK objects costs
+            # more than the rest of the post at fan-out.
+            response = await self._delivery_client().api_call("chat.postMessage", json=args)
         except SlackApiError as error:
             status = getattr(error.response, "status_code", None) or getattr(
                 error.response, "status", 0
