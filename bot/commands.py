@@ -3,12 +3,21 @@
 Every adapter hands the text after `/papers` to `Commands.handle` and renders the
 Reply natively. Replies are plain text (no markup): adapters escape it. Bad input
 gets one line of usage, never a traceback.
+
+Under a burst, commands wait their turn (`CommandLine`): at most as many run at once as
+the database pool keeps connections, so none waits for a connection until the pool's
+timeout; the rest wait in line, in order. Past the line's length, or when the
+database says it is overloaded, the answer is "busy, try again in a moment", never
+"failed". CPU-heavy work (matching a day's papers) runs in a worker thread, so the
+event loop keeps acknowledging other commands meanwhile.
 """
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 from collections.abc import Awaitable, Callable
 from typing import ClassVar
 
@@ -18,7 +27,7 @@ from bot.library import papers_for_day
 from bot.models import Reply
 from bot.query import QueryError, parse
 from bot.sources import PaperSource, SourceError
-from bot.store import Store
+from bot.store import Store, overloaded
 from bot.store.repositories import (
     MAX_SUBSCRIPTIONS_PER_CHANNEL,
     DuplicateSubscriptionError,
@@ -31,7 +40,7 @@ log = logging.getLogger(__name__)
 Handler = Callable[["Commands", CommandContext, str], Awaitable[Reply]]
 
 USAGE: dict[str, str] = {
-    "subscribe": "/papers subscribe <query>  e.g. /papers subscribe LoRA, \"pipeline parallelism\"",
+    "subscribe": '/papers subscribe <query>  e.g. /papers subscribe LoRA, "pipeline parallelism"',
     "unsubscribe": "/papers unsubscribe <id|query>  e.g. /papers unsubscribe 3",
     "list": "/papers list",
     "digest": "/papers digest [YYYY-MM-DD]",
@@ -46,21 +55,80 @@ SUMMARY: dict[str, str] = {
 }
 QUERY_HELP = (
     "Queries: terms separated by commas (either matches); AND, OR, NOT or -term; "
-    "\"quoted phrases\"; title:, abstract:, author: prefixes. "
+    '"quoted phrases"; title:, abstract:, author: prefixes. '
     "Acronyms like LoRA are case-sensitive and match inside words (QLoRA); "
     "other words match whole words and their forms (quantization ~ quantized)."
 )
 MANAGING: set[str] = set()  # commands that change the channel (need can_manage)
+BUSY = "paperboy is busy right now. Please try again in a moment."
+#: Commands waiting for their turn, at most (more are answered BUSY).
+DEFAULT_QUEUE = 10_000
+
+
+class CommandLine:
+    """Commands take turns: `running` at once, up to `waiting` more in line (FIFO)."""
+
+    def __init__(self, running: int, waiting: int = DEFAULT_QUEUE) -> None:
+        if running < 1 or waiting < 0:
+            raise ValueError("a command line needs running >= 1 and waiting >= 0")
+        self.running = running
+        self.limit = waiting
+        self.waiting = 0
+        self._slots = asyncio.Semaphore(running)
+        self._turned_away = 0
+        self._reported = 0.0
+
+    def full(self) -> bool:
+        """No room: every slot taken and the line at its length."""
+        return self._slots.locked() and self.waiting >= self.limit
+
+    async def __aenter__(self) -> None:
+        self.waiting += 1
+        try:
+            await self._slots.acquire()
+        finally:
+            self.waiting -= 1
+
+    async def __aexit__(self, *exc: object) -> None:
+        self._slots.release()
+
+    def turned_away(self, why: str) -> None:
+        """Count a BUSY answer; log at most one line a minute about them."""
+        self._turned_away += 1
+        now = time.monotonic()
+        if now - self._reported >= 60:
+            log.warning(
+                "busy: %d command(s) answered 'try again' (%s; %d running, %d waiting)",
+                self._turned_away,
+                why,
+                self.running,
+                self.waiting,
+            )
+            self._turned_away = 0
+            self._reported = now
 
 
 class Commands:
-    """The `/papers` command set of one bot: store-backed, platform-neutral."""
+    """The `/papers` command set of one bot: store-backed, platform-neutral.
+
+    `concurrency` commands run at once (default: as many as the store's connection pool
+    keeps, leaving its overflow to delivery and scheduling in the same process); up to
+    `queue` more wait their turn.
+    """
 
     handlers: ClassVar[dict[str, Handler]] = {}
 
-    def __init__(self, store: Store, source: PaperSource | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        source: PaperSource | None = None,
+        *,
+        concurrency: int | None = None,
+        queue: int = DEFAULT_QUEUE,
+    ) -> None:
         self.store = store
         self.source = source
+        self.line = CommandLine(concurrency or store.pool_size, queue)
 
     @classmethod
     def command(cls, name: str, usage: str, summary: str, *, manage: bool = False):
@@ -93,11 +161,18 @@ class Commands:
                 "You need the Manage Channels permission to change this channel's subscriptions.",
                 ok=False,
             )
-        try:
-            return await handler(self, ctx, args.strip())
-        except Exception:  # one line for the user; the details go to the log
-            log.exception("command %r failed", name)
-            return Reply(f"Sorry, '/papers {name}' failed. Please try again later.", ok=False)
+        if self.line.full():
+            self.line.turned_away("too many commands waiting")
+            return Reply(BUSY, ok=False)
+        async with self.line:
+            try:
+                return await handler(self, ctx, args.strip())
+            except Exception as error:  # one line for the user; the details go to the log
+                if overloaded(error):
+                    self.line.turned_away(f"the database: {type(error).__name__}")
+                    return Reply(BUSY, ok=False)
+                log.exception("command %r failed", name)
+                return Reply(f"Sorry, '/papers {name}' failed. Please try again later.", ok=False)
 
 
 def usage(name: str, problem: str | None = None) -> Reply:
@@ -200,16 +275,17 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
         return Reply(f"No papers are listed for {when} yet.")
     settings = await self.store.settings.get(ctx.target)
     queries = [sub.query for sub in subs]
-    return Reply(
-        digest=digest_for_queries(
-            listed.papers,
-            queries,
-            day=listed.day,
-            max_papers=settings.max_papers,
-            min_upvotes=settings.min_upvotes,
-            source_label=listed.label,
-        )
+    # Matching a whole day is CPU work: in a worker thread, not on the event loop.
+    built = await asyncio.to_thread(
+        digest_for_queries,
+        listed.papers,
+        queries,
+        day=listed.day,
+        max_papers=settings.max_papers,
+        min_upvotes=settings.min_upvotes,
+        source_label=listed.label,
     )
+    return Reply(digest=built)
 
 
 @Commands.command("help", USAGE["help"], SUMMARY["help"])

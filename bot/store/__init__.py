@@ -4,7 +4,14 @@
 (SQLite or PostgreSQL) to the newest schema.
 """
 
-from bot.store.db import Store, current_revision, head_revision, make_engine, migrate
+from bot.store.db import (
+    Store,
+    current_revision,
+    head_revision,
+    make_engine,
+    migrate,
+    overloaded,
+)
 from bot.store.repositories import (
     MAX_QUERY_LENGTH,
     MAX_SUBSCRIPTIONS_PER_CHANNEL,
@@ -38,4 +45,5 @@ __all__ = [
     "head_revision",
     "make_engine",
     "migrate",
+    "overloaded",
 ]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import datetime as dt
 
-from bot.digest import SUMMARY_LIMIT, cut_at_word, digest_for_queries, summarize
+from bot.digest import (
+    SUMMARY_LIMIT,
+    Selected,
+    build_digest,
+    cut_at_word,
+    digest_for_queries,
+    summarize,
+)
 from bot.models import Paper
 
 DAY = dt.date(2024, 11, 11)
@@ -89,3 +96,20 @@ def test_summary_highlights_point_at_matched_terms() -> None:
 def test_no_match_gives_empty_digest() -> None:
     d = digest_for_queries([paper("1", "exploration of things")], ["LoRA"], day=DAY)
     assert d.entries == () and d.checked == 1
+
+
+def test_shared_entry_cache_gives_the_same_digests() -> None:
+    """The planner makes each (paper, terms) entry once for all channels of a plan."""
+    a = paper("1", "LoRA a", "We study LoRA.", upvotes=3)
+    b = paper("2", "Pipeline parallelism b", "LoRA and pipeline parallelism.", upvotes=7)
+    selections = [
+        [Selected(a, ("LoRA",)), Selected(b, ("LoRA",))],
+        [Selected(b, ("LoRA", "pipeline parallelism"))],  # other terms: another entry
+        [Selected(b, ("LoRA",))],
+    ]
+    cache: dict = {}
+    for selected in selections:
+        fresh = build_digest(selected, day=DAY, queries=["LoRA"], checked=2)
+        shared = build_digest(selected, day=DAY, queries=["LoRA"], checked=2, entry_cache=cache)
+        assert shared == fresh
+    assert len(cache) == 3
