@@ -32,7 +32,10 @@ unknown (timeout, connection lost, 5xx), the adapter remembers the key and check
 history before the next attempt with that key, unless `find_sent()` was asked about
 that key in between (as the outbox does): the history is read once per retry.
 The client bolt uses for commands keeps the connection-error retry and one
-rate-limit retry: answering a user is not the outbox's business.
+rate-limit retry: answering a user is not the outbox's business. The delivery client
+keeps one HTTP session (kept-alive connections) for as long as the adapter runs:
+without one, slack_sdk opens a new connection, with its TLS handshake, for every call,
+which at fan-out costs more than the post itself.
 """
 
 from __future__ import annotations
@@ -70,6 +73,7 @@ from paperboy_adapters.slack.render import (
     SUBSCRIBE_ACTION,
     THREAD_KEY,
     Part,
+    RenderCache,
     context,
     render_digest,
     render_reply,
@@ -103,6 +107,27 @@ ANY_COMMAND = re.compile(r"^/.+")
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
 
 Respond = Callable[..., Awaitable[Any]]
+
+
+#: Loggers slack_sdk and bolt test by their own level (see `_settle_sdk_loggers`).
+SDK_LOGGERS = (
+    "slack_sdk.web.async_base_client",
+    "slack_sdk.webhook.async_client",
+    "slack_bolt.AsyncApp",
+)
+
+
+def _settle_sdk_loggers() -> None:
+    """Give slack_sdk's and bolt's loggers the level logging has for them now.
+
+    They build a debug line holding the whole request and response (every block of a
+    digest) whenever their logger's *own* level is unset, testing `logger.level` rather
+    than the effective level: at fan-out that cost more than the post itself.
+    """
+    for name in SDK_LOGGERS:
+        logger = logging.getLogger(name)
+        if logger.level == logging.NOTSET:
+            logger.setLevel(logger.getEffectiveLevel())
 
 
 def chat_error(error: SlackApiError, method: str) -> ChatError:
@@ -221,6 +246,7 @@ class SlackAdapter:
         thread_digests: bool = False,
         timeout: float = 30.0,
     ) -> None:
+        _settle_sdk_loggers()
         self.app_token = app_token or None
         self.signing_secret = signing_secret or None
         self.thread_digests = thread_digests
@@ -242,12 +268,15 @@ class SlackAdapter:
                 AsyncRateLimitErrorRetryHandler(max_retry_count=1),
             ],
         )
+        #: Papers rendered once for all the channels whose digests list them.
+        self.render_cache = RenderCache()
         self._uncertain: set[tuple[str, str]] = set()
         self._cannot_join = False  # the app lacks channels:join (installed before it)
         self._join_resumes = 0.0  # time.monotonic() when a join rate limit has passed
         self._unreadable_warned: set[tuple[str, str]] = set()
         self._threads: dict[tuple[str, str], str] = {}
         self._bot_id: str | None = None
+        self._session_loop: asyncio.AbstractEventLoop | None = None
         self._socket: AsyncSocketModeHandler | None = None
         self._stopping = asyncio.Event()
 
@@ -273,10 +302,23 @@ class SlackAdapter:
     def render(self, item: Digest | Reply) -> Sequence[Part]:
         """A digest: chat.postMessage parts; a reply: response_url messages (ephemeral)."""
         if isinstance(item, Digest):
-            return render_digest(item, thread=self.thread_digests)
+            return render_digest(item, thread=self.thread_digests, cache=self.render_cache)
         return render_reply(item)
 
     # -- delivery -----------------------------------------------------------------------
+
+    def _delivery_client(self) -> AsyncWebClient:
+        """The delivery client, on an HTTP session of this event loop (opened on first use)."""
+        loop = asyncio.get_running_loop()
+        session = self.client.session
+        if session is None or session.closed or self._session_loop is not loop:
+            self.client.session = aiohttp.ClientSession(
+                # With a session of its own, slack_sdk leaves the timeout to the session.
+                timeout=aiohttp.ClientTimeout(total=self.client.timeout),
+                connector=aiohttp.TCPConnector(limit=100),
+            )
+            self._session_loop = loop
+        return self.client
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
         channel = target.channel
@@ -320,7 +362,10 @@ class SlackAdapter:
     async def _post_message(self, args: dict[str, Any], key: str | None) -> str:
         channel = args["channel"]
         try:
-            response = await self.client.chat_postMessage(**args)
+            # `api_call` with the JSON body `chat_postMessage` would build: our parts are
+            # plain dicts already, and its walk over every block for SDK objects costs
+            # more than the rest of the post at fan-out.
+            response = await self._delivery_client().api_call("chat.postMessage", json=args)
         except SlackApiError as error:
             if key is not None and _status(error) >= 500:
                 self._uncertain.add((channel, key))  # Slack may have posted it anyway
@@ -334,7 +379,7 @@ class SlackAdapter:
     async def _our_bot_id(self) -> str | None:
         if self._bot_id is None:
             try:
-                self._bot_id = (await self.client.auth_test()).get("bot_id")
+                self._bot_id = (await self._delivery_client().auth_test()).get("bot_id")
             except SlackApiError as error:
                 raise chat_error(error, "auth.test") from None
             except (TimeoutError, aiohttp.ClientError) as error:
@@ -408,7 +453,7 @@ class SlackAdapter:
             raise chat_error(error, method) from None
 
     async def _pages(self, method: str, **kwargs: Any) -> list[dict[str, Any]]:
-        call = getattr(self.client, method.replace(".", "_"))
+        call = getattr(self._delivery_client(), method.replace(".", "_"))
         messages: list[dict[str, Any]] = []
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
@@ -555,7 +600,8 @@ class SlackAdapter:
 
     async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
         response_type = "ephemeral" if reply.ephemeral else "in_channel"
-        for part in render_reply(reply):
+        # Rendering a preview is CPU work: off the event loop, which keeps acking.
+        for part in await asyncio.to_thread(render_reply, reply):
             try:
                 result = await respond(**sendable(part), response_type=response_type, **extra)
             except (TimeoutError, aiohttp.ClientError) as error:  # one line, not a traceback
@@ -622,7 +668,9 @@ class SlackAdapter:
         if reply.digest is None or not reply.ok:
             await self._respond(respond, reply)
             return
-        parts = render_digest(reply.digest, thread=self.thread_digests)
+        parts = await asyncio.to_thread(
+            render_digest, reply.digest, thread=self.thread_digests, cache=self.render_cache
+        )
         if _USER_ID.fullmatch(user):
             parts[0]["blocks"].append(context(f"Shared by <@{user}>"))
         try:
@@ -678,5 +726,12 @@ class SlackAdapter:
             await handler.close_async()
 
     async def stop(self) -> None:
-        """Leave Socket Mode (`start()` closes the connection on its way out)."""
+        """Leave Socket Mode (`start()` closes the connection on its way out) and close
+        the delivery session."""
         self._stopping.set()
+        session, self.client.session = self.client.session, None
+        if session is not None and not session.closed:
+            if self._session_loop is asyncio.get_running_loop():
+                await session.close()
+            # A session of another (finished) event loop cannot be closed from this one.
+        self._session_loop = None

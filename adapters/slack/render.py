@@ -14,12 +14,20 @@ into as few messages as Slack's limits allow by the shared splitter
 line. Nothing is dropped: a digest the core capped ends with "… and N more", and a
 preview too long for a response_url says how many papers it leaves to the shared
 version. Escaping of untrusted text is `paperboy_adapters.slack.mrkdwn`'s job.
+
+A paper's blocks cost far more to build (escaping, highlighting, link checks) than the
+rest of a digest, and at fan-out the same paper is in the digests of many channels:
+`RenderCache` keeps them, keyed by everything they are made from (the entry and its
+number). The adapter holds one; output is the same with and without it. Rendered parts
+share those block objects, so a part is read-only data (the outbox stores a JSON copy).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -111,7 +119,55 @@ class Item:
     is_entry: bool = False
 
     def cost(self) -> dict[str, int]:
-        return {"blocks": len(self.blocks), "chars": blocks_text_len(self.blocks)}
+        """Measured once (a cached item is packed into many digests); read-only."""
+        cost = self.__dict__.get("_cost")
+        if cost is None:
+            cost = {"blocks": len(self.blocks), "chars": blocks_text_len(self.blocks)}
+            self.__dict__["_cost"] = cost  # a memo, not a field: frozen stays frozen
+        return cost
+
+
+class RenderCache:
+    """Papers' rendered blocks, reused across digests (least recently used dropped first).
+
+    The key is the entry itself (paper, matched terms, summary, highlights, authors) and
+    its number in the digest, so a hit is exactly what rendering again would give. Safe
+    to share between threads: the planner renders in a worker thread while the event
+    loop may render a preview.
+    """
+
+    def __init__(self, maxsize: int = 4096) -> None:
+        self.maxsize = maxsize
+        self.hits = 0
+        self.misses = 0
+        self._items: OrderedDict[tuple[int, DigestEntry], Item] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def entry_item(self, number: int, entry: DigestEntry) -> Item:
+        key = (number, entry)
+        with self._lock:
+            item = self._items.get(key)
+            if item is not None:
+                self._items.move_to_end(key)
+                self.hits += 1
+                return item
+        item = entry_item(number, entry)
+        item.cost()
+        with self._lock:
+            self.misses += 1
+            self._items[key] = item
+            while len(self._items) > self.maxsize:
+                self._items.popitem(last=False)
+        return item
+
+
+def entry_items(entries: Sequence[DigestEntry], cache: RenderCache | None) -> list[Item]:
+    """The digest's papers, numbered from 1 (through `cache` when given)."""
+    render = entry_item if cache is None else cache.entry_item
+    return [render(i, e) for i, e in enumerate(entries, start=1)]
 
 
 # -- digest pieces ---------------------------------------------------------------
@@ -191,8 +247,8 @@ def omitted_line(count: int, url: str | None, what: str = "matching papers") -> 
     return line
 
 
-def digest_items(digest: Digest) -> list[Item]:
-    items = [entry_item(i, e) for i, e in enumerate(digest.entries, start=1)]
+def digest_items(digest: Digest, cache: RenderCache | None = None) -> list[Item]:
+    items = entry_items(digest.entries, cache)
     if not digest.entries:
         items.append(Item((section("No paper matched these subscriptions."),)))
     if digest.omitted:
@@ -243,12 +299,17 @@ def _cost(blocks: Sequence[Block]) -> dict[str, int]:
 # -- digests -----------------------------------------------------------------------
 
 
-def render_digest(digest: Digest, *, thread: bool = False) -> list[Part]:
-    """The `chat.postMessage` arguments (without `channel`) that post `digest`."""
+def render_digest(
+    digest: Digest, *, thread: bool = False, cache: RenderCache | None = None
+) -> list[Part]:
+    """The `chat.postMessage` arguments (without `channel`) that post `digest`.
+
+    `cache` reuses papers rendered for other digests (see `RenderCache`).
+    """
     if thread:
-        return render_digest_thread(digest)
+        return render_digest_thread(digest, cache)
     header = header_blocks(digest)
-    packing = _pack(digest_items(digest), _cost(header))
+    packing = _pack(digest_items(digest, cache), _cost(header))
     total = len(packing.messages)
     parts: list[Part] = []
     for index, chunk in enumerate(packing.messages):
@@ -273,11 +334,11 @@ def thread_id(digest: Digest) -> str:
     return hashlib.sha256(body.encode()).hexdigest()[:16]
 
 
-def render_digest_thread(digest: Digest) -> list[Part]:
+def render_digest_thread(digest: Digest, cache: RenderCache | None = None) -> list[Part]:
     """A parent summary in the channel, then one thread reply per chunk of papers."""
     tid = thread_id(digest)
     header = header_blocks(digest)
-    entries = [entry_item(i, e) for i, e in enumerate(digest.entries, start=1)]
+    entries = entry_items(digest.entries, cache)
     count = len(entries)
     if count:
         summary = f"*{count} paper{'s' if count != 1 else ''}* in the thread below."

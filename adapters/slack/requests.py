@@ -63,6 +63,9 @@ _STRINGS = (
     "api_app_id",
 )
 _OBJECTS = ("channel", "user", "team", "enterprise", "container", "view", "event", "message")
+#: Objects Slack itself sends as null (`"enterprise": null` outside Enterprise Grid);
+#: bolt reads these with `is not None`. Any other object key present as null is refused.
+_NULLABLE = frozenset({"enterprise", "team"})
 _LISTS_OF_OBJECTS = ("authorizations", "response_urls")
 _ACTION_STRINGS = ("action_id", "block_id", "value", "type", "action_ts")
 
@@ -150,7 +153,10 @@ def _field_problem(body: dict[str, Any]) -> str | None:
         if body.get(key) is not None and not isinstance(body[key], str):
             return f"`{key}` is not a string"
     for key in _OBJECTS:
-        if body.get(key) is not None and not isinstance(body[key], dict):
+        value = body.get(key)
+        if value is None and (key not in body or key in _NULLABLE):
+            continue
+        if not isinstance(value, dict):  # bolt reads e.g. `body.get("event", {}).get(...)`
             return f"`{key}` is not an object"
     for key in _LISTS_OF_OBJECTS:
         value = body.get(key)

@@ -5,7 +5,7 @@
 that a channel's schedule changed.
 """
 
-from paperboy.commands.dispatch import Commands, ScheduleListener
+from paperboy.commands.dispatch import BUSY, CommandLine, Commands, ScheduleListener
 from paperboy.commands.table import COMMANDS, Command
 
-__all__ = ["COMMANDS", "Command", "Commands", "ScheduleListener"]
+__all__ = ["BUSY", "COMMANDS", "Command", "CommandLine", "Commands", "ScheduleListener"]

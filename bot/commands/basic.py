@@ -7,6 +7,7 @@ usage, never a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import TYPE_CHECKING
 
@@ -111,16 +112,17 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
         return Reply(f"No papers are listed for {when} yet.")
     settings = await self.store.settings.get(ctx.target)
     queries = [sub.query for sub in subs]
-    return Reply(
-        digest=digest_for_queries(
-            listed.papers,
-            queries,
-            day=listed.day,
-            max_papers=settings.max_papers,
-            min_upvotes=settings.min_upvotes,
-            source_label=listed.label,
-        )
+    # Matching a whole day is CPU work: in a worker thread, not on the event loop.
+    built = await asyncio.to_thread(
+        digest_for_queries,
+        listed.papers,
+        queries,
+        day=listed.day,
+        max_papers=settings.max_papers,
+        min_upvotes=settings.min_upvotes,
+        source_label=listed.label,
     )
+    return Reply(digest=built)
 
 
 async def help_command(self: Commands, ctx: CommandContext, args: str) -> Reply:

@@ -12,6 +12,13 @@ A digest holds the papers that entered the archive since the channel's previous 
 or filled in late by Hugging Face goes out exactly once. Papers younger than
 `settle_seconds` wait for the next digest: an ingest in another process may still be
 committing papers stamped a moment earlier.
+
+Fan-out: the CPU work (compiling and matching; building and rendering each batch's
+digests) runs in a worker thread, so the event loop keeps answering commands and
+sending; a paper is made into a digest entry once per plan and rendered once for all
+the channels that list it (the adapter's render cache). After each batch commits,
+`on_batch` is called (the delivery worker's `wake`), so sending starts while later
+batches are still being planned.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ import bisect
 import datetime as dt
 import json
 import logging
-from collections.abc import Hashable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
@@ -29,7 +36,7 @@ from typing import Any
 from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.cron import fire_on, previous_fire
-from paperboy.digest import build_digest, merge_matches
+from paperboy.digest import EntryCache, Selected, build_digest, merge_matches
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
 from paperboy.models import ChannelSettings, Digest
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
@@ -97,7 +104,8 @@ def render_parts(adapter: ChatAdapter | None, digest: Digest) -> Rendered:
         log.exception("the %s adapter failed to render a digest", adapter.platform)
         return Rendered(None)
     try:
-        return Rendered(json.loads(json.dumps(parts)))
+        json.dumps(parts)  # JSON data? The outbox stores it as JSON (a copy of its own).
+        return Rendered(parts)
     except (TypeError, ValueError):
         return Rendered([{RENDER_AT_SEND: i} for i in range(len(parts))], keep_digest=True)
 
@@ -146,6 +154,28 @@ def _compile(
     return (Matcher.compile(pairs) if pairs else None), keys
 
 
+def _compile_and_match(
+    subs: Mapping[int, Sequence[str]], papers: Sequence[Any]
+) -> tuple[Mapping[Hashable, list[PaperMatch]], dict[int, list[tuple[int, int]]]]:
+    """Every subscription's matches among `papers` (CPU only: runs in a worker thread)."""
+    matcher, keys = _compile(subs)
+    if matcher is None or not papers:
+        return {}, keys
+    return matcher.match(papers), keys
+
+
+@dataclass(frozen=True, slots=True)
+class _RunJob:
+    """What one digest of a batch is made from."""
+
+    due: DueDigest
+    state: TargetState
+    queries: Sequence[str]
+    selected: list[Any]
+    since: dt.datetime
+    checked: int
+
+
 class Planner:
     """Plans due digests into the outbox (see the module docstring)."""
 
@@ -157,12 +187,15 @@ class Planner:
         clock: Clock | None = None,
         settle_seconds: float = 30.0,
         batch_size: int = 100,
+        on_batch: Callable[[], None] | None = None,
     ) -> None:
         self.store = store
         self.adapters = adapters
         self.clock = clock or SystemClock()
         self.settle = dt.timedelta(seconds=settle_seconds)
         self.batch_size = batch_size
+        #: Called after each batch of digests is committed (new parts can be sent).
+        self.on_batch = on_batch
         #: Held while planning; the ingest job takes it too, so that one process never
         #: plans in the middle of its own ingest.
         self.lock = asyncio.Lock()
@@ -195,52 +228,74 @@ class Planner:
             start = state.watermark or first_window_start(state, d.digest_date, until)
             since[(d.target_id, d.digest_date)] = min(start, until)
         subs = await repo.subscriptions_of({d.target_id for d in todo})
-        matcher, keys = _compile(subs)
         candidates = await repo.papers_seen(min(since.values()), until)
         seen_at = {paper.id: when for paper, when in candidates}
         times = [when for _, when in candidates]
-        matches: Mapping[Hashable, list[PaperMatch]] = {}
-        if matcher is not None and candidates:
-            matches = matcher.match([paper for paper, _ in candidates])
+        matches, keys = await asyncio.to_thread(
+            _compile_and_match, subs, [paper for paper, _ in candidates]
+        )
+        entries: EntryCache = {}
+
+        def jobs_for(
+            batch: Sequence[DueDigest],
+            marks: Mapping[int, dt.datetime | None],
+            delivered: Mapping[int, set[str]] | None,
+        ) -> dict[tuple[int, dt.date], _RunJob]:
+            """Each digest's inputs, given the channels' watermarks and (when known) the
+            papers the ledger says they got; without the ledger, `selected` is unfiltered."""
+            jobs = {}
+            for d in batch:
+                key = (d.target_id, d.digest_date)
+                # Another digest of this channel may have moved the watermark meanwhile;
+                # what it covered is not ours (the ledger below is the final word).
+                low = since[key]
+                current = marks.get(d.target_id)
+                if current is not None and current > low:
+                    low = min(current, until)
+                picked = picks.get(d.target_id)
+                if picked is None:
+                    picked = picks[d.target_id] = merge_matches(matches, keys.get(d.target_id, ()))
+                chosen = [s for s in picked if low < seen_at[s.paper.id] <= until]
+                if delivered is not None:
+                    chosen = [s for s in chosen if s.paper.id not in delivered[d.target_id]]
+                jobs[key] = _RunJob(
+                    d,
+                    states[d.target_id],
+                    subs.get(d.target_id, []),
+                    chosen,
+                    low,
+                    checked=len(times) - bisect.bisect_right(times, low),
+                )
+            return jobs
+
+        def papers_of(jobs: Mapping[tuple[int, dt.date], _RunJob]) -> dict[int, set[str]]:
+            return {job.due.target_id: {s.paper.id for s in job.selected} for job in jobs.values()}
 
         for offset in range(0, len(todo), self.batch_size):
             batch = todo[offset : offset + self.batch_size]
+            picks: dict[int, list[Selected]] = {}  # each channel's matches, merged once
+            # Build and render outside the write transaction (in a worker thread), from the
+            # watermarks and ledger as they are now; the transaction then only checks that
+            # neither changed meanwhile (another process planning the same channels) and
+            # writes. So the database's write lock is never held for the CPU work.
+            marks = {d.target_id: states[d.target_id].watermark for d in batch}
+            unfiltered = jobs_for(batch, marks, None)
+            ledger = await repo.delivered(papers_of(unfiltered))
+            jobs = jobs_for(batch, marks, ledger)
+            prepared = await asyncio.to_thread(self._runs, list(jobs.values()), until, entries)
+            runs_by_key = {(r.target_id, r.digest_date): r for r in prepared}
             async with repo.planning() as tx:
                 marks = await tx.lock_targets([d.target_id for d in batch])
-                runs: list[NewRun] = []
-                selected: dict[tuple[int, dt.date], list[Any]] = {}
-                windows: dict[tuple[int, dt.date], dt.datetime] = {}
-                for d in batch:
-                    key = (d.target_id, d.digest_date)
-                    # Another digest of this channel may have moved the watermark meanwhile;
-                    # what it covered is not ours (the ledger below is the final word).
-                    low = since[key]
-                    current = marks.get(d.target_id)
-                    if current is not None and current > low:
-                        low = min(current, until)
-                    windows[key] = low
-                    picked = merge_matches(matches, keys.get(d.target_id, ()))
-                    selected[key] = [s for s in picked if low < seen_at[s.paper.id] <= until]
-                seen = await tx.delivered(
-                    {
-                        d.target_id: {s.paper.id for s in selected[(d.target_id, d.digest_date)]}
-                        for d in batch
-                    }
-                )
-                for d in batch:
-                    key = (d.target_id, d.digest_date)
-                    runs.append(
-                        self._run(
-                            d,
-                            states[d.target_id],
-                            subs.get(d.target_id, []),
-                            [s for s in selected[key] if s.paper.id not in seen[d.target_id]],
-                            windows[key],
-                            until,
-                            checked=len(times) - bisect.bisect_right(times, windows[key]),
-                        )
-                    )
+                unfiltered = jobs_for(batch, marks, None)
+                current = jobs_for(batch, marks, await tx.delivered(papers_of(unfiltered)))
+                stale = [job for key, job in current.items() if job != jobs[key]]
+                if stale:
+                    for run in await asyncio.to_thread(self._runs, stale, until, entries):
+                        runs_by_key[(run.target_id, run.digest_date)] = run
+                runs = [runs_by_key[(d.target_id, d.digest_date)] for d in batch]
                 inserted = await tx.insert_runs(runs, now)
+            if self.on_batch is not None:
+                self.on_batch()
             for run in runs:
                 if (run.target_id, run.digest_date) not in inserted:
                     result.already += 1
@@ -256,25 +311,23 @@ class Planner:
             await repo.analyze()
         return result
 
-    def _run(
-        self,
-        due: DueDigest,
-        state: TargetState,
-        queries: Sequence[str],
-        selected: list[Any],
-        since: dt.datetime,
-        until: dt.datetime,
-        *,
-        checked: int,
-    ) -> NewRun:
+    def _runs(
+        self, jobs: Sequence[_RunJob], until: dt.datetime, entries: EntryCache
+    ) -> list[NewRun]:
+        """Build and render a batch's digests (CPU only: runs in a worker thread)."""
+        return [self._run(job, until, entries) for job in jobs]
+
+    def _run(self, job: _RunJob, until: dt.datetime, entries: EntryCache) -> NewRun:
+        due, state, queries, since = job.due, job.state, job.queries, job.since
         settings = state.settings
         digest = build_digest(
-            selected,
+            job.selected,
             day=due.digest_date,
             queries=queries,
-            checked=checked,
+            checked=job.checked,
             max_papers=settings.max_papers,
             min_upvotes=settings.min_upvotes,
+            entry_cache=entries,
         )
         empty = NewRun(
             target_id=state.id,

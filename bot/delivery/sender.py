@@ -222,7 +222,9 @@ class Deliverer:
         while they happen. A claimed part whose lease is nearly over when a sender gets to
         it goes back instead of out (see `_deliver`).
         """
-        ready: asyncio.Queue[tuple[ClaimedPart, _Claim]] = asyncio.Queue(maxsize=self.concurrency)
+        ready: asyncio.Queue[tuple[ClaimedPart, _Claim]] = asyncio.Queue(
+            maxsize=2 * self.concurrency
+        )
         self._acks = asyncio.Queue()
         self._busy = 0
         self._claims = {}
@@ -230,7 +232,7 @@ class Deliverer:
         keeper = asyncio.create_task(self._keep_claims())
         senders = [asyncio.create_task(self._sender(ready)) for _ in range(self.concurrency)]
         rendered_at: dt.datetime | None = None
-        batch = max(1, self.concurrency // 2)  # claim at least this many at once
+        batch = max(1, self.concurrency)  # claim at least this many at once
         try:
             while stop is None or not stop.is_set():
                 now = self.clock.now()

@@ -81,6 +81,7 @@ async def background(
     bg = Background(planner)
     if role in ("all", "worker"):
         bg.deliverer = Deliverer.from_settings(store, adapters, config, clock=clock)
+        planner.on_batch = bg.deliverer.wake  # send each batch while the next is planned
         await report_missing_adapters(store, adapters)
         bg.tasks.append(asyncio.create_task(bg.deliverer.run(bg.stop)))
     if role in ("all", "scheduler"):

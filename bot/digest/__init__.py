@@ -8,6 +8,8 @@
 from paperboy.digest.build import (
     AUTHORS_SHOWN,
     SUMMARY_LIMIT,
+    EntryCache,
+    Selected,
     build_digest,
     digest_for_queries,
     make_entry,
@@ -21,6 +23,8 @@ __all__ = [
     "AUTHORS_SHOWN",
     "NEUTRAL_FORMATS",
     "SUMMARY_LIMIT",
+    "EntryCache",
+    "Selected",
     "build_digest",
     "digest_for_queries",
     "digest_from_json",

@@ -90,6 +90,10 @@ def make_entry(paper: Paper, terms: Sequence[str]) -> DigestEntry:
     )
 
 
+#: Entries already made, by (paper, matched terms): see `build_digest`.
+EntryCache = dict[tuple[Paper, tuple[str, ...]], DigestEntry]
+
+
 def build_digest(
     selected: Iterable[Selected],
     *,
@@ -99,15 +103,30 @@ def build_digest(
     max_papers: int | None = None,
     min_upvotes: int = 0,
     source_label: str | None = None,
+    entry_cache: EntryCache | None = None,
 ) -> Digest:
+    """The digest of `selected`. `entry_cache` (a dict the caller keeps for a while, such
+    as one plan of many channels) makes each paper's entry once per set of matched terms:
+    the same entry object then goes into every digest that lists the paper that way."""
     chosen = [s for s in selected if s.paper.upvotes >= min_upvotes]
     chosen.sort(key=lambda s: (-s.paper.upvotes, s.paper.title.casefold(), s.paper.id))
     shown = chosen if max_papers is None else chosen[: max(0, max_papers)]
+    if entry_cache is None:
+        entries = tuple(make_entry(s.paper, s.terms) for s in shown)
+    else:
+        made = []
+        for s in shown:
+            key = (s.paper, tuple(s.terms))
+            entry = entry_cache.get(key)
+            if entry is None:
+                entry = entry_cache[key] = make_entry(s.paper, s.terms)
+            made.append(entry)
+        entries = tuple(made)
     return Digest(
         date=day,
         queries=tuple(queries),
         checked=checked,
-        entries=tuple(make_entry(s.paper, s.terms) for s in shown),
+        entries=entries,
         omitted=len(chosen) - len(shown),
         source_label=source_label,
     )

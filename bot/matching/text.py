@@ -27,6 +27,7 @@ would make a query read differently from what it searches for.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from functools import lru_cache
 from typing import NamedTuple
@@ -70,7 +71,19 @@ _TRANSLATE = {ord(c): " " for c in BREAK_CHARS} | {ord(c): "'" for c in _APOSTRO
 # [^\W_] is "a character str.isalnum() accepts"; words may hold inner apostrophes.
 WORD_RE = re.compile(r"[^\W_]+(?:'[^\W_]+)*")
 
-_STEMMER = snowballstemmer.stemmer("english")
+
+class _ThreadStemmer(threading.local):
+    """One Snowball stemmer per thread: a stemmer keeps its word in its own state, and
+    matching runs in worker threads (the planner, commands) as well as on the loop."""
+
+    def __init__(self) -> None:
+        self._stemmer = snowballstemmer.stemmer("english")
+
+    def stemWord(self, word: str) -> str:  # the stemmer's own name
+        return self._stemmer.stemWord(word)
+
+
+_STEMMER = _ThreadStemmer()
 
 MAX_STEM_LENGTH = 64
 """Words longer than this (in characters) are not stemmed, only lower-cased."""

@@ -11,6 +11,7 @@ first. Results are shown as plain text or as the `--format json` contract (below
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 import math
@@ -136,7 +137,9 @@ async def search(
         batch = ordered[:step]
         papers = await store.papers.get_many(c.paper_id for c in batch)
         present = [papers[c.paper_id] for c in batch if c.paper_id in papers]
-        matches = {m.paper.id: m for m in matcher.match(present).get(0, [])}
+        # Reading the papers' text again is CPU work: off the event loop.
+        checked_now = await asyncio.to_thread(matcher.match, present)
+        matches = {m.paper.id: m for m in checked_now.get(0, [])}
         for cand in batch:
             match = matches.get(cand.paper_id)
             if match is not None:

@@ -277,8 +277,8 @@ class SearchIndex:
                     docs += await loop.run_in_executor(
                         self._workers(), index_rows, rows, self.postgres
                     )
-                elif rows:
-                    docs += index_rows(rows, self.postgres)
+                elif rows:  # analysing text is CPU work: off the event loop
+                    docs += await asyncio.to_thread(index_rows, rows, self.postgres)
                 if writing is not None:
                     written += await writing
                 writing = asyncio.create_task(self._write(queued, docs))

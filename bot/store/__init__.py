@@ -10,7 +10,14 @@ from paperboy.errors import (
     InvalidSubscriptionError,
     SubscriptionLimitError,
 )
-from paperboy.store.db import Store, current_revision, head_revision, make_engine, migrate
+from paperboy.store.db import (
+    Store,
+    current_revision,
+    head_revision,
+    make_engine,
+    migrate,
+    overloaded,
+)
 from paperboy.store.outbox import (
     FAILED,
     PENDING,
@@ -81,5 +88,6 @@ __all__ = [
     "make_engine",
     "migrate",
     "outbox_key",
+    "overloaded",
     "paper_columns",
 ]

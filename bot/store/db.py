@@ -10,6 +10,7 @@ deployment can use it to share a database.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
 import sqlite3
@@ -53,6 +54,26 @@ MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 WRITE_OPTION = "paperboy_write"
 
 _SCHEMA_RE = re.compile(r"[a-z_][a-z0-9_]{0,62}")
+#: SQLAlchemy's default pool size, for a pool that does not say.
+DEFAULT_POOL_SIZE = 5
+_OVERLOAD_MESSAGES = (
+    "database is locked",
+    "database is busy",
+    "too many clients",
+    "too many connections",
+)
+
+
+def overloaded(error: BaseException) -> bool:
+    """Whether `error` says the database is too busy right now, so that trying again in a
+    moment is the answer: no pooled connection within the pool's timeout, SQLite's write
+    lock still taken after the busy timeout, the server's connection limit reached."""
+    if isinstance(error, sa.exc.TimeoutError):  # the pool's, not a statement's
+        return True
+    if isinstance(error, sa.exc.DBAPIError):
+        text = str(error.orig if error.orig is not None else error).lower()
+        return any(message in text for message in _OVERLOAD_MESSAGES)
+    return False
 
 
 def normalise_url(url: str | URL) -> URL:
@@ -252,7 +273,8 @@ class Store:
         self.sessionmaker: async_sessionmaker[AsyncSession] = async_sessionmaker(
             self.engine, expire_on_commit=False
         )
-        ctx = StoreContext(self.engine, write_engine(self.engine), default_tz)
+        lock = asyncio.Lock() if self.engine.dialect.name == "sqlite" else None
+        ctx = StoreContext(self.engine, write_engine(self.engine), default_tz, lock)
         self.papers = PaperRepo(ctx)
         self.targets = TargetRepo(ctx)
         self.subscriptions = SubscriptionRepo(ctx)
@@ -276,14 +298,21 @@ class Store:
         return cls(url, schema=schema, default_tz=default_tz, **engine_kwargs)
 
     @property
+    def pool_size(self) -> int:
+        """Connections the pool keeps open (it may open its overflow on top for a while)."""
+        size = getattr(self.engine.pool, "size", None)
+        return size() if callable(size) else DEFAULT_POOL_SIZE
+
+    @property
     def dialect(self) -> str:
         """`sqlite` or `postgresql`."""
         return self.engine.dialect.name
 
     @asynccontextmanager
     async def begin_write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction for code outside the repositories (BEGIN IMMEDIATE on SQLite)."""
-        async with self._ctx.writer.begin() as conn:
+        """A write transaction for code outside the repositories (BEGIN IMMEDIATE on SQLite;
+        in line with this process's other writers, see `StoreContext.writing`)."""
+        async with self._ctx.writing() as conn:
             yield conn
 
     async def close(self) -> None:

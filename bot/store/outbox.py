@@ -24,10 +24,9 @@ has two messages in flight.
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator, Collection, Iterable, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -353,20 +352,12 @@ class OutboxRepo:
 
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
-        # SQLite has one writer, and a connection waiting for its lock polls with growing
-        # sleeps (its busy handler): the writers of this process take turns here instead.
-        self._sqlite_writes = asyncio.Lock() if ctx.engine.dialect.name == "sqlite" else None
         self._claims: tuple[Any, Any] | None = None
         self._target_cache: dict[int, Target] = {}
 
-    @asynccontextmanager
-    async def _writing(self) -> AsyncIterator[AsyncConnection]:
-        if self._sqlite_writes is None:
-            async with self._ctx.writer.begin() as conn:
-                yield conn
-            return
-        async with self._sqlite_writes, self._ctx.writer.begin() as conn:
-            yield conn
+    def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
+        # On SQLite the writers of this process take turns (see StoreContext.writing).
+        return self._ctx.writing()
 
     # ----------------------------------------------------------------- planning reads
 
@@ -461,6 +452,11 @@ class OutboxRepo:
         async with self._ctx.engine.connect() as conn:
             count, newest = (await conn.execute(stmt)).one()
         return int(count), _aware(newest)
+
+    async def delivered(self, wanted: Mapping[int, Collection[str]]) -> dict[int, set[str]]:
+        """`PlanTransaction.delivered` outside a transaction (what the planner expects)."""
+        async with self._ctx.engine.connect() as conn:
+            return await PlanTransaction(self._ctx, conn).delivered(wanted)
 
     @asynccontextmanager
     async def planning(self) -> AsyncIterator[PlanTransaction]:
@@ -829,19 +825,17 @@ class OutboxRepo:
         and every pending part of those targets waits until `spacing` seconds after `at`."""
         after = at + dt.timedelta(seconds=spacing)
         done = outbox.alias("done")
-        follows = (
-            sa.select(done.c.id)
-            .where(
-                done.c.id.in_(ids),
-                done.c.target_id == outbox.c.target_id,
-                done.c.digest_date == outbox.c.digest_date,
-                done.c.part + 1 == outbox.c.part,
-            )
-            .exists()
+        # Both updates find their rows from `ids` through the channel's key, not by status:
+        # at fan-out most of the outbox is queued or pending, and reading all of it after
+        # every batch of acknowledgements took most of the write lock's time.
+        status = self._off_index(outbox.c.status)
+        following = sa.select(done.c.target_id, done.c.digest_date, done.c.part + 1).where(
+            done.c.id.in_(ids)
         )
+        key = sa.tuple_(outbox.c.target_id, outbox.c.digest_date, outbox.c.part)
         await conn.execute(
             sa.update(outbox)
-            .where(outbox.c.status == QUEUED, follows)
+            .where(key.in_(following), status == QUEUED)
             .values(status=PENDING, next_attempt_at=after)
         )
         if spacing > 0:
@@ -849,12 +843,22 @@ class OutboxRepo:
             await conn.execute(
                 sa.update(outbox)
                 .where(
-                    outbox.c.status == PENDING,
-                    outbox.c.next_attempt_at < after,
                     outbox.c.target_id.in_(same_target),
+                    status == PENDING,
+                    outbox.c.next_attempt_at < after,
                 )
                 .values(next_attempt_at=after)
             )
+
+    def _off_index(self, column: sa.Column[Any]) -> Any:
+        """`column` in a condition the query planner should not look up by an index.
+
+        SQLite (no statistics) prefers an index on `status` to the channel's key; a unary
+        `+` (SQLite's own idiom) rules that index out. PostgreSQL plans by its statistics.
+        """
+        if self._ctx.engine.dialect.name != "sqlite":
+            return column
+        return sa.literal_column(f"+{column.table.name}.{column.name}", type_=column.type)
 
     async def release(
         self,

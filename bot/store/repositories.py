@@ -7,12 +7,14 @@ concurrent callers in one or several processes cannot both pass a check and then
 
 from __future__ import annotations
 
+import asyncio
 import builtins
 import dataclasses
 import datetime as dt
 import operator
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -61,14 +63,33 @@ class UpsertResult:
 
 @dataclass(frozen=True, slots=True)
 class StoreContext:
-    """What the repositories share: the engine, its write twin and the default time zone."""
+    """What the repositories share: the engine, its write twin, the default time zone and,
+    on SQLite, the lock this process's writers take turns on (see `writing`)."""
 
     engine: AsyncEngine
     writer: AsyncEngine
     default_tz: str = "UTC"
+    write_lock: asyncio.Lock | None = None
 
     def __post_init__(self) -> None:
         _check_timezone(self.default_tz)
+
+    @asynccontextmanager
+    async def writing(self) -> AsyncIterator[AsyncConnection]:
+        """A write transaction (BEGIN IMMEDIATE on SQLite).
+
+        SQLite has one writer at a time, and a connection waiting for the lock polls in
+        SQLite's busy handler with growing sleeps and gives up ("database is locked")
+        after the busy timeout: a burst of commands made most of them fail that way. The
+        writers of one process therefore wait in line on `write_lock` instead, in order
+        and without a deadline; the busy timeout only covers other processes.
+        """
+        if self.write_lock is None:
+            async with self.writer.begin() as conn:
+                yield conn
+            return
+        async with self.write_lock, self.writer.begin() as conn:
+            yield conn
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's own INSERT, which knows ON CONFLICT."""
@@ -312,7 +333,7 @@ class PaperRepo:
                 set_={**merged, "updated_at": stmt.excluded.updated_at},
                 where=changed_if,
             ).returning(papers.c.id)
-            async with self._ctx.writer.begin() as conn:
+            async with self._ctx.writing() as conn:
                 existing: set[str] = set(
                     (await conn.execute(sa.select(papers.c.id).where(papers.c.id.in_(ids))))
                     .scalars()
@@ -388,7 +409,7 @@ class TargetRepo:
             target_id = await _find_target(conn, target)
         if target_id is not None:
             return target_id
-        async with self._ctx.writer.begin() as conn:
+        async with self._ctx.writing() as conn:
             return await _ensure_target(self._ctx, conn, target)
 
     async def get_id(self, target: Target) -> int | None:
@@ -439,7 +460,7 @@ class SubscriptionRepo:
         cleaned = _clean_query(query)
         _check_target(target)
         try:
-            async with self._ctx.writer.begin() as conn:
+            async with self._ctx.writing() as conn:
                 target_id = await _ensure_target(self._ctx, conn, target)
                 await conn.execute(
                     sa.select(targets.c.id).where(targets.c.id == target_id).with_for_update()
@@ -498,7 +519,7 @@ class SubscriptionRepo:
             .where(subscriptions.c.target_id == _target_id_subquery(target), condition)
             .returning(*_SUB_COLUMNS)
         )
-        async with self._ctx.writer.begin() as conn:
+        async with self._ctx.writing() as conn:
             row = (await conn.execute(stmt)).first()
         return _subscription_from_row(row, target) if row is not None else None
 
@@ -646,7 +667,7 @@ class SettingsRepo:
         values = {name: _check_setting(name, value) for name, value in changes.items()}
         if values.get("paused") is False and "paused_reason" not in values:
             values["paused_reason"] = None
-        async with self._ctx.writer.begin() as conn:
+        async with self._ctx.writing() as conn:
             target_id = await _ensure_target(self._ctx, conn, target)
             if values:
                 await conn.execute(

@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
+import sqlite3
+from typing import Any
 
 import pytest
+import sqlalchemy as sa
+from sqlalchemy import event
 
 from paperboy.chat import CommandContext
-from paperboy.commands import Commands
+from paperboy.commands import BUSY, Commands
 from paperboy.models import Target
 from paperboy.sources.file import FileSource
 from paperboy.sources.registry import source_from_spec
+from paperboy.store import Store, migrate
 from paperboy_config import Settings
 
 CHAN = Target("console", "", "lab")
@@ -60,8 +66,16 @@ async def test_duplicate_and_limit(commands: Commands, store) -> None:
 
 @pytest.mark.parametrize(
     "line",
-    ["subscribe", "unsubscribe", "unsubscribe 999", "digest yesterday", "digest 2024-13-01",
-     "list extra", "frobnicate", "unsubscribe 99999999999999999999999999"],
+    [
+        "subscribe",
+        "unsubscribe",
+        "unsubscribe 999",
+        "digest yesterday",
+        "digest 2024-13-01",
+        "list extra",
+        "frobnicate",
+        "unsubscribe 99999999999999999999999999",
+    ],
 )
 async def test_bad_arguments_get_one_line(commands: Commands, line: str) -> None:
     reply = await commands.handle(CTX, line)
@@ -156,3 +170,103 @@ async def test_queries_stored_with_control_characters_are_listed_escaped(
     assert [e.paper.id for e in digest.digest.entries] == ["2411.05288"]
     gone = await commands.handle(CTX, f"unsubscribe {legacy.id}")
     assert gone.ok and "\x1b" not in gone.text and "\\x1b" in gone.text
+
+
+# -- a burst of commands -----------------------------------------------------------------
+
+
+def burst_line(i: int) -> tuple[CommandContext, str]:
+    """Every other command subscribes (a write), the rest list (a read); 30 channels."""
+    ctx = CommandContext(Target("slack", "T1", f"C{i % 30:03d}"), user=f"U{i}")
+    return ctx, (f"subscribe topic{i}" if i % 2 else "list")
+
+
+async def test_a_burst_waits_its_turn_and_every_command_succeeds(db_url: str) -> None:
+    """300 commands at once, on a pool of 2 connections that gives up after 0.1 s: they
+    take turns instead of waiting in the pool, so none times out ("Sorry, ... failed")."""
+    await migrate(db_url)
+    async with Store(db_url, pool_size=2, max_overflow=0, pool_timeout=0.1) as store:
+        commands = Commands(store)
+        lines = [burst_line(i) for i in range(300)]
+        replies = await asyncio.gather(*(commands.handle(ctx, line) for ctx, line in lines))
+        assert [r.text for r in replies if not r.ok] == []
+        stored = 0
+        for channel in {ctx.target for ctx, _ in lines}:
+            stored += len(await store.subscriptions.list(channel))
+    assert stored == 150
+
+
+async def test_past_the_line_commands_are_told_busy_never_failed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One command runs, three wait their turn; the five beyond are told to try again
+    (at once); the four then all succeed."""
+    release = asyncio.Event()
+    real_list = store.subscriptions.list
+
+    async def slow_list(target: Target) -> Any:
+        await release.wait()
+        return await real_list(target)
+
+    monkeypatch.setattr(store.subscriptions, "list", slow_list)
+    commands = Commands(store, concurrency=1, queue=3)
+    tasks = [asyncio.create_task(commands.handle(CTX, "list")) for _ in range(9)]
+    await asyncio.sleep(0)  # each task runs up to its first wait
+    turned_away = [task for task in tasks if task.done()]
+    assert len(turned_away) == 5
+    assert all(task.result().text == BUSY and not task.result().ok for task in turned_away)
+    release.set()
+    answered = [await task for task in tasks if task not in turned_away]
+    assert all(r.ok and "no subscriptions" in r.text for r in answered)
+    assert len(answered) == 4
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        sa.exc.TimeoutError("QueuePool limit of size 5 overflow 10 reached"),
+        sa.exc.OperationalError(
+            "BEGIN IMMEDIATE", {}, sqlite3.OperationalError("database is locked")
+        ),
+        sa.exc.OperationalError("connect", {}, Exception("sorry, too many clients already")),
+    ],
+    ids=["pool-timeout", "sqlite-locked", "pg-too-many-clients"],
+)
+async def test_an_overloaded_database_answers_busy_not_failed(
+    store: Store, monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    async def overloaded(*args: object, **kwargs: object) -> Any:
+        raise error
+
+    monkeypatch.setattr(store.subscriptions, "add", overloaded)
+    reply = await Commands(store).handle(CTX, "subscribe LoRA")
+    assert (reply.ok, reply.text) == (False, BUSY)
+
+
+async def test_a_broken_command_still_says_it_failed(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async def broken(*args: object, **kwargs: object) -> Any:
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(store.subscriptions, "add", broken)
+    reply = await Commands(store).handle(CTX, "subscribe LoRA")
+    assert not reply.ok and "failed" in reply.text
+
+
+async def test_sqlite_writers_of_one_process_take_turns(sqlite_url: str) -> None:
+    """Concurrent writes never meet in SQLite's busy handler (here with no busy wait at
+    all: a second BEGIN IMMEDIATE on another connection would fail at once)."""
+    await migrate(sqlite_url)
+    async with Store(sqlite_url) as store:
+
+        @event.listens_for(store.engine.sync_engine, "connect")
+        def no_busy_wait(dbapi_connection: Any, _record: Any) -> None:
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA busy_timeout=0")
+            cursor.close()
+
+        commands = Commands(store, concurrency=10)
+        lines = [burst_line(2 * i + 1) for i in range(100)]  # all subscribes
+        replies = await asyncio.gather(*(commands.handle(ctx, line) for ctx, line in lines))
+        assert [r.text for r in replies if not r.ok] == []

@@ -10,14 +10,17 @@ import datetime as dt
 import itertools
 import logging
 import re
+import threading
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 
 from paperboy.chat import ChatError
-from paperboy.clock import ManualClock
-from paperboy.delivery import DueDigest, Planner, RetryPolicy, status_report
+from paperboy.clock import ManualClock, SystemClock
+from paperboy.delivery import Deliverer, DueDigest, Planner, RetryPolicy, status_report
 from paperboy.matching import Matcher
+from paperboy.models import Digest, Reply
 from paperboy.store import (
     FAILED,
     RUN_EMPTY,
@@ -465,3 +468,85 @@ async def test_a_retry_line_never_shows_a_webhook_token(
     assert len(retries) == 2
     assert all("discord-webhook:123456/***'s digest" in line for line in retries)
     assert not [r for r in caplog.records if "SECRET" in r.getMessage()]
+
+
+async def test_sending_starts_while_later_batches_are_planned(
+    store: Store, clock: ManualClock
+) -> None:
+    """A plan commits batch by batch, wakes the delivery worker after each, and renders
+    off the event loop: channel c1's digest goes out while c2's is still being rendered
+    (the worker would otherwise look only after its 30 s poll)."""
+    first_sent = threading.Event()
+    both_sent = asyncio.Event()
+    renders: list[bool] = []
+
+    class SlowSecondRender(RecordingAdapter):
+        def render(self, item: Digest | Reply) -> list[dict[str, Any]]:
+            if isinstance(item, Digest):
+                if renders:  # c2: wait (real seconds: a safety net) for c1's message
+                    renders.append(first_sent.wait(timeout=5))
+                else:
+                    renders.append(True)
+            return super().render(item)
+
+        async def post(self, target, part, *, key=None):  # type: ignore[no-untyped-def]
+            ref = await super().post(target, part, key=key)
+            first_sent.set()
+            if len(self.sent) == 2:
+                both_sent.set()
+            return ref
+
+    fake = SlowSecondRender(per_part=5)
+    ids = [(await add_target(store, channel))[1] for channel in ("c1", "c2")]
+    await seed(store, clock, 3)
+    deliverer = Deliverer(store, {fake.platform: fake}, clock=SystemClock(), poll=30.0)
+    planner = Planner(
+        store,
+        {fake.platform: fake},
+        clock=clock,
+        settle_seconds=0,
+        batch_size=1,
+        on_batch=deliverer.wake,
+    )
+    stop = asyncio.Event()
+    worker = asyncio.create_task(deliverer.run(stop))
+    try:
+        plan = await planner.plan([DueDigest(tid, DAY) for tid in ids])
+        assert plan.planned == 2
+        assert renders == [True, True]  # c1 was sent before c2's digest was rendered
+        await asyncio.wait_for(both_sent.wait(), 10)
+    finally:
+        stop.set()
+        await worker
+    assert [s.target.channel for s in fake.sent] == ["c1", "c2"]
+
+
+async def test_a_digest_prepared_before_another_plan_committed_is_made_again(
+    store: Store, clock: ManualClock
+) -> None:
+    """Digests are built outside the write transaction; when another planner wrote the
+    same channel meanwhile (watermark and ledger moved), the transaction sees it and the
+    digest is made again from what is left: no paper goes out twice."""
+    loop = asyncio.get_running_loop()
+    other = RecordingAdapter(per_part=5)
+    _, tid = await add_target(store, "c1")
+    await seed(store, clock, 3)
+    friday = DAY - dt.timedelta(days=3)
+
+    class RacingRender(RecordingAdapter):
+        raced = False
+
+        def render(self, item: Digest | Reply) -> list[dict[str, Any]]:
+            if isinstance(item, Digest) and not self.raced:
+                self.raced = True  # (in the worker thread) another plan commits now
+                racing = planner_for(store, [other], clock).plan([DueDigest(tid, friday)])
+                asyncio.run_coroutine_threadsafe(racing, loop).result(timeout=10)
+            return super().render(item)
+
+    mine = RacingRender(per_part=5)
+    result = await planner_for(store, [mine], clock).plan([DueDigest(tid, DAY)])
+    assert mine.raced
+    assert (result.planned, result.parts, result.empty) == (1, 0, 1)
+    async with store.engine.connect() as conn:
+        ledger = list(await conn.execute(sa.text("SELECT target_id, paper_id FROM deliveries")))
+    assert len(ledger) == 3  # friday's digest has the three papers; today's none

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 import socket
+import threading
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
@@ -19,8 +20,10 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+import paperboy.commands.basic
 from paperboy.chat import CommandContext
 from paperboy.commands import Commands
+from paperboy.matching import Matcher
 from paperboy.models import Reply, Target
 from paperboy.sources.registry import source_from_spec
 from paperboy.store import Store, migrate
@@ -197,6 +200,50 @@ async def test_slow_command_is_acked_first_and_answered_later(slack: FakeSlack) 
     assert text == "digest a < b & c"  # Slack's &lt; &gt; &amp; undone
     [answer] = slack.responses_to(response_url)
     assert "done: digest a &lt; b &amp; c" in texts([answer.payload])
+
+
+@pytest.mark.parametrize("line", ["digest 2024-11-11", "search LoRA"])
+async def test_slow_work_does_not_hold_up_healthz_or_other_commands(
+    slack: FakeSlack, commands: Commands, monkeypatch: pytest.MonkeyPatch, line: str
+) -> None:
+    """Matching papers is CPU work (a huge abstract made it take seconds): it runs off the
+    event loop. While one command's matching is held up, /healthz answers and another
+    command is acked and answered; then the first one finishes."""
+    entered, release = threading.Event(), threading.Event()
+    released: list[bool] = []
+
+    def held_up(real: Callable[..., object]) -> Callable[..., object]:
+        def slow(*args: object, **kwargs: object) -> object:
+            entered.set()
+            released.append(release.wait(timeout=5))  # real seconds: a safety net only
+            return real(*args, **kwargs)
+
+        return slow
+
+    async with bolt_server(slack, commands.handle) as url:
+        await command(slack, url, "subscribe LoRA")
+        await command(slack, url, "digest 2024-11-11")  # brings the day into the archive
+        if line.startswith("digest"):
+            monkeypatch.setattr(
+                paperboy.commands.basic,
+                "digest_for_queries",
+                held_up(paperboy.commands.basic.digest_for_queries),
+            )
+        else:
+            monkeypatch.setattr(Matcher, "match", held_up(Matcher.match))
+        slow_url = slack.response_url()
+        resp = await post_signed(url, form_body(slack.slash_command(line, response_url=slow_url)))
+        assert resp.status == 200
+        assert await asyncio.to_thread(entered.wait, 5)
+        async with aiohttp.ClientSession() as session, session.get(url + "/healthz") as health:
+            assert health.status == 200
+        listed = await command(slack, url, "list")  # acked within 3 s, answered
+        assert "LoRA" in texts(listed)
+        assert released == [] and slack.responses_to(slow_url) == []  # still matching
+        release.set()
+        await slack.wait_for(lambda: bool(slack.responses_to(slow_url)))
+    assert released == [True]
+    assert "2411." in json.dumps([r.payload for r in slack.responses_to(slow_url)])
 
 
 async def test_failing_handler_still_answers(slack: FakeSlack) -> None:

@@ -202,6 +202,20 @@ SIGNED_MALFORMED: dict[str, tuple[bytes, str]] = {
     "100k-deep json": (DEEP, "application/json"),
     "not utf-8": (b"text=\xff\xfe\xfa", FORM),
     "command is a number": (b'{"command": 5, "text": "list"}', "application/json"),
+    # Found by the property test below: bolt's self-event check calls .get on `event`.
+    "a click with a null event": (
+        json.dumps(
+            {
+                "type": "block_actions",
+                "user": {"id": "U0ALICE", "team_id": "T0FAKE"},
+                "channel": {"id": "C0GENERAL"},
+                "response_url": "http://127.0.0.1:9/response/x",
+                "actions": [{"action_id": "paperboy_subscribe", "value": "LoRA"}],
+                "event": None,
+            }
+        ).encode(),
+        "application/json",
+    ),
 }
 
 

@@ -6,7 +6,14 @@ import datetime as dt
 import json
 from dataclasses import replace
 
-from paperboy.digest.build import SUMMARY_LIMIT, cut_at_word, digest_for_queries, summarize
+from paperboy.digest.build import (
+    SUMMARY_LIMIT,
+    Selected,
+    build_digest,
+    cut_at_word,
+    digest_for_queries,
+    summarize,
+)
 from paperboy.digest.codec import digest_from_json, digest_to_json
 from paperboy.models import MAX_TITLE, Digest, DigestEntry, Paper, Span
 
@@ -184,3 +191,20 @@ def test_codec_cuts_a_stored_paper_to_its_caps() -> None:
     data = digest_to_json(_codec_digest())
     data["entries"][0]["paper"]["title"] = "x" * (MAX_TITLE + 10)
     assert len(digest_from_json(data).entries[0].paper.title) == MAX_TITLE
+
+
+def test_shared_entry_cache_gives_the_same_digests() -> None:
+    """The planner makes each (paper, terms) entry once for all channels of a plan."""
+    a = paper("1", "LoRA a", "We study LoRA.", upvotes=3)
+    b = paper("2", "Pipeline parallelism b", "LoRA and pipeline parallelism.", upvotes=7)
+    selections = [
+        [Selected(a, ("LoRA",)), Selected(b, ("LoRA",))],
+        [Selected(b, ("LoRA", "pipeline parallelism"))],  # other terms: another entry
+        [Selected(b, ("LoRA",))],
+    ]
+    cache: dict = {}
+    for selected in selections:
+        fresh = build_digest(selected, day=DAY, queries=["LoRA"], checked=2)
+        shared = build_digest(selected, day=DAY, queries=["LoRA"], checked=2, entry_cache=cache)
+        assert shared == fresh
+    assert len(cache) == 3

@@ -19,7 +19,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from paperboy.digest import digest_for_queries
+from paperboy.digest.build import build_digest, digest_for_queries, merge_matches
+from paperboy.matching import Matcher, parse
 from paperboy.models import DigestEntry, Paper, Reply, Span
 from paperboy.plugins import formats
 from paperboy.sources.file import FileSource
@@ -28,6 +29,7 @@ from paperboy_adapters.slack.mrkdwn import LOOKALIKES, emphasised, fit, safe_url
 from paperboy_adapters.slack.render import (
     SHARE_ACTION,
     THREAD_KEY,
+    RenderCache,
     render_digest,
     render_reply,
     sendable,
@@ -443,3 +445,74 @@ def test_any_highlights_stay_well_formed(text, raw_spans, limit) -> None:
     assert len(out) <= limit
     assert live_markup(out) == []
     assert formatting_problems("· " + out) == []  # callers never start a line with it
+
+
+# -- the render cache (papers rendered once for many channels' digests) -----------------
+
+
+def channel_digests(papers: list[Paper], queries_per_channel: list[list[str]]) -> list:
+    """One digest per channel, made the way the planner makes them: one matcher over all
+    queries, one shared entry cache (so a paper is one entry object in every digest)."""
+    keyed = [((c, i), q) for c, qs in enumerate(queries_per_channel) for i, q in enumerate(qs)]
+    matches = Matcher.compile([(k, parse(q)) for k, q in keyed]).match(papers)
+    entries: dict = {}
+    out = []
+    for c, qs in enumerate(queries_per_channel):
+        selected = merge_matches(matches, [(c, i) for i in range(len(qs))])
+        out.append(
+            build_digest(
+                selected, day=DAY, queries=qs, checked=len(papers), entry_cache=entries
+            )
+        )
+    return out
+
+
+def test_cached_rendering_is_identical_to_rendering_afresh() -> None:
+    papers = load("hf_daily_papers_2024-11-11.json") + load("hf_hostile_public.json")
+    channels = [
+        ["LoRA"],
+        ["LoRA", "pipeline parallelism"],
+        ["pipeline parallelism", "LoRA"],  # the same papers, other terms first
+        ["LoRA", "author:nobody"],
+        ["LoRA"],  # the first channel again: every paper a hit
+    ]
+    digests = channel_digests(papers, channels)
+    assert all(d.entries for d in digests)
+    cache = RenderCache()
+    for thread in (False, True):
+        for digest in digests:
+            fresh = render_digest(digest, thread=thread)
+            cached = render_digest(digest, thread=thread, cache=cache)
+            assert json.dumps(cached) == json.dumps(fresh)
+            assert_valid(cached, paper_urls(papers))
+    assert cache.hits > cache.misses  # the digests share papers: most were reused
+
+
+def test_cache_tells_apart_what_changes_a_paper_s_blocks() -> None:
+    """A hit only for the very same entry at the very same number: other matched terms,
+    another position or changed paper data render afresh."""
+    papers = load("hf_daily_papers_2024-11-11.json")
+    cache = RenderCache()
+    base = digest_for_queries(papers, ["LoRA"], day=DAY)
+    render_digest(base, cache=cache)
+    variants = [
+        digest_for_queries(papers, ["LoRA", "pipeline parallelism"], day=DAY),
+        dataclasses.replace(base, entries=base.entries[::-1]),  # other numbers
+        dataclasses.replace(
+            base,
+            entries=tuple(
+                dataclasses.replace(e, paper=dataclasses.replace(e.paper, upvotes=999))
+                for e in base.entries
+            ),
+        ),
+    ]
+    for variant in variants:
+        assert json.dumps(render_digest(variant, cache=cache)) == json.dumps(
+            render_digest(variant)
+        )
+
+
+def test_cache_is_bounded() -> None:
+    cache = RenderCache(maxsize=3)
+    render_digest(digest_for_queries(many(10), ["LoRA"], day=DAY), cache=cache)
+    assert len(cache) == 3

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import random
 import sys
+import threading
 import unicodedata
 
 import pytest
@@ -180,3 +182,38 @@ def test_long_runs_of_combining_marks_stay_linear() -> None:
     text, index = normalize(original)
     assert len(text) == len(index)
     assert text.endswith("漢b") and index[-1] == len(original) - 1
+
+
+def test_stemming_from_many_threads_at_once_gives_the_same_stems() -> None:
+    """Matching runs in worker threads (planner, commands) as well as on the event loop;
+    Snowball's stemmer keeps its word in its own state, so each thread needs its own."""
+    rng = random.Random(1)
+    suffixes = ["ing", "ed", "ation", "ness", "ly", "s", "izing", "ational"]
+    words = [
+        "".join(rng.choice("abcdefghilmnoprstuyz") for _ in range(rng.randint(4, 14)))
+        + rng.choice(suffixes)
+        for _ in range(20_000)
+    ]
+    expected = {w: stem.__wrapped__(w) for w in words}  # one thread, no cache
+    stem.cache_clear()
+    wrong: list[str] = []
+    failures: list[BaseException] = []
+
+    def work(part: list[str]) -> None:
+        try:
+            wrong.extend(w for w in part if stem(w) != expected[w])
+        except BaseException as error:  # reported below
+            failures.append(error)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible
+    try:
+        threads = [threading.Thread(target=work, args=(words[i::4],)) for i in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+        stem.cache_clear()
+    assert failures == [] and wrong == []
