@@ -15,6 +15,7 @@ from bot.text import (
     BREAK_CHARS,
     MAX_STEM_LENGTH,
     Token,
+    _stem,
     escape_controls,
     first_control,
     is_acronym,
@@ -194,8 +195,8 @@ def test_stemming_from_many_threads_at_once_gives_the_same_stems() -> None:
         + rng.choice(suffixes)
         for _ in range(20_000)
     ]
-    expected = {w: stem.__wrapped__(w) for w in words}  # one thread, no cache
-    stem.cache_clear()
+    expected = {w: _stem.__wrapped__(w) for w in words}  # one thread, no cache
+    _stem.cache_clear()
     wrong: list[str] = []
     failures: list[BaseException] = []
 
@@ -215,5 +216,5 @@ def test_stemming_from_many_threads_at_once_gives_the_same_stems() -> None:
             thread.join()
     finally:
         sys.setswitchinterval(interval)
-        stem.cache_clear()
+        _stem.cache_clear()
     assert failures == [] and wrong == []
