@@ -11,6 +11,7 @@ answers 500 or logs a traceback, and refusals are logged as one WARNING line at 
 from __future__ import annotations
 
 import asyncio
+import gc
 import hashlib
 import hmac
 import http.client
@@ -117,7 +118,12 @@ class Records(logging.Handler):
 
 @contextmanager
 def recording() -> Iterator[Records]:
-    """Every log record of every logger (bolt's, aiohttp's, ours) while inside."""
+    """Every log record of every logger (bolt's, aiohttp's, ours) while inside.
+
+    Objects an earlier test left for the garbage collector (an aiohttp session it did not
+    close logs "Unclosed client session" when collected) are collected before, so that
+    what is recorded is this test's own."""
+    gc.collect()
     records = Records()
     root = logging.getLogger()
     level = root.level
