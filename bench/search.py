@@ -58,7 +58,6 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
-from paperboy.ingest import write_papers  # noqa: E402
 from paperboy.matching import (  # noqa: E402
     And,
     Node,
@@ -267,7 +266,9 @@ async def ingest(
         for i, papers in enumerate(batches):
             if i + 1 < len(batches):
                 index.prepare(batches[i + 1])
-            await write_papers(store, index, papers)
+            # What paperboy.ingest.ingest does with a fetched day: store, then index.
+            await store.papers.upsert(papers)
+            await index.sync()
             done += len(papers)
             if done % max(args.batch, count // 10) < args.batch or done == count:
                 seconds = time.perf_counter() - started
