@@ -13,7 +13,7 @@ one channel, the default retry policy) until the outbox is empty.
 The platform runs in a separate process. ``--platform slack`` (the default): the real
 `SlackAdapter` (Block Kit renderer, slack_sdk client) against the loopback fake Slack of
 tests/fakes/slack.py, which validates every message against Block Kit's limits; a
-digest is one message (up to 16 papers) or two. ``--platform fake``: the generic fake of
+digest is one message or two. ``--platform fake``: the generic fake of
 tests/fakes/platform.py with its small adapter (10 papers a message). Either way: 50 ms
 per request, at most 1 message per second per channel (faster: 429), and at random 2 %
 429 with Retry-After 1 and 1 % 500. Every accepted message is kept, so duplicates (a

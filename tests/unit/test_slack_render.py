@@ -460,9 +460,7 @@ def channel_digests(papers: list[Paper], queries_per_channel: list[list[str]]) -
     for c, qs in enumerate(queries_per_channel):
         selected = merge_matches(matches, [(c, i) for i in range(len(qs))])
         out.append(
-            build_digest(
-                selected, day=DAY, queries=qs, checked=len(papers), entry_cache=entries
-            )
+            build_digest(selected, day=DAY, queries=qs, checked=len(papers), entry_cache=entries)
         )
     return out
 
@@ -507,9 +505,7 @@ def test_cache_tells_apart_what_changes_a_paper_s_blocks() -> None:
         ),
     ]
     for variant in variants:
-        assert json.dumps(render_digest(variant, cache=cache)) == json.dumps(
-            render_digest(variant)
-        )
+        assert json.dumps(render_digest(variant, cache=cache)) == json.dumps(render_digest(variant))
 
 
 def test_cache_is_bounded() -> None:
