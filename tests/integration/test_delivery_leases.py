@@ -23,8 +23,9 @@ from tests.fakes.platform import RecordingAdapter
 from tests.integration.delivery_support import MONDAY, add_target, lora_papers, planner_for
 
 DAY = MONDAY.date()
-LEASE = 0.25  # seconds; every send below takes longer
-SEND = 0.6
+LEASE = 0.8  # seconds; every send below takes longer (renewed every third: a loaded
+# machine may stall the heartbeat for a while without the claim running out)
+SEND = 2.0
 
 
 async def _plan(store: Store, fake: RecordingAdapter, channels: int) -> list[int]:
@@ -58,7 +59,7 @@ async def _statuses(store: Store) -> list[str]:
 
 
 async def test_a_send_longer_than_the_lease_goes_out_once(db_url: str, store: Store) -> None:
-    """Lease 0.25 s, sends of 0.6 s, two workers: the lease is renewed while the send is
+    """Lease 0.8 s, sends of 2 s, two workers: the lease is renewed while the send is
     in flight, so the other worker never takes the part over and sends it again."""
     fake = RecordingAdapter(per_part=1, delay=SEND, idempotent=False, find_by_key=True)
     ids = await _plan(store, fake, 3)

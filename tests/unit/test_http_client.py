@@ -77,8 +77,19 @@ async def test_each_retry_is_logged_at_info_and_the_last_failure_raised(
         raise next(failures, Transient("connection reset", cause="ReadError"))
 
     retrier = Retrier(2, 0.5, 1.0, sleep=sleep, rng=random.Random(0))
-    with caplog.at_level(logging.INFO), pytest.raises(RetriesExhausted) as err:
-        await retrier.run("the thing", attempt)
+    # Listen on the module's own logger: what other tests left in the logging tree
+    # (levels, disabled loggers) must not decide what this test sees.
+    logger = logging.getLogger("paperboy.sources.http_client")
+    kept = logger.disabled, logger.propagate
+    logger.disabled, logger.propagate = False, False  # caplog's handler hears it once
+    logger.addHandler(caplog.handler)
+    try:
+        with caplog.at_level(logging.INFO, logger=logger.name):
+            with pytest.raises(RetriesExhausted) as err:
+                await retrier.run("the thing", attempt)
+    finally:
+        logger.removeHandler(caplog.handler)
+        logger.disabled, logger.propagate = kept
     assert str(err.value) == "the thing failed after 3 tries: connection reset"
     assert waits[1] == 9.0 and 0 <= waits[0] <= 0.5
     lines = [(r.levelno, r.getMessage()) for r in caplog.records]
