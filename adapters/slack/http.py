@@ -72,3 +72,4 @@ async def serve(settings: Settings, commands: Commands, host: str, port: int) ->
         await asyncio.Event().wait()
     finally:
         await runner.cleanup()
+        await adapter.stop()  # closes its delivery session (a shared digest opened one)
