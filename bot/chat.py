@@ -50,7 +50,10 @@ class ChatAdapter(Protocol):
     async def stop(self) -> None: ...
 
     def render(self, item: Digest | Reply) -> Sequence[Any]:
-        """Turn a digest or reply into the platform payloads (one per message)."""
+        """Turn a digest or reply into the platform payloads (one per message).
+
+        Pure, and safe to call from a worker thread: the planner renders there.
+        """
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
         """Send one rendered part; `key` is the outbox key, for idempotent sends.

@@ -144,3 +144,4 @@ async def serve(settings: Settings, commands: Commands, host: str, port: int) ->
         await asyncio.Event().wait()
     finally:
         await served.cleanup()
+        await adapter.stop()  # closes its delivery session (a shared digest opened one)

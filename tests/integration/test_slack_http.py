@@ -76,8 +76,11 @@ async def serving(app: web.Application) -> AsyncIterator[str]:
 @asynccontextmanager
 async def bolt_server(slack: FakeSlack, on_command, **kw) -> AsyncIterator[str]:
     adapter = SlackAdapter(BOT_TOKEN, signing_secret=SECRET, api_url=slack.base_url, **kw)
-    async with serving(web_app(adapter.build_app(on_command), SECRET)) as url:
-        yield url
+    try:
+        async with serving(web_app(adapter.build_app(on_command), SECRET)) as url:
+            yield url
+    finally:
+        await adapter.stop()  # as `serve` does: closes the delivery session
 
 
 async def post_signed(
