@@ -742,17 +742,7 @@ class OutboxRepo:
             for chunk in chunks(sorted(set(part_ids))):
                 # Locked in id order, like the acknowledgements of `mark_sent_many`: two
                 # transactions of one worker never wait for each other in a circle.
-                owned = (
-                    sa.select(outbox.c.id)
-                    .where(
-                        outbox.c.id.in_(chunk),
-                        outbox.c.status == SENDING,
-                        outbox.c.claimed_by == worker,
-                    )
-                    .order_by(outbox.c.id)
-                    .with_for_update()
-                )
-                ids: list[int] = list((await conn.execute(owned)).scalars())
+                ids: list[int] = list((await conn.execute(_held_by(worker, chunk))).scalars())
                 if ids:
                     await conn.execute(
                         sa.update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=until)
@@ -777,17 +767,7 @@ class OutboxRepo:
         async with self._writing() as conn:
             owned: set[int] = set()
             for chunk in chunks(sorted({a.part_id for a in acks})):
-                result = await conn.execute(
-                    sa.select(outbox.c.id)
-                    .where(
-                        outbox.c.id.in_(chunk),
-                        outbox.c.status == SENDING,
-                        outbox.c.claimed_by == worker,
-                    )
-                    .order_by(outbox.c.id)
-                    .with_for_update()
-                )
-                owned.update(result.scalars())
+                owned.update((await conn.execute(_held_by(worker, chunk))).scalars())
             rows = [
                 {"pid": a.part_id, "mid": a.message_id, "at": a.sent_at}
                 for a in sorted(acks, key=lambda a: a.part_id)
@@ -1018,3 +998,18 @@ class OutboxRepo:
         ).order_by(digest_runs.c.target_id, digest_runs.c.digest_date)
         async with self._ctx.engine.connect() as conn:
             return [tuple(row) for row in await conn.execute(stmt)]  # type: ignore[misc]
+
+
+def _held_by(worker: str, part_ids: Sequence[int]) -> sa.Select[tuple[int]]:
+    """The ids among `part_ids` that `worker` is sending, locked in id order: renewals and
+    acknowledgements of one worker never wait for each other in a circle."""
+    return (
+        sa.select(outbox.c.id)
+        .where(
+            outbox.c.id.in_(part_ids),
+            outbox.c.status == SENDING,
+            outbox.c.claimed_by == worker,
+        )
+        .order_by(outbox.c.id)
+        .with_for_update()
+    )
