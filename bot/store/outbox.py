@@ -1000,7 +1000,7 @@ class OutboxRepo:
             return [tuple(row) for row in await conn.execute(stmt)]  # type: ignore[misc]
 
 
-def _held_by(worker: str, part_ids: Sequence[int]) -> sa.Select[tuple[int]]:
+def _held_by(worker: str, part_ids: Sequence[int]) -> sa.Select[int]:
     """The ids among `part_ids` that `worker` is sending, locked in id order: renewals and
     acknowledgements of one worker never wait for each other in a circle."""
     return (
