@@ -115,7 +115,13 @@ class App:
         configured one) when a digest's day is not archived."""
         from paperboy.commands import Commands
 
-        return Commands(self.store, source or self.source(), on_schedule_change=on_schedule_change)
+        return Commands(
+            self.store,
+            source or self.source(),
+            on_schedule_change=on_schedule_change,
+            default_language=self.settings.default_language,
+            summary_model=self.settings.llm_model if self.settings.llm_base_url else None,
+        )
 
     # ----------------------------------------------------------------- adapters
 

@@ -148,10 +148,22 @@ def digest(
     max_papers: Annotated[
         int | None, typer.Option("--max", min=0, help="At most N entries (default: all).")
     ] = None,
+    summary: Annotated[
+        str,
+        typer.Option("--summary", help="Summary style: structured, paragraph or tldr."),
+    ] = "structured",
+    language: Annotated[
+        str | None,
+        typer.Option(
+            "--language",
+            help="Summary language, a BCP 47 tag (default: PAPERBOY_DEFAULT_LANGUAGE).",
+        ),
+    ] = None,
 ) -> None:
     """Print one digest from a source for the union of the queries (no database needed)."""
     from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
     from paperboy.matching import parse
+    from paperboy.summaries import LanguageError, StyleError, check_style, normalize_language
 
     day = parse_date(date)
     renderers = {**NEUTRAL_FORMATS, **plugin_formats()}
@@ -163,7 +175,15 @@ def digest(
             parse(q)
         except QueryError as error:
             fail(f"bad query {q!r}: {error}")
+    try:
+        style = check_style(summary)
+    except StyleError as error:
+        fail(str(error))
     config = settings()
+    try:
+        tag = normalize_language(language if language is not None else config.default_language)
+    except LanguageError as error:
+        fail(f"--language: {error}")
 
     async def fetch() -> list:
         return await build_source(config, source).fetch_day(day)
@@ -174,7 +194,13 @@ def digest(
         fail(str(error))
     label = "sample data: Hugging Face Daily Papers of 2024-11-11" if source == "sample" else None
     result = digest_for_queries(
-        papers, query, day=day or day_of(papers), max_papers=max_papers, source_label=label
+        papers,
+        query,
+        day=day or day_of(papers),
+        max_papers=max_papers,
+        source_label=label,
+        style=style,
+        language=tag,
     )
     say(terminal_document(renderers[fmt](result)))
 

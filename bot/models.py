@@ -212,6 +212,10 @@ class ChannelSettings:
     max_papers: int = 20
     min_upvotes: int = 0
     post_empty: bool = False
+    #: How each paper is summarised: `structured`, `paragraph` or `tldr`.
+    summary_style: str = "structured"
+    #: The summaries' language (a BCP 47 tag); None: the deployment's default language.
+    language: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,6 +224,35 @@ class Span:
 
     start: int
     end: int
+
+
+#: The summary styles a channel can choose (`/papers settings summary ...`).
+SUMMARY_STYLES = ("structured", "paragraph", "tldr")
+#: Where a summary comes from: a model, the abstract's own sentences (picked by role),
+#: Hugging Face's ai_summary, or the abstract's first sentences.
+SUMMARY_SOURCES = ("llm", "extractive", "hf", "abstract")
+
+
+@dataclass(frozen=True, slots=True)
+class SummarySection:
+    """One labelled part of a structured summary (`key`: whats_new, technical_details or
+    performance_highlights), with where matched terms occur in its text."""
+
+    key: str
+    label: str
+    text: str
+    highlights: tuple[Span, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Why:
+    """Why a paper is listed when no matched term shows in its title or summary: the
+    sentence of `field` (abstract, ai_summary or ai_keywords) where `terms` matched."""
+
+    field: str
+    text: str
+    terms: tuple[str, ...]
+    highlights: tuple[Span, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +264,12 @@ class DigestEntry:
     title_highlights: tuple[Span, ...] = ()
     authors: tuple[str, ...] = ()
     more_authors: int = 0
+    summary_style: str = "paragraph"
+    summary_language: str = "en"
+    summary_source: str = "abstract"
+    #: The labelled parts of a `structured` summary (empty for the other styles).
+    sections: tuple[SummarySection, ...] = ()
+    why: Why | None = None
 
     @property
     def authors_line(self) -> str:

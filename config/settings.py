@@ -213,6 +213,34 @@ class Settings(BaseSettings):
     scheduler_lock_poll_seconds: float = Field(
         default=15.0, gt=0, description="How often a standby process tries to take over."
     )
+    default_language: str = Field(
+        default="en",
+        description="Summary language (BCP 47 tag) of channels that did not choose one.",
+    )
+    llm_base_url: str | None = Field(
+        default=None,
+        description="OpenAI-compatible endpoint for summaries (e.g. https://api.openai.com/v1, "
+        "http://localhost:11434/v1); unset: extractive summaries, no model.",
+    )
+    llm_api_key: SecretStr | None = Field(
+        default=None, description="API key of the summary model's endpoint."
+    )
+    llm_model: str = Field(default="gpt-4o-mini", description="Model name for summaries.")
+    llm_concurrency: int = Field(
+        default=4, ge=1, le=64, description="Model calls in flight at most."
+    )
+    llm_daily_tokens: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tokens (the API's usage) per UTC day; then summaries are extractive.",
+    )
+    llm_digest_wait_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description="How long a due digest waits for its summaries before it goes out with "
+        "extractive ones for the papers not summarised yet.",
+    )
+    llm_timeout: float = Field(default=60.0, gt=0, description="Seconds for one model call.")
 
     @field_validator("demo_queries", mode="before")
     @classmethod
@@ -280,6 +308,30 @@ class Settings(BaseSettings):
         except (zoneinfo.ZoneInfoNotFoundError, ValueError, OSError):
             raise ValueError("unknown time zone") from None
         return name
+
+    @field_validator("default_language")
+    @classmethod
+    def _check_language(cls, value: str) -> str:
+        import langcodes
+
+        tag = value.strip().replace("_", "-")
+        if not tag or not langcodes.tag_is_valid(tag):
+            raise ValueError("not a BCP 47 language tag like en, ko or zh-Hans")
+        return str(langcodes.standardize_tag(tag))
+
+    @field_validator("llm_base_url", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("llm_base_url")
+    @classmethod
+    def _check_llm_url(cls, value: str | None) -> str | None:
+        if value is not None and not re.match(r"https?://[^\s/]+", value.strip()):
+            raise ValueError("not an http(s) URL")
+        return value.strip() if value is not None else None
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -58,8 +58,20 @@ def render_entry(index: int, entry: DigestEntry) -> RenderableType:
     if entry.matched_terms:
         meta.append("  matched: ", style="dim")
         meta.append(terminal_safe(", ".join(entry.matched_terms)), style="cyan")
-    summary = highlighted(entry.summary, entry.summary_highlights)
-    return Group(title, meta, summary, links_line(paper), Text(""))
+    body: list[RenderableType] = []
+    if entry.sections:  # structured: one line per labelled part, the label in bold
+        for part in entry.sections:
+            if part.text.strip():
+                line = Text(f"{part.label}: ", style="bold")
+                line.append_text(highlighted(part.text, part.highlights))
+                body.append(line)
+    else:
+        body.append(highlighted(entry.summary, entry.summary_highlights))
+    if entry.why is not None:
+        why = Text(f"Why: {entry.why.field.replace('_', ' ')}: ", style="dim")
+        why.append_text(highlighted(entry.why.text, entry.why.highlights))
+        body.append(why)
+    return Group(title, meta, *body, links_line(paper), Text(""))
 
 
 def render_digest(digest: Digest) -> list[RenderableType]:

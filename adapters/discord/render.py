@@ -92,6 +92,23 @@ def _visible(text: str) -> str | None:
     return text if text.strip() else None
 
 
+#: Room for each labelled part of a structured summary in an embed's description.
+PART_ROOM = 650
+WHY_ROOM = 400
+
+
+def _description(entry: DigestEntry) -> str:
+    """The summary: labelled parts (bold labels) for a structured one, else the text."""
+    if not entry.sections:
+        return fit(entry.summary, limits.ENTRY_DESCRIPTION, entry.summary_highlights)
+    lines = [
+        f"**{part.label}:** {fit(part.text, PART_ROOM, part.highlights)}"
+        for part in entry.sections
+        if part.text.strip()
+    ]
+    return "\n".join(lines)
+
+
 def render_entry(entry: DigestEntry) -> Embed:
     """One paper as one embed, inside the limits on its own whatever its text."""
     paper = entry.paper
@@ -107,7 +124,7 @@ def render_entry(entry: DigestEntry) -> Embed:
     authors = _visible(fit(one_line(entry.authors_line), limits.AUTHOR_NAME, markdown=False))
     if authors:
         embed["author"] = {"name": authors}
-    summary = _visible(fit(entry.summary, limits.ENTRY_DESCRIPTION, entry.summary_highlights))
+    summary = _visible(_description(entry))
     if summary:
         embed["description"] = summary
     fields = [{"name": "Votes", "value": f"▲ {int(paper.upvotes)}", "inline": True}]
@@ -116,13 +133,21 @@ def render_entry(entry: DigestEntry) -> Embed:
     )
     if terms:
         fields.append({"name": "Matched", "value": terms, "inline": True})
+    why = entry.why
+    if why is not None:
+        where = why.field.replace("_", " ")
+        value = _visible(fit(why.text, WHY_ROOM, why.highlights))
+        if value:
+            fields.append({"name": f"Why it is here ({where})", "value": value, "inline": False})
     links_value = _links_value(entry)
     if links_value:
         fields.append({"name": "Links", "value": links_value, "inline": False})
     embed["fields"] = fields
     thumbnail = safe_url(paper.thumbnail_url)
-    if thumbnail:
-        embed["thumbnail"] = {"url": thumbnail}
+    if thumbnail and entry.sections:
+        # Structured summaries show the thumbnail large, as seed 001 does; the compact
+        # styles show none (an embed thumbnail is an 80 px crop).
+        embed["image"] = {"url": thumbnail}
     footer = _visible(fit(one_line(paper.id), limits.ENTRY_FOOTER - 6, markdown=False))
     if footer:
         embed["footer"] = {"text": f"arXiv {footer}"}

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import functools
 import zoneinfo
-from typing import Protocol
+from typing import Literal, Protocol
 
 import discord
 from discord import app_commands
@@ -122,8 +122,21 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
         await runner.run(interaction, "resume")
 
     @group.command(name="settings", description="This channel's schedule and digest options")
-    async def settings(interaction: discord.Interaction) -> None:
-        await runner.run(interaction, "settings")
+    @app_commands.describe(
+        summary="How each paper is summarised",
+        language="Summary language, a BCP 47 tag: en, ko, zh-Hans, de, ... (default: reset)",
+    )
+    async def settings(
+        interaction: discord.Interaction,
+        summary: Literal["structured", "paragraph", "tldr"] | None = None,
+        language: app_commands.Range[str, 1, 35] | None = None,
+    ) -> None:
+        options = []
+        if summary is not None:
+            options.append(f"summary {summary}")
+        if language is not None:
+            options.append(f"language {language.strip()}")
+        await runner.run(interaction, " ".join(["settings", *options]))
 
     @group.command(name="search", description="Search every paper the bot has seen")
     @app_commands.describe(query="Words, a phrase, or author:name")

@@ -6,8 +6,10 @@ dicts with a `text` notification fallback and `blocks`.
 
 Layout of a digest: a header block (date; N matching of M checked), a context line
 with the subscriptions (and the source label), then per paper a section (numbered,
-linked bold title; votes · authors · matched terms; the summary as a quote with the
-matched terms in bold; the thumbnail as accessory image), a context line with the
+linked bold title; votes · authors · matched terms; a structured summary as a second
+section of labelled parts (bold labels) followed by the thumbnail as a full-width image,
+or a paragraph / tl;dr summary as a quote, without an image; matched terms in bold; the
+sentence where a hidden matched term occurs, "Why:"), a context line with the
 arXiv / PDF / Hugging Face / GitHub / project links, and a divider. Papers are packed
 into as few messages as Slack's limits allow by the shared splitter
 (`paperboy_adapters.split.pack`); a continuation message starts with a "continued (k/n)"
@@ -172,6 +174,32 @@ def entry_items(entries: Sequence[DigestEntry], cache: RenderCache | None) -> li
 
 # -- digest pieces ---------------------------------------------------------------
 
+#: Room for each labelled part and the "why" line inside one section (3,000 characters).
+PART_ROOM = 850
+WHY_ROOM = 400
+
+
+def why_line(entry: DigestEntry, room: int) -> str:
+    """`_why:_ matched X in the abstract: "… *X* …"` (inert, within `room`), or ""."""
+    why = entry.why
+    if why is None or room < 40:
+        return ""
+    lead = f"_Why:_ {fit(', '.join(why.terms), 100)} in the {why.field.replace('_', ' ')}: "
+    rest = room - slack_len(lead)
+    body = emphasised(why.text, why.highlights, min(rest, WHY_ROOM)) if rest > 10 else ""
+    return lead + body if body else ""
+
+
+def sections_text(entry: DigestEntry) -> str:
+    """The labelled parts of a structured summary as mrkdwn lines (bold labels)."""
+    lines = []
+    for part in entry.sections:
+        if part.text.strip():
+            lines.append(f"*{part.label}:* {emphasised(part.text, part.highlights, PART_ROOM)}")
+    text = "\n".join(lines)
+    why = why_line(entry, SECTION_TEXT - slack_len(text) - 1)
+    return f"{text}\n{why}" if text and why else text or why
+
 
 def entry_item(number: int, entry: DigestEntry) -> Item:
     paper = entry.paper
@@ -191,17 +219,29 @@ def entry_item(number: int, entry: DigestEntry) -> Item:
         meta.append("matched: " + fit(", ".join(entry.matched_terms), TERMS_LIMIT))
     second = " · ".join(m for m in meta if m)
     text = f"{first}\n{second}"
-    room = SECTION_TEXT - slack_len(text) - 2  # "\n>"
-    summary = emphasised(entry.summary, entry.summary_highlights, room) if room > 1 else ""
-    if summary:
-        text += f"\n>{summary}"
+    blocks: list[Block] = []
     thumbnail = safe_url(paper.thumbnail_url)
-    accessory = (
-        {"type": "image", "image_url": thumbnail, "alt_text": "paper thumbnail"}
-        if thumbnail
-        else None
-    )
-    blocks: list[Block] = [section(text, accessory)]
+    if entry.sections:
+        # Structured: the labelled parts in a section of their own (bold labels), the
+        # thumbnail large below them (an accessory would be an 80 px crop).
+        blocks.append(section(text))
+        parts = sections_text(entry)
+        if parts:
+            blocks.append(section(parts))
+        if thumbnail:
+            blocks.append(
+                {"type": "image", "image_url": thumbnail, "alt_text": "paper thumbnail"}
+            )
+    else:
+        # Paragraph and tl;dr: one compact section, the summary as a quote, no image.
+        room = SECTION_TEXT - slack_len(text) - 2  # "\n>"
+        summary = emphasised(entry.summary, entry.summary_highlights, room) if room > 1 else ""
+        if summary:
+            text += f"\n>{summary}"
+        why = why_line(entry, SECTION_TEXT - slack_len(text) - 1)
+        if why:
+            text += f"\n{why}"
+        blocks.append(section(text))
     link_names = (
         ("arXiv", links.arxiv),
         ("PDF", links.pdf),

@@ -121,6 +121,8 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
         max_papers=settings.max_papers,
         min_upvotes=settings.min_upvotes,
         source_label=listed.label,
+        style=settings.summary_style,
+        language=settings.language or self.default_language,
     )
     return Reply(digest=built)
 

@@ -15,8 +15,9 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from paperboy.chat import CommandContext
 from paperboy.delivery import DAY_PRESETS, describe, is_active, next_fire
 from paperboy.errors import InvalidSettingError
-from paperboy.models import ChannelSettings, Reply
+from paperboy.models import SUMMARY_STYLES, ChannelSettings, Reply
 from paperboy.store import MAX_PAPERS_LIMIT, check_days
+from paperboy.summaries import LanguageError, is_english, normalize_language
 
 if TYPE_CHECKING:
     from paperboy.commands.dispatch import Commands
@@ -138,6 +139,17 @@ _SETTING_NAMES = {
     "upvotes": "min_upvotes",
     "post-empty": "post_empty",
     "post_empty": "post_empty",
+    "summary": "summary_style",
+    "summary-style": "summary_style",
+    "summary_style": "summary_style",
+    "style": "summary_style",
+    "language": "language",
+    "lang": "language",
+}
+_STYLE_NOTES = {
+    "structured": "What's New, Technical Details, Performance Highlights",
+    "paragraph": "aim, method, results in a few sentences",
+    "tldr": "one line",
 }
 _ON = {"on", "yes", "true", "1"}
 _OFF = {"off", "no", "false", "0"}
@@ -149,7 +161,18 @@ def _paused_text(s: ChannelSettings) -> str:
     return f"yes ({s.paused_reason})" if s.paused_reason else "yes"
 
 
-def _settings_text(s: ChannelSettings) -> str:
+def _language_text(self: Commands, s: ChannelSettings) -> str:
+    tag = s.language or self.default_language
+    text = tag if s.language else f"{tag} (the default)"
+    if not is_english(tag) and not self.summary_model:
+        text += (
+            ": no summary model is configured, so summaries are the abstract's own "
+            "sentences, in English"
+        )
+    return text
+
+
+def _settings_text(self: Commands, s: ChannelSettings) -> str:
     lines = [
         "This channel's settings:",
         f"  schedule: {_when(s)}",
@@ -157,34 +180,59 @@ def _settings_text(s: ChannelSettings) -> str:
         f"  max papers per digest: {s.max_papers} (the rest are summarised as 'and N more')",
         f"  minimum upvotes: {s.min_upvotes}",
         f"  post when nothing matched: {'on' if s.post_empty else 'off'}",
-        "Change with /papers settings max N | min-upvotes N | post-empty on|off",
+        f"  summary: {s.summary_style} ({_STYLE_NOTES.get(s.summary_style, '')})",
+        f"  language: {_language_text(self, s)}",
+        "Change with /papers settings max N | min-upvotes N | post-empty on|off"
+        " | summary structured|paragraph|tldr | language TAG (en, ko, zh-Hans, ...; default)",
     ]
     if not is_active(s) and s.schedule_enabled and not s.paused:
         lines.insert(2, "  (no weekdays chosen: no digests)")
     return "\n".join(lines)
 
 
-async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
-    tokens = args.split()
-    if not tokens:
-        return Reply(_settings_text(await self.store.settings.get(ctx.target)))
-    if not ctx.can_manage:
-        return Reply(MANAGE_ONLY, ok=False)
-    if len(tokens) != 2:
-        return self.usage("settings", "give one option and its value")
-    name = _SETTING_NAMES.get(tokens[0].lower())
-    value = tokens[1].lower()
+def _setting_change(self: Commands, option: str, raw: str) -> tuple[str, object] | Reply:
+    """(column, value) for one `option value` pair, or the usage Reply saying what is wrong."""
+    name = _SETTING_NAMES.get(option.lower())
+    value = raw.lower()
     if name is None:
-        return self.usage("settings", f"unknown option '{tokens[0][:30]}'")
+        return self.usage("settings", f"unknown option '{option[:30]}'")
     if name == "post_empty":
         if value not in _ON | _OFF:
             return self.usage("settings", "post-empty is on or off")
-        changed = await self.store.settings.update(ctx.target, post_empty=value in _ON)
-    else:
-        if not value.isascii() or not value.isdigit() or len(value) > 9:
-            return self.usage("settings", f"{tokens[0]} needs a whole number")
-        number = int(value)
-        if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
-            return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
-        changed = await self.store.settings.update(ctx.target, **{name: number})
-    return Reply(_settings_text(changed))
+        return name, value in _ON
+    if name == "summary_style":
+        if value not in SUMMARY_STYLES:
+            return self.usage("settings", f"summary is one of {', '.join(SUMMARY_STYLES)}")
+        return name, value
+    if name == "language":
+        if value == "default":
+            return name, None
+        try:
+            return name, normalize_language(raw)
+        except LanguageError as error:
+            return self.usage("settings", str(error))
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        return self.usage("settings", f"{option} needs a whole number")
+    number = int(value)
+    if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
+        return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
+    return name, number
+
+
+async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    """Show the settings, or change one or more (`option value` pairs, all or none)."""
+    tokens = args.split()
+    if not tokens:
+        return Reply(_settings_text(self, await self.store.settings.get(ctx.target)))
+    if not ctx.can_manage:
+        return Reply(MANAGE_ONLY, ok=False)
+    if len(tokens) % 2:
+        return self.usage("settings", "give one option and its value")
+    changes: dict[str, object] = {}
+    for option, raw in zip(tokens[::2], tokens[1::2], strict=True):
+        change = _setting_change(self, option, raw)
+        if isinstance(change, Reply):
+            return change
+        changes[change[0]] = change[1]
+    changed = await self.store.settings.update(ctx.target, **changes)
+    return Reply(_settings_text(self, changed))

@@ -26,6 +26,7 @@ from paperboy.commands.table import COMMANDS, Command
 from paperboy.models import Reply
 from paperboy.sources import PaperSource
 from paperboy.store import Store, overloaded
+from paperboy.summaries import DEFAULT_LANGUAGE
 
 log = logging.getLogger(__name__)
 
@@ -101,8 +102,14 @@ class Commands:
         table: Sequence[Command] = COMMANDS,
         concurrency: int | None = None,
         queue: int = DEFAULT_QUEUE,
+        default_language: str = DEFAULT_LANGUAGE,
+        summary_model: str | None = None,
     ) -> None:
         self.store = store
+        #: Summaries' language for channels that chose none; the model writing summaries
+        #: (None: extractive summaries, English only).
+        self.default_language = default_language
+        self.summary_model = summary_model
         self.line = CommandLine(concurrency or store.pool_size, queue)
         self.source = source
         self.on_schedule_change = on_schedule_change

@@ -87,8 +87,9 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "settings",
-        "/papers settings [max N | min-upvotes N | post-empty on|off]  "
-        "e.g. /papers settings max 10",
+        "/papers settings [max N | min-upvotes N | post-empty on|off | "
+        "summary structured|paragraph|tldr | language TAG]  "
+        "e.g. /papers settings max 10, /papers settings language ko",
         "show or change this channel's digest options",
         channel.settings_command,
     ),

@@ -40,6 +40,7 @@ from paperboy.digest import EntryCache, Selected, build_digest, merge_matches
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
 from paperboy.models import ChannelSettings, Digest
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
+from paperboy.summaries import DEFAULT_LANGUAGE
 
 log = logging.getLogger(__name__)
 
@@ -188,8 +189,11 @@ class Planner:
         settle_seconds: float = 30.0,
         batch_size: int = 100,
         on_batch: Callable[[], None] | None = None,
+        default_language: str = DEFAULT_LANGUAGE,
     ) -> None:
         self.store = store
+        #: The summaries' language of channels that chose none.
+        self.default_language = default_language
         self.adapters = adapters
         self.clock = clock or SystemClock()
         self.settle = dt.timedelta(seconds=settle_seconds)
@@ -328,6 +332,8 @@ class Planner:
             max_papers=settings.max_papers,
             min_upvotes=settings.min_upvotes,
             entry_cache=entries,
+            style=settings.summary_style,
+            language=settings.language or self.default_language,
         )
         empty = NewRun(
             target_id=state.id,

@@ -77,7 +77,13 @@ async def background(
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     clock = clock or SystemClock()
-    planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
+    planner = Planner(
+        store,
+        adapters,
+        clock=clock,
+        settle_seconds=config.digest_settle_seconds,
+        default_language=config.default_language,
+    )
     bg = Background(planner)
     if role in ("all", "worker"):
         bg.deliverer = Deliverer.from_settings(store, adapters, config, clock=clock)
@@ -206,7 +212,13 @@ async def deliver_day(
     taken = await store.outbox.planned((d.target_id, d.digest_date) for d in due)
     if len(taken) < len({(d.target_id, d.digest_date) for d in due}):
         await _let_settle(store, clock, config.digest_settle_seconds, max_wait, say)
-    planner = Planner(store, adapters, clock=clock, settle_seconds=config.digest_settle_seconds)
+    planner = Planner(
+        store,
+        adapters,
+        clock=clock,
+        settle_seconds=config.digest_settle_seconds,
+        default_language=config.default_language,
+    )
     plan = await planner.plan(due)
     left = 0
     if plan.planned and plan.until is not None:

@@ -10,10 +10,12 @@ from paperboy.digest.build import (
     SUMMARY_LIMIT,
     EntryCache,
     Selected,
+    SummaryMap,
     build_digest,
     digest_for_queries,
     make_entry,
     merge_matches,
+    pick_summary,
     summarize,
 )
 from paperboy.digest.codec import digest_from_json, digest_to_json
@@ -25,11 +27,13 @@ __all__ = [
     "SUMMARY_LIMIT",
     "EntryCache",
     "Selected",
+    "SummaryMap",
     "build_digest",
     "digest_for_queries",
     "digest_from_json",
     "digest_to_json",
     "make_entry",
     "merge_matches",
+    "pick_summary",
     "summarize",
 ]

@@ -13,7 +13,18 @@ from collections.abc import Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
 from paperboy.matching import Matcher, PaperMatch, highlight
-from paperboy.models import Digest, DigestEntry, Paper
+from paperboy.models import Digest, DigestEntry, Paper, SummarySection
+from paperboy.summaries import (
+    DEFAULT_LANGUAGE,
+    DEFAULT_STYLE,
+    SECTION_LABELS,
+    Summary,
+    cut_at_word,
+    find_why,
+    local_summary,
+)
+
+__all__ = ["cut_at_word"]  # re-exported: the one word cutter lives in paperboy.summaries
 
 SUMMARY_LIMIT = 300
 AUTHORS_SHOWN = 5
@@ -44,17 +55,6 @@ def first_sentences(text: str, limit: int) -> str:
     return out or text
 
 
-def cut_at_word(text: str, limit: int) -> str:
-    """`text` if it fits, else cut at the last space before `limit` with an ellipsis."""
-    if len(text) <= limit:
-        return text
-    head = text[: limit - 1]
-    space = head.rfind(" ")
-    if space >= limit // 2:
-        head = head[:space]
-    return head.rstrip(" ,;:-") + "…"
-
-
 @dataclass(frozen=True, slots=True)
 class Selected:
     """One paper with every term (over all of the target's queries) that matched it."""
@@ -77,21 +77,54 @@ def merge_matches(
     return [Selected(papers[pid], tuple(found)) for pid, found in terms.items()]
 
 
-def make_entry(paper: Paper, terms: Sequence[str]) -> DigestEntry:
-    summary = summarize(paper)
+#: Summaries already made, by (paper id, style, language): a model's, from the cache.
+SummaryMap = Mapping[tuple[str, str, str], Summary]
+
+
+def pick_summary(
+    paper: Paper, style: str, language: str, summaries: SummaryMap | None = None
+) -> Summary:
+    """The model's summary of `paper` in (style, language) when there is one, else the
+    one made without a model (English: see `local_summary`)."""
+    if summaries:
+        found = summaries.get((paper.id, style, language))
+        if found is not None and not found.empty:
+            return found
+    return local_summary(paper, style)
+
+
+def make_entry(
+    paper: Paper,
+    terms: Sequence[str],
+    *,
+    style: str = DEFAULT_STYLE,
+    language: str = DEFAULT_LANGUAGE,
+    summaries: SummaryMap | None = None,
+) -> DigestEntry:
+    made = pick_summary(paper, style, language, summaries)
+    sections = tuple(
+        SummarySection(key, SECTION_LABELS[key], text, highlight(text, terms))
+        for key, text in made.sections
+    )
+    shown = [paper.title, made.text]
     return DigestEntry(
         paper=paper,
         matched_terms=tuple(terms),
-        summary=summary,
-        summary_highlights=highlight(summary, terms),
+        summary=made.text,
+        summary_highlights=highlight(made.text, terms),
         title_highlights=highlight(paper.title, terms),
         authors=paper.authors[:AUTHORS_SHOWN],
         more_authors=max(0, len(paper.authors) - AUTHORS_SHOWN),
+        summary_style=made.style,
+        summary_language=made.language,
+        summary_source=made.source,
+        sections=sections,
+        why=find_why(paper, terms, shown),
     )
 
 
-#: Entries already made, by (paper, matched terms): see `build_digest`.
-EntryCache = dict[tuple[Paper, tuple[str, ...]], DigestEntry]
+#: Entries already made, by (paper, matched terms, style, language): see `build_digest`.
+EntryCache = dict[tuple[Paper, tuple[str, ...], str, str], DigestEntry]
 
 
 def build_digest(
@@ -104,22 +137,31 @@ def build_digest(
     min_upvotes: int = 0,
     source_label: str | None = None,
     entry_cache: EntryCache | None = None,
+    style: str = DEFAULT_STYLE,
+    language: str = DEFAULT_LANGUAGE,
+    summaries: SummaryMap | None = None,
 ) -> Digest:
     """The digest of `selected`. `entry_cache` (a dict the caller keeps for a while, such
     as one plan of many channels) makes each paper's entry once per set of matched terms:
-    the same entry object then goes into every digest that lists the paper that way."""
+    the same entry object then goes into every digest that lists the paper that way.
+    `style` and `language` are the channel's; `summaries` the model's (others: extractive)."""
     chosen = [s for s in selected if s.paper.upvotes >= min_upvotes]
     chosen.sort(key=lambda s: (-s.paper.upvotes, s.paper.title.casefold(), s.paper.id))
     shown = chosen if max_papers is None else chosen[: max(0, max_papers)]
     if entry_cache is None:
-        entries = tuple(make_entry(s.paper, s.terms) for s in shown)
+        entries = tuple(
+            make_entry(s.paper, s.terms, style=style, language=language, summaries=summaries)
+            for s in shown
+        )
     else:
         made = []
         for s in shown:
-            key = (s.paper, tuple(s.terms))
+            key = (s.paper, tuple(s.terms), style, language)
             entry = entry_cache.get(key)
             if entry is None:
-                entry = entry_cache[key] = make_entry(s.paper, s.terms)
+                entry = entry_cache[key] = make_entry(
+                    s.paper, s.terms, style=style, language=language, summaries=summaries
+                )
             made.append(entry)
         entries = tuple(made)
     return Digest(
@@ -140,6 +182,9 @@ def digest_for_queries(
     max_papers: int | None = None,
     min_upvotes: int = 0,
     source_label: str | None = None,
+    style: str = DEFAULT_STYLE,
+    language: str = DEFAULT_LANGUAGE,
+    summaries: SummaryMap | None = None,
 ) -> Digest:
     """One digest of `papers` for the union of `queries` (raises QueryError for a bad one)."""
     matcher = Matcher.compile(enumerate(queries))
@@ -152,4 +197,7 @@ def digest_for_queries(
         max_papers=max_papers,
         min_upvotes=min_upvotes,
         source_label=source_label,
+        style=style,
+        language=language,
+        summaries=summaries,
     )

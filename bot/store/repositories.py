@@ -34,6 +34,7 @@ from paperboy.errors import (
 from paperboy.models import (
     MAX_INTEGER,
     PAPER_FIELDS,
+    SUMMARY_STYLES,
     WEEKDAYS,
     ChannelSettings,
     Paper,
@@ -41,6 +42,7 @@ from paperboy.models import (
     Target,
 )
 from paperboy.store.tables import channel_settings, papers, subscriptions, targets
+from paperboy.summaries import LanguageError, normalize_language
 
 MAX_SUBSCRIPTIONS_PER_CHANNEL = 50
 MAX_QUERY_LENGTH = 300
@@ -612,6 +614,19 @@ def _check_setting(name: str, value: object) -> object:
         return _check_int(name, value, 1, MAX_PAPERS_LIMIT)
     if name == "min_upvotes":
         return _check_int(name, value, 0, None)
+    if name == "summary_style":
+        if value not in SUMMARY_STYLES:
+            raise InvalidSettingError(
+                f"summary style is one of {', '.join(SUMMARY_STYLES)}, not {value!r}"
+            )
+        return value
+    if name == "language":
+        if value is None:
+            return None
+        try:
+            return normalize_language(value)
+        except LanguageError as exc:
+            raise InvalidSettingError(str(exc)) from exc
     raise InvalidSettingError(
         f"unknown setting {name!r}; known: {', '.join(sorted(SETTING_NAMES))}"
     )
@@ -635,6 +650,8 @@ def settings_from_row(row: Row[Any]) -> ChannelSettings:
         max_papers=m["max_papers"],
         min_upvotes=m["min_upvotes"],
         post_empty=bool(m["post_empty"]),
+        summary_style=m["summary_style"],
+        language=m["language"],
     )
 
 

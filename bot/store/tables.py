@@ -135,6 +135,9 @@ channel_settings = sa.Table(
     sa.Column("min_upvotes", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("post_empty", sa.Boolean, nullable=False, server_default=sa.false()),
     sa.Column("last_digest_at", UTCDateTime, nullable=True),
+    # migration 0005: how summaries look here (NULL language: the deployment's default)
+    sa.Column("summary_style", sa.String(16), nullable=False, server_default="structured"),
+    sa.Column("language", sa.String(35), nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
 
@@ -268,6 +271,36 @@ ingest_progress = sa.Table(
     sa.Column("day", sa.Date, primary_key=True),
     sa.Column("fetched", sa.Integer, nullable=False, server_default=sa.text("0")),
     sa.Column("completed_at", UTCDateTime, nullable=False),
+)
+
+# --- summaries (migration 0005; see paperboy.llm) --------------------------------------------
+
+# A model's summary, made once per (paper, style, language, model, prompt version) for
+# every channel. No foreign key to papers: a summary may be stored while the paper's
+# ingest is still committing.
+summaries = sa.Table(
+    "summaries",
+    metadata,
+    sa.Column("paper_id", sa.String(64), primary_key=True),
+    sa.Column("style", sa.String(16), primary_key=True),
+    sa.Column("language", sa.String(35), primary_key=True),
+    sa.Column("model", sa.String(200), primary_key=True),
+    sa.Column("prompt_version", sa.String(16), primary_key=True),
+    sa.Column("text", sa.Text, nullable=False),
+    sa.Column("sections", _json(), nullable=True),
+    sa.Column("tokens", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# Per UTC day: summaries made by the model, cache hits, tokens used, extractive fallbacks.
+summary_usage = sa.Table(
+    "summary_usage",
+    metadata,
+    sa.Column("day", sa.Date, primary_key=True),
+    sa.Column("made", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("cache_hits", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("tokens", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("fallbacks", sa.Integer, nullable=False, server_default=sa.text("0")),
 )
 
 #: Each backend's own full-text tables (FTS5 on SQLite, tsvector + GIN on PostgreSQL),

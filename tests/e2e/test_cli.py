@@ -48,7 +48,12 @@ def test_digest_json_contract() -> None:
         keys = {"id", "title", "authors", "upvotes", "matched_terms", "summary", "links"}
         assert keys <= set(entry)
         assert entry["links"]["arxiv"].startswith("https://arxiv.org/abs/")
-        assert len(entry["summary"]) <= 300
+        # The default style is structured: three labelled parts, each within its cap.
+        assert entry["summary_style"] == "structured"
+        sections = entry["summary_sections"]
+        assert set(sections) == {"whats_new", "technical_details", "performance_highlights"}
+        assert all(len(part) <= 600 for part in sections.values())
+        assert len(entry["summary"]) <= 1800
     upvotes = [e["upvotes"] for e in data["entries"]]
     assert upvotes == sorted(upvotes, reverse=True)
 
@@ -83,7 +88,8 @@ def test_digest_zero_entries_is_success() -> None:
 
 
 def test_digest_markdown_table() -> None:
-    out = paperboy("digest", "--source", "sample", "--query", "LoRA", "--format", "markdown")
+    out = paperboy("digest", "--source", "sample", "--query", "LoRA", "--format", "markdown",
+                   "--summary", "paragraph")
     assert out.returncode == 0, out.stderr
     assert "| Title | Authors | Summary |" in out.stdout
     assert "[arXiv](https://arxiv.org/abs/2411.02462)" in out.stdout

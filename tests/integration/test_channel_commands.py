@@ -120,3 +120,42 @@ async def test_help_lists_the_new_commands(commands: Commands) -> None:
     text = (await commands.handle(CTX, "/papers help")).text
     for name in ("schedule", "pause", "resume", "settings"):
         assert f"/papers {name}" in text
+
+
+async def test_summary_style_and_language_settings(commands: Commands, store: Store) -> None:
+    reply = await commands.handle(CTX, "/papers settings")
+    assert "summary: structured" in reply.text and "language: en (the default)" in reply.text
+    reply = await commands.handle(CTX, "/papers settings summary tldr")
+    assert reply.ok and "summary: tldr (one line)" in reply.text
+    reply = await commands.handle(CTX, "/papers settings language ZH-hans")
+    assert reply.ok and "language: zh-Hans" in reply.text
+    # No model configured: the channel is told why its summaries stay English.
+    assert "no summary model is configured" in reply.text and "in English" in reply.text
+    settings = await store.settings.get(TARGET)
+    assert (settings.summary_style, settings.language) == ("tldr", "zh-Hans")
+    reply = await commands.handle(CTX, "/papers settings language default")
+    assert reply.ok and "language: en (the default)" in reply.text
+    assert (await store.settings.get(TARGET)).language is None
+
+
+@pytest.mark.parametrize(
+    ("line", "problem"),
+    [
+        ("/papers settings summary long", "summary is one of structured, paragraph, tldr"),
+        ("/papers settings language klingon-x", "is not a language tag"),
+        ("/papers settings language", "give one option and its value"),
+    ],
+)
+async def test_bad_summary_settings_are_one_usage_line(
+    commands: Commands, line: str, problem: str
+) -> None:
+    reply = await commands.handle(CTX, line)
+    assert not reply.ok and problem in reply.text and "Usage: /papers settings" in reply.text
+    assert "\n" not in reply.text
+
+
+async def test_a_model_lifts_the_english_note(store: Store) -> None:
+    commands = Commands(store, default_language="ko", summary_model="m")
+    reply = await commands.handle(CTX, "/papers settings")
+    assert "language: ko (the default)" in reply.text
+    assert "no summary model" not in reply.text

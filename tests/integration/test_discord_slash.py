@@ -209,7 +209,8 @@ async def test_long_digest_answers_with_follow_ups(
     day_file = tmp_path / "many.json"
     day_file.write_text(json.dumps(many))
     commands = Commands(store, FileSource(day_file))
-    await store.settings.update(TARGET, max_papers=50)
+    # One-line summaries: ten papers fit a message (longer ones take more messages).
+    await store.settings.update(TARGET, max_papers=50, summary_style="tldr")
     async with running_bot(fake, commands.handle, defer_after=30.0):
         await papers(fake, "subscribe", query="LoRA")
         interaction = await fake.slash(
@@ -270,6 +271,12 @@ async def test_every_subcommand_reaches_the_core_as_a_text_line(fake: FakeDiscor
         ("pause", {}, "pause"),
         ("resume", {}, "resume"),
         ("settings", {}, "settings"),
+        ("settings", {"summary": "tldr"}, "settings summary tldr"),
+        (
+            "settings",
+            {"summary": "paragraph", "language": "ko"},
+            "settings summary paragraph language ko",
+        ),
         ("help", {}, "help"),
         ("search", {"query": "mixture of experts"}, "search mixture of experts"),
     ]
@@ -339,3 +346,25 @@ async def test_the_app_gives_the_adapter_its_subscriptions(fake: FakeDiscord, db
             assert await typing.autocomplete_choices() == [
                 {"name": f"#{sub.id} LoRA", "value": str(sub.id)}
             ]
+
+
+async def test_settings_summary_and_language_are_typed_options(
+    fake: FakeDiscord, commands: Commands, store
+) -> None:
+    async with running_bot(fake, commands.handle):
+        (papers_command,) = fake.global_commands
+        settings_command = next(o for o in papers_command["options"] if o["name"] == "settings")
+        options = {o["name"]: o for o in settings_command["options"]}
+        assert [c["value"] for c in options["summary"]["choices"]] == [
+            "structured",
+            "paragraph",
+            "tldr",
+        ]
+        assert options["language"]["type"] == 3 and options["language"]["max_length"] == 35
+        assert not options["summary"].get("required") and not options["language"].get("required")
+        answer = await papers(fake, "settings", summary="tldr", language="zh-hans")
+        assert "summary: tldr" in answer.content and "language: zh-Hans" in answer.content
+        refused = await papers(fake, "settings", language="klingon-x")
+        assert "is not a language tag" in refused.content
+    settings = await store.settings.get(TARGET)
+    assert (settings.summary_style, settings.language) == ("tldr", "zh-Hans")

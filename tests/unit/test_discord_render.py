@@ -219,7 +219,9 @@ def test_entry_embed_shape() -> None:
     assert fields["Matched"] == "LoRA"
     assert "[Code](https://github.com/x/y)" in fields["Links"]
     assert "javascript" not in fields["Links"] and "Project" not in fields["Links"]
-    assert embed["thumbnail"] == {"url": "https://cdn-thumbnails.huggingface.co/7.png"}
+    # A structured summary shows the thumbnail large (seed 001), not as an 80 px crop.
+    assert embed["image"] == {"url": "https://cdn-thumbnails.huggingface.co/7.png"}
+    assert "thumbnail" not in embed
     assert embed["footer"] == {"text": "arXiv 2411.00007"}
 
 

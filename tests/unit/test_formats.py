@@ -33,7 +33,20 @@ def test_json_shape() -> None:
     assert set(data) == {"date", "queries", "checked", "entries"}
     assert data["date"] == "2024-11-11" and data["queries"] == ["LoRA"] and data["checked"] == 2
     (entry,) = data["entries"]
-    assert set(entry) == {"id", "title", "authors", "upvotes", "matched_terms", "summary", "links"}
+    assert set(entry) == {
+        "id",
+        "title",
+        "authors",
+        "upvotes",
+        "matched_terms",
+        "summary",
+        "summary_style",
+        "summary_language",
+        "summary_source",
+        "summary_sections",
+        "why",
+        "links",
+    }
     assert entry["links"] == {
         "arxiv": "https://arxiv.org/abs/2411.00001",
         "pdf": "https://arxiv.org/pdf/2411.00001",
@@ -49,7 +62,7 @@ def test_json_date_null_without_day() -> None:
 
 
 def test_markdown_table_escapes_cells() -> None:
-    md = to_markdown(digest_for_queries(sample(), ["LoRA"], day=DAY))
+    md = to_markdown(digest_for_queries(sample(), ["LoRA"], day=DAY, style="paragraph"))
     lines = md.splitlines()
     assert lines[0] == "## Papers for 2024-11-11"
     assert "| Title | Authors | Summary |" in lines
@@ -102,7 +115,7 @@ def links_and_rows(markdown: str) -> tuple[list[str], list[list[str]]]:
 
 
 def test_markdown_keeps_hostile_text_and_urls_inert() -> None:
-    md = to_markdown(digest_for_queries([HOSTILE], ["LoRA"], day=DAY))
+    md = to_markdown(digest_for_queries([HOSTILE], ["LoRA"], day=DAY, style="paragraph"))
     hrefs, rows = links_and_rows(md)
     # Three cells in every row: no "|" from the data split one.
     assert [len(r) for r in rows] == [3, 3]
@@ -126,7 +139,7 @@ def test_markdown_keeps_hostile_text_and_urls_inert() -> None:
 
 def test_markdown_drops_links_that_are_not_http() -> None:
     paper = Paper(id="2411.00004", title="LoRA", abstract="LoRA.", github_url="javascript:x()")
-    md = to_markdown(digest_for_queries([paper], ["LoRA"], day=DAY))
+    md = to_markdown(digest_for_queries([paper], ["LoRA"], day=DAY, style="tldr"))
     hrefs, _ = links_and_rows(md)
     assert all(h.startswith(("https://arxiv.org/", "https://huggingface.co/")) for h in hrefs)
     assert "javascript" not in md and "GitHub" not in md

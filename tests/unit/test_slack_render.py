@@ -100,7 +100,9 @@ def load(name: str) -> list[Paper]:
 
 def test_sample_day_renders_one_valid_message_per_digest() -> None:
     papers = load("hf_daily_papers_2024-11-11.json")
-    digest = digest_for_queries(papers, ["LoRA", "pipeline parallelism"], day=DAY)
+    digest = digest_for_queries(
+        papers, ["LoRA", "pipeline parallelism"], day=DAY, style="structured"
+    )
     parts = render_digest(digest)
     assert_valid(parts, paper_urls(papers))
     blocks = parts[0]["blocks"]
@@ -111,14 +113,19 @@ def test_sample_day_renders_one_valid_message_per_digest() -> None:
     assert "matching of 9 checked" in blocks[0]["text"]["text"]
     first = blocks[2]
     assert first["type"] == "section"
-    assert first["accessory"]["type"] == "image"
-    assert first["accessory"]["image_url"].startswith("https://")
+    # The thumbnail large, below the labelled parts (not an 80 px accessory crop).
+    assert "accessory" not in first
+    parts_text = blocks[3]["text"]["text"]
+    assert parts_text.startswith("*What's New:* ")
+    assert "\n*Technical Details:* " in parts_text
+    assert "\n*Performance Highlights:* " in parts_text
+    assert blocks[4]["type"] == "image" and blocks[4]["image_url"].startswith("https://")
     text = first["text"]["text"]
     entry = digest.entries[0]
     assert text.startswith(f"*1. <{entry.paper.links.arxiv}|")
     assert f"▲ {entry.paper.upvotes}" in text
     assert "matched: " in text
-    links = blocks[3]["elements"][0]["text"]
+    links = blocks[5]["elements"][0]["text"]
     assert f"<{entry.paper.links.pdf}|PDF>" in links and "|arXiv>" in links
     assert parts[0]["text"].startswith(digest.header)
     assert blocks[-1]["type"] != "divider"
@@ -126,7 +133,7 @@ def test_sample_day_renders_one_valid_message_per_digest() -> None:
 
 def test_matched_terms_are_bold_in_the_summary() -> None:
     papers = load("hf_daily_papers_2024-11-11.json")
-    digest = digest_for_queries(papers, ["pipeline parallelism"], day=DAY)
+    digest = digest_for_queries(papers, ["pipeline parallelism"], day=DAY, style="paragraph")
     text = all_sections(render_digest(digest))[0]
     summary = text.split("\n>", 1)[1]
     bold = re.findall(r"\*([^*]+)\*", summary)
