@@ -193,16 +193,40 @@ def digest(
     except SourceError as error:
         fail(str(error))
     label = "sample data: Hugging Face Daily Papers of 2024-11-11" if source == "sample" else None
-    result = digest_for_queries(
-        papers,
-        query,
-        day=day or day_of(papers),
-        max_papers=max_papers,
-        source_label=label,
-        style=style,
-        language=tag,
-    )
+    options: dict[str, Any] = {
+        "day": day or day_of(papers),
+        "max_papers": max_papers,
+        "source_label": label,
+        "style": style,
+        "language": tag,
+    }
+    result = digest_for_queries(papers, query, **options)
+    if config.llm_base_url and result.entries:
+        summaries = run_async(_model_summaries(config, result, style, tag))
+        result = digest_for_queries(papers, query, **options, summaries=summaries)
     say(terminal_document(renderers[fmt](result)))
+
+
+async def _model_summaries(config: Settings, digest: Digest, style: str, language: str) -> Any:
+    """The model's summaries of the digest's papers: one request per paper (for this style
+    and language), waiting at most PAPERBOY_LLM_DIGEST_WAIT_SECONDS; the rest stay
+    extractive."""
+    from paperboy.llm import summarizer_from_settings
+
+    summarizer = summarizer_from_settings(config, None)
+    if summarizer is None:
+        return {}
+    try:
+        wanted = {e.paper.id: (e.paper, style, language) for e in digest.entries}
+        ready, missing = await summarizer.gather(wanted.values())
+    finally:
+        await summarizer.close()
+    if missing:
+        reasons = ", ".join(sorted(set(missing.values())))
+        logging.getLogger("paperboy.cli").warning(
+            "%d of %d papers keep their extractive summary (%s)", len(missing), len(wanted), reasons
+        )
+    return ready
 
 
 @app.command()

@@ -35,10 +35,18 @@ from typing import Any
 
 from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
-from paperboy.delivery.cron import fire_on, previous_fire
-from paperboy.digest import EntryCache, Selected, build_digest, merge_matches
+from paperboy.delivery.cron import fire_on, is_active, previous_fire
+from paperboy.digest import (
+    EntryCache,
+    Selected,
+    SummaryMap,
+    build_digest,
+    merge_matches,
+    shown_papers,
+)
+from paperboy.llm import Summarizer, Wanted
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
-from paperboy.models import ChannelSettings, Digest
+from paperboy.models import ChannelSettings, Digest, Paper
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
 from paperboy.summaries import DEFAULT_LANGUAGE
 
@@ -190,10 +198,14 @@ class Planner:
         batch_size: int = 100,
         on_batch: Callable[[], None] | None = None,
         default_language: str = DEFAULT_LANGUAGE,
+        summarizer: Summarizer | None = None,
     ) -> None:
         self.store = store
         #: The summaries' language of channels that chose none.
         self.default_language = default_language
+        #: Model summaries (None: extractive ones only); a plan waits for them at most
+        #: the summarizer's `wait_seconds`, then uses extractive ones for the rest.
+        self.summarizer = summarizer
         self.adapters = adapters
         self.clock = clock or SystemClock()
         self.settle = dt.timedelta(seconds=settle_seconds)
@@ -203,6 +215,29 @@ class Planner:
         #: Held while planning; the ingest job takes it too, so that one process never
         #: plans in the middle of its own ingest.
         self.lock = asyncio.Lock()
+
+    async def prefetch(self, papers: Sequence[Paper]) -> int:
+        """Start the model summaries of `papers` (just ingested) that some active channel
+        will receive, in its style and language; returns how many were started. They are
+        made in the background and stored, so a digest due later finds them ready."""
+        summarizer = self.summarizer
+        if summarizer is None or not papers:
+            return 0
+        repo = self.store.outbox
+        states = {s.id: s for s in await repo.target_states() if is_active(s.settings)}
+        if not states:
+            return 0
+        subs = await repo.subscriptions_of(set(states))
+        matches, keys = await asyncio.to_thread(_compile_and_match, subs, papers)
+        wanted: dict[tuple[str, str, str], Wanted] = {}
+        for tid, state in states.items():
+            settings = state.settings
+            language = settings.language or self.default_language
+            for selected in merge_matches(matches, keys.get(tid, ())):
+                if selected.paper.upvotes >= settings.min_upvotes:
+                    key = (selected.paper.id, settings.summary_style, language)
+                    wanted.setdefault(key, (selected.paper, settings.summary_style, language))
+        return await summarizer.start(wanted.values()) if wanted else 0
 
     async def plan(self, due: Iterable[DueDigest]) -> PlanResult:
         async with self.lock:
@@ -239,6 +274,7 @@ class Planner:
             _compile_and_match, subs, [paper for paper, _ in candidates]
         )
         entries: EntryCache = {}
+        summaries = await self._summaries(todo, states, since, until, matches, keys, seen_at)
 
         def jobs_for(
             batch: Sequence[DueDigest],
@@ -286,7 +322,9 @@ class Planner:
             unfiltered = jobs_for(batch, marks, None)
             ledger = await repo.delivered(papers_of(unfiltered))
             jobs = jobs_for(batch, marks, ledger)
-            prepared = await asyncio.to_thread(self._runs, list(jobs.values()), until, entries)
+            prepared = await asyncio.to_thread(
+                self._runs, list(jobs.values()), until, entries, summaries
+            )
             runs_by_key = {(r.target_id, r.digest_date): r for r in prepared}
             async with repo.planning() as tx:
                 marks = await tx.lock_targets([d.target_id for d in batch])
@@ -294,7 +332,10 @@ class Planner:
                 current = jobs_for(batch, marks, await tx.delivered(papers_of(unfiltered)))
                 stale = [job for key, job in current.items() if job != jobs[key]]
                 if stale:
-                    for run in await asyncio.to_thread(self._runs, stale, until, entries):
+                    stale_runs = await asyncio.to_thread(
+                        self._runs, stale, until, entries, summaries
+                    )
+                    for run in stale_runs:
                         runs_by_key[(run.target_id, run.digest_date)] = run
                 runs = [runs_by_key[(d.target_id, d.digest_date)] for d in batch]
                 inserted = await tx.insert_runs(runs, now)
@@ -315,13 +356,85 @@ class Planner:
             await repo.analyze()
         return result
 
+    async def _summaries(
+        self,
+        todo: Sequence[DueDigest],
+        states: Mapping[int, TargetState],
+        since: Mapping[tuple[int, dt.date], dt.datetime],
+        until: dt.datetime,
+        matches: Mapping[Hashable, list[PaperMatch]],
+        keys: Mapping[int, list[tuple[int, int]]],
+        seen_at: Mapping[str, dt.datetime],
+    ) -> SummaryMap | None:
+        """The model summaries of the papers these digests will show, waiting for them at
+        most the summarizer's deadline; a digest with papers left extractive is logged
+        once. None without a model."""
+        summarizer = self.summarizer
+        if summarizer is None:
+            return None
+        wanted: dict[tuple[str, str, str], Wanted] = {}
+        per_digest: dict[DueDigest, list[tuple[str, str, str]]] = {}
+        for d in todo:
+            settings = states[d.target_id].settings
+            language = settings.language or self.default_language
+            low = since[(d.target_id, d.digest_date)]
+            picked = [
+                s.paper
+                for s in merge_matches(matches, keys.get(d.target_id, ()))
+                if low < seen_at[s.paper.id] <= until
+            ]
+            shown = shown_papers(picked, settings.max_papers, settings.min_upvotes)
+            digest_keys = []
+            for paper in shown:
+                key = (paper.id, settings.summary_style, language)
+                wanted.setdefault(key, (paper, settings.summary_style, language))
+                digest_keys.append(key)
+            per_digest[d] = digest_keys
+        if not wanted:
+            return None
+        try:
+            ready, missing = await summarizer.gather(wanted.values())
+        except Exception:  # a model summary is never worth a digest: extractive for all
+            log.exception("model summaries failed; every paper gets its extractive summary")
+            ready, missing = {}, dict.fromkeys(wanted, "unexpected error")
+        hits = fallbacks = 0
+        for d, digest_keys in per_digest.items():
+            left = [key for key in digest_keys if key in missing]
+            hits += len(digest_keys) - len(left)
+            fallbacks += len(left)
+            if left:
+                reasons = sorted({missing[key] for key in left})
+                log.info(
+                    "digest for %s of %s: %d of %d papers with extractive summaries (%s)",
+                    states[d.target_id].target.display,
+                    d.digest_date,
+                    len(left),
+                    len(digest_keys),
+                    ", ".join(reasons),
+                )
+        try:
+            await summarizer.record_digest(hits=hits, fallbacks=fallbacks)
+        except Exception:
+            log.exception("could not count the digests' summaries")
+        return ready
+
     def _runs(
-        self, jobs: Sequence[_RunJob], until: dt.datetime, entries: EntryCache
+        self,
+        jobs: Sequence[_RunJob],
+        until: dt.datetime,
+        entries: EntryCache,
+        summaries: SummaryMap | None = None,
     ) -> list[NewRun]:
         """Build and render a batch's digests (CPU only: runs in a worker thread)."""
-        return [self._run(job, until, entries) for job in jobs]
+        return [self._run(job, until, entries, summaries) for job in jobs]
 
-    def _run(self, job: _RunJob, until: dt.datetime, entries: EntryCache) -> NewRun:
+    def _run(
+        self,
+        job: _RunJob,
+        until: dt.datetime,
+        entries: EntryCache,
+        summaries: SummaryMap | None = None,
+    ) -> NewRun:
         due, state, queries, since = job.due, job.state, job.queries, job.since
         settings = state.settings
         digest = build_digest(
@@ -334,6 +447,7 @@ class Planner:
             entry_cache=entries,
             style=settings.summary_style,
             language=settings.language or self.default_language,
+            summaries=summaries,
         )
         empty = NewRun(
             target_id=state.id,

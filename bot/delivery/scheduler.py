@@ -44,7 +44,7 @@ from paperboy.delivery.planner import (
     PlanResult,
 )
 from paperboy.ingest import ingest
-from paperboy.models import ChannelSettings
+from paperboy.models import ChannelSettings, Paper
 from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError
 from paperboy.store import Store
@@ -367,7 +367,19 @@ class DigestScheduler:
                     log.exception("ingest of %s failed unexpectedly", day)
                     continue
                 total += result.inserted + result.updated
+                await self._prefetch_summaries(result.papers)
         return total
+
+
+    async def _prefetch_summaries(self, papers: Sequence[Paper]) -> None:
+        """Model summaries of the new papers, started now for the digests due later."""
+        try:
+            started = await self.planner.prefetch(papers)
+        except Exception:
+            log.exception("could not start the new papers' summaries")
+            return
+        if started:
+            log.info("summarising %d paper(s) for the coming digests", started)
 
 
 def _stoppable(job: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:

@@ -24,6 +24,7 @@ from paperboy.delivery.leader import SchedulerLock, SchedulerService
 from paperboy.delivery.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
 from paperboy.delivery.scheduler import DigestScheduler
 from paperboy.delivery.sender import Deliverer, DeliveryStats
+from paperboy.llm import summarizer_from_settings
 from paperboy.models import Target
 from paperboy.sources import PaperSource
 from paperboy.store import FAILED, UNSENT, Backlog, FailedPart, Store
@@ -77,12 +78,14 @@ async def background(
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
     clock = clock or SystemClock()
+    summarizer = summarizer_from_settings(config, store, clock=clock)
     planner = Planner(
         store,
         adapters,
         clock=clock,
         settle_seconds=config.digest_settle_seconds,
         default_language=config.default_language,
+        summarizer=summarizer,
     )
     bg = Background(planner)
     if role in ("all", "worker"):
@@ -114,6 +117,8 @@ async def background(
             task.cancel()
         await asyncio.gather(*bg.tasks, return_exceptions=True)
         del done
+        if summarizer is not None:
+            await summarizer.close()
 
 
 async def report_missing_adapters(store: Store, adapters: Mapping[str, ChatAdapter]) -> list[str]:
@@ -212,14 +217,20 @@ async def deliver_day(
     taken = await store.outbox.planned((d.target_id, d.digest_date) for d in due)
     if len(taken) < len({(d.target_id, d.digest_date) for d in due}):
         await _let_settle(store, clock, config.digest_settle_seconds, max_wait, say)
+    summarizer = summarizer_from_settings(config, store, clock=clock)
     planner = Planner(
         store,
         adapters,
         clock=clock,
         settle_seconds=config.digest_settle_seconds,
         default_language=config.default_language,
+        summarizer=summarizer,
     )
-    plan = await planner.plan(due)
+    try:
+        plan = await planner.plan(due)
+    finally:
+        if summarizer is not None:
+            await summarizer.close()
     left = 0
     if plan.planned and plan.until is not None:
         left, _ = await store.outbox.papers_seen_after(plan.until)

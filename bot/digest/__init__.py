@@ -16,6 +16,7 @@ from paperboy.digest.build import (
     make_entry,
     merge_matches,
     pick_summary,
+    shown_papers,
     summarize,
 )
 from paperboy.digest.codec import digest_from_json, digest_to_json
@@ -35,5 +36,6 @@ __all__ = [
     "make_entry",
     "merge_matches",
     "pick_summary",
+    "shown_papers",
     "summarize",
 ]

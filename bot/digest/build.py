@@ -127,6 +127,18 @@ def make_entry(
 EntryCache = dict[tuple[Paper, tuple[str, ...], str, str], DigestEntry]
 
 
+def _order(paper: Paper) -> tuple[int, str, str]:
+    return (-paper.upvotes, paper.title.casefold(), paper.id)
+
+
+def shown_papers(
+    papers: Iterable[Paper], max_papers: int | None = None, min_upvotes: int = 0
+) -> list[Paper]:
+    """The papers a digest of `papers` lists, in its order (`build_digest`'s selection)."""
+    chosen = sorted((p for p in papers if p.upvotes >= min_upvotes), key=_order)
+    return chosen if max_papers is None else chosen[: max(0, max_papers)]
+
+
 def build_digest(
     selected: Iterable[Selected],
     *,
@@ -146,7 +158,7 @@ def build_digest(
     the same entry object then goes into every digest that lists the paper that way.
     `style` and `language` are the channel's; `summaries` the model's (others: extractive)."""
     chosen = [s for s in selected if s.paper.upvotes >= min_upvotes]
-    chosen.sort(key=lambda s: (-s.paper.upvotes, s.paper.title.casefold(), s.paper.id))
+    chosen.sort(key=lambda s: _order(s.paper))
     shown = chosen if max_papers is None else chosen[: max(0, max_papers)]
     if entry_cache is None:
         entries = tuple(

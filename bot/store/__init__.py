@@ -50,6 +50,7 @@ from paperboy.store.repositories import (
     check_days,
     paper_columns,
 )
+from paperboy.store.summaries import SummaryKey, SummaryRepo, SummaryUsage
 
 __all__ = [
     "FAILED",
@@ -79,6 +80,9 @@ __all__ = [
     "Store",
     "SubscriptionLimitError",
     "SubscriptionRepo",
+    "SummaryKey",
+    "SummaryRepo",
+    "SummaryUsage",
     "TargetRepo",
     "TargetState",
     "UpsertResult",

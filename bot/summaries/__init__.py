@@ -19,6 +19,14 @@ from paperboy.summaries.language import (
     normalize_language,
 )
 from paperboy.summaries.make import local_summary
+from paperboy.summaries.prompt import (
+    PROMPT_VERSION,
+    AnswerError,
+    answer_schema,
+    messages,
+    parts_of,
+    response_format,
+)
 from paperboy.summaries.sentences import Sentence, split_sentences
 from paperboy.summaries.summary import (
     DEFAULT_STYLE,
@@ -27,6 +35,7 @@ from paperboy.summaries.summary import (
     StyleError,
     Summary,
     check_style,
+    model_summary,
 )
 from paperboy.summaries.text import clean_part, cut_at_word, one_line
 from paperboy.summaries.why import WHY_LIMIT, find_why
@@ -36,14 +45,17 @@ __all__ = [
     "DEFAULT_STYLE",
     "PARAGRAPH_LIMIT",
     "PART_LIMITS",
+    "PROMPT_VERSION",
     "SECTION_KEYS",
     "SECTION_LABELS",
     "TLDR_LIMIT",
     "WHY_LIMIT",
+    "AnswerError",
     "LanguageError",
     "Sentence",
     "StyleError",
     "Summary",
+    "answer_schema",
     "check_style",
     "clean_part",
     "cut_at_word",
@@ -52,7 +64,11 @@ __all__ = [
     "is_english",
     "language_name",
     "local_summary",
+    "messages",
+    "model_summary",
     "normalize_language",
     "one_line",
+    "parts_of",
+    "response_format",
     "split_sentences",
 ]

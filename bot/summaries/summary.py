@@ -47,3 +47,11 @@ class Summary:
     @property
     def empty(self) -> bool:
         return not self.text.strip()
+
+
+def model_summary(style: str, language: str, parts: dict[str, str]) -> Summary:
+    """A model's summary from its cleaned answer (`paperboy.summaries.prompt.parts_of`)."""
+    if style == "structured":
+        return Summary.structured(language, "llm", parts)
+    text = parts.get("summary") or parts.get("tldr") or ""
+    return Summary(style, language, "llm", text)
