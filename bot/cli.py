@@ -509,6 +509,18 @@ def status() -> None:
         console.print(
             cell(f"  {count} digest(s) for {platform} wait for a configured {platform} adapter")
         )
+    usage = report.summaries
+    if usage is not None:
+        model = config.llm_model if config.llm_base_url else "none (extractive summaries)"
+        console.print(
+            f"Summaries today (UTC): {usage.made} made by the model, {usage.cache_hits} "
+            f"cache hits, {usage.tokens:,} tokens used"
+            + (f" of {config.llm_daily_tokens:,}" if config.llm_daily_tokens else "")
+            + f", {usage.fallbacks} fallbacks to extractive; model: ",
+            markup=False,
+            end="",
+        )
+        console.print(cell(model))
     if report.failed:
         failed = Table(title="Failed deliveries")
         for column in ("channel", "digest", "part", "attempts", "error"):

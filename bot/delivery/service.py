@@ -27,7 +27,7 @@ from paperboy.delivery.sender import Deliverer, DeliveryStats
 from paperboy.llm import summarizer_from_settings
 from paperboy.models import Target
 from paperboy.sources import PaperSource
-from paperboy.store import FAILED, UNSENT, Backlog, FailedPart, Store
+from paperboy.store import FAILED, UNSENT, Backlog, FailedPart, Store, SummaryUsage
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
@@ -282,6 +282,8 @@ class StatusReport:
     pending_by_platform: dict[str, int]
     unrendered_by_platform: dict[str, int]
     failed: list[FailedPart]
+    #: Today's (UTC) model summaries: made, cache hits, tokens used, extractive fallbacks.
+    summaries: SummaryUsage | None = None
 
     @property
     def pending(self) -> int:
@@ -307,4 +309,5 @@ async def status_report(store: Store, *, now: dt.datetime | None = None) -> Stat
         pending_by_platform=await store.outbox.pending_by_platform(),
         unrendered_by_platform=await store.outbox.unrendered_by_platform(),
         failed=await store.outbox.failed(),
+        summaries=await store.summaries.usage(now.astimezone(dt.UTC).date()),
     )

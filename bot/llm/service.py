@@ -25,7 +25,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from paperboy.clock import Clock, SystemClock
-from paperboy.llm.client import REASON_DOWN, ModelClient, ModelError
+from paperboy.llm.client import REASON_DOWN, ModelAnswer, ModelClient, ModelError
 from paperboy.models import Paper
 from paperboy.store import Store, SummaryKey
 from paperboy.summaries import PROMPT_VERSION, Summary, model_summary
@@ -139,10 +139,10 @@ class Summarizer:
     async def _tokens_today(self) -> int:
         today = self.clock.now().astimezone(dt.UTC).date()
         if self._tokens_day != today:
-            self._tokens_day = today
-            self._tokens_used = (
-                (await self.store.summaries.usage(today)).tokens if self.store is not None else 0
-            )
+            # Read before marking the day as known: tasks asking meanwhile read it too.
+            used = (await self.store.summaries.usage(today)).tokens if self.store else 0
+            if self._tokens_day != today:
+                self._tokens_day, self._tokens_used = today, used
         return self._tokens_used
 
     async def _blocked(self) -> str | None:
@@ -152,34 +152,48 @@ class Summarizer:
             return REASON_BUDGET
         return None
 
-    async def _count(self, *, made: int = 0, tokens: int = 0) -> None:
-        self.stats.made += made
-        self.stats.tokens += tokens
+    async def _spend(self, tokens: int) -> None:
+        """Count tokens against today's budget at once (before the next call may start)."""
         await self._tokens_today()
         self._tokens_used += tokens
+        self.stats.tokens += tokens
+
+    async def _record(self, *, made: int = 0, tokens: int = 0) -> None:
         if self.store is not None and (made or tokens):
             day = self.clock.now().astimezone(dt.UTC).date()
             await self.store.summaries.add_usage(day, made=made, tokens=tokens)
 
+    async def _call(self, paper: Paper, style: str, language: str) -> ModelAnswer | str:
+        """One model call within the concurrency limit, or why none was made."""
+        reason = await self._blocked()
+        if reason is not None:
+            return reason
+        async with self._slots:
+            pause = self._paused_until - time.monotonic()
+            if pause > 0:
+                await asyncio.sleep(pause)
+            reason = await self._blocked()  # the budget may be spent meanwhile
+            if reason is not None:
+                return reason
+            self.stats.calls += 1
+            try:
+                answer = await self.client.summarize(paper, style, language)
+            except ModelError as error:
+                await self._spend(error.tokens)
+                raise
+            await self._spend(answer.tokens)
+            return answer
+
     async def _make(self, key: SummaryKey, paper: Paper) -> None:
         _, style, language = key
         try:
-            answer = None
-            reason = await self._blocked()
-            if reason is None:
-                async with self._slots:
-                    pause = self._paused_until - time.monotonic()
-                    if pause > 0:
-                        await asyncio.sleep(pause)
-                    reason = await self._blocked()  # the budget may be spent meanwhile
-                    if reason is None:
-                        self.stats.calls += 1
-                        answer = await self.client.summarize(paper, style, language)
-            if reason is not None or answer is None:
-                self._failed[key] = reason or REASON_ERROR
+            answer = await self._call(paper, style, language)
+            if isinstance(answer, str):
+                self._failed[key] = answer
                 return
             summary = model_summary(style, language, answer.parts)
             self._remember({key: summary})
+            self.stats.made += 1
             if self.store is not None:
                 await self.store.summaries.put(
                     key,
@@ -189,7 +203,7 @@ class Summarizer:
                     tokens=answer.tokens,
                     now=self.clock.now(),
                 )
-            await self._count(made=1, tokens=answer.tokens)
+            await self._record(made=1, tokens=answer.tokens)
         except ModelError as error:
             self._failed[key] = error.reason
             self.stats.reasons[error.reason] = self.stats.reasons.get(error.reason, 0) + 1
@@ -197,7 +211,7 @@ class Summarizer:
                 self._down_until = time.monotonic() + DOWN_SECONDS
             if error.retry_after:
                 self._paused_until = time.monotonic() + min(error.retry_after, 3600.0)
-            await self._count(tokens=error.tokens)
+            await self._record(tokens=error.tokens)
         except asyncio.CancelledError:
             raise
         except Exception:
