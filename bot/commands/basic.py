@@ -19,6 +19,7 @@ from paperboy.matching import escape_controls, parse
 from paperboy.models import Reply
 from paperboy.sources import SourceError
 from paperboy.store import MAX_SUBSCRIPTIONS_PER_CHANNEL
+from paperboy.summaries import PROMPT_VERSION
 
 if TYPE_CHECKING:
     from paperboy.commands.dispatch import Commands
@@ -124,6 +125,27 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
         style=settings.summary_style,
         language=settings.language or self.default_language,
     )
+    if self.summary_model and built.entries:
+        # The preview shows the model summaries already made; it makes none itself.
+        language = settings.language or self.default_language
+        stored = await self.store.summaries.get_many(
+            ((e.paper.id, settings.summary_style, language) for e in built.entries),
+            model=self.summary_model,
+            prompt_version=PROMPT_VERSION,
+        )
+        if stored:
+            built = await asyncio.to_thread(
+                digest_for_queries,
+                listed.papers,
+                queries,
+                day=listed.day,
+                max_papers=settings.max_papers,
+                min_upvotes=settings.min_upvotes,
+                source_label=listed.label,
+                style=settings.summary_style,
+                language=language,
+                summaries=stored,
+            )
     return Reply(digest=built)
 
 

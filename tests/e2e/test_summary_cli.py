@@ -76,3 +76,56 @@ def test_markdown_cards_for_structured_and_table_for_paragraph() -> None:
     out = paperboy("digest", "--source", "sample", "--query", "pipeline parallelism",
                    "--format", "markdown", "--summary", "paragraph")
     assert "| Title | Authors | Summary |" in out.stdout and "***What's New***" not in out.stdout
+
+
+async def test_with_a_model_the_cli_asks_it_once_per_paper_in_the_language() -> None:
+    from tests.cli_in_process import paperboy_async
+    from tests.fakes.openai import FakeOpenAI
+
+    async with FakeOpenAI(model="m") as llm:
+        env = {
+            "PAPERBOY_LLM_BASE_URL": llm.base_url,
+            "PAPERBOY_LLM_API_KEY": llm.api_key,
+            "PAPERBOY_LLM_MODEL": "m",
+        }
+        # Three queries matching overlapping papers: each paper is still asked for once.
+        out = await paperboy_async(
+            "digest", "--source", "sample", "-q", "LoRA", "-q", "pipeline parallelism",
+            "-q", "parallelism", "-q", "diffusion", "--format", "json", "--language", "ko",
+            env=env,
+        )
+    assert out.returncode == 0, out.stderr
+    entries = json.loads(out.stdout)["entries"]
+    assert len(entries) == 3 and len(llm.requests) == 3
+    assert sorted(r.paper["title"] for r in llm.requests) == sorted(e["title"] for e in entries)
+    assert {r.language for r in llm.requests} == {"ko"}
+    for entry in entries:
+        assert (entry["summary_source"], entry["summary_language"]) == ("llm", "ko")
+        assert "이 논문은" in entry["summary_sections"]["whats_new"]
+    assert llm.api_key not in out.stdout + out.stderr
+
+
+async def test_with_a_model_down_the_cli_still_prints_extractive_summaries() -> None:
+    from tests.cli_in_process import paperboy_async
+    from tests.fakes.openai import FakeOpenAI
+
+    async with FakeOpenAI(model="m") as llm:
+        llm.down = True
+        env = {"PAPERBOY_LLM_BASE_URL": llm.base_url, "PAPERBOY_LLM_MODEL": "m",
+               "PAPERBOY_LLM_API_KEY": llm.api_key}
+        out = await paperboy_async(
+            "digest", "--source", "sample", "-q", "LoRA", "--format", "json", env=env
+        )
+    assert out.returncode == 0, out.stderr
+    (entry,) = json.loads(out.stdout)["entries"]
+    assert entry["summary_source"] == "extractive"
+    assert "keep their extractive summary (model down)" in out.stderr
+
+
+def test_status_shows_the_days_summaries(tmp_path) -> None:
+    env = {"PAPERBOY_DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path / 'db.sqlite'}"}
+    out = paperboy("status", env=env)
+    assert out.returncode == 0, out.stderr
+    text = " ".join(out.stdout.split())
+    assert "Summaries today (UTC): 0 made by the model, 0 cache hits, 0 tokens used" in text
+    assert "model: none (extractive summaries)" in text

@@ -13,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 
 from paperboy.clock import ManualClock
-from paperboy.delivery import DueDigest, Planner
+from paperboy.delivery import DueDigest, Planner, status_report
 from paperboy.digest import digest_for_queries
 from paperboy.llm import ModelClient, Summarizer
 from paperboy.models import Digest, Paper
@@ -115,6 +115,8 @@ async def test_fifty_channels_one_call_per_paper_and_a_restart_reuses_them(
         usage = await store.summaries.usage(DAY)
         assert (usage.made, usage.cache_hits, usage.fallbacks) == (6, 300, 0)
         assert usage.tokens > 0
+        report = await status_report(store, now=MONDAY)
+        assert report.summaries == usage
 
         # A restart (a new summarizer, client and planner): the stored summaries serve.
         more = await bulk_targets(store, [f"d{i}" for i in range(10)])
@@ -283,3 +285,27 @@ async def test_an_obeying_model_pings_nobody_and_keeps_the_limits(style: str) ->
     text = json.dumps(discord, ensure_ascii=False)
     assert "@everyone" not in text and "https://evil" not in text
     assert all(b["allowed_mentions"] == {"parse": []} for b in discord)
+
+
+async def test_the_digest_preview_shows_stored_model_summaries(
+    store: Store, clock: ManualClock, tmp_path
+) -> None:
+    from paperboy.chat import CommandContext
+    from paperboy.commands import Commands
+    from paperboy.sources.file import FileSource
+
+    target, tid = await add_target(store, "c1", ("LoRA",), language="ko")
+    items = papers(2, daily_date=DAY)
+    await seed(store, clock, items)
+    async with FakeOpenAI() as llm:
+        model = summarizer(llm, store, clock)
+        await model.gather([(items[0], "structured", "ko")])
+        await model.close()
+    day_file = tmp_path / "day.json"
+    day_file.write_text("[]")
+    commands = Commands(store, FileSource(day_file), summary_model=llm.model)
+    reply = await commands.handle(CommandContext(target, user="u"), "digest 2024-11-11")
+    assert reply.digest is not None
+    sources = {e.paper.id: e.summary_source for e in reply.digest.entries}
+    assert sources == {items[0].id: "llm", items[1].id: "extractive"}
+    assert len(llm.requests) == 1  # the preview asked the model nothing
