@@ -203,7 +203,6 @@ class Summarizer:
                     tokens=answer.tokens,
                     now=self.clock.now(),
                 )
-            await self._record(made=1, tokens=answer.tokens)
         except ModelError as error:
             self._failed[key] = error.reason
             self.stats.reasons[error.reason] = self.stats.reasons.get(error.reason, 0) + 1

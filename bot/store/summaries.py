@@ -77,7 +77,8 @@ class SummaryRepo:
         tokens: int,
         now: dt.datetime,
     ) -> None:
-        """Keep a summary (a second writer of the same key keeps the first one)."""
+        """Keep a summary (a second writer of the same key keeps the first one) and count
+        it, with its tokens, in the day's usage: one transaction."""
         paper_id, style, language = key
         sections = dict(summary.sections) if summary.sections else None
         async with self._ctx.writing() as conn:
@@ -96,6 +97,16 @@ class SummaryRepo:
                 )
                 .on_conflict_do_nothing()
             )
+            await conn.execute(
+                self._usage_stmt(now.astimezone(dt.UTC).date(), made=1, tokens=tokens)
+            )
+
+    def _usage_stmt(self, day: dt.date, **values: int) -> Any:
+        stmt = self._ctx.insert(summary_usage).values(day=day, **values)
+        return stmt.on_conflict_do_update(
+            index_elements=["day"],
+            set_={name: summary_usage.c[name] + stmt.excluded[name] for name in values},
+        )
 
     async def add_usage(
         self,
@@ -109,13 +120,8 @@ class SummaryRepo:
         if not (made or cache_hits or tokens or fallbacks):
             return
         values = {"made": made, "cache_hits": cache_hits, "tokens": tokens, "fallbacks": fallbacks}
-        stmt = self._ctx.insert(summary_usage).values(day=day, **values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["day"],
-            set_={name: summary_usage.c[name] + stmt.excluded[name] for name in values},
-        )
         async with self._ctx.writing() as conn:
-            await conn.execute(stmt)
+            await conn.execute(self._usage_stmt(day, **values))
 
     async def usage(self, day: dt.date) -> SummaryUsage:
         async with self._ctx.engine.connect() as conn:

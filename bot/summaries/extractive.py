@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 
 from paperboy.summaries.sentences import Sentence, split_sentences
 from paperboy.summaries.text import cut_at_word
@@ -81,13 +82,15 @@ class Roles:
     also_new: tuple[Sentence, ...] = ()
 
 
+@lru_cache(maxsize=4096)
 def find_roles(abstract: str, *, max_method: int = 2, max_results: int = 2) -> Roles:
+    """The abstract's sentences by role (cached: the styles of one paper share them)."""
     sentences = tuple(split_sentences(abstract))
     if not sentences:
         return Roles((), None, (), (), False)
-    strong = [s for s in sentences if _STRONG_CONTRIBUTION.search(s.text)]
-    weak = [s for s in sentences if _CONTRIBUTION.search(s.text)]
-    picked = (strong or weak or [None])[0]  # type: ignore[list-item]
+    picked = next((s for s in sentences if _STRONG_CONTRIBUTION.search(s.text)), None)
+    if picked is None:
+        picked = next((s for s in sentences if _CONTRIBUTION.search(s.text)), None)
     found = picked is not None
     contribution = picked if picked is not None else sentences[0]
     scored = [

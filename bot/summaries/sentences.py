@@ -61,7 +61,7 @@ def _starts_sentence(text: str, at: int) -> bool:
 
 
 def _is_abbreviation(head: str) -> bool:
-    found = _WORD_BEFORE.search(head)
+    found = _WORD_BEFORE.search(head[-24:])  # the last word only: no rescan of the text
     if found is None:
         return False
     word = found.group(1).lower().rstrip(".")

@@ -294,7 +294,7 @@ async def test_the_digest_preview_shows_stored_model_summaries(
     from paperboy.commands import Commands
     from paperboy.sources.file import FileSource
 
-    target, tid = await add_target(store, "c1", ("LoRA",), language="ko")
+    target, _ = await add_target(store, "c1", ("LoRA",), language="ko")
     items = papers(2, daily_date=DAY)
     await seed(store, clock, items)
     async with FakeOpenAI() as llm:
