@@ -18,6 +18,10 @@ MAX_INTEGER = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class PaperLinks:
+    """A paper's links. One rule on every platform: the title links `arxiv` (the abstract
+    page), and the links are listed in this order (arXiv, PDF, Hugging Face, GitHub,
+    project page), as `as_dict` gives them."""
+
     arxiv: str
     pdf: str
     hf: str | None = None

@@ -72,7 +72,7 @@ def embed_chars(embed: Embed) -> int:
 
 def _links_value(entry: DigestEntry) -> str:
     links = entry.paper.links.as_dict()
-    order = ("hf", "arxiv", "pdf", "github", "project")
+    order = ("arxiv", "pdf", "hf", "github", "project")  # PaperLinks' order, every platform
     shown = []
     for name in order:
         url = safe_url(links.get(name))
@@ -101,7 +101,7 @@ def render_entry(entry: DigestEntry) -> Embed:
         "title": title or _visible(fit(one_line(paper.id), limits.TITLE)) or "Untitled",
         "color": COLOR,
     }
-    url = safe_url(links.hf) or safe_url(links.arxiv)
+    url = safe_url(links.arxiv) or safe_url(links.hf)  # the title links arXiv everywhere
     if url:
         embed["url"] = url
     authors = _visible(fit(one_line(entry.authors_line), limits.AUTHOR_NAME, markdown=False))

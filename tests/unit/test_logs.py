@@ -105,5 +105,6 @@ def test_configure_again_replaces_the_handler_and_a_file_takes_the_log(tmp_path:
 
 
 def test_one_line_names_the_error_without_a_traceback() -> None:
-    assert logs.one_line(ConnectionError("refused\n  by host")) == "ConnectionError: refused by host"
+    error = ConnectionError("refused\n  by host")
+    assert logs.one_line(error) == "ConnectionError: refused by host"
     assert logs.one_line(TimeoutError()) == "TimeoutError"
