@@ -16,6 +16,7 @@ from typing import Any
 from paperboy.models import Digest, DigestEntry, Reply, SearchResults
 from paperboy_adapters.discord import limits
 from paperboy_adapters.discord.escape import ELLIPSIS, escape, fit, one_line, width
+from paperboy_adapters.discord.help import help_embed
 from paperboy_adapters.split import pack
 
 Body = dict[str, Any]
@@ -215,6 +216,8 @@ def render_search(results: SearchResults) -> list[Body]:
 def render_reply(reply: Reply) -> list[Body]:
     if reply.search is not None:  # `text` is only a plain fallback of the results
         return render_search(reply.search)
+    if reply.help is not None:  # `text` is only a plain fallback of the help
+        return [body("", [help_embed(reply.help)])]
     parts = render_text(reply.text)
     if reply.digest is not None:
         parts += render_digest(reply.digest)
