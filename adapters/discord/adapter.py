@@ -26,9 +26,11 @@ from discord.http import Route
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from paperboy.models import Digest, Reply, Target
 from paperboy.plugins import SubscriptionLister
+from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
 from paperboy_adapters.discord import limits
 from paperboy_adapters.discord.render import NO_MENTIONS, Body, render, render_reply
 from paperboy_adapters.discord.rest import DiscordREST, api_base, nonce_for
+from paperboy_adapters.discord.rollup import render_rollup
 from paperboy_adapters.discord.slash import build_group
 
 log = logging.getLogger(__name__)
@@ -268,6 +270,8 @@ class DiscordAdapter:
         """Send one rendered body. Raises ChatError (see `rest.error_from_response`)."""
         if not isinstance(part, dict):
             raise ChatError(f"not a Discord message body: {type(part).__name__}", permanent=True)
+        if ROLLUP_PAYLOAD in part:
+            return await self.post_rollup(target, rollup_from_json(part[ROLLUP_PAYLOAD]), key=key)
         payload = dict(part)
         payload["allowed_mentions"] = dict(NO_MENTIONS)  # whatever the stored part says
         if target.platform == PLATFORM:
@@ -283,6 +287,28 @@ class DiscordAdapter:
         else:
             raise ChatError(f"the Discord adapter cannot post to {target.platform}", permanent=True)
         # A 2xx without an id is still a sent message: never resend it.
+        return MessageRef(target, str(data.get("id") or ""))
+
+    async def post_rollup(
+        self, target: Target, rollup: Rollup, *, key: str | None = None
+    ) -> MessageRef:
+        """One message: the rollup's embed with its chart attached (multipart/form-data),
+        with the same nonce + enforce_nonce as any part, so a resend after an unknown
+        outcome returns the message already made instead of a second one."""
+        if rollup.png is None:
+            raise ChatError("the rollup has no image to attach", permanent=True)
+        payload = render_rollup(rollup)
+        payload["allowed_mentions"] = dict(NO_MENTIONS)
+        files = [(rollup.image_name, rollup.png)]
+        if target.platform == PLATFORM:
+            if key:
+                payload["nonce"] = nonce_for(key)
+                payload["enforce_nonce"] = True
+            data = await self.rest.create_message_with_files(target.channel, payload, files)
+        elif target.platform == WEBHOOK_PLATFORM:
+            data = await self.rest.execute_webhook_with_files(target.channel, payload, files)
+        else:
+            raise ChatError(f"the Discord adapter cannot post to {target.platform}", permanent=True)
         return MessageRef(target, str(data.get("id") or ""))
 
     async def find_sent(self, target: Target, key: str) -> MessageRef | None:

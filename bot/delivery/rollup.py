@@ -34,6 +34,7 @@ from paperboy.matching import Query, parse
 from paperboy.models import Paper, Target
 from paperboy.store import RollupSchedule, Store
 from paperboy.trends import (
+    ROLLUP_PAYLOAD,
     ChartData,
     ChartSeries,
     RisingTerm,
@@ -55,7 +56,6 @@ log = logging.getLogger(__name__)
 CHART_WEEKS = 12
 RISING_BASE_WEEKS = 4
 MAX_TREND_WEEKS = 104
-ROLLUP_PAYLOAD = "$rollup"
 
 
 # --------------------------------------------------------------------------- trends

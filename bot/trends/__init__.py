@@ -11,12 +11,14 @@
 from paperboy.trends.chart import ChartData, ChartSeries, plotted_series, render_png
 from paperboy.trends.counts import papers_by_week, weekly_counts
 from paperboy.trends.rollup import (
+    ROLLUP_PAYLOAD,
     ROLLUP_TOP,
     RisingTerm,
     Rollup,
     RollupEntry,
     SubscriptionCount,
     rollup_from_json,
+    rollup_text,
     rollup_to_json,
 )
 from paperboy.trends.terms import rising_terms, terms_of
@@ -30,6 +32,7 @@ from paperboy.trends.weeks import (
 )
 
 __all__ = [
+    "ROLLUP_PAYLOAD",
     "ROLLUP_TOP",
     "ChartData",
     "ChartSeries",
@@ -46,6 +49,7 @@ __all__ = [
     "render_png",
     "rising_terms",
     "rollup_from_json",
+    "rollup_text",
     "rollup_to_json",
     "terms_of",
     "week_range",

@@ -14,6 +14,9 @@ from typing import Any
 from paperboy.models import ARXIV_ABS, HF_PAPERS
 from paperboy.trends.chart import ChartData, ChartSeries
 
+#: The outbox payload of a rollup part: {ROLLUP_PAYLOAD: rollup_to_json(..., embed=True)},
+#: rendered by the adapter when it is sent.
+ROLLUP_PAYLOAD = "$rollup"
 ROLLUP_TOP = 5
 MAX_SUBS = 10
 MAX_RISING = 8
@@ -147,3 +150,18 @@ def rollup_from_json(data: dict[str, Any]) -> Rollup:
         ),
         png=base64.b64decode(png) if isinstance(png, str) else None,
     )
+
+
+def rollup_text(rollup: Rollup) -> str:
+    """The rollup as plain text lines (for adapters without images, and logs)."""
+    lines = [rollup.title]
+    for number, entry in enumerate(rollup.top, 1):
+        lines.append(f"{number}. {entry.title} (▲ {entry.upvotes}) {entry.url}")
+    most, least = rollup.most_and_least()
+    if most:
+        lines.append("Matched most: " + ", ".join(f"{s.query} ({s.count})" for s in most))
+    if least:
+        lines.append("Matched least: " + ", ".join(f"{s.query} ({s.count})" for s in least))
+    if rollup.rising:
+        lines.append("Rising: " + ", ".join(f"{r.term} ({r.count})" for r in rollup.rising))
+    return "\n".join(lines)
