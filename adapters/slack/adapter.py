@@ -68,6 +68,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from paperboy.models import Digest, Reply, Target
 from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
+from paperboy_adapters.slack.limits import FILE_ALT_TEXT
 from paperboy_adapters.slack.mrkdwn import unescape
 from paperboy_adapters.slack.render import (
     SHARE_ACTION,
@@ -79,6 +80,7 @@ from paperboy_adapters.slack.render import (
     render_digest,
     render_reply,
     sendable,
+    text_blocks,
 )
 from paperboy_adapters.slack.requests import screen
 from paperboy_adapters.slack.rollup import file_name_for, render_rollup
@@ -669,7 +671,33 @@ class SlackAdapter:
         except Exception:
             log.exception("slack: /papers failed")
             reply = Reply("Sorry, that command failed. Please try again later.", ok=False)
+        image = reply.extra.get("image")
+        if isinstance(image, Mapping):
+            problem = await self._post_chart(target.channel, reply, image)
+            if problem is None:
+                return
+            reply = Reply(f"{reply.text}\n(The chart could not be posted here: {problem}.)")
         await self._respond(respond, reply)
+
+    async def _post_chart(self, channel: str, reply: Reply, image: Mapping[str, Any]) -> str | None:
+        """Share a reply's chart (`/papers trends`) into the channel with the reply's text
+        (a response_url message cannot carry a file); the problem when it could not."""
+        try:
+            await self._delivery_client().files_upload_v2(
+                file=bytes(image["png"]),
+                filename=str(image["name"]),
+                title=str(image.get("alt") or image["name"])[:250],
+                alt_txt=str(image.get("alt") or "")[:FILE_ALT_TEXT] or None,
+                channel=channel,
+                blocks=json.dumps(text_blocks(reply.text, reply.ok)),
+            )
+        except SlackApiError as error:
+            return _code(error) or f"HTTP {_status(error)}"
+        except SlackRequestError:
+            return "the upload failed"
+        except (TimeoutError, aiohttp.ClientError) as error:
+            return type(error).__name__
+        return None
 
     async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
         response_type = "ephemeral" if reply.ephemeral else "in_channel"

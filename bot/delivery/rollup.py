@@ -318,6 +318,8 @@ class RollupPlanner:
             fired = previous_rollup(schedule, now)
             if fired is None or now - fired > grace:
                 continue
+            if schedule.since is not None and fired < schedule.since:
+                continue  # set after that run: the first rollup is the next one
             try:
                 planned += int(await self.plan(schedule, fired))
             except Exception:

@@ -65,6 +65,7 @@ class RollupSchedule:
     timezone: str
     enabled: bool = True
     paused: bool = False
+    since: dt.datetime | None = None  # when it was last set: runs before are not caught up
 
 
 def _now() -> dt.datetime:
@@ -82,6 +83,7 @@ class RollupRepo:
                 rollup_settings.c.weekday,
                 rollup_settings.c.at_time,
                 rollup_settings.c.enabled,
+                rollup_settings.c.updated_at,
                 channel_settings.c.timezone,
                 channel_settings.c.paused,
                 targets.c.platform,
@@ -102,6 +104,7 @@ class RollupRepo:
             timezone=row.timezone,
             enabled=bool(row.enabled),
             paused=bool(row.paused),
+            since=row.updated_at,
         )
 
     async def get(self, target: Target) -> RollupSchedule | None:

@@ -140,9 +140,7 @@ async def test_slack_crash_between_upload_and_share_posts_once(
     # The dead worker got its upload URL and uploaded the bytes, then died before
     # files.completeUploadExternal: nothing is in the channel.
     client = slack_adapter.client
-    got = await client.files_getUploadURLExternal(
-        filename=file_name_for(part.key), length=len(png)
-    )
+    got = await client.files_getUploadURLExternal(filename=file_name_for(part.key), length=len(png))
     async with aiohttp.ClientSession() as session:
         async with session.post(got["upload_url"], data=png) as answer:
             assert answer.status == 200
@@ -155,9 +153,7 @@ async def test_slack_crash_between_upload_and_share_posts_once(
     assert not orphan.completed and orphan.shared_in == ()
 
 
-async def test_slack_refuses_a_share_without_files_write(
-    store: Store, clock: ManualClock
-) -> None:
+async def test_slack_refuses_a_share_without_files_write(store: Store, clock: ManualClock) -> None:
     from tests.fakes.slack import DEFAULT_SCOPES
 
     async with FakeSlack(scopes=DEFAULT_SCOPES - {"files:write"}) as slack:
@@ -215,9 +211,9 @@ async def test_discord_rollup_is_one_message_with_the_chart_in_its_embed(
     stats = await deliverer_for(store, [poster], clock).run_until_idle()
     assert (stats.sent, stats.rate_limited) == (1, 1)
     check_discord_rollup(discord_fake, tid)
-    (request,) = [
-        r for r in discord_fake.requests if r.method == "POST" and "/messages" in r.path
-    ][-1:]
+    (request,) = [r for r in discord_fake.requests if r.method == "POST" and "/messages" in r.path][
+        -1:
+    ]
     assert request.headers["Content-Type"].startswith("multipart/form-data")
 
 

@@ -102,6 +102,8 @@ class FakeChannel:
     name: str = "general"
     # "ok", "missing-access" (403 50001) or "missing-permissions" (403 50013)
     access: str = "ok"
+    # Without Attach Files a message with files is refused (403 50013).
+    attach_files: bool = True
 
 
 @dataclass
@@ -266,6 +268,7 @@ class FakeDiscord(LoopbackServer):
         self.interactions: dict[str, FakeInteraction] = {}
         self.requests: list[RecordedRequest] = []
         self.rejections: list[tuple[str, dict[str, Any]]] = []  # (path, Discord error body)
+        self.uploads: list[tuple[str, list[Upload]]] = []  # (path, files) of multipart requests
         self.sessions: list[GatewaySession] = []
         self._faults: list[Fault] = []
         self._nonces: dict[tuple[str, str, str], tuple[float, FakeMessage]] = {}
@@ -604,6 +607,7 @@ class FakeDiscord(LoopbackServer):
                     )
                 except FormError as error:
                     return self._json(error.body, error.status)
+                self.uploads.append((re.sub(r"^/api/v\d+", "", request.path), request[FILES]))
             else:
                 try:
                     body = json.loads(raw) if raw else None
@@ -854,6 +858,8 @@ class FakeDiscord(LoopbackServer):
             return self._error(403, "Missing Permissions", 50013)
         body = await self._body(request)
         files = request.get(FILES)
+        if files and not channel.attach_files:
+            return self._error(403, "Missing Permissions", 50013)
         invalid = self._invalid(request.path, body, files)
         if invalid is not None:
             return invalid
