@@ -17,7 +17,7 @@ from typing import Any
 
 from paperboy.trends import Rollup
 from paperboy_adapters.slack.limits import FILE_ALT_TEXT, HEADER_TEXT, SECTION_TEXT, slack_len
-from paperboy_adapters.slack.mrkdwn import fit, link
+from paperboy_adapters.slack.mrkdwn import escape, fit, link
 from paperboy_adapters.slack.render import DIVIDER, Block, context, section
 
 FILE_PREFIX = "paperboy-"
@@ -85,9 +85,15 @@ def rollup_blocks(rollup: Rollup) -> list[Block]:
 
 
 def alt_text(rollup: Rollup) -> str:
-    names = ", ".join(s.label for s in rollup.chart.series) or "no subscriptions"
-    text = f"Matched papers per week over {len(rollup.chart.weeks)} weeks: {names}"
-    return text[:FILE_ALT_TEXT]
+    """The chart's description for screen readers: plain text, but its queries are
+    untrusted, so Slack's three special characters are escaped all the same."""
+    names = ", ".join(" ".join(s.label.split()) for s in rollup.chart.series)
+    text = f"Matched papers per week over {len(rollup.chart.weeks)} weeks: {names or 'none'}"
+    out = escape(text)
+    while len(out) > FILE_ALT_TEXT:  # never cut inside an entity
+        text = text[: len(text) - (len(out) - FILE_ALT_TEXT) - 1]
+        out = escape(text)
+    return out
 
 
 def render_rollup(rollup: Rollup, key: str | None = None) -> dict[str, Any]:

@@ -75,6 +75,33 @@ async def test_rollup_json_contract(env: dict[str, str], store: Store, tmp_path:
     assert lora["counts"][-3:] == LORA_UTC
 
 
+@pytest.mark.parametrize("fmt", ["slack", "discord"])
+async def test_rollup_message_bodies_as_sent(
+    env: dict[str, str], store: Store, tmp_path: Path, fmt: str
+) -> None:
+    from paperboy.models import Target
+
+    await store.subscriptions.add(Target("console", "", "team"), "LoRA <!channel>")
+    await store.subscriptions.add(Target("console", "", "team"), "LoRA")
+    code, out, err = await paperboy(
+        "rollup", "--channel", "console:team", "--week", "2026-W02",
+        "--format", fmt, "--out-dir", str(tmp_path), env=env,
+    )  # fmt: skip
+    assert code == 0, err
+    body = json.loads(out)
+    png = (tmp_path / "paperboy-2026-W02.png").read_bytes()  # noqa: ASYNC240 (a test)
+    assert png_size(png) == (1200, 675)
+    if fmt == "slack":
+        assert body["method"] == "files_upload_v2" and body["file"] == "paperboy-2026-W02.png"
+        assert body["blocks"][0]["type"] == "header" and "2026-W02" in out
+        assert "<!channel>" not in out and "&lt;!channel&gt;" in out
+    else:
+        (embed,) = body["payload_json"]["embeds"]
+        assert embed["image"]["url"] == "attachment://paperboy-2026-W02.png"
+        assert body["files"] == ["paperboy-2026-W02.png"]
+        assert body["payload_json"]["allowed_mentions"] == {"parse": []}
+
+
 @pytest.mark.parametrize(
     "args",
     [
