@@ -89,7 +89,7 @@ async def test_rollup_message_bodies_as_sent(
     )  # fmt: skip
     assert code == 0, err
     body = json.loads(out)
-    png = (tmp_path / "paperboy-2026-W02.png").read_bytes()  # noqa: ASYNC240 (a test)
+    png = (tmp_path / "paperboy-2026-W02.png").read_bytes()
     assert png_size(png) == (1200, 675)
     if fmt == "slack":
         assert body["method"] == "files_upload_v2" and body["file"] == "paperboy-2026-W02.png"
