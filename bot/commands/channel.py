@@ -190,8 +190,9 @@ def _settings_text(self: Commands, s: ChannelSettings) -> str:
     return "\n".join(lines)
 
 
-def _setting_change(self: Commands, option: str, raw: str) -> tuple[str, object] | Reply:
-    """(column, value) for one `option value` pair, or the usage Reply saying what is wrong."""
+def _setting_value(self: Commands, option: str, raw: str) -> tuple[str, object] | Reply:
+    """One `option value` pair of `/papers settings` as (setting name, value), or the
+    usage answer saying what is wrong with it."""
     name = _SETTING_NAMES.get(option.lower())
     value = raw.lower()
     if name is None:
@@ -220,19 +221,19 @@ def _setting_change(self: Commands, option: str, raw: str) -> tuple[str, object]
 
 
 async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
-    """Show the settings, or change one or more (`option value` pairs, all or none)."""
+    """Show the settings, or change one or more (`max 10 min-upvotes 5`), all or none."""
     tokens = args.split()
     if not tokens:
         return Reply(_settings_text(self, await self.store.settings.get(ctx.target)))
     if not ctx.can_manage:
         return Reply(MANAGE_ONLY, ok=False)
     if len(tokens) % 2:
-        return self.usage("settings", "give one option and its value")
+        return self.usage("settings", "give each option its value")
     changes: dict[str, object] = {}
     for option, raw in zip(tokens[::2], tokens[1::2], strict=True):
-        change = _setting_change(self, option, raw)
-        if isinstance(change, Reply):
-            return change
-        changes[change[0]] = change[1]
+        parsed = _setting_value(self, option, raw)
+        if isinstance(parsed, Reply):
+            return parsed  # nothing is changed when one option is wrong
+        changes[parsed[0]] = parsed[1]
     changed = await self.store.settings.update(ctx.target, **changes)
     return Reply(_settings_text(self, changed))

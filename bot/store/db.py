@@ -44,6 +44,7 @@ from paperboy.store.repositories import (
     SubscriptionRepo,
     TargetRepo,
 )
+from paperboy.store.rollups import RollupRepo
 from paperboy.store.summaries import SummaryRepo
 
 log = logging.getLogger(__name__)
@@ -281,6 +282,7 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.rollups = RollupRepo(ctx)
         self.summaries = SummaryRepo(ctx)
         self._ctx = ctx
 

@@ -143,7 +143,7 @@ async def test_summary_style_and_language_settings(commands: Commands, store: St
     [
         ("/papers settings summary long", "summary is one of structured, paragraph, tldr"),
         ("/papers settings language klingon-x", "is not a language tag"),
-        ("/papers settings language", "give one option and its value"),
+        ("/papers settings language", "give each option its value"),
     ],
 )
 async def test_bad_summary_settings_are_one_usage_line(
