@@ -89,7 +89,7 @@ COMMANDS: tuple[Command, ...] = (
         "settings",
         "/papers settings [max N | min-upvotes N | post-empty on|off | "
         "summary structured|paragraph|tldr | language TAG]  "
-        "e.g. /papers settings max 10, /papers settings language ko",
+        "e.g. /papers settings max 10",
         "show or change this channel's digest options",
         channel.settings_command,
     ),
