@@ -25,7 +25,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from paperboy.clock import Clock, SystemClock
-from paperboy.llm.client import REASON_DOWN, ModelAnswer, ModelClient, ModelError
+from paperboy.llm.client import (
+    REASON_DOWN,
+    REASON_INVALID,
+    REASON_REFUSED,
+    REASON_REJECTED,
+    ModelAnswer,
+    ModelClient,
+    ModelError,
+)
 from paperboy.models import Paper
 from paperboy.store import Store, SummaryKey
 from paperboy.summaries import PROMPT_VERSION, Summary, model_summary
@@ -37,6 +45,8 @@ DOWN_SECONDS = 60.0
 REASON_DEADLINE = "deadline passed"
 REASON_BUDGET = "budget spent"
 REASON_ERROR = "unexpected error"
+#: Failures not retried in this process (the others are: after a pause, the next day...).
+FINAL = frozenset({REASON_INVALID, REASON_REFUSED, REASON_REJECTED})
 #: Summaries kept in memory at most (the store keeps them all).
 MEMORY_LIMIT = 20_000
 
@@ -97,8 +107,11 @@ class Summarizer:
         todo: dict[SummaryKey, Paper] = {}
         for paper, style, language in wanted:
             key = (paper.id, style, language)
-            if key not in self._memory and key not in self._tasks:
-                todo[key] = paper
+            if key in self._memory or key in self._tasks:
+                continue
+            if self._failed.get(key) in FINAL:  # the model will not do better next time
+                continue
+            todo[key] = paper
         if not todo:
             return 0
         if self.store is not None:

@@ -82,7 +82,7 @@ class Roles:
     also_new: tuple[Sentence, ...] = ()
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=512)  # abstracts are capped at 50,000 characters: at most ~25 MB
 def find_roles(abstract: str, *, max_method: int = 2, max_results: int = 2) -> Roles:
     """The abstract's sentences by role (cached: the styles of one paper share them)."""
     sentences = tuple(split_sentences(abstract))

@@ -309,3 +309,25 @@ async def test_the_digest_preview_shows_stored_model_summaries(
     sources = {e.paper.id: e.summary_source for e in reply.digest.entries}
     assert sources == {items[0].id: "llm", items[1].id: "extractive"}
     assert len(llm.requests) == 1  # the preview asked the model nothing
+
+
+async def test_a_refused_paper_is_not_asked_again_but_a_down_model_is_retried_later() -> None:
+    clock = ManualClock(MONDAY)
+    items = papers(2)
+    async with FakeOpenAI() as llm:
+        model = summarizer(llm, None, clock, concurrency=1)
+        llm.inject(Fault.refusal())
+        _, missing = await model.gather([(items[0], "tldr", "en")])
+        assert missing == {(items[0].id, "tldr", "en"): "refused"}
+        _, missing = await model.gather([(items[0], "tldr", "en")])
+        assert missing and len(llm.requests) == 1  # not asked again
+        llm.inject(Fault.status_code(500))
+        _, missing = await model.gather([(items[1], "tldr", "en")])
+        assert set(missing.values()) == {"model down"}
+        import paperboy.llm.service as service
+
+        model._down_until = 0.0  # the pause is over (DOWN_SECONDS later)
+        assert service.DOWN_SECONDS > 0
+        ready, missing = await model.gather([(items[1], "tldr", "en")])
+        await model.close()
+    assert missing == {} and len(ready) == 1 and len(llm.requests) == 3
