@@ -643,7 +643,10 @@ class SlackAdapter:
         app = AsyncApp(
             client=self.app_client,
             signing_secret=self.signing_secret or "",
-            name="paperboy",
+            # Bolt gives every request a logger named after the app and sets its level to
+            # the root's at that moment: named "paperboy", it pinned the level of all of
+            # paperboy's own loggers. A name outside their tree keeps them alone.
+            name="paperboy-slack",
             process_before_response=False,
         )
 
