@@ -231,6 +231,9 @@ class DigestEntry:
     title_highlights: tuple[Span, ...] = ()
     authors: tuple[str, ...] = ()
     more_authors: int = 0
+    #: Why the channel's relevance model placed the paper where it is (None: no reason
+    #: beyond the matched terms), e.g. 'close to "X", which this channel liked'.
+    why: str | None = None
 
     @property
     def authors_line(self) -> str:
@@ -250,6 +253,12 @@ class Digest:
     source_label: str | None = None
     full_list_url: str | None = None
     title: str | None = None  # replaces the usual header (search results use it)
+    #: "Also worth a look": papers no subscription matched that the channel's model rates
+    #: highly (each with its `why`); only with `/papers settings suggest on`.
+    suggestions: tuple[DigestEntry, ...] = ()
+    #: (paper id, token) pairs: the signed feedback buttons of this digest's papers, for
+    #: the channel it is made for (`paperboy.feedback.tokens`). Empty: no buttons.
+    feedback: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> int:
@@ -300,6 +309,8 @@ class SearchResults:
     total_exact: bool = True
     total_capped: bool = False  # counting stopped at `total`: there are more
     filters: tuple[str, ...] = ()
+    #: Signed feedback buttons of the hits, as in `Digest.feedback`.
+    feedback: tuple[tuple[str, str], ...] = ()
 
     @property
     def subscribe_command(self) -> str:
@@ -326,6 +337,7 @@ class SearchResults:
             entries=entries,
             omitted=max(0, self.total - len(self.hits)),
             title=self.header,
+            feedback=self.feedback,
         )
 
     @property
@@ -338,6 +350,16 @@ class SearchResults:
         if self.hits and len(self.hits) < self.total:
             line += f", top {len(self.hits)}"
         return line
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFile:
+    """A file a reply uploads to the channel (the reading list as BibTeX)."""
+
+    name: str
+    content: str
+    title: str = ""
+    mime: str = "text/plain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,3 +377,5 @@ class Reply:
     ephemeral: bool = True
     extra: dict[str, object] = field(default_factory=dict)
     search: SearchResults | None = None
+    #: Files to upload to the channel with the answer (adapters that cannot, show `text`).
+    files: tuple[ReplyFile, ...] = ()

@@ -157,21 +157,38 @@ def _settings_text(s: ChannelSettings) -> str:
         f"  max papers per digest: {s.max_papers} (the rest are summarised as 'and N more')",
         f"  minimum upvotes: {s.min_upvotes}",
         f"  post when nothing matched: {'on' if s.post_empty else 'off'}",
-        "Change with /papers settings max N | min-upvotes N | post-empty on|off",
+        "Change with /papers settings max N | min-upvotes N | post-empty on|off | suggest on|off",
     ]
     if not is_active(s) and s.schedule_enabled and not s.paused:
         lines.insert(2, "  (no weekdays chosen: no digests)")
     return "\n".join(lines)
 
 
+def _suggest_line(on: bool) -> str:
+    state = "on" if on else "off"
+    return f"  also worth a look (up to 3 papers no subscription matched, from feedback): {state}"
+
+
+async def _settings_reply(self: Commands, ctx: CommandContext, s: ChannelSettings) -> Reply:
+    lines = _settings_text(s).split("\n")
+    lines.insert(-1, _suggest_line(await self.store.feedback.suggest(ctx.target)))
+    return Reply("\n".join(lines))
+
+
 async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
     tokens = args.split()
     if not tokens:
-        return Reply(_settings_text(await self.store.settings.get(ctx.target)))
+        return await _settings_reply(self, ctx, await self.store.settings.get(ctx.target))
     if not ctx.can_manage:
         return Reply(MANAGE_ONLY, ok=False)
     if len(tokens) != 2:
         return self.usage("settings", "give one option and its value")
+    if tokens[0].lower() == "suggest":
+        value = tokens[1].lower()
+        if value not in _ON | _OFF:
+            return self.usage("settings", "suggest is on or off")
+        await self.store.feedback.set_suggest(ctx.target, value in _ON)
+        return await _settings_reply(self, ctx, await self.store.settings.get(ctx.target))
     name = _SETTING_NAMES.get(tokens[0].lower())
     value = tokens[1].lower()
     if name is None:
@@ -187,4 +204,4 @@ async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Re
         if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
             return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
         changed = await self.store.settings.update(ctx.target, **{name: number})
-    return Reply(_settings_text(changed))
+    return await _settings_reply(self, ctx, changed)

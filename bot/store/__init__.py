@@ -9,6 +9,7 @@ from paperboy.errors import (
     InvalidSettingError,
     InvalidSubscriptionError,
     SubscriptionLimitError,
+    UnknownPaperError,
 )
 from paperboy.store.db import (
     Store,
@@ -17,6 +18,14 @@ from paperboy.store.db import (
     make_engine,
     migrate,
     overloaded,
+)
+from paperboy.store.feedback import (
+    FeedbackCounts,
+    FeedbackRepo,
+    FeedbackState,
+    PaperFeedback,
+    ReadingList,
+    SavedPaper,
 )
 from paperboy.store.outbox import (
     FAILED,
@@ -69,11 +78,17 @@ __all__ = [
     "ClaimedPart",
     "DuplicateSubscriptionError",
     "FailedPart",
+    "FeedbackCounts",
+    "FeedbackRepo",
+    "FeedbackState",
     "InvalidSettingError",
     "InvalidSubscriptionError",
     "NewRun",
     "OutboxRepo",
+    "PaperFeedback",
     "PaperRepo",
+    "ReadingList",
+    "SavedPaper",
     "SentAck",
     "SettingsRepo",
     "Store",
@@ -81,6 +96,7 @@ __all__ = [
     "SubscriptionRepo",
     "TargetRepo",
     "TargetState",
+    "UnknownPaperError",
     "UpsertResult",
     "check_days",
     "current_revision",

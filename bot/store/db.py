@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from paperboy.store.feedback import FeedbackRepo
 from paperboy.store.outbox import OutboxRepo
 from paperboy.store.repositories import (
     PaperRepo,
@@ -280,6 +281,7 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.feedback = FeedbackRepo(ctx)
         self._ctx = ctx
 
     @classmethod

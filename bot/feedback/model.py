@@ -1,0 +1,207 @@
+"""A channel's relevance model: what its votes say about new papers (numpy, milliseconds).
+
+Training is a weighted Rocchio: the centroid of what the channel liked (thumbs up and
+saves) and the centroid of what it voted down, over the papers' feature vectors
+(`paperboy.feedback.features`). A paper's learned interest is its cosine to the liked
+centroid minus its cosine to the disliked one. Until a channel has feedback the order
+comes from priors only, Hugging Face votes first and recency a little; each voted paper
+moves the weight from the priors to what was learned (`alpha = n / (n + 2)`), so a first
+vote already shows and ten votes dominate.
+
+The model only orders and explains: which papers a digest holds is the subscriptions'
+business (every keyword match stays), except for the optional suggestions, which are
+labelled with why they were suggested.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paperboy.feedback.features import _STOP_STEMS, features, normalize_rows
+from paperboy.matching import normalize_fast, stem, words_of
+from paperboy.models import Paper
+
+#: The least cosine to a liked paper that is worth naming as the reason.
+WHY_MIN_SIMILARITY = 0.12
+WHY_TITLE = 80
+#: Priors: Hugging Face votes, and recency (a week old counts half).
+UPVOTE_WEIGHT = 0.85
+RECENCY_WEIGHT = 0.15
+RECENCY_DAYS = 7.0
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One paper the channel gave feedback on: `weight` > 0 liked, < 0 disliked."""
+
+    paper: Paper
+    weight: float
+
+
+@dataclass(frozen=True, slots=True)
+class Scored:
+    """A paper as the model sees it: `score` orders (higher first); `learned` is the raw
+    liked-minus-disliked cosine (0 without feedback); `why` names the closest liked paper."""
+
+    paper: Paper
+    score: float
+    learned: float = 0.0
+    prior: float = 0.0
+    why: str | None = None
+
+
+def _day(paper: Paper) -> dt.date | None:
+    if paper.daily_date is not None:
+        return paper.daily_date
+    return paper.published_at.date() if paper.published_at is not None else None
+
+
+def priors(papers: Sequence[Paper]) -> np.ndarray:
+    """Votes (log-scaled to the most voted of `papers`) and recency (to the newest)."""
+    if not papers:
+        return np.zeros(0, dtype=np.float32)
+    votes = np.log1p(np.array([max(0, p.upvotes) for p in papers], dtype=np.float32))
+    top = float(votes.max())
+    votes = votes / top if top > 0 else votes
+    days = [_day(p) for p in papers]
+    known = [d for d in days if d is not None]
+    newest = max(known) if known else None
+    recency = np.array(
+        [
+            1.0 / (1.0 + (newest - d).days / RECENCY_DAYS) if d is not None and newest else 0.5
+            for d in days
+        ],
+        dtype=np.float32,
+    )
+    return UPVOTE_WEIGHT * votes + RECENCY_WEIGHT * recency
+
+
+def _cut(title: str) -> str:
+    title = " ".join(title.split())
+    return title if len(title) <= WHY_TITLE else title[: WHY_TITLE - 1].rstrip() + "…"
+
+
+def liked_reason(title: str) -> str:
+    return f"close to “{_cut(title)}”, which this channel liked"
+
+
+class RelevanceModel:
+    """A channel's model, trained from its `examples` (see the module docstring).
+
+    `vectors` (paper id -> embedding) is used beside the words where the archive has one.
+    """
+
+    def __init__(
+        self,
+        examples: Sequence[Example] = (),
+        *,
+        vectors: Mapping[str, np.ndarray] | None = None,
+    ) -> None:
+        merged: dict[str, Example] = {}
+        for example in examples:
+            if example.weight == 0:
+                continue
+            known = merged.get(example.paper.id)
+            weight = example.weight + (known.weight if known else 0.0)
+            merged[example.paper.id] = Example(example.paper, weight)
+        self.examples = [e for e in merged.values() if e.weight != 0]
+        self.vectors = vectors
+
+    @property
+    def trained(self) -> bool:
+        return bool(self.examples)
+
+    @property
+    def alpha(self) -> float:
+        """How much of a score is learned rather than prior."""
+        n = len(self.examples)
+        return n / (n + 2.0)
+
+    def score(self, papers: Sequence[Paper]) -> list[Scored]:
+        """Every paper scored, in the order given (sort by `score` to rank)."""
+        if not papers:
+            return []
+        prior = priors(papers)
+        if not self.examples:
+            return [Scored(p, float(s), 0.0, float(s)) for p, s in zip(papers, prior, strict=True)]
+        ex_papers = [e.paper for e in self.examples]
+        weights = np.array([e.weight for e in self.examples], dtype=np.float32)
+        matrix = features([*ex_papers, *papers], self.vectors)
+        taught, candidates = matrix[: len(ex_papers)], matrix[len(ex_papers) :]
+        liked, disliked = weights > 0, weights < 0
+        learned = np.zeros(len(papers), dtype=np.float32)
+        if liked.any():
+            centroid = normalize_rows((weights[liked, None] * taught[liked]).sum(0, keepdims=True))
+            learned += candidates @ centroid[0]
+        if disliked.any():
+            centroid = normalize_rows(
+                (-weights[disliked, None] * taught[disliked]).sum(0, keepdims=True)
+            )
+            learned -= candidates @ centroid[0]
+        scale = float(np.abs(learned).max()) or 1.0
+        alpha = self.alpha
+        scores = (1.0 - alpha) * prior + alpha * (learned / scale)
+        reasons: list[str | None] = [None] * len(papers)
+        if liked.any():
+            liked_papers = [p for p, keep in zip(ex_papers, liked, strict=True) if keep]
+            similarity = candidates @ taught[liked].T
+            nearest = similarity.argmax(axis=1)
+            for row, paper in enumerate(papers):
+                best = nearest[row]
+                if (
+                    learned[row] > 0
+                    and similarity[row, best] >= WHY_MIN_SIMILARITY
+                    and liked_papers[best].id != paper.id
+                ):
+                    reasons[row] = liked_reason(liked_papers[best].title)
+        return [
+            Scored(p, float(s), float(raw), float(pr), why)
+            for p, s, raw, pr, why in zip(papers, scores, learned, prior, reasons, strict=True)
+        ]
+
+    def rank(self, papers: Sequence[Paper]) -> list[Scored]:
+        """The papers, most interesting first (ties: more votes, then title)."""
+        scored = self.score(papers)
+        scored.sort(
+            key=lambda s: (-s.score, -s.paper.upvotes, s.paper.title.casefold(), s.paper.id)
+        )
+        return scored
+
+
+def top_topics(examples: Sequence[Example], limit: int = 5) -> list[str]:
+    """The words that best describe what a channel liked: in the most liked papers' titles
+    and keywords, and not in what it voted down (shown as the commonest spelling)."""
+    weight: dict[str, float] = {}
+    spelling: dict[str, Counter[str]] = {}
+    for example in examples:
+        text, _ = normalize_fast(f"{example.paper.title} {' '.join(example.paper.ai_keywords)}")
+        seen: set[str] = set()
+        for word in words_of(text):
+            if len(word) < 3 or word.isdigit():
+                continue
+            stemmed = stem(word)
+            if stemmed in _STOP_STEMS or stemmed in seen:
+                continue
+            seen.add(stemmed)
+            weight[stemmed] = weight.get(stemmed, 0.0) + example.weight
+            spelling.setdefault(stemmed, Counter())[
+                word if _is_acronym(word) else word.lower()
+            ] += 1
+    best = [s for s, w in sorted(weight.items(), key=lambda kv: -kv[1]) if w > 0]
+    return [spelling[s].most_common(1)[0][0] for s in best[:limit]]
+
+
+def _is_acronym(word: str) -> bool:
+    return any(c.isupper() for c in word[1:])
+
+
+def interest(scored: Scored) -> float:
+    """A score as shown to people (3 decimals, finite)."""
+    value = scored.score
+    return round(value, 3) if math.isfinite(value) else 0.0
