@@ -223,7 +223,7 @@ def _channel_digest(
     config = settings()
 
     async def build() -> dict[str, Any]:
-        from paperboy.feedback.preview import preview, preview_json
+        from paperboy.feedback import preview, preview_json
 
         async with open_app(config) as bot:
             return preview_json(await preview(bot.store, target, day_from, day_to))

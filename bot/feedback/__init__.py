@@ -10,6 +10,7 @@
 
 from paperboy.feedback.bibtex import to_bibtex
 from paperboy.feedback.model import Example, RelevanceModel, Scored, top_topics
+from paperboy.feedback.preview import Preview, channel_digest, preview, preview_json
 from paperboy.feedback.service import (
     SUGGESTIONS,
     Ranking,
@@ -34,13 +35,17 @@ __all__ = [
     "VOTES",
     "Example",
     "FeedbackSigner",
+    "Preview",
     "Ranking",
     "RelevanceModel",
     "Scored",
+    "channel_digest",
     "examples",
     "is_paper_id",
     "is_token",
     "model_for",
+    "preview",
+    "preview_json",
     "rank",
     "record",
     "signer",

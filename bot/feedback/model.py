@@ -62,24 +62,27 @@ def _day(paper: Paper) -> dt.date | None:
     return paper.published_at.date() if paper.published_at is not None else None
 
 
-def priors(papers: Sequence[Paper]) -> np.ndarray:
-    """Votes (log-scaled to the most voted of `papers`) and recency (to the newest)."""
+def priors(papers: Sequence[Paper]) -> list[float]:
+    """Votes (log-scaled to the most voted of `papers`) and recency (to the newest).
+
+    Plain Python: a channel without feedback is ordered by these alone, at fan-out once
+    per channel, where numpy's per-call cost would be most of the work."""
     if not papers:
-        return np.zeros(0, dtype=np.float32)
-    votes = np.log1p(np.array([max(0, p.upvotes) for p in papers], dtype=np.float32))
-    top = float(votes.max())
-    votes = votes / top if top > 0 else votes
+        return []
+    votes = [math.log1p(max(0, p.upvotes)) for p in papers]
+    top = max(votes)
     days = [_day(p) for p in papers]
     known = [d for d in days if d is not None]
     newest = max(known) if known else None
-    recency = np.array(
-        [
-            1.0 / (1.0 + (newest - d).days / RECENCY_DAYS) if d is not None and newest else 0.5
-            for d in days
-        ],
-        dtype=np.float32,
-    )
-    return UPVOTE_WEIGHT * votes + RECENCY_WEIGHT * recency
+    out = []
+    for vote, day in zip(votes, days, strict=True):
+        recency = (
+            0.5
+            if day is None or newest is None
+            else 1.0 / (1.0 + (newest - day).days / RECENCY_DAYS)
+        )
+        out.append(UPVOTE_WEIGHT * (vote / top if top > 0 else 0.0) + RECENCY_WEIGHT * recency)
+    return out
 
 
 def _cut(title: str) -> str:
@@ -127,9 +130,9 @@ class RelevanceModel:
         """Every paper scored, in the order given (sort by `score` to rank)."""
         if not papers:
             return []
-        prior = priors(papers)
         if not self.examples:
-            return [Scored(p, float(s), 0.0, float(s)) for p, s in zip(papers, prior, strict=True)]
+            return [Scored(p, s, 0.0, s) for p, s in zip(papers, priors(papers), strict=True)]
+        prior = np.array(priors(papers), dtype=np.float32)
         ex_papers = [e.paper for e in self.examples]
         weights = np.array([e.weight for e in self.examples], dtype=np.float32)
         matrix = features([*ex_papers, *papers], self.vectors)

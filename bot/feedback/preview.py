@@ -13,13 +13,15 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import math
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from paperboy.digest import build_digest, merge_matches
 from paperboy.digest.formats import digest_json, entry_json
+from paperboy.feedback.model import RelevanceModel
 from paperboy.feedback.service import Ranking, model_for, rank
 from paperboy.matching import Matcher, QueryError, parse
-from paperboy.models import ChannelSettings, Digest, DigestEntry, Target
+from paperboy.models import ChannelSettings, Digest, DigestEntry, Paper, Target
 from paperboy.store import Store
 
 
@@ -45,35 +47,53 @@ async def preview(store: Store, target: Target, first: dt.date, last: dt.date) -
     queries = [s.query for s in subs]
 
     def build() -> tuple[Digest, Ranking]:
-        parsed = []
-        for index, query in enumerate(queries):
-            try:
-                parsed.append((index, parse(query, stored=True)))
-            except QueryError:  # a stored query that no longer parses: skipped, as planned
-                continue
-        if parsed:
-            matcher = Matcher.compile(parsed)
-            selected = merge_matches(matcher.match(papers), range(len(queries)))
-        else:
-            selected = []
-        matched_ids = {s.paper.id for s in selected}
-        unmatched = [p for p in papers if p.id not in matched_ids]
-        ranking = rank(model, [s.paper for s in selected], unmatched, suggest=suggest)
-        digest = build_digest(
-            selected,
-            day=last,
-            queries=queries,
-            checked=len(papers),
-            max_papers=settings.max_papers,
-            min_upvotes=settings.min_upvotes,
-            scores=ranking.scores,
-            reasons=ranking.reasons,
-            suggestions=ranking.suggested(),
-        )
-        return digest, ranking
+        return channel_digest(papers, queries, model, settings, day=last, suggest=suggest)
 
     digest, ranking = await asyncio.to_thread(build)
     return Preview(target, first, last, digest, ranking, settings, suggest)
+
+
+def channel_digest(
+    papers: Sequence[Paper],
+    queries: Sequence[str],
+    model: RelevanceModel,
+    settings: ChannelSettings,
+    *,
+    day: dt.date | None,
+    suggest: bool = False,
+    source_label: str | None = None,
+    sign: Callable[[list[str]], tuple[tuple[str, str], ...]] | None = None,
+) -> tuple[Digest, Ranking]:
+    """A channel's digest of `papers`: its matches in its learned order, its suggestions
+    when `suggest`, and signed buttons when `sign` (CPU only: call from a worker thread).
+
+    A stored query that no longer parses is skipped, as the planner skips it."""
+    parsed = []
+    for index, query in enumerate(queries):
+        try:
+            parsed.append((index, parse(query, stored=True)))
+        except QueryError:
+            continue
+    selected = (
+        merge_matches(Matcher.compile(parsed).match(papers), range(len(queries))) if parsed else []
+    )
+    matched_ids = {s.paper.id for s in selected}
+    unmatched = [p for p in papers if p.id not in matched_ids]
+    ranking = rank(model, [s.paper for s in selected], unmatched, suggest=suggest)
+    digest = build_digest(
+        selected,
+        day=day,
+        queries=queries,
+        checked=len(papers),
+        max_papers=settings.max_papers,
+        min_upvotes=settings.min_upvotes,
+        source_label=source_label,
+        scores=ranking.scores,
+        reasons=ranking.reasons,
+        suggestions=ranking.suggested(),
+        sign=sign,
+    )
+    return digest, ranking
 
 
 def _score(value: float | None) -> float:
