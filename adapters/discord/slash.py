@@ -132,6 +132,34 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
     ) -> None:
         await runner.run(interaction, f"search {query}")
 
+    @group.command(name="feedback", description="What this channel's votes taught its digests")
+    @app_commands.describe(
+        action="show (default); reset (forget the votes); up, down, save or clear a paper",
+        paper="An arXiv id, e.g. 2411.05288 (for up, down, save, clear)",
+    )
+    @app_commands.choices(
+        action=[
+            app_commands.Choice(name=name, value=name)
+            for name in ("show", "reset", "up", "down", "save", "clear")
+        ]
+    )
+    async def feedback(
+        interaction: discord.Interaction,
+        action: app_commands.Choice[str] | None = None,
+        paper: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        words = ["feedback"]
+        if action is not None and action.value != "show":
+            words.append(action.value)
+        if paper:
+            words.append(paper)
+        await runner.run(interaction, " ".join(words))
+
+    @group.command(name="saved", description="This channel's reading list")
+    @app_commands.describe(export="Attach the list as a BibTeX file")
+    async def saved(interaction: discord.Interaction, export: bool = False) -> None:
+        await runner.run(interaction, "saved export" if export else "saved")
+
     @group.command(name="help", description="What /papers can do")
     async def help_(interaction: discord.Interaction) -> None:
         await runner.run(interaction, "help")

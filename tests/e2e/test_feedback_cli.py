@@ -37,8 +37,15 @@ def one_line_error(out: Result) -> str:
 
 async def preview(cli, channel: str = LAB) -> dict:
     out = await cli(
-        "digest", "--channel", channel, "--from", "2024-11-11", "--to", "2024-11-11",
-        "--format", "json",
+        "digest",
+        "--channel",
+        channel,
+        "--from",
+        "2024-11-11",
+        "--to",
+        "2024-11-11",
+        "--format",
+        "json",
     )
     assert out.returncode == 0, out.stderr
     return json.loads(out.stdout)
@@ -79,12 +86,20 @@ async def test_feedback_votes_and_refuses_unknown_papers(cli) -> None:
 async def test_saved_lists_json_and_bibtex_without_user_ids(cli) -> None:
     for user in ("alice", "bob"):
         out = await cli(
-            "feedback", "--channel", LAB, "--paper", "2411.05288", "--vote", "save",
-            "--user", user,
+            "feedback",
+            "--channel",
+            LAB,
+            "--paper",
+            "2411.05288",
+            "--vote",
+            "save",
+            "--user",
+            user,
         )
         assert out.returncode == 0, out.stderr
-    await cli("feedback", "--channel", LAB, "--paper", "2411.02462", "--vote", "save",
-              "--user", "alice")
+    await cli(
+        "feedback", "--channel", LAB, "--paper", "2411.02462", "--vote", "save", "--user", "alice"
+    )
     out = await cli("saved", "--channel", LAB, "--format", "json")
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
@@ -111,8 +126,17 @@ async def test_digest_preview_orders_by_what_the_channel_liked(cli) -> None:
     scores = [e["score"] for e in before["entries"]]
     assert scores == sorted(scores, reverse=True)
     for entry in before["entries"]:
-        assert {"id", "title", "authors", "upvotes", "matched_terms", "summary", "links",
-                "score", "why"} <= set(entry)
+        assert {
+            "id",
+            "title",
+            "authors",
+            "upvotes",
+            "matched_terms",
+            "summary",
+            "links",
+            "score",
+            "why",
+        } <= set(entry)
     assert "suggestions" not in before or before["suggestions"] == []
     # The least upvoted match, liked: it rises to the top; the most upvoted, disliked, sinks.
     low, high = ids[-1], ids[0]
@@ -142,8 +166,9 @@ async def test_digest_preview_suggestions_and_bad_input(cli) -> None:
         assert "which this channel liked" in entry["why"] and entry["score"] is not None
     missing = await cli("digest", "--channel", LAB, "--format", "json")
     assert "--from" in one_line_error(missing)
-    backwards = await cli("digest", "--channel", LAB, "--from", "2024-11-12", "--to",
-                          "2024-11-11", "--format", "json")
+    backwards = await cli(
+        "digest", "--channel", LAB, "--from", "2024-11-12", "--to", "2024-11-11", "--format", "json"
+    )
     assert "before" in one_line_error(backwards)
     bad_day = await cli("digest", "--channel", LAB, "--from", "2024-13-01", "--format", "json")
     assert "2024-13-01" in one_line_error(bad_day)

@@ -59,8 +59,14 @@ def vote_buttons(payloads: list[dict[str, Any]]) -> dict[str, dict[str, str]]:
 
 
 async def click(
-    slack: FakeSlack, url: str, vote: str, value: str, *, channel: str = CHAN,
-    user: str = "U0ALICE", in_channel: bool = False,
+    slack: FakeSlack,
+    url: str,
+    vote: str,
+    value: str,
+    *,
+    channel: str = CHAN,
+    user: str = "U0ALICE",
+    in_channel: bool = False,
 ) -> list[dict[str, Any]]:
     """Click a feedback button as Slack would; the answers at its response_url."""
     answer_url = slack.response_url()
@@ -70,7 +76,9 @@ async def click(
     payload["actions"][0]["block_id"] = f"paperboy_feedback_{value.split(' ')[0]}"
     if in_channel:  # a button on a message posted in the channel, not an ephemeral one
         payload["container"] = {
-            "type": "message", "message_ts": "1700000001.000001", "channel_id": channel,
+            "type": "message",
+            "message_ts": "1700000001.000001",
+            "channel_id": channel,
             "is_ephemeral": False,
         }
     resp = await post_signed(url, interaction_body(payload))  # within Slack's 3 s

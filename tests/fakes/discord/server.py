@@ -42,6 +42,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import WSMsgType, web
 from aiohttp.log import access_logger
 
@@ -62,6 +63,7 @@ LOADING = 128
 
 # Interaction and callback types.
 APPLICATION_COMMAND = 2
+MESSAGE_COMPONENT = 3
 AUTOCOMPLETE = 4
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
@@ -69,7 +71,11 @@ AUTOCOMPLETE_RESULT = 8
 
 OPTION_TYPES = {"subcommand": 1, "group": 2, "string": 3, "integer": 4, "boolean": 5}
 BODY = web.RequestKey("body", object)
+FILES = web.RequestKey("files", list)
+MAX_ATTACHMENTS = 10
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+#: What a stored message keeps of a body.
+KEPT = ("content", "embeds", "allowed_mentions", "components")
 
 
 @dataclass(frozen=True)
@@ -111,6 +117,12 @@ class FakeMessage:
     webhook_id: str | None = None
     interaction_id: str | None = None
     flags: int = 0
+    #: Attachments uploaded with the message: (filename, bytes).
+    files: list[tuple[str, bytes]] = field(default_factory=list)
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        return list(self.body.get("components") or [])
 
     @property
     def content(self) -> str:
@@ -581,6 +593,87 @@ class FakeDiscord(LoopbackServer):
             focused=focused,
         )
 
+    # ------------------------------------------------------------------ button clicks
+
+    async def click(
+        self,
+        message: FakeMessage,
+        custom_id: str,
+        *,
+        user_id: str = "900000000000000001",
+        permissions: int = MANAGER,
+        channel_id: str | None = None,
+        forged: bool = False,
+    ) -> FakeInteraction:
+        """A member clicks a button of `message` (a MESSAGE_COMPONENT interaction, as the
+        gateway dispatches it). Discord only sends a button the message has, in the
+        message's channel; `forged=True` skips those checks (a tampered payload), and
+        `channel_id` then names the channel the payload claims."""
+        buttons = {c.get("custom_id") for row in message.components for c in row["components"]}
+        if not forged and (
+            custom_id not in buttons or channel_id not in (None, message.channel_id)
+        ):
+            raise LookupError(f"message {message.id} has no button {custom_id!r} there")
+        where = channel_id or message.channel_id
+        channel = self.channels.get(where) or self.add_channel(where, guild_id="1")
+        guild_id = channel.guild_id or "1"
+        interaction_id = self.snowflake()
+        token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(32)
+        user = {
+            "id": user_id,
+            "username": f"user{user_id[-4:]}",
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "public_flags": 0,
+        }
+        payload = {
+            "id": interaction_id,
+            "application_id": self.application_id,
+            "type": MESSAGE_COMPONENT,
+            "token": token,
+            "version": 1,
+            "guild_id": guild_id,
+            "channel_id": where,
+            "channel": {
+                "id": where,
+                "type": 0,
+                "guild_id": guild_id,
+                "name": channel.name,
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "flags": 0,
+                "permissions": str(permissions),
+            },
+            "member": {
+                "user": user,
+                "roles": [],
+                "joined_at": "2024-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "pending": False,
+                "nick": None,
+                "avatar": None,
+                "permissions": str(permissions),
+            },
+            "message": self._message_json(message),
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "app_permissions": str(MEMBER),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": guild_id},
+            "context": 0,
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        interaction = FakeInteraction(interaction_id, token, payload, self)
+        self.interactions[interaction_id] = interaction
+        await self._live_session().dispatch("INTERACTION_CREATE", payload)
+        return interaction
+
     # ------------------------------------------------------------------ plumbing
 
     @web.middleware
@@ -590,7 +683,10 @@ class FakeDiscord(LoopbackServer):
         if request.path == "/gateway":
             return await handler(request)
         body: Any = None
-        if request.can_read_body:
+        request[FILES] = []
+        if request.can_read_body and request.content_type == "multipart/form-data":
+            body = await self._multipart_body(request)
+        elif request.can_read_body:
             raw = await request.read()
             try:
                 body = json.loads(raw) if raw else None
@@ -608,6 +704,25 @@ class FakeDiscord(LoopbackServer):
                 return _json_response(fault.body, fault.status, fault.headers)
         self._faults = [f for f in self._faults if f.count > 0]
         return await handler(request)
+
+    @staticmethod
+    async def _multipart_body(request: web.Request) -> Any:
+        """A multipart body as Discord reads it: the JSON of `payload_json` (or of the
+        part named `payload_json`), and `files[n]` parts as attachments (request[FILES])."""
+        body: Any = None
+        reader = await request.multipart()
+        while (part := await reader.next()) is not None:
+            if not isinstance(part, aiohttp.BodyPartReader):
+                continue
+            data = await part.read()
+            if part.name == "payload_json":
+                try:
+                    body = json.loads(data)
+                except ValueError:
+                    body = data
+            elif part.name and part.name.startswith("files["):
+                request[FILES].append((part.filename or "file", bytes(data)))
+        return body
 
     @staticmethod
     async def _body(request: web.Request) -> Any:
@@ -636,14 +751,20 @@ class FakeDiscord(LoopbackServer):
     def _unauthorized(self) -> web.Response:
         return self._error(401, "401: Unauthorized")
 
-    def _invalid(self, path: str, body: Any) -> web.Response | None:
+    def _invalid(
+        self, path: str, body: Any, files: list[tuple[str, bytes]] | None = None
+    ) -> web.Response | None:
         """Discord's 400 for a body over the limits (or empty), else None."""
         errors = message_errors(body)
+        if files and len(files) > MAX_ATTACHMENTS:
+            errors["files"] = {
+                "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer."}]
+            }
         if errors:
             answer = {"message": "Invalid Form Body", "code": 50035, "errors": errors}
             self.rejections.append((path, answer))
             return self._json(answer, 400)
-        if is_empty(body):
+        if is_empty(body) and not files:
             answer = {"message": "Cannot send an empty message", "code": 50006}
             self.rejections.append((path, answer))
             return self._json(answer, 400)
@@ -673,8 +794,17 @@ class FakeDiscord(LoopbackServer):
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
-            "components": [],
+            "attachments": [
+                {
+                    "id": f"{message.id}{n}",
+                    "filename": name,
+                    "size": len(data),
+                    "url": f"{self.origin}/attachments/{message.id}/{n}/{name}",
+                    "proxy_url": f"{self.origin}/attachments/{message.id}/{n}/{name}",
+                }
+                for n, (name, data) in enumerate(message.files)
+            ],
+            "components": message.components,
             "pinned": False,
             "flags": message.flags,
         }
@@ -689,7 +819,7 @@ class FakeDiscord(LoopbackServer):
         return out
 
     def _store(self, channel_id: str, body: dict[str, Any], **kwargs: Any) -> FakeMessage:
-        kept = {k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body}
+        kept = {k: body[k] for k in KEPT if k in body}
         message = FakeMessage(self.snowflake(), channel_id, kept, **kwargs)
         self.messages.append(message)
         return message
@@ -945,7 +1075,8 @@ class FakeDiscord(LoopbackServer):
             interaction = self._interaction_by_token(token)
             if interaction is None or not interaction.acknowledged:
                 return self._error(404, "Unknown Webhook", 10015)
-            invalid = self._invalid(request.path, body)
+            files = request[FILES]
+            invalid = self._invalid(request.path, body, files)
             if invalid is not None:
                 return invalid
             flags = int(body.get("flags") or 0) & EPHEMERAL
@@ -955,6 +1086,7 @@ class FakeDiscord(LoopbackServer):
                 author_id=self.application_id,
                 interaction_id=interaction.id,
                 flags=flags,
+                files=list(files),
             )
             interaction.followups.append(message)
             await interaction._notify()
@@ -986,7 +1118,7 @@ class FakeDiscord(LoopbackServer):
         if invalid is not None:
             return invalid
         original = interaction.original
-        original.body = {k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body}
+        original.body = {k: body[k] for k in KEPT if k in body}
         original.flags &= ~LOADING
         await interaction._notify()
         return self._json(self._message_json(original))
