@@ -175,33 +175,47 @@ async def _settings_reply(self: Commands, ctx: CommandContext, s: ChannelSetting
     return Reply("\n".join(lines))
 
 
+def _setting_value(self: Commands, option: str, raw: str) -> tuple[str, object] | Reply:
+    """One `option value` pair of `/papers settings` as (setting name, value), or the
+    usage answer saying what is wrong with it."""
+    name = _SETTING_NAMES.get(option.lower())
+    value = raw.lower()
+    if name is None:
+        return self.usage("settings", f"unknown option '{option[:30]}'")
+    if name == "post_empty":
+        if value not in _ON | _OFF:
+            return self.usage("settings", "post-empty is on or off")
+        return name, value in _ON
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        return self.usage("settings", f"{option} needs a whole number")
+    number = int(value)
+    if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
+        return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
+    return name, number
+
+
 async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    """Show the settings, or change one or more (`max 10 min-upvotes 5`), all or none."""
     tokens = args.split()
     if not tokens:
         return await _settings_reply(self, ctx, await self.store.settings.get(ctx.target))
     if not ctx.can_manage:
         return Reply(MANAGE_ONLY, ok=False)
-    if len(tokens) != 2:
-        return self.usage("settings", "give one option and its value")
-    if tokens[0].lower() == "suggest":
-        value = tokens[1].lower()
-        if value not in _ON | _OFF:
-            return self.usage("settings", "suggest is on or off")
-        await self.store.feedback.set_suggest(ctx.target, value in _ON)
-        return await _settings_reply(self, ctx, await self.store.settings.get(ctx.target))
-    name = _SETTING_NAMES.get(tokens[0].lower())
-    value = tokens[1].lower()
-    if name is None:
-        return self.usage("settings", f"unknown option '{tokens[0][:30]}'")
-    if name == "post_empty":
-        if value not in _ON | _OFF:
-            return self.usage("settings", "post-empty is on or off")
-        changed = await self.store.settings.update(ctx.target, post_empty=value in _ON)
-    else:
-        if not value.isascii() or not value.isdigit() or len(value) > 9:
-            return self.usage("settings", f"{tokens[0]} needs a whole number")
-        number = int(value)
-        if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
-            return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
-        changed = await self.store.settings.update(ctx.target, **{name: number})
+    if len(tokens) % 2:
+        return self.usage("settings", "give each option its value")
+    changes: dict[str, object] = {}
+    suggest: bool | None = None  # kept with the channel's feedback options
+    for option, raw in zip(tokens[::2], tokens[1::2], strict=True):
+        if option.lower() == "suggest":
+            if raw.lower() not in _ON | _OFF:
+                return self.usage("settings", "suggest is on or off")
+            suggest = raw.lower() in _ON
+            continue
+        parsed = _setting_value(self, option, raw)
+        if isinstance(parsed, Reply):
+            return parsed  # nothing is changed when one option is wrong
+        changes[parsed[0]] = parsed[1]
+    changed = await self.store.settings.update(ctx.target, **changes)
+    if suggest is not None:
+        await self.store.feedback.set_suggest(ctx.target, suggest)
     return await _settings_reply(self, ctx, changed)
