@@ -105,3 +105,55 @@ def features(
             block[row] = np.asarray(vector, dtype=np.float32)
     block = normalize_rows(block) * VECTOR_WEIGHT
     return normalize_rows(np.hstack([words, block]))
+
+
+class SparseRows:
+    """TF-IDF rows of many papers in one flat (CSR-like) form: `indices` and `values` of
+    every row's non-zero buckets one after another, `rows` the row of each entry. The
+    model works on these directly: a channel's 1,000 voted papers hold ~150,000 entries,
+    where dense rows would be 1,000 x 4,096."""
+
+    __slots__ = ("indices", "n", "rows", "starts", "values")
+
+    def __init__(self, papers: Sequence[Paper]) -> None:
+        parts = [_terms(p) for p in papers]
+        self.n = len(parts)
+        lengths = np.array([i.size for i, _ in parts], dtype=np.int64)
+        if parts and lengths.sum():
+            self.indices = np.concatenate([i for i, _ in parts])
+            values = np.concatenate([v for _, v in parts])
+        else:
+            self.indices = np.zeros(0, dtype=np.int32)
+            values = np.zeros(0, dtype=np.float32)
+        self.rows = np.repeat(np.arange(self.n), lengths)
+        #: Where each row's entries start (and, last, where they end).
+        self.starts = np.concatenate([[0], np.cumsum(lengths)])
+        df = np.bincount(self.indices, minlength=DIM).astype(np.float32)
+        idf = np.log((self.n + 1.0) / (df + 1.0)) + 1.0
+        values = values * idf[self.indices]
+        norms = np.sqrt(np.bincount(self.rows, weights=values * values, minlength=self.n))
+        norms[norms == 0] = 1.0
+        self.values = (values / norms[self.rows]).astype(np.float32)
+
+    def weighted_sum(self, weights: np.ndarray) -> np.ndarray:
+        """sum_i weights[i] * row_i, as one dense vector of DIM (rows past `weights`: 0)."""
+        end = self.starts[len(weights)]
+        products = self.values[:end] * weights[self.rows[:end]]
+        return np.bincount(self.indices[:end], weights=products, minlength=DIM).astype(np.float32)
+
+    def dot(self, vector: np.ndarray, first: int = 0) -> np.ndarray:
+        """The dot product of each row from `first` on with a dense vector of DIM."""
+        start = self.starts[first]
+        products = self.values[start:] * vector[self.indices[start:]]
+        return np.bincount(
+            self.rows[start:] - first, weights=products, minlength=self.n - first
+        ).astype(np.float32)
+
+    def dense(self, which: np.ndarray) -> np.ndarray:
+        """The rows `which` (indices) as a dense matrix."""
+        out = np.zeros((len(which), DIM), dtype=np.float32)
+        position = np.full(self.n, -1)
+        position[which] = np.arange(len(which))
+        keep = position[self.rows] >= 0
+        out[position[self.rows[keep]], self.indices[keep]] = self.values[keep]
+        return out

@@ -23,13 +23,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paperboy.feedback.features import _STOP_STEMS, features, normalize_rows
+from paperboy.feedback.features import _STOP_STEMS, SparseRows, features, normalize_rows
 from paperboy.matching import normalize_fast, stem, words_of
 from paperboy.models import Paper
 
 #: The least cosine to a liked paper that is worth naming as the reason.
 WHY_MIN_SIMILARITY = 0.12
 WHY_TITLE = 80
+#: Papers given a reason, at most, per call (the best liked of a digest: more are never
+#: shown with one).
+EXPLAINED = 20
 #: Priors: Hugging Face votes, and recency (a week old counts half).
 UPVOTE_WEIGHT = 0.85
 RECENCY_WEIGHT = 0.15
@@ -126,8 +129,12 @@ class RelevanceModel:
         n = len(self.examples)
         return n / (n + 2.0)
 
-    def score(self, papers: Sequence[Paper]) -> list[Scored]:
-        """Every paper scored, in the order given (sort by `score` to rank)."""
+    def score(self, papers: Sequence[Paper], split: int | None = None) -> list[Scored]:
+        """Every paper scored, in the order given (sort by `score` to rank).
+
+        Reasons (`why`) are found for the papers the model likes most: up to `EXPLAINED`
+        of `papers[:split]` and as many of `papers[split:]` (the digest's matches and the
+        candidates for suggestions)."""
         if not papers:
             return []
         if not self.examples:
@@ -135,6 +142,74 @@ class RelevanceModel:
         prior = np.array(priors(papers), dtype=np.float32)
         ex_papers = [e.paper for e in self.examples]
         weights = np.array([e.weight for e in self.examples], dtype=np.float32)
+        if self.vectors:
+            learned, nearest = self._dense(ex_papers, weights, papers, split)
+        else:
+            learned, nearest = self._sparse(ex_papers, weights, papers, split)
+        scale = float(np.abs(learned).max()) or 1.0
+        alpha = self.alpha
+        scores = (1.0 - alpha) * prior + alpha * (learned / scale)
+        reasons: list[str | None] = [None] * len(papers)
+        for row, (best, similarity) in nearest.items():
+            liked = ex_papers[best]
+            if similarity >= WHY_MIN_SIMILARITY and liked.id != papers[row].id:
+                reasons[row] = liked_reason(liked.title)
+        return [
+            Scored(p, float(s), float(raw), float(pr), why)
+            for p, s, raw, pr, why in zip(papers, scores, learned, prior, reasons, strict=True)
+        ]
+
+    def _sparse(
+        self,
+        ex_papers: list[Paper],
+        weights: np.ndarray,
+        papers: Sequence[Paper],
+        split: int | None,
+    ) -> tuple[np.ndarray, dict[int, tuple[int, float]]]:
+        """Learned interest of `papers` and, for those it likes, the nearest liked example
+        (index, cosine): words only, on the flat rows (see `SparseRows`)."""
+        rows = SparseRows([*ex_papers, *papers])
+        n = len(ex_papers)
+        taught = np.maximum(weights, 0)
+        learned = np.zeros(rows.n - n, dtype=np.float32)
+        liked = weights > 0
+        if liked.any():
+            centroid = rows.weighted_sum(taught)
+            centroid /= np.linalg.norm(centroid) or 1.0
+            learned += rows.dot(centroid, first=n)
+        if (weights < 0).any():
+            against = np.maximum(-weights, 0)
+            centroid = rows.weighted_sum(against)
+            centroid /= np.linalg.norm(centroid) or 1.0
+            learned -= rows.dot(centroid, first=n)
+        nearest: dict[int, tuple[int, float]] = {}
+        explain = _to_explain(learned, split)
+        if liked.any() and len(explain):
+            # The liked example nearest to each paper the model likes most: per paper one
+            # pass over the liked rows' entries (cheaper than a dense product here).
+            candidates = rows.dense(explain + n)
+            # Liked rows with words: their entries are contiguous, row after row.
+            liked_rows = np.flatnonzero(liked & (rows.starts[1 : n + 1] > rows.starts[:n]))
+            if len(liked_rows):
+                end = rows.starts[n]
+                entries = np.flatnonzero(liked[rows.rows[:end]])
+                lengths = (rows.starts[1 : n + 1] - rows.starts[:n])[liked_rows]
+                bounds = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+                products = candidates[:, rows.indices[entries]] * rows.values[entries]
+                sims = np.add.reduceat(products, bounds, axis=1)
+                best = sims.argmax(axis=1)
+                for k, row in enumerate(explain):
+                    nearest[int(row)] = (int(liked_rows[best[k]]), float(sims[k, best[k]]))
+        return learned, nearest
+
+    def _dense(
+        self,
+        ex_papers: list[Paper],
+        weights: np.ndarray,
+        papers: Sequence[Paper],
+        split: int | None,
+    ) -> tuple[np.ndarray, dict[int, tuple[int, float]]]:
+        """As `_sparse`, with embeddings beside the words (dense rows)."""
         matrix = features([*ex_papers, *papers], self.vectors)
         taught, candidates = matrix[: len(ex_papers)], matrix[len(ex_papers) :]
         liked, disliked = weights > 0, weights < 0
@@ -147,26 +222,14 @@ class RelevanceModel:
                 (-weights[disliked, None] * taught[disliked]).sum(0, keepdims=True)
             )
             learned -= candidates @ centroid[0]
-        scale = float(np.abs(learned).max()) or 1.0
-        alpha = self.alpha
-        scores = (1.0 - alpha) * prior + alpha * (learned / scale)
-        reasons: list[str | None] = [None] * len(papers)
+        nearest: dict[int, tuple[int, float]] = {}
         if liked.any():
-            liked_papers = [p for p, keep in zip(ex_papers, liked, strict=True) if keep]
+            liked_index = np.flatnonzero(liked)
             similarity = candidates @ taught[liked].T
-            nearest = similarity.argmax(axis=1)
-            for row, paper in enumerate(papers):
-                best = nearest[row]
-                if (
-                    learned[row] > 0
-                    and similarity[row, best] >= WHY_MIN_SIMILARITY
-                    and liked_papers[best].id != paper.id
-                ):
-                    reasons[row] = liked_reason(liked_papers[best].title)
-        return [
-            Scored(p, float(s), float(raw), float(pr), why)
-            for p, s, raw, pr, why in zip(papers, scores, learned, prior, reasons, strict=True)
-        ]
+            for row in _to_explain(learned, split):
+                best = int(similarity[row].argmax())
+                nearest[int(row)] = (int(liked_index[best]), float(similarity[row, best]))
+        return learned, nearest
 
     def rank(self, papers: Sequence[Paper]) -> list[Scored]:
         """The papers, most interesting first (ties: more votes, then title)."""
@@ -175,6 +238,19 @@ class RelevanceModel:
             key=lambda s: (-s.score, -s.paper.upvotes, s.paper.title.casefold(), s.paper.id)
         )
         return scored
+
+
+def _to_explain(learned: np.ndarray, split: int | None) -> np.ndarray:
+    """Indices of the papers whose reason is looked for: those the model likes (learned >
+    0), the `EXPLAINED` it likes most on each side of `split`."""
+    out = []
+    bounds = [(0, len(learned))] if split is None else [(0, split), (split, len(learned))]
+    for low, high in bounds:
+        part = learned[low:high]
+        liked = np.flatnonzero(part > 0)
+        liked = liked[np.argsort(-part[liked], kind="stable")][:EXPLAINED]
+        out.append(liked + low)
+    return np.sort(np.concatenate(out)) if out else np.zeros(0, dtype=np.int64)
 
 
 def top_topics(examples: Sequence[Example], limit: int = 5) -> list[str]:

@@ -103,7 +103,7 @@ def rank(
     unmatched papers the model rates highest, each close to a paper the channel liked.
     """
     unmatched = list(unmatched) if suggest and model.trained else []
-    scored = model.score([*matched, *unmatched])
+    scored = model.score([*matched, *unmatched], split=len(matched))
     ranking = Ranking({s.paper.id: s for s in scored[: len(matched)]})
     if unmatched:
         voted = {e.paper.id for e in model.examples}
