@@ -4,6 +4,7 @@ and the reading list uploaded with files_upload_v2 (the fake's real three-step f
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import json
 from collections.abc import AsyncIterator
@@ -221,3 +222,33 @@ async def test_saved_export_without_files_write_says_so(
         answer = await command(slack, url, "saved export", until=lambda p: len(p) >= 2)
     assert "files:write" in answer_text(answer)
     assert slack.files_in(CHAN) == []
+
+
+async def test_a_click_over_socket_mode_is_acked_and_noted(
+    slack: FakeSlack, commands: Commands, store: Store
+) -> None:
+    from tests.fakes.slack import APP_TOKEN
+
+    adapter = SlackAdapter(BOT_TOKEN, app_token=APP_TOKEN, api_url=slack.base_url)
+    task = asyncio.create_task(adapter.start(commands.handle))
+    try:
+        await slack.wait_connected()
+        await store.subscriptions.add(LAB, "LoRA")
+        preview_url = slack.response_url()
+        envelope = await slack.send_envelope(
+            "slash_commands", slack.slash_command("digest 2024-11-11", response_url=preview_url)
+        )
+        await slack.wait_ack(envelope, within=3)
+        await slack.wait_for(lambda: bool(slack.responses_to(preview_url)))
+        buttons = vote_buttons([r.payload for r in slack.responses_to(preview_url)])
+        paper_id, values = next(iter(buttons.items()))
+        click_url = slack.response_url()
+        payload = slack.block_action(VOTE_ACTIONS["up"], values["up"], response_url=click_url)
+        envelope = await slack.send_envelope("interactive", payload)
+        await slack.wait_ack(envelope, within=3)  # acknowledged on the socket within 3 s
+        await slack.wait_for(lambda: bool(slack.responses_to(click_url)))
+        assert "noted" in answer_text([r.payload for r in slack.responses_to(click_url)])
+    finally:
+        await adapter.stop()
+        await asyncio.wait_for(task, 5)
+    assert [(p, v) for p, v, _, _ in await votes(store)] == [(paper_id, 1)]
