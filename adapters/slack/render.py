@@ -260,15 +260,20 @@ def feedback_actions(paper_id: str, token: str) -> Block:
     }
 
 
+#: Characters of the buttons' labels (what Slack's cumulative text limit counts).
+BUTTONS_CHARS = sum(slack_len(label) for label in VOTE_LABELS.values())
+
+
 def with_buttons(item: Item, paper_id: str, token: str) -> Item:
-    """`item` (a paper's blocks) with its feedback buttons before the closing divider."""
+    """`item` (a paper's blocks) with its feedback buttons in place of the closing divider:
+    the row of buttons separates the papers, so a paper keeps its three blocks."""
     actions = feedback_actions(paper_id, token)
     blocks = item.blocks[:-1] if item.blocks and item.blocks[-1] == DIVIDER else item.blocks
-    made = Item((*blocks, actions, DIVIDER), item.fallback, is_entry=item.is_entry)
+    made = Item((*blocks, actions), item.fallback, is_entry=item.is_entry)
     base = item.cost()
     made.__dict__["_cost"] = {  # the paper's cost, measured once, plus the buttons'
         "blocks": len(made.blocks),
-        "chars": base["chars"] + blocks_text_len([actions]),
+        "chars": base["chars"] + BUTTONS_CHARS,
     }
     return made
 
