@@ -45,6 +45,7 @@ from paperboy.store.repositories import (
     SubscriptionRepo,
     TargetRepo,
 )
+from paperboy.store.rollups import RollupRepo
 
 log = logging.getLogger(__name__)
 
@@ -282,6 +283,7 @@ class Store:
         self.settings = SettingsRepo(ctx)
         self.outbox = OutboxRepo(ctx)
         self.feedback = FeedbackRepo(ctx)
+        self.rollups = RollupRepo(ctx)
         self._ctx = ctx
 
     @classmethod

@@ -10,7 +10,9 @@
 
 Web API (`/api/<method>`, what slack_sdk's AsyncWebClient calls through `base_url`):
 `auth.test`, `chat.postMessage`, `conversations.join`, `conversations.history`,
-`conversations.replies` and `apps.connections.open`. Answers have Slack's shapes:
+`conversations.replies` and `apps.connections.open`, and the file upload flow of
+`files_upload_v2` (`files.getUploadURLExternal`, the upload, `files.completeUploadExternal`:
+tests/fakes/slack_files.py). Answers have Slack's shapes:
 `{"ok": true, ...}` or `{"ok": false, "error": "invalid_blocks", "errors": [...],
 "response_metadata": {"messages": ["[ERROR] ... [json-pointer:/blocks/0/text/text]"]}}`;
 HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`.
@@ -64,6 +66,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from aiohttp import WSMsgType, web
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.slack_files import SlackFiles
 
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
@@ -422,21 +425,6 @@ class Channel:
     messages: list[dict[str, Any]] = field(default_factory=list)
 
 
-@dataclass
-class Upload:
-    """One files_upload_v2 file: announced, uploaded (`data`), then shared (`channels`)."""
-
-    id: str
-    filename: str
-    length: int
-    data: bytes | None = None
-    title: str = ""
-    channels: list[str] = field(default_factory=list)
-
-
-MAX_UPLOAD_BYTES = 1024**3  # Slack's 1 GB per file
-
-
 @dataclass(frozen=True)
 class ApiCall:
     method: str
@@ -461,7 +449,7 @@ def sign(secret: str, body: str | bytes, timestamp: int | str | None = None) -> 
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-class FakeSlack(LoopbackServer):
+class FakeSlack(SlackFiles, LoopbackServer):
     def __init__(
         self,
         *,
@@ -487,7 +475,7 @@ class FakeSlack(LoopbackServer):
         self._socket_ready = asyncio.Event()
         self._acks: dict[str, dict[str, Any]] = {}
         self._late: set[asyncio.Task[None]] = set()
-        self.uploads: dict[str, Upload] = {}  # files_upload_v2 (see "file uploads" below)
+        self.files_state()  # file uploads: tests/fakes/slack_files.py
 
     # -- scripting ------------------------------------------------------------------
 
@@ -555,7 +543,7 @@ class FakeSlack(LoopbackServer):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{url_id}", self._response)
         app.router.add_get("/socket/{session}", self._socket)
-        app.router.add_post("/upload/{file_id}", self._receive_upload)
+        self.file_routes(app)
         return app
 
     async def on_close(self) -> None:
@@ -623,7 +611,7 @@ class FakeSlack(LoopbackServer):
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "apps.connections.open": self._connections_open,
-            **self._upload_methods(),
+            **self.file_handlers(),
         }
         handler = handlers.get(method)
         if handler is None:
@@ -775,95 +763,6 @@ class FakeSlack(LoopbackServer):
     def _connections_open(self, args: dict[str, Any]) -> dict[str, Any]:
         session = uuid.uuid4().hex[:8]
         return {"ok": True, "url": f"ws://127.0.0.1:{self.port}/socket/{session}"}
-
-    # -- file uploads (files_upload_v2: getUploadURLExternal, upload, completeUploadExternal)
-
-    def _upload_methods(self) -> dict[str, Callable[[dict[str, Any]], dict[str, Any]]]:
-        return {
-            "files.getUploadURLExternal": self._get_upload_url,
-            "files.completeUploadExternal": self._complete_upload,
-        }
-
-    def files_in(self, channel_id: str) -> list[Upload]:
-        """Files shared to a channel (completed uploads), oldest first."""
-        return [u for u in self.uploads.values() if channel_id in u.channels]
-
-    def _get_upload_url(self, args: dict[str, Any]) -> dict[str, Any]:
-        if "files:write" not in self.scopes:
-            return {"ok": False, "error": "missing_scope", "needed": "files:write"}
-        filename = args.get("filename")
-        try:
-            length = int(args.get("length") or 0)
-        except (TypeError, ValueError):
-            return {"ok": False, "error": "invalid_arguments"}
-        if not isinstance(filename, str) or not filename.strip():
-            return {"ok": False, "error": "invalid_arguments"}
-        if not 0 < length <= MAX_UPLOAD_BYTES:
-            return {"ok": False, "error": "invalid_arguments"}
-        file_id = f"F{next(self._ts):08d}"
-        self.uploads[file_id] = Upload(file_id, filename, length)
-        return {"ok": True, "upload_url": f"{self.origin}/upload/{file_id}", "file_id": file_id}
-
-    async def _receive_upload(self, request: web.Request) -> web.StreamResponse:
-        """The upload URL: Slack takes the bytes and answers `OK - <length>`."""
-        upload = self.uploads.get(request.match_info["file_id"])
-        if upload is None or upload.data is not None:
-            return web.Response(status=404, text="Not Found")
-        data = await request.read()
-        if len(data) != upload.length:
-            return web.Response(status=400, text="length does not match")
-        upload.data = data
-        await self._notify()
-        return web.Response(text=f"OK - {len(data)}")
-
-    def _complete_upload(self, args: dict[str, Any]) -> dict[str, Any]:
-        try:
-            files = json.loads(args.get("files") or "[]")
-        except ValueError:
-            return {"ok": False, "error": "invalid_arguments"}
-        if not isinstance(files, list) or not files:
-            return {"ok": False, "error": "invalid_arguments"}
-        picked = []
-        for item in files:
-            upload = self.uploads.get(str(item.get("id"))) if isinstance(item, dict) else None
-            if upload is None or upload.data is None or upload.channels:
-                return {"ok": False, "error": "file_not_found"}
-            picked.append((upload, item))
-        channel_id = args.get("channel_id")
-        if channel_id:
-            channel = self._channel({"channel": channel_id})
-            if isinstance(channel, dict):
-                return channel
-            if channel.archived:
-                return {"ok": False, "error": "is_archived"}
-            if not channel.member:
-                return {"ok": False, "error": "not_in_channel"}
-        shared = []
-        for upload, item in picked:
-            upload.title = str(item.get("title") or upload.filename)
-            if channel_id:
-                upload.channels.append(channel_id)
-            shared.append(
-                {
-                    "id": upload.id,
-                    "name": upload.filename,
-                    "title": upload.title,
-                    "size": upload.length,
-                }
-            )
-        if channel_id:
-            n = next(self._ts)
-            channel.messages.append(
-                {
-                    "type": "message",
-                    "subtype": "file_share",
-                    "ts": f"{1_700_000_000 + n}.{n:06d}",
-                    "user": BOT_USER_ID,
-                    "text": "",
-                    "files": shared,
-                }
-            )
-        return {"ok": True, "files": shared}
 
     # -- response_url ------------------------------------------------------------------
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from paperboy.commands import COMMANDS
 
 ALL = ("subscribe", "unsubscribe", "list", "digest", "help", "search", "schedule", "pause",
-       "resume", "settings", "feedback", "saved")  # fmt: skip
+       "resume", "settings", "feedback", "saved", "weekly", "trends")  # fmt: skip
 
 FRESH = """
 import asyncio, json, sys

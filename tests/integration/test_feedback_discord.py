@@ -167,7 +167,7 @@ async def test_search_results_carry_buttons_and_saved_export_attaches_bibtex(
     )
     [_, attached] = await interaction.wait_messages(2)
     assert not attached.flags & EPHEMERAL
-    [(name, data)] = attached.files
-    assert name.endswith(".bib") and b"eprint = {2411.02462}" in data
+    [upload] = attached.files
+    assert upload.filename.endswith(".bib") and b"eprint = {2411.02462}" in upload.data
     summary = await papers("feedback")
     assert "1 🔖" in summary.content

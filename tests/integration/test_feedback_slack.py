@@ -201,15 +201,15 @@ async def test_saved_export_uploads_a_bibtex_file(
         assert "U0ALICE" not in answer_text(listed)
         answer = await command(slack, url, "saved export")
         assert "BibTeX" in answer_text(answer)
-        await slack.wait_for(lambda: bool(slack.files_in(CHAN)))
-    [upload] = slack.files_in(CHAN)
-    assert upload.filename.endswith(".bib") and upload.data is not None
+        await slack.wait_for(lambda: bool(slack.uploaded(CHAN)))
+    [upload] = slack.uploaded(CHAN)
+    assert upload.name.endswith(".bib") and upload.data is not None
     assert b"eprint = {2411.05288}" in upload.data
     methods = [c.method for c in slack.calls]
     assert methods.index("files.getUploadURLExternal") < methods.index(
         "files.completeUploadExternal"
     )
-    assert slack.messages(CHAN)[-1]["subtype"] == "file_share"
+    assert slack.messages(CHAN)[-1]["files"][0]["id"] == upload.id  # shared in the channel
 
 
 async def test_saved_export_without_files_write_says_so(
@@ -222,7 +222,7 @@ async def test_saved_export_without_files_write_says_so(
         await command(slack, url, "feedback save 2411.05288")
         answer = await command(slack, url, "saved export", until=lambda p: len(p) >= 2)
     assert "files:write" in answer_text(answer)
-    assert slack.files_in(CHAN) == []
+    assert slack.uploaded(CHAN) == []
 
 
 async def test_a_click_over_socket_mode_is_acked_and_noted(

@@ -12,9 +12,10 @@
 REST (under `/api/v{n}`): `/gateway/bot`, `/users/@me`, `/oauth2/applications/@me`,
 global and guild command sync, `POST /channels/{id}/messages`, interaction callbacks,
 `PATCH .../messages/@original`, follow-ups on `/webhooks/{app_id}/{token}` and plain
-webhooks on `/webhooks/{id}/{token}`. Bodies are checked against Discord's limits
-(`validate.py`) and refused with Discord's own `50035 Invalid Form Body`; channels not
-registered answer `10003 Unknown Channel`, closed ones `50001 Missing Access` or
+webhooks on `/webhooks/{id}/{token}`; with files as multipart/form-data (`payload_json`
+and `files[n]`, checked as in tests/fakes/discord/files.py). Bodies are checked against
+Discord's limits (`validate.py`) and refused with Discord's own `50035 Invalid Form
+Body`; channels not registered answer `10003 Unknown Channel`, closed ones `50001 Missing Access` or
 `50013 Missing Permissions`. A body with `nonce` + `enforce_nonce` seen before in the
 same channel (within `nonce_window` seconds) returns the first message instead of
 creating a second one. `rate_limit()` and `fail()` script answers (429 with
@@ -42,10 +43,10 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Self
 
-import aiohttp
 from aiohttp import WSMsgType, web
 from aiohttp.log import access_logger
 
+from tests.fakes.discord.files import FormError, Upload, attachments_json, parse_multipart
 from tests.fakes.discord.validate import is_empty, live_mentions, message_errors
 from tests.fakes.loopback import LoopbackServer
 
@@ -71,8 +72,7 @@ AUTOCOMPLETE_RESULT = 8
 
 OPTION_TYPES = {"subcommand": 1, "group": 2, "string": 3, "integer": 4, "boolean": 5}
 BODY = web.RequestKey("body", object)
-FILES = web.RequestKey("files", list)
-MAX_ATTACHMENTS = 10
+FILES = web.RequestKey("files", list)  # the Upload list of a multipart request
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 #: What a stored message keeps of a body.
 KEPT = ("content", "embeds", "allowed_mentions", "components")
@@ -133,6 +133,8 @@ class FakeChannel:
     name: str = "general"
     # "ok", "missing-access" (403 50001) or "missing-permissions" (403 50013)
     access: str = "ok"
+    # Without Attach Files a message with files is refused (403 50013).
+    attach_files: bool = True
 
 
 @dataclass
@@ -145,8 +147,8 @@ class FakeMessage:
     webhook_id: str | None = None
     interaction_id: str | None = None
     flags: int = 0
-    #: Attachments uploaded with the message: (filename, bytes).
-    files: list[tuple[str, bytes]] = field(default_factory=list)
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    files: list[Upload] = field(default_factory=list)
 
     @property
     def components(self) -> list[dict[str, Any]]:
@@ -301,6 +303,7 @@ class FakeDiscord(LoopbackServer):
         self.interactions: dict[str, FakeInteraction] = {}
         self.requests: list[RecordedRequest] = []
         self.rejections: list[tuple[str, dict[str, Any]]] = []  # (path, Discord error body)
+        self.uploads: list[tuple[str, list[Upload]]] = []  # (path, files) of multipart requests
         self.sessions: list[GatewaySession] = []
         self._faults: list[Fault] = []
         self._nonces: dict[tuple[str, str, str], tuple[float, FakeMessage]] = {}
@@ -713,15 +716,21 @@ class FakeDiscord(LoopbackServer):
         if request.path == "/gateway":
             return await handler(request)
         body: Any = None
-        request[FILES] = []
-        if request.can_read_body and request.content_type == "multipart/form-data":
-            body = await self._multipart_body(request)
-        elif request.can_read_body:
+        if request.can_read_body:
             raw = await request.read()
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
+            if request.content_type == "multipart/form-data":
+                try:
+                    body, request[FILES] = parse_multipart(
+                        raw, request.headers.get("Content-Type", "")
+                    )
+                except FormError as error:
+                    return self._json(error.body, error.status)
+                self.uploads.append((re.sub(r"^/api/v\d+", "", request.path), request[FILES]))
+            else:
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
         request[BODY] = body
         path = re.sub(r"^/api/v\d+", "", request.path)
         self.requests.append(
@@ -734,25 +743,6 @@ class FakeDiscord(LoopbackServer):
                 return _json_response(fault.body, fault.status, fault.headers)
         self._faults = [f for f in self._faults if f.count > 0]
         return await handler(request)
-
-    @staticmethod
-    async def _multipart_body(request: web.Request) -> Any:
-        """A multipart body as Discord reads it: the JSON of `payload_json` (or of the
-        part named `payload_json`), and `files[n]` parts as attachments (request[FILES])."""
-        body: Any = None
-        reader = await request.multipart()
-        while (part := await reader.next()) is not None:
-            if not isinstance(part, aiohttp.BodyPartReader):
-                continue
-            data = await part.read()
-            if part.name == "payload_json":
-                try:
-                    body = json.loads(data)
-                except ValueError:
-                    body = data
-            elif part.name and part.name.startswith("files["):
-                request[FILES].append((part.filename or "file", bytes(data)))
-        return body
 
     @staticmethod
     async def _body(request: web.Request) -> Any:
@@ -782,14 +772,10 @@ class FakeDiscord(LoopbackServer):
         return self._error(401, "401: Unauthorized")
 
     def _invalid(
-        self, path: str, body: Any, files: list[tuple[str, bytes]] | None = None
+        self, path: str, body: Any, files: list[Upload] | None = None
     ) -> web.Response | None:
         """Discord's 400 for a body over the limits (or empty), else None."""
         errors = message_errors(body)
-        if files and len(files) > MAX_ATTACHMENTS:
-            errors["files"] = {
-                "_errors": [{"code": "BASE_TYPE_MAX_LENGTH", "message": "Must be 10 or fewer."}]
-            }
         if errors:
             answer = {"message": "Invalid Form Body", "code": 50035, "errors": errors}
             self.rejections.append((path, answer))
@@ -824,16 +810,7 @@ class FakeDiscord(LoopbackServer):
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [
-                {
-                    "id": f"{message.id}{n}",
-                    "filename": name,
-                    "size": len(data),
-                    "url": f"{self.origin}/attachments/{message.id}/{n}/{name}",
-                    "proxy_url": f"{self.origin}/attachments/{message.id}/{n}/{name}",
-                }
-                for n, (name, data) in enumerate(message.files)
-            ],
+            "attachments": list(message.attachments),
             "components": message.components,
             "pinned": False,
             "flags": message.flags,
@@ -848,9 +825,18 @@ class FakeDiscord(LoopbackServer):
             out["application_id"] = self.application_id
         return out
 
-    def _store(self, channel_id: str, body: dict[str, Any], **kwargs: Any) -> FakeMessage:
+    def _store(
+        self,
+        channel_id: str,
+        body: dict[str, Any],
+        files: list[Upload] | None = None,
+        **kwargs: Any,
+    ) -> FakeMessage:
         kept = {k: body[k] for k in KEPT if k in body}
         message = FakeMessage(self.snowflake(), channel_id, kept, **kwargs)
+        if files:  # a multipart request (tests/fakes/discord/files.py)
+            message.files = list(files)
+            message.attachments = attachments_json(files, body, self._ids)
         self.messages.append(message)
         return message
 
@@ -989,7 +975,10 @@ class FakeDiscord(LoopbackServer):
         if channel.access == "missing-permissions":
             return self._error(403, "Missing Permissions", 50013)
         body = await self._body(request)
-        invalid = self._invalid(request.path, body)
+        files = request.get(FILES)
+        if files and not channel.attach_files:
+            return self._error(403, "Missing Permissions", 50013)
+        invalid = self._invalid(request.path, body, files)
         if invalid is not None:
             return invalid
         nonce = body.get("nonce")
@@ -999,7 +988,7 @@ class FakeDiscord(LoopbackServer):
             seen = self._nonces.get(key)
             if seen is not None and time.monotonic() - seen[0] <= self.nonce_window:
                 return self._json(self._message_json(seen[1]))
-        message = self._store(channel_id, body, author_id=self.application_id, nonce=nonce)
+        message = self._store(channel_id, body, files, author_id=self.application_id, nonce=nonce)
         if nonce is not None and body.get("enforce_nonce") is True:
             self._nonces[(channel_id, self.application_id, nonce)] = (time.monotonic(), message)
         return self._json(self._message_json(message))
@@ -1105,7 +1094,7 @@ class FakeDiscord(LoopbackServer):
             interaction = self._interaction_by_token(token)
             if interaction is None or not interaction.acknowledged:
                 return self._error(404, "Unknown Webhook", 10015)
-            files = request[FILES]
+            files = request.get(FILES)  # a follow-up may carry attachments, like any message
             invalid = self._invalid(request.path, body, files)
             if invalid is not None:
                 return invalid
@@ -1113,10 +1102,10 @@ class FakeDiscord(LoopbackServer):
             message = self._store(
                 interaction.payload["channel_id"],
                 body,
+                files,
                 author_id=self.application_id,
                 interaction_id=interaction.id,
                 flags=flags,
-                files=list(files),
             )
             interaction.followups.append(message)
             await interaction._notify()
@@ -1126,10 +1115,13 @@ class FakeDiscord(LoopbackServer):
             return self._error(404, "Unknown Webhook", 10015)
         if registered[0] != token:
             return self._error(401, "Invalid Webhook Token", 50027)
-        invalid = self._invalid(request.path, body)
+        files = request.get(FILES)
+        invalid = self._invalid(request.path, body, files)
         if invalid is not None:
             return invalid
-        message = self._store(registered[1], body, author_id=webhook_id, webhook_id=webhook_id)
+        message = self._store(
+            registered[1], body, files, author_id=webhook_id, webhook_id=webhook_id
+        )
         return self._json(self._message_json(message) if wait else None, 200 if wait else 204)
 
     async def _edit_webhook_message(self, request: web.Request) -> web.Response:
