@@ -23,7 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from paperboy.feedback.features import _STOP_STEMS, SparseRows, features, normalize_rows
+from paperboy.feedback.features import _STOP_STEMS, SparseRows, normalize_rows
 from paperboy.matching import normalize_fast, stem, words_of
 from paperboy.models import Paper
 
@@ -142,10 +142,7 @@ class RelevanceModel:
         prior = np.array(priors(papers), dtype=np.float32)
         ex_papers = [e.paper for e in self.examples]
         weights = np.array([e.weight for e in self.examples], dtype=np.float32)
-        if self.vectors:
-            learned, nearest = self._dense(ex_papers, weights, papers, split)
-        else:
-            learned, nearest = self._sparse(ex_papers, weights, papers, split)
+        learned, nearest = self._learn(ex_papers, weights, papers, split)
         scale = float(np.abs(learned).max()) or 1.0
         alpha = self.alpha
         scores = (1.0 - alpha) * prior + alpha * (learned / scale)
@@ -159,76 +156,62 @@ class RelevanceModel:
             for p, s, raw, pr, why in zip(papers, scores, learned, prior, reasons, strict=True)
         ]
 
-    def _sparse(
+    def _learn(
         self,
         ex_papers: list[Paper],
         weights: np.ndarray,
         papers: Sequence[Paper],
         split: int | None,
     ) -> tuple[np.ndarray, dict[int, tuple[int, float]]]:
-        """Learned interest of `papers` and, for those it likes, the nearest liked example
-        (index, cosine): words only, on the flat rows (see `SparseRows`)."""
+        """Learned interest of `papers` and, for those it likes most, the nearest liked
+        example (index, cosine).
+
+        Words on the flat rows (see `SparseRows`); where the archive has an embedding for
+        a paper (`vectors`), its embedding's cosines are averaged with the words' (a small
+        dense block: 256 numbers a paper)."""
         rows = SparseRows([*ex_papers, *papers])
         n = len(ex_papers)
-        taught = np.maximum(weights, 0)
-        learned = np.zeros(rows.n - n, dtype=np.float32)
         liked = weights > 0
-        if liked.any():
-            centroid = rows.weighted_sum(taught)
-            centroid /= np.linalg.norm(centroid) or 1.0
-            learned += rows.dot(centroid, first=n)
-        if (weights < 0).any():
-            against = np.maximum(-weights, 0)
-            centroid = rows.weighted_sum(against)
-            centroid /= np.linalg.norm(centroid) or 1.0
-            learned -= rows.dot(centroid, first=n)
+        pull, push = np.maximum(weights, 0), np.maximum(-weights, 0)
+        learned = np.zeros(rows.n - n, dtype=np.float32)
+        for side, sign in ((pull, 1.0), (push, -1.0)):
+            if side.any():
+                centroid = rows.weighted_sum(side)
+                centroid /= np.linalg.norm(centroid) or 1.0
+                learned += sign * rows.dot(centroid, first=n)
+        block = self._vector_block([*ex_papers, *papers])
+        if block is not None:
+            taught, candidates = block[:n], block[n:]
+            has = np.linalg.norm(candidates, axis=1) > 0
+            semantic = np.zeros(len(papers), dtype=np.float32)
+            for side, sign in ((pull, 1.0), (push, -1.0)):
+                if side.any():
+                    centroid = side @ taught
+                    centroid /= np.linalg.norm(centroid) or 1.0
+                    semantic += sign * (candidates @ centroid)
+            learned = np.where(has, (learned + semantic) / 2.0, learned)
         nearest: dict[int, tuple[int, float]] = {}
         explain = _to_explain(learned, split)
-        if liked.any() and len(explain):
-            # The liked example nearest to each paper the model likes most: per paper one
-            # pass over the liked rows' entries (cheaper than a dense product here).
-            candidates = rows.dense(explain + n)
-            # Liked rows with words: their entries are contiguous, row after row.
-            liked_rows = np.flatnonzero(liked & (rows.starts[1 : n + 1] > rows.starts[:n]))
-            if len(liked_rows):
-                end = rows.starts[n]
-                entries = np.flatnonzero(liked[rows.rows[:end]])
-                lengths = (rows.starts[1 : n + 1] - rows.starts[:n])[liked_rows]
-                bounds = np.concatenate([[0], np.cumsum(lengths)[:-1]])
-                products = candidates[:, rows.indices[entries]] * rows.values[entries]
-                sims = np.add.reduceat(products, bounds, axis=1)
-                best = sims.argmax(axis=1)
-                for k, row in enumerate(explain):
-                    nearest[int(row)] = (int(liked_rows[best[k]]), float(sims[k, best[k]]))
-        return learned, nearest
-
-    def _dense(
-        self,
-        ex_papers: list[Paper],
-        weights: np.ndarray,
-        papers: Sequence[Paper],
-        split: int | None,
-    ) -> tuple[np.ndarray, dict[int, tuple[int, float]]]:
-        """As `_sparse`, with embeddings beside the words (dense rows)."""
-        matrix = features([*ex_papers, *papers], self.vectors)
-        taught, candidates = matrix[: len(ex_papers)], matrix[len(ex_papers) :]
-        liked, disliked = weights > 0, weights < 0
-        learned = np.zeros(len(papers), dtype=np.float32)
-        if liked.any():
-            centroid = normalize_rows((weights[liked, None] * taught[liked]).sum(0, keepdims=True))
-            learned += candidates @ centroid[0]
-        if disliked.any():
-            centroid = normalize_rows(
-                (-weights[disliked, None] * taught[disliked]).sum(0, keepdims=True)
-            )
-            learned -= candidates @ centroid[0]
-        nearest: dict[int, tuple[int, float]] = {}
-        if liked.any():
-            liked_index = np.flatnonzero(liked)
-            similarity = candidates @ taught[liked].T
-            for row in _to_explain(learned, split):
-                best = int(similarity[row].argmax())
-                nearest[int(row)] = (int(liked_index[best]), float(similarity[row, best]))
+        liked_rows = np.flatnonzero(liked & (rows.starts[1 : n + 1] > rows.starts[:n]))
+        if not len(explain) or not len(liked_rows):
+            return learned, nearest
+        # The liked example nearest to each paper the model likes most: one pass over the
+        # liked rows' entries (their entries are contiguous, row after row).
+        dense = rows.dense(explain + n)
+        entries = np.flatnonzero(liked[rows.rows[: rows.starts[n]]])
+        lengths = (rows.starts[1 : n + 1] - rows.starts[:n])[liked_rows]
+        bounds = np.concatenate([[0], np.cumsum(lengths)[:-1]])
+        products = dense[:, rows.indices[entries]] * rows.values[entries]
+        sims = np.add.reduceat(products, bounds, axis=1)
+        if block is not None:
+            vector_sims = block[explain + n] @ block[liked_rows].T
+            both = (np.linalg.norm(block[explain + n], axis=1) > 0)[:, None] & (
+                np.linalg.norm(block[liked_rows], axis=1) > 0
+            )[None, :]
+            sims = np.where(both, (sims + vector_sims) / 2.0, sims)
+        best = sims.argmax(axis=1)
+        for k, row in enumerate(explain):
+            nearest[int(row)] = (int(liked_rows[best[k]]), float(sims[k, best[k]]))
         return learned, nearest
 
     def rank(self, papers: Sequence[Paper]) -> list[Scored]:
@@ -238,6 +221,20 @@ class RelevanceModel:
             key=lambda s: (-s.score, -s.paper.upvotes, s.paper.title.casefold(), s.paper.id)
         )
         return scored
+
+    def _vector_block(self, papers: Sequence[Paper]) -> np.ndarray | None:
+        """Unit embeddings of `papers` (zeros for those without one), None without any."""
+        if not self.vectors:
+            return None
+        found = [self.vectors.get(p.id) for p in papers]
+        dims = {np.asarray(v).shape[-1] for v in found if v is not None}
+        if len(dims) != 1:
+            return None
+        block = np.zeros((len(papers), dims.pop()), dtype=np.float32)
+        for row, vector in enumerate(found):
+            if vector is not None:
+                block[row] = np.asarray(vector, dtype=np.float32)
+        return normalize_rows(block)
 
 
 def _to_explain(learned: np.ndarray, split: int | None) -> np.ndarray:

@@ -103,3 +103,27 @@ def test_signer_tokens_and_user_hashes() -> None:
     assert not other.check(lab, "2411.00001", token)
     assert sign.user_hash("slack", "T1", "U1") != other.user_hash("slack", "T1", "U1")
     assert sign.user_hash("slack", "T1", "U1") != sign.user_hash("slack", "T2", "U1")
+
+
+def test_embeddings_beside_words_find_what_words_miss() -> None:
+    liked = [
+        paper("10", "Low-rank adapters", "adapters"),
+        paper("13", "Adapter merging", "adapters merged"),
+        paper("14", "Sparse adapters", "sparse adapter layers"),
+    ]
+    unseen = paper("11", "Efficient finetuning via small matrices", "small matrices")
+    other = paper("12", "Pipeline bubbles", "stages", upvotes=5)
+    near = np.array([1.0, 0.0, 0.0, 0.0])
+    vectors = {
+        "10": near,
+        "13": near,
+        "14": near,
+        "11": np.array([0.9, 0.1, 0.0, 0.0]),
+        "12": np.array([0.0, 0.0, 1.0, 0.0]),
+    }
+    examples = [Example(p, 1.0) for p in liked]
+    words_only = RelevanceModel(examples).rank([unseen, other])
+    assert words_only[0].paper.id == "12"  # no shared word: the votes prior decides
+    both = RelevanceModel(examples, vectors=vectors).rank([unseen, other])
+    assert both[0].paper.id == "11" and both[0].why is not None
+    assert "which this channel liked" in both[0].why
