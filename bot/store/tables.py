@@ -278,3 +278,33 @@ NATIVE_SEARCH_TABLES = frozenset({"search_fts", "search_content", "search_days",
 def is_native_search_table(name: str) -> bool:
     """True for the backend-specific search tables, FTS5's shadow tables included."""
     return name in NATIVE_SEARCH_TABLES or name.startswith("search_fts_")
+
+
+# --- paper embeddings (migration 0008; see paperboy.embeddings) ----------------------------------
+
+# One vector per paper (float16, little-endian), of the model named in `model`. `seq` grows
+# with every write (a re-embedded paper gets a new row), so an in-memory vector index
+# catches up by reading `seq > last seen`. `text_hash` is the embedded text's hash: an
+# unchanged paper is not embedded again.
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("dims", sa.Integer, nullable=False),
+    sa.Column("text_hash", sa.String(32), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("paper_id"),
+    sqlite_autoincrement=True,
+)

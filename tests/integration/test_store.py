@@ -150,6 +150,7 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "search_pending",
         "search_acronyms",
         "ingest_progress",
+        "paper_embeddings",
     }
 
 

@@ -1,0 +1,118 @@
+"""Nearest neighbours in memory: an HNSW graph (usearch) over the stored vectors.
+
+Why in process: the vectors live in the database (SQLite or PostgreSQL, the same code);
+pgvector is not available everywhere (not in Debian's archive, so not on CI) and
+sqlite-vec only scans every vector (`docs/benchmarks.md`, "Relevance", has the
+measurements). An HNSW graph answers in about a millisecond at a million papers while
+an exact scan reads every vector. It is built from the stored vectors on first use and
+kept in step by `seq` (see `paperboy.embeddings.vectors`); small indexes (below
+`EXACT_BELOW` vectors) are searched exactly.
+
+Keys are positions in `paper_ids`; a re-embedded paper's old key is removed.
+Thread-safe: searches and additions run in worker threads and take a lock.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Collection
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+#: Below this many vectors a search compares against every vector (exact, still fast).
+EXACT_BELOW = 20_000
+#: HNSW parameters: edges per node, and the breadth of the search while building / querying.
+CONNECTIVITY = 16
+EXPANSION_ADD = 64
+EXPANSION_SEARCH = 96
+
+
+@dataclass(frozen=True, slots=True)
+class Neighbour:
+    """A paper near a query vector; `similarity` is the cosine (1 = same direction)."""
+
+    paper_id: str
+    similarity: float
+
+
+class VectorIndex:
+    """Unit vectors by paper id; `search` returns the most similar ones."""
+
+    def __init__(self, dims: int) -> None:
+        from usearch.index import Index
+
+        self.dims = dims
+        self._index = Index(
+            ndim=dims,
+            metric="ip",  # unit vectors: the inner product is the cosine
+            dtype="f16",
+            connectivity=CONNECTIVITY,
+            expansion_add=EXPANSION_ADD,
+            expansion_search=EXPANSION_SEARCH,
+        )
+        self._ids: list[str | None] = []
+        self._keys: dict[str, int] = {}
+        self._lock = threading.Lock()
+        #: The highest `seq` of `paper_embeddings` added so far.
+        self.last_seq = 0
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def add(
+        self, paper_ids: list[str], matrix: NDArray[np.float32], last_seq: int | None = None
+    ) -> None:
+        """Add (or replace) the vectors of `paper_ids`."""
+        if len(paper_ids) != len(matrix):
+            raise ValueError("one id per vector")
+        if not paper_ids:
+            if last_seq is not None:
+                self.last_seq = max(self.last_seq, last_seq)
+            return
+        with self._lock:
+            stale = [self._keys[p] for p in paper_ids if p in self._keys]
+            if stale:
+                self._index.remove(np.asarray(stale, dtype=np.uint64))
+                for key in stale:
+                    self._ids[key] = None
+            start = len(self._ids)
+            keys = np.arange(start, start + len(paper_ids), dtype=np.uint64)
+            self._ids.extend(paper_ids)
+            for n, pid in enumerate(paper_ids):
+                old = self._keys.get(pid)
+                if old is not None and old >= start:  # the same id twice in one call
+                    self._index.remove(np.asarray([old], dtype=np.uint64))
+                    self._ids[old] = None
+                self._keys[pid] = start + n
+            self._index.add(keys, np.ascontiguousarray(matrix, dtype=np.float32), threads=1)
+            if last_seq is not None:
+                self.last_seq = max(self.last_seq, last_seq)
+
+    def search(
+        self, vector: NDArray[np.float32], k: int, *, exclude: Collection[str] = ()
+    ) -> list[Neighbour]:
+        """The `k` papers most similar to `vector`, best first, none of `exclude`."""
+        if k <= 0 or not self._keys:
+            return []
+        query = np.ascontiguousarray(vector, dtype=np.float32).reshape(-1)
+        want = k + len(exclude)
+        with self._lock:
+            count = min(want, len(self._index))
+            exact = len(self._keys) < EXACT_BELOW
+            matches = self._index.search(query, count, exact=exact, threads=1)
+            keys = np.asarray(matches.keys, dtype=np.int64).reshape(-1).tolist()
+            distances = np.asarray(matches.distances, dtype=np.float64).reshape(-1).tolist()
+            ids = [self._ids[key] if 0 <= key < len(self._ids) else None for key in keys]
+        found: list[Neighbour] = []
+        for pid, distance in zip(ids, distances, strict=True):
+            if pid is None or pid in exclude:
+                continue
+            found.append(Neighbour(pid, round(1.0 - distance, 6)))
+            if len(found) >= k:
+                break
+        return found
