@@ -132,6 +132,13 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
     ) -> None:
         await runner.run(interaction, f"search {query}")
 
+    @group.command(name="similar", description="Papers closest in meaning to one paper")
+    @app_commands.describe(paper="An arXiv id or link, e.g. 2106.09685")
+    async def similar(
+        interaction: discord.Interaction, paper: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await runner.run(interaction, f"similar {paper}")
+
     @group.command(name="help", description="What /papers can do")
     async def help_(interaction: discord.Interaction) -> None:
         await runner.run(interaction, "help")
