@@ -50,6 +50,14 @@ from paperboy.store.repositories import (
     check_days,
     paper_columns,
 )
+from paperboy.store.rollups import (
+    ROLLUP_PART,
+    ROLLUP_WEEKDAYS,
+    RollupRepo,
+    RollupSchedule,
+    is_rollup_key,
+    rollup_key,
+)
 
 __all__ = [
     "FAILED",
@@ -59,6 +67,8 @@ __all__ = [
     "PENDING",
     "QUEUED",
     "RENDER_AT_SEND",
+    "ROLLUP_PART",
+    "ROLLUP_WEEKDAYS",
     "RUN_EMPTY",
     "RUN_RENDERED",
     "RUN_UNRENDERED",
@@ -74,6 +84,8 @@ __all__ = [
     "NewRun",
     "OutboxRepo",
     "PaperRepo",
+    "RollupRepo",
+    "RollupSchedule",
     "SentAck",
     "SettingsRepo",
     "Store",
@@ -85,9 +97,11 @@ __all__ = [
     "check_days",
     "current_revision",
     "head_revision",
+    "is_rollup_key",
     "make_engine",
     "migrate",
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "rollup_key",
 ]

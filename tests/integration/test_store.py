@@ -151,6 +151,8 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "search_acronyms",
         "ingest_progress",
         "paper_embeddings",
+        "rollup_settings",
+        "rollup_runs",
     }
 
 

@@ -5,7 +5,7 @@ and a hash of the embedded text; `seq` grows with every write so an in-memory ve
 index can catch up with what other processes wrote (see paperboy.embeddings).
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0007
 Create Date: 2026-11-29
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
