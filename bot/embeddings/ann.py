@@ -28,7 +28,7 @@ if TYPE_CHECKING:
 EXACT_BELOW = 20_000
 #: HNSW parameters: edges per node, and the breadth of the search while building / querying.
 CONNECTIVITY = 16
-EXPANSION_ADD = 64
+EXPANSION_ADD = 32
 EXPANSION_SEARCH = 96
 
 
@@ -89,9 +89,20 @@ class VectorIndex:
                     self._index.remove(np.asarray([old], dtype=np.uint64))
                     self._ids[old] = None
                 self._keys[pid] = start + n
-            self._index.add(keys, np.ascontiguousarray(matrix, dtype=np.float32), threads=1)
+            self._index.add(keys, np.ascontiguousarray(matrix, dtype=np.float32), threads=0)
             if last_seq is not None:
                 self.last_seq = max(self.last_seq, last_seq)
+
+    def vectors(self, paper_ids: Collection[str]) -> dict[str, NDArray[np.float32]]:
+        """The indexed vectors (float16 precision) of those of `paper_ids` it holds."""
+        with self._lock:
+            found = [(pid, self._keys[pid]) for pid in paper_ids if pid in self._keys]
+            if not found:
+                return {}
+            keys = np.asarray([key for _, key in found], dtype=np.uint64)
+            got = self._index.get(keys, dtype="f32")
+        rows = got if isinstance(got, tuple) else (got,)
+        return {pid: np.asarray(row, np.float32) for (pid, _), row in zip(found, rows, strict=True)}
 
     def search(
         self, vector: NDArray[np.float32], k: int, *, exclude: Collection[str] = ()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 import weakref
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
@@ -38,6 +39,12 @@ log = logging.getLogger(__name__)
 #: Papers per backfill batch, and stored rows read per step when an index catches up.
 BACKFILL_BATCH = 1000
 SYNC_PAGE = 20_000
+#: A query looks for other processes' writes at most this often (seconds); this process's
+#: own writes are seen at once.
+SYNC_EVERY = 2.0
+#: Texts up to this long are embedded on the event loop (tens of microseconds), longer
+#: ones in a worker thread.
+INLINE_CHARS = 2000
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,6 +60,7 @@ class Prepared:
 class _Shared:
     index: VectorIndex
     lock: asyncio.Lock
+    synced_at: float = float("-inf")  # monotonic time of the last catch-up
 
 
 _SHARED: weakref.WeakKeyDictionary[Store, dict[str, _Shared]] = weakref.WeakKeyDictionary()
@@ -72,6 +80,12 @@ class Embeddings:
             self._embedder = default_embedder()
         return self._embedder
 
+    async def load(self) -> Embedder:
+        """The embedder, loaded in a worker thread the first time (about half a second)."""
+        if self._embedder is None:
+            self._embedder = await asyncio.to_thread(default_embedder)
+        return self._embedder
+
     @property
     def vectors(self) -> PaperVectors:
         if self._vectors is None:
@@ -86,10 +100,14 @@ class Embeddings:
 
     async def embed_texts(self, texts: Sequence[str]) -> NDArray[np.float32]:
         """`(len(texts), dims)` unit vectors, computed in a worker thread."""
+        await self.load()
         return await asyncio.to_thread(self.embedder.embed, list(texts))
 
     async def embed_query(self, text: str) -> NDArray[np.float32]:
         """One text's unit vector (zeros for a text without words)."""
+        await self.load()
+        if len(text) <= INLINE_CHARS:
+            return self.embedder.embed([text])[0]
         return (await self.embed_texts([text]))[0]
 
     def prepare_sync(self, papers: Sequence[Paper]) -> Prepared:
@@ -99,7 +117,7 @@ class Embeddings:
 
     async def prepare(self, papers: Sequence[Paper]) -> Prepared:
         """Embed `papers` in a worker thread."""
-        self.embedder  # noqa: B018 - load the model here, not inside the thread pool race
+        await self.load()
         return await asyncio.to_thread(self.prepare_sync, list(papers))
 
     async def write(self, prepared: Prepared) -> int:
@@ -114,11 +132,13 @@ class Embeddings:
         ]
         if not keep:
             return 0
-        return await self.vectors.put(
+        written = await self.vectors.put(
             [prepared.paper_ids[n] for n in keep],
             [prepared.hashes[n] for n in keep],
             prepared.matrix[keep],
         )
+        self._shared().synced_at = float("-inf")  # the next query catches up
+        return written
 
     async def add_papers(self, papers: Sequence[Paper]) -> int:
         """Embed and store `papers` (already archived); unchanged ones are skipped."""
@@ -169,11 +189,15 @@ class Embeddings:
             per_store[self.vectors.model] = shared
         return shared
 
-    async def sync(self) -> VectorIndex:
-        """The process's index for this store and model, caught up with the table."""
+    async def sync(self, *, max_age: float = 0.0) -> VectorIndex:
+        """The process's index for this store and model, caught up with the table (unless
+        it was less than `max_age` seconds ago and this process wrote nothing since)."""
         shared = self._shared()
+        if time.monotonic() - shared.synced_at < max_age:
+            return shared.index
         async with shared.lock:
             index = shared.index
+            shared.synced_at = time.monotonic()
             while True:
                 rows = await self.vectors.since(index.last_seq, SYNC_PAGE)
                 if not len(rows):
@@ -191,11 +215,24 @@ class Embeddings:
         exclude: Collection[str] = (),
         sync: bool = True,
     ) -> list[Neighbour]:
-        """The `k` archived papers nearest `vector`, best first, none of `exclude`."""
-        index = await self.sync() if sync else self._shared().index
+        """The `k` archived papers nearest `vector`, best first, none of `exclude`.
+
+        The graph search takes about a millisecond: it runs on the event loop."""
+        index = await self.sync(max_age=SYNC_EVERY) if sync else self._shared().index
         if not np.any(vector):
             return []
-        return await asyncio.to_thread(index.search, vector, k, exclude=exclude)
+        return index.search(vector, k, exclude=exclude)
+
+    async def similarities(
+        self, vector: NDArray[np.float32], paper_ids: Collection[str]
+    ) -> dict[str, float]:
+        """The cosine between `vector` and each of `paper_ids` that has a vector (from the
+        in-memory index, the store for any it does not hold yet)."""
+        found = self._shared().index.vectors(paper_ids)
+        rest = [pid for pid in paper_ids if pid not in found]
+        if rest:
+            found.update(await self.vectors_for(rest))
+        return {pid: round(float(v @ vector), 6) for pid, v in found.items()}
 
     async def vector_of(self, paper: Paper) -> NDArray[np.float32]:
         """The paper's stored vector, or (not stored yet) computed and stored now."""
