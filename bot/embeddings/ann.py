@@ -9,15 +9,23 @@ kept in step by `seq` (see `paperboy.embeddings.vectors`); small indexes (below
 `EXACT_BELOW` vectors) are searched exactly.
 
 Keys are positions in `paper_ids`; a re-embedded paper's old key is removed.
-Thread-safe: searches and additions run in worker threads and take a lock.
+Thread-safe: searches and additions take a lock.
+
+`save(folder)` / `VectorIndex.load(folder)` keep a copy on disk (the graph in a file of its
+own, and `index.json` naming it with the ids and the last `seq`), so that a process need
+not rebuild the graph at start; see `paperboy.embeddings.archive` for when.
 """
 
 from __future__ import annotations
 
+import json
+import os
 import threading
+import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -92,6 +100,49 @@ class VectorIndex:
             self._index.add(keys, np.ascontiguousarray(matrix, dtype=np.float32), threads=0)
             if last_seq is not None:
                 self.last_seq = max(self.last_seq, last_seq)
+
+    def save(self, folder: Path, extra: dict[str, Any]) -> None:
+        """Write the index to `folder` (created if missing): the graph to a new file, then
+        `index.json` (with `extra`) replaced atomically; older graph files are removed."""
+        folder.mkdir(parents=True, exist_ok=True)
+        name = f"graph-{uuid.uuid4().hex[:12]}.usearch"
+        with self._lock:
+            self._index.save(str(folder / name))
+            meta = {
+                **extra,
+                "graph": name,
+                "dims": self.dims,
+                "last_seq": self.last_seq,
+                "count": len(self._keys),
+                "ids": [pid or "" for pid in self._ids],
+            }
+        tmp = folder / f"index.json.{uuid.uuid4().hex[:8]}.tmp"
+        tmp.write_text(json.dumps(meta), encoding="utf-8")
+        os.replace(tmp, folder / "index.json")
+        for old in folder.glob("graph-*.usearch"):
+            if old.name != name:
+                old.unlink(missing_ok=True)
+
+    @classmethod
+    def load(cls, folder: Path) -> tuple[VectorIndex, dict[str, Any]] | None:
+        """The index saved in `folder` and its `index.json`, or None when there is none or
+        it cannot be read (a half-written or foreign folder: it is simply rebuilt)."""
+        try:
+            meta = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+            graph = folder / str(meta["graph"])
+            index = cls(int(meta["dims"]))
+            index._index.load(str(graph))
+            ids = [pid or None for pid in meta["ids"]]
+        except (OSError, ValueError, KeyError, TypeError, RuntimeError):
+            return None
+        if len(index._index) != int(meta.get("count", -1)):
+            return None
+        index._ids = ids
+        index._keys = {pid: key for key, pid in enumerate(ids) if pid is not None}
+        index.last_seq = int(meta["last_seq"])
+        if len(index._keys) != len(index._index):
+            return None
+        return index, meta
 
     def vectors(self, paper_ids: Collection[str]) -> dict[str, NDArray[np.float32]]:
         """The indexed vectors (float16 precision) of those of `paper_ids` it holds."""

@@ -155,6 +155,30 @@ class PaperVectors:
         async with self.store.engine.connect() as conn:
             return int((await conn.execute(stmt)).scalar_one())
 
+    async def id_at(self, seq: int) -> str | None:
+        """The paper of the row numbered `seq` (None: no such row)."""
+        t = paper_embeddings.c
+        stmt = sa.select(t.paper_id).where(t.seq == seq)
+        async with self.store.engine.connect() as conn:
+            return (await conn.execute(stmt)).scalar_one_or_none()
+
+    async def agrees(self, seq: int, count: int, last_id: object) -> bool:
+        """Whether an index built from this model's rows up to `seq`, holding `count`
+        papers, the last of them `last_id`, can have come from this table: that paper's
+        row is `seq` (or a later one, re-embedded since), and the rows up to `seq` are no
+        more than `count` (fewer when papers were re-embedded since), all rows no fewer."""
+        if seq == 0:
+            return count == 0
+        t = paper_embeddings.c
+        upto = sa.select(sa.func.count()).where(t.seq <= seq, t.model == self.model)
+        total = sa.select(sa.func.count()).where(t.model == self.model)
+        last = sa.select(t.seq).where(t.paper_id == last_id, t.model == self.model)
+        async with self.store.engine.connect() as conn:
+            before = int((await conn.execute(upto)).scalar_one())
+            rows = int((await conn.execute(total)).scalar_one())
+            at = (await conn.execute(last)).scalar_one_or_none() if last_id else None
+        return at is not None and at >= seq and before <= count <= rows
+
     async def since(self, seq: int, limit: int) -> VectorRows:
         """Up to `limit` rows of this model written after `seq`, in `seq` order."""
         t = paper_embeddings.c

@@ -130,3 +130,58 @@ def test_index_empty_answers(k: int) -> None:
     assert index.search(np.ones(4, np.float32), 3) == []
     index.add(["a"], np.eye(4, dtype=np.float32)[:1])
     assert index.search(np.ones(4, np.float32), k) == []
+
+
+async def test_the_index_is_kept_beside_a_sqlite_file(
+    sqlite_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlalchemy as sa
+
+    from paperboy.embeddings import PaperVectors, archive
+    from paperboy.store import migrate
+    from paperboy.store.tables import paper_embeddings
+
+    monkeypatch.setattr(archive, "SAVE_EVERY", 10)
+    await migrate(sqlite_url)
+    papers = load_seed_papers()
+    query = default_embedder().embed(["low-rank adaptation of language models"])[0]
+    async with Store(sqlite_url) as store:
+        await store.papers.upsert(papers)
+        emb = Embeddings(store, default_embedder())
+        await emb.add_papers(papers[:100])
+        saved = await emb.sync()
+        folder = emb.cache_folder()
+        assert folder is not None and (folder / "index.json").exists()
+        assert folder.parent.name.endswith(".db.vectors")
+        saved_seq = saved.last_seq
+
+    reads: list[int] = []
+    since = PaperVectors.since
+
+    async def spy(self: PaperVectors, seq: int, limit: int):  # type: ignore[no-untyped-def]
+        reads.append(seq)
+        return await since(self, seq, limit)
+
+    monkeypatch.setattr(PaperVectors, "since", spy)
+    # Another process: loads the saved graph, then reads only the rows written since.
+    async with Store(sqlite_url) as store:
+        emb = Embeddings(store, default_embedder())
+        await emb.add_papers(papers[100:])
+        index = await emb.sync()
+        assert reads[0] == saved_seq > 0
+        assert len(index) == len(papers)
+        found = await emb.nearest(query, 5)
+        stored = await emb.vectors_for(p.id for p in papers)
+        exact = sorted(stored, key=lambda pid: -float(stored[pid] @ query))[:5]
+        assert len({n.paper_id for n in found} & set(exact)) >= 4
+        # The table changes behind the saved copy's back (emptied, refilled).
+        async with store.begin_write() as conn:
+            await conn.execute(sa.delete(paper_embeddings))
+        await emb.add_papers(papers[:10])
+
+    reads.clear()
+    async with Store(sqlite_url) as store:
+        emb = Embeddings(store, default_embedder())
+        index = await emb.sync()
+        assert reads[0] == 0  # not trusted: rebuilt from the table
+        assert len(index) == 10
