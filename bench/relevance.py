@@ -234,24 +234,33 @@ class SearchRun:
 async def build_archive(
     store: Store, corpus: Corpus, count: int, args: argparse.Namespace
 ) -> float:
-    """Write `count` papers as an ingest does (upsert, search index, vectors)."""
+    """Write `count` papers as an ingest does (upsert, search index, vectors); the next
+    batch is embedded in a worker thread while one is written."""
     emb = Embeddings(store, default_embedder())
     started = time.perf_counter()
     done = 0
+    starts = list(range(0, count, args.batch))
+
+    def papers_at(start: int) -> list[Paper]:
+        return make_topical_papers(corpus, start, min(args.batch, count - start), count, args.seed)
+
     async with SearchIndex(store, workers=1) as index:
-        for start in range(0, count, args.batch):
-            papers = make_topical_papers(
-                corpus, start, min(args.batch, count - start), count, args.seed
-            )
+        papers = papers_at(starts[0]) if starts else []
+        pending = asyncio.ensure_future(emb.prepare(papers))
+        for n, _ in enumerate(starts):
             index.prepare(papers)
-            prepared = await emb.prepare(papers)
+            prepared = await pending
+            upcoming = papers_at(starts[n + 1]) if n + 1 < len(starts) else []
+            pending = asyncio.ensure_future(emb.prepare(upcoming))
             await store.papers.upsert(papers)
             await index.sync()
             await emb.write(prepared)
             done += len(papers)
+            papers = upcoming
             if done % max(args.batch, count // 10) < args.batch or done == count:
                 rate = done / (time.perf_counter() - started)
                 log(f"  archive: {done:,} papers written, {rate:,.0f}/s")
+        await pending
     return time.perf_counter() - started
 
 
@@ -420,12 +429,101 @@ async def bench_search(args: argparse.Namespace, corpus: Corpus) -> list[Result]
     return [main, by_kind, build]
 
 
+# --------------------------------------------------------------------------- nearest neighbours
+
+
+def mixed_vectors(base: Any, count: int, seed: int) -> Any:
+    """`count` unit vectors made from `base` (embedded papers): each a mix of two of them
+    (0.8 / 0.2) plus a little noise, so the clusters of real embeddings are kept."""
+    import numpy as np
+
+    rng = np.random.default_rng(seed)
+    out = np.empty((count, base.shape[1]), np.float32)
+    step = 100_000
+    for start in range(0, count, step):
+        n = min(step, count - start)
+        a = base[rng.integers(0, len(base), n)]
+        b = base[rng.integers(0, len(base), n)]
+        noise = rng.normal(scale=0.02, size=(n, base.shape[1])).astype(np.float32)
+        mix = 0.8 * a + 0.2 * b + noise
+        out[start : start + n] = mix / np.linalg.norm(mix, axis=1, keepdims=True)
+    return out
+
+
+def folder_mb(folder: str) -> float:
+    return sum(os.path.getsize(os.path.join(folder, f)) for f in os.listdir(folder)) / 1e6
+
+
+async def bench_ann(args: argparse.Namespace, corpus: Corpus) -> list[Result]:
+    """The nearest-neighbour index at `--ann-papers`: build rate, memory, save / load, and
+    query latency and recall beside an exact scan (what sqlite-vec or a numpy matrix
+    product does: every vector read for every query)."""
+    import numpy as np
+
+    from paperboy.embeddings import VectorIndex
+
+    count = args.ann_papers
+    if not count:
+        return []
+    embedder = default_embedder()
+    base_papers = make_topical_papers(corpus, 0, 20_000, 20_000, args.seed)
+    base = embedder.embed([paper_text(p) for p in base_papers])
+    vectors = mixed_vectors(base, count, args.seed)
+    queries = embedder.embed(make_paraphrases(corpus, 200, args.seed))
+    ids = [paper_id(i) for i in range(count)]
+    index = VectorIndex(embedder.dims)
+    t0 = time.perf_counter()
+    step = 50_000
+    for start in range(0, count, step):
+        index.add(ids[start : start + step], vectors[start : start + step])
+        rate = (start + step) / (time.perf_counter() - t0)
+        log(f"  ann: {start + step:,} vectors indexed, {rate:,.0f}/s")
+    build = time.perf_counter() - t0
+    hnsw: list[float] = []
+    exact: list[float] = []
+    recall = 0
+    for q in queries:
+        t0 = time.perf_counter()
+        found = index.search(q, 10)
+        hnsw.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        scores = vectors @ q
+        top = np.argpartition(-scores, 10)[:10]
+        top = top[np.argsort(-scores[top])]
+        exact.append((time.perf_counter() - t0) * 1000)
+        recall += len({n.paper_id for n in found} & {ids[i] for i in top.tolist()})
+    with tempfile.TemporaryDirectory(dir=args.dir) as tmp:
+        t0 = time.perf_counter()
+        index.save(Path(tmp), {"model": embedder.name})
+        saved = time.perf_counter() - t0
+        size = folder_mb(tmp)
+        t0 = time.perf_counter()
+        loaded = VectorIndex.load(Path(tmp))
+        load = time.perf_counter() - t0
+        assert loaded is not None and len(loaded[0]) == count
+    result = Result(
+        f"Nearest neighbours at {count:,} vectors (256 dimensions), top 10, ms",
+        ["search", "p50", "p95", "max", "recall@10"],
+    )
+    result.rows.append(
+        ["HNSW (usearch, f16)", *ms_cells(hnsw), f"{recall / (10 * len(queries)):.3f}"]
+    )
+    result.rows.append(["exact scan (numpy, float32)", *ms_cells(exact), "1.000"])
+    result.notes.append(
+        f"index build {build:.0f} s ({count / build:,.0f} vectors/s), "
+        f"saved in {saved:.1f} s ({size:,.0f} MB on disk), loaded in {load:.1f} s; "
+        f"vectors: {count:,} mixes of 20,000 embedded papers; 200 paraphrase queries"
+    )
+    return [result]
+
+
 # --------------------------------------------------------------------------- report
 
 #: The sections, in order: name -> coroutine (args, corpus) -> results.
 SECTIONS: dict[str, Callable[[argparse.Namespace, Corpus], Coroutine[Any, Any, list[Result]]]] = {
     "embedding": bench_embedding,
     "search": bench_search,
+    "ann": bench_ann,
 }
 
 
@@ -471,6 +569,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=lambda s: [int(x) for x in s.split(",") if x],
         default=[100_000, 1_000_000],
         help="SQLite archive sizes for the search section (comma-separated)",
+    )
+    parser.add_argument(
+        "--ann-papers", type=int, default=1_000_000, help="vectors for the index section"
     )
     parser.add_argument("--pg-papers", type=int, default=0, help="PostgreSQL archive size")
     parser.add_argument("--pg-url", default=None, help="postgresql+asyncpg://... (scratch)")

@@ -37,7 +37,7 @@ EXACT_BELOW = 20_000
 #: HNSW parameters: edges per node, and the breadth of the search while building / querying.
 CONNECTIVITY = 16
 EXPANSION_ADD = 32
-EXPANSION_SEARCH = 96
+EXPANSION_SEARCH = 256
 
 
 @dataclass(frozen=True, slots=True)
