@@ -30,7 +30,7 @@ from paperboy.terminal import json_safe, terminal_safe
 if TYPE_CHECKING:
     from paperboy.delivery import DeliverOutcome, StatusReport
     from paperboy.ingest import BackfillReport, DayResult
-    from paperboy.search import SearchRequest
+    from paperboy.search import SearchRequest, Similar
     from paperboy_config import Settings
 
 # The store (SQLAlchemy, Alembic), delivery (APScheduler), search, ingest, the settings
@@ -432,6 +432,24 @@ async def _run(config: Settings) -> None:
         await _run_all(bot)
 
 
+async def _embed_backlog(bot: App) -> None:
+    """In the background of `run`: embed the papers archived without an embedding (before
+    this release, or under another model), then build the vector index, so the first
+    hybrid search or `similar` does not wait for either."""
+    from paperboy.embeddings import Embeddings
+
+    try:
+        embeddings = Embeddings(bot.store)
+        done = await embeddings.backfill()
+        if done:
+            log.info("embedded %d archived papers", done)
+        await embeddings.sync()
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # a background nicety: never stops the bot
+        log.warning("embedding the archive failed: %s", error)
+
+
 async def _run_all(bot: App) -> None:
     """`run`: the console, every configured chat platform, the scheduler and a worker."""
     from paperboy.matching import parse
@@ -453,6 +471,7 @@ async def _run_all(bot: App) -> None:
     source = bot.source(source_spec)
     tasks: list[asyncio.Task[None]] = []
     adapters = bot.delivery_adapters(running=[console, *others])
+    backlog = asyncio.create_task(_embed_backlog(bot))
     try:
         async with bot.background("all", adapters=adapters) as bg:
             commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
@@ -461,6 +480,7 @@ async def _run_all(bot: App) -> None:
             if tasks:  # stdin closed: keep serving the chat platforms
                 await asyncio.gather(*tasks)
     finally:
+        backlog.cancel()
         for adapter in others:
             await adapter.stop()
         for task in tasks:
@@ -505,6 +525,7 @@ async def _run_role(config: Settings, role: str) -> None:
     """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
     async with open_app(config) as bot:
         adapters = bot.delivery_adapters(include=[n for n in bot.plugins if n != "console"])
+        backlog = asyncio.create_task(_embed_backlog(bot)) if role != "worker" else None
         try:
             async with bot.background(role, adapters=adapters) as bg:
                 loop = asyncio.get_running_loop()
@@ -514,6 +535,8 @@ async def _run_role(config: Settings, role: str) -> None:
                 log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
                 await bg.wait()
         finally:
+            if backlog is not None:
+                backlog.cancel()
             await close_adapters(adapters)
 
 
@@ -640,12 +663,14 @@ def status() -> None:
         console.print("No paused channels.")
 
 
-async def _search(config: Settings, request: SearchRequest, limit: int | None) -> SearchResults:
-    from paperboy.search import search as search_archive
+async def _search(
+    config: Settings, request: SearchRequest, limit: int | None, mode: str
+) -> SearchResults:
+    from paperboy.search import hybrid_search
 
     async with open_app(config) as bot:
         try:
-            return await search_archive(bot.store, request, limit=limit)
+            return await hybrid_search(bot.store, request, limit=limit, mode=mode)  # type: ignore[arg-type]
         except QueryError as error:
             fail(f"bad query: {error}")
 
@@ -659,28 +684,96 @@ def search_command(
         int | None, typer.Option("--limit", "-n", min=1, max=100, help="How many results.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            "-m",
+            help="hybrid (exact matches first, fused with meaning), keyword or semantic.",
+        ),
+    ] = "hybrid",
 ) -> None:
-    """Search every paper in the archive (the query language of subscriptions)."""
-    from paperboy.search import parse_search, results_text
-    from paperboy.search import to_json as search_json
+    """Search every paper in the archive (the query language of subscriptions, and meaning)."""
+    from paperboy.search import MODES, hybrid_json, parse_search, results_text
 
     if fmt not in ("text", "json"):
         fail(f"unknown format {fmt!r}: choose text or json")
+    if mode not in MODES:
+        fail(f"unknown mode {mode!r}: choose {', '.join(MODES)}")
     text = " ".join(query)
     try:
         request = parse_search(text)
     except QueryError as error:
         fail(f"bad query: {error}")
     config = settings()
-    results = run_async(_search(config, request, limit))
+    results = run_async(_search(config, request, limit, mode))
     if fmt == "json":
-        say(json_safe(search_json(results)))
+        say(json_safe(json.dumps(hybrid_json(results), ensure_ascii=False, indent=2)))
     else:
         from rich.console import Console
 
         Console(highlight=False, emoji=False, soft_wrap=True).print(
             terminal_safe(results_text(results), keep="\n"), markup=False
         )
+
+
+async def _similar(config: Settings, ref: str, limit: int) -> Similar:
+    from paperboy.embeddings import EmbedderError
+    from paperboy.search import find_paper, similar
+
+    async with open_app(config) as bot:
+        paper = await find_paper(bot.store, ref)
+        if paper is None:
+            fail(f"unknown paper {ref.strip()[:64]!r}: not in the archive")
+        try:
+            return await similar(bot.store, paper, limit=limit)
+        except EmbedderError as error:
+            fail(str(error))
+
+
+@app.command("similar")
+def similar_command(
+    paper: Annotated[str, typer.Argument(help="An arXiv id or link, e.g. 2106.09685.")],
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100, help="How many papers.")
+    ] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """The archive's papers closest in meaning to one paper (by their embeddings)."""
+    from paperboy.search import similar_json, similar_text
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    found = run_async(_similar(settings(), paper, limit))
+    if fmt == "json":
+        say(json_safe(json.dumps(similar_json(found), ensure_ascii=False, indent=2)))
+    else:
+        say(similar_text(found))
+
+
+async def _reindex(config: Settings, progress: bool) -> tuple[int, int]:
+    from paperboy.embeddings import EmbedderError, Embeddings
+
+    async with open_app(config) as bot:
+        embeddings = Embeddings(bot.store)
+        try:
+            done = await embeddings.backfill(
+                on_batch=(lambda n: say(f"{n} papers embedded", err=True)) if progress else None
+            )
+        except EmbedderError as error:
+            fail(str(error))
+        return done, await embeddings.vectors.count()
+
+
+@app.command()
+def reindex(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Embed every archived paper that has no embedding yet (for similar and hybrid search)."""
+    config = settings()
+    configure_logging(config)
+    done, total = run_async(_reindex(config, not quiet))
+    say(f"{done} papers embedded; {total} papers have an embedding")
 
 
 def _week_option(value: str) -> dt.date:

@@ -278,7 +278,11 @@ class Digest:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One archive search result (see `paperboy.search`); `score`: relevance, higher is better."""
+    """One archive search result (see `paperboy.search`); `score`: relevance, higher is better.
+
+    `similarity`: the cosine between the paper's and the query's embeddings, when a
+    semantic or hybrid search computed it (`paperboy.search.hybrid`); a hit without
+    `matched_terms` was found by meaning only."""
 
     paper: Paper
     score: float
@@ -289,6 +293,7 @@ class SearchHit:
     authors: tuple[str, ...] = ()
     more_authors: int = 0
     date: dt.date | None = None
+    similarity: float | None = None
 
     @property
     def authors_line(self) -> str:

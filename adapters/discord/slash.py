@@ -264,6 +264,13 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
     async def saved(interaction: discord.Interaction, export: bool = False) -> None:
         await runner.run(interaction, "saved export" if export else "saved")
 
+    @group.command(name="similar", description="Papers closest in meaning to one paper")
+    @app_commands.describe(paper="An arXiv id or link, e.g. 2106.09685")
+    async def similar(
+        interaction: discord.Interaction, paper: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await runner.run(interaction, f"similar {paper}")
+
     @group.command(name="weekly", description="A weekly rollup with a chart, or off")
     @app_commands.describe(
         day="The day of the rollup, or off", time="HH:MM (24-hour, the channel's time zone)"

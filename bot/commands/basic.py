@@ -120,7 +120,7 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
         return Reply(f"No papers are listed for {when} yet.")
     settings = await self.store.settings.get(ctx.target)
     queries = [sub.query for sub in subs]
-    model = await model_for(self.store, ctx.target)
+    model = await model_for(self.store, ctx.target, listed.papers)
     suggest = await self.store.feedback.suggest(ctx.target)
     sign = await signer(self.store)
     # Matching a whole day is CPU work: in a worker thread, not on the event loop.

@@ -64,6 +64,12 @@ COMMANDS: tuple[Command, ...] = (
         search.search_command,
     ),
     Command(
+        "similar",
+        "/papers similar <arXiv id or link>  e.g. /papers similar 2106.09685",
+        "the archive's papers closest in meaning to one paper",
+        search.similar_command,
+    ),
+    Command(
         "schedule",
         "/papers schedule HH:MM [Area/City] [weekdays|daily|mon,wed,fri]  "
         "e.g. /papers schedule 08:30 Europe/Berlin weekdays, or /papers schedule off",

@@ -38,7 +38,14 @@ from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.cron import fire_on, previous_fire
 from paperboy.digest import EntryCache, Selected, build_digest, merge_matches
-from paperboy.feedback import FeedbackSigner, RelevanceModel, examples, rank, signer
+from paperboy.feedback import (
+    FeedbackSigner,
+    RelevanceModel,
+    examples,
+    rank,
+    signer,
+    stored_vectors,
+)
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
 from paperboy.models import WEBHOOK_PLATFORM, ChannelSettings, Digest, Paper
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
@@ -298,10 +305,17 @@ class Planner:
             picks: dict[int, list[Selected]] = {}  # each channel's matches, merged once
             # Each channel's model, retrained from its feedback now (milliseconds).
             batch_ids = [d.target_id for d in batch]
-            models = {
-                tid: RelevanceModel(taught)
-                for tid, taught in (await examples(self.store, batch_ids)).items()
-            }
+            taught = await examples(self.store, batch_ids)
+            vectors = (
+                await stored_vectors(
+                    self.store,
+                    [e.paper.id for found in taught.values() for e in found]
+                    + [paper.id for paper, _ in candidates],
+                )
+                if taught
+                else {}
+            )
+            models = {tid: RelevanceModel(found, vectors=vectors) for tid, found in taught.items()}
             suggesting = await self.store.feedback.suggesting(batch_ids) if models else set()
             # Build and render outside the write transaction (in a worker thread), from the
             # watermarks and ledger as they are now; the transaction then only checks that

@@ -19,6 +19,7 @@ from paperboy.feedback.service import (
     rank,
     record,
     signer,
+    stored_vectors,
 )
 from paperboy.feedback.tokens import (
     ACTIONS,
@@ -49,6 +50,7 @@ __all__ = [
     "rank",
     "record",
     "signer",
+    "stored_vectors",
     "to_bibtex",
     "top_topics",
     "user_label",

@@ -27,8 +27,10 @@ from paperboy.feedback.features import _STOP_STEMS, SparseRows, normalize_rows
 from paperboy.matching import normalize_fast, stem, words_of
 from paperboy.models import Paper
 
-#: The least cosine to a liked paper that is worth naming as the reason.
+#: The least cosine to a liked paper that is worth naming as the reason (words only), and
+#: the least mean of the words' and the embeddings' cosines when both papers have one.
 WHY_MIN_SIMILARITY = 0.12
+WHY_MIN_COMBINED = 0.3
 WHY_TITLE = 80
 #: Papers given a reason, at most, per call (the best liked of a digest: more are never
 #: shown with one).
@@ -208,7 +210,11 @@ class RelevanceModel:
             both = (np.linalg.norm(block[explain + n], axis=1) > 0)[:, None] & (
                 np.linalg.norm(block[liked_rows], axis=1) > 0
             )[None, :]
-            sims = np.where(both, (sims + vector_sims) / 2.0, sims)
+            # Embeddings of unrelated papers are still 0.1-0.4 alike (words: ~0): the mean
+            # of both is held to a higher bar, scaled here onto the words' one.
+            combined = (sims + vector_sims) / 2.0
+            scaled = combined * (WHY_MIN_SIMILARITY / WHY_MIN_COMBINED)
+            sims = np.where(both, scaled, sims)
         best = sims.argmax(axis=1)
         for k, row in enumerate(explain):
             nearest[int(row)] = (int(liked_rows[best[k]]), float(sims[k, best[k]]))

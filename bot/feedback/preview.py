@@ -43,7 +43,7 @@ async def preview(store: Store, target: Target, first: dt.date, last: dt.date) -
     subs = await store.subscriptions.list(target)
     settings = await store.settings.get(target)
     suggest = await store.feedback.suggest(target)
-    model = await model_for(store, target)
+    model = await model_for(store, target, papers)
     queries = [s.query for s in subs]
 
     def build() -> tuple[Digest, Ranking]:

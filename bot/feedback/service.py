@@ -13,13 +13,19 @@ vote counts in the next digest and every process sees the same model.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import numpy as np
+
+from paperboy.embeddings import EmbedderError, Embeddings
 from paperboy.feedback.model import Example, RelevanceModel, Scored
 from paperboy.feedback.tokens import FeedbackSigner
 from paperboy.models import Paper, Target
 from paperboy.store import FeedbackState, PaperFeedback, Store
+
+log = logging.getLogger(__name__)
 
 #: At most this many "also worth a look" papers per digest.
 SUGGESTIONS = 3
@@ -62,12 +68,34 @@ async def examples(store: Store, target_ids: Iterable[int]) -> dict[int, list[Ex
     return out
 
 
-async def model_for(store: Store, target: Target) -> RelevanceModel:
-    """The channel's model, trained from its feedback now."""
+async def stored_vectors(store: Store, paper_ids: Iterable[str]) -> dict[str, np.ndarray]:
+    """The archive's embeddings of these papers, by id (those without one are missing;
+    nothing when the embedding model cannot be loaded: the model then reads words only)."""
+    wanted = list(dict.fromkeys(paper_ids))
+    if not wanted:
+        return {}
+    embeddings = Embeddings(store)
+    try:
+        await embeddings.load()
+        return await embeddings.vectors_for(wanted)
+    except EmbedderError as error:
+        log.warning("the relevance model goes on without embeddings: %s", error)
+        return {}
+
+
+async def model_for(
+    store: Store, target: Target, candidates: Sequence[Paper] = ()
+) -> RelevanceModel:
+    """The channel's model, trained from its feedback now; with the stored embeddings of
+    its examples and of the `candidates` it is about to score."""
     target_id = await store.targets.get_id(target)
     if target_id is None:
         return RelevanceModel()
-    return RelevanceModel((await examples(store, [target_id])).get(target_id, []))
+    taught = (await examples(store, [target_id])).get(target_id, [])
+    if not taught:
+        return RelevanceModel()
+    ids = [e.paper.id for e in taught] + [p.id for p in candidates]
+    return RelevanceModel(taught, vectors=await stored_vectors(store, ids))
 
 
 @dataclass

@@ -363,3 +363,32 @@ feedback_settings = sa.Table(
     sa.Column("reset_at", UTCDateTime, nullable=True),
     sa.Column("updated_at", UTCDateTime, nullable=False),
 )
+
+# --- paper embeddings (migration 0008; see paperboy.embeddings) ----------------------------------
+
+# One vector per paper (float16, little-endian), of the model named in `model`. `seq` grows
+# with every write (a re-embedded paper gets a new row), so an in-memory vector index
+# catches up by reading `seq > last seen`. `text_hash` is the embedded text's hash: an
+# unchanged paper is not embedded again.
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("dims", sa.Integer, nullable=False),
+    sa.Column("text_hash", sa.String(32), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("paper_id"),
+    sqlite_autoincrement=True,
+)

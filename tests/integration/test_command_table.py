@@ -13,8 +13,8 @@ from pathlib import Path
 
 from paperboy.commands import COMMANDS
 
-ALL = ("subscribe", "unsubscribe", "list", "digest", "help", "search", "schedule", "pause",
-       "resume", "settings", "feedback", "saved", "weekly", "trends")  # fmt: skip
+ALL = ("subscribe", "unsubscribe", "list", "digest", "help", "search", "similar", "schedule",
+       "pause", "resume", "settings", "feedback", "saved", "weekly", "trends")  # fmt: skip
 
 FRESH = """
 import asyncio, json, sys

@@ -153,6 +153,7 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "install_secrets",
         "feedback_votes",
         "feedback_settings",
+        "paper_embeddings",
         "rollup_settings",
         "rollup_runs",
     }

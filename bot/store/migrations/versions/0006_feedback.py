@@ -2,7 +2,7 @@
 each channel's feedback options (suggestions, the last reset).
 
 Revision ID: 0006
-Revises: 0007
+Revises: 0008
 Create Date: 2026-11-29
 """
 
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0006"
-down_revision = "0007"  # after the rollups (0007), which reached main first
+down_revision = "0008"  # after the rollups (0007) and embeddings (0008), merged first
 branch_labels = None
 depends_on = None
 
