@@ -14,6 +14,8 @@ Measures, per N (median and 95th percentile over ``--runs``):
   digest after the first costs;
 - **retrain + score, cold**: the same with the word cache emptied first (the first digest
   of a process: every voted paper's words read again);
+- **+ embeddings, warm**: the same with a 256-dimension embedding for every paper beside
+  the words (what the archive stores with the bundled model);
 - **from the store**: what the planner does before a digest: the channel's feedback read
   from the database (`paperboy.feedback.examples`: votes grouped per paper, the papers
   fetched), then retrain + score, warm.
@@ -39,6 +41,7 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
+import numpy as np  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
@@ -101,9 +104,11 @@ async def run(votes_list: list[int], runs: int, url: str | None, seed: int) -> l
                 taught = (await examples(store, [target_id]))[target_id]
                 day = rng.sample(papers, CANDIDATES)
 
-                def once(taught: list = taught, day: list[Paper] = day) -> tuple[float, float]:
+                def once(
+                    taught: list = taught, day: list[Paper] = day, vectors: dict | None = None
+                ) -> tuple[float, float]:
                     start, cpu = time.perf_counter(), time.process_time()
-                    rank(RelevanceModel(taught), day, suggest=False)
+                    rank(RelevanceModel(taught, vectors=vectors), day, suggest=False)
                     return time.perf_counter() - start, time.process_time() - cpu
 
                 once()  # warm the word cache
@@ -119,8 +124,15 @@ async def run(votes_list: list[int], runs: int, url: str | None, seed: int) -> l
                     loaded = (await examples(store, [target_id]))[target_id]
                     rank(RelevanceModel(loaded), day, suggest=False)
                     stored.append((time.perf_counter() - start, time.process_time() - cpu))
+                # With embeddings beside the words: 256 dimensions, as the bundled model's.
+                np_rng = np.random.default_rng(seed)
+                ids = [e.paper.id for e in taught] + [p.id for p in day]
+                matrix = np_rng.standard_normal((len(ids), 256)).astype(np.float32)
+                vectors = dict(zip(ids, matrix, strict=True))
+                embedded = [once(vectors=vectors) for _ in range(runs)]
                 rows.append(
                     {
+                        "embedded": summary(embedded),
                         "votes": votes,
                         "examples": len(taught),
                         "warm": summary(warm),
@@ -156,10 +168,23 @@ def main() -> None:
     backend = "PostgreSQL" if args.database_url else "SQLite"
     title = f"Relevance retraining (wall p50 / p95, CPU p50; {CANDIDATES}-paper day; {backend})"
     table = Table(title=title)
-    for column in ("votes", "retrain + score, warm", "retrain + score, cold", "from the store"):
+    columns = (
+        "votes",
+        "retrain + score, warm",
+        "+ embeddings, warm",
+        "retrain + score, cold",
+        "from the store",
+    )
+    for column in columns:
         table.add_column(column, justify="right")
     for row in rows:
-        table.add_row(str(row["votes"]), ms(row["warm"]), ms(row["cold"]), ms(row["stored"]))
+        table.add_row(
+            str(row["votes"]),
+            ms(row["warm"]),
+            ms(row["embedded"]),
+            ms(row["cold"]),
+            ms(row["stored"]),
+        )
     Console().print(table)
     print(
         f"machine: {os.cpu_count()} CPUs, {platform.machine()}, Python "
@@ -167,10 +192,16 @@ def main() -> None:
         f"{os.getloadavg()[0]:.1f}"
     )
     if args.markdown:
-        print("\n| votes | retrain + score, warm | retrain + score, cold | from the store |")
-        print("|---:|---:|---:|---:|")
+        print("\n| " + " | ".join(columns) + " |")
+        print("|---:|---:|---:|---:|---:|")
         for row in rows:
-            cells = [f"{row['votes']:,}", ms(row["warm"]), ms(row["cold"]), ms(row["stored"])]
+            cells = [
+                f"{row['votes']:,}",
+                ms(row["warm"]),
+                ms(row["embedded"]),
+                ms(row["cold"]),
+                ms(row["stored"]),
+            ]
             print("| " + " | ".join(cells) + " |")
 
 

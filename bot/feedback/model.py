@@ -186,11 +186,13 @@ class RelevanceModel:
             taught, candidates = block[:n], block[n:]
             has = np.linalg.norm(candidates, axis=1) > 0
             semantic = np.zeros(len(papers), dtype=np.float32)
+            # Plain numpy loops, not BLAS: on a busy machine BLAS's threads cost more than
+            # these small products (1,000 x 256) themselves.
             for side, sign in ((pull, 1.0), (push, -1.0)):
                 if side.any():
-                    centroid = side @ taught
+                    centroid = (taught * side[:, None]).sum(axis=0)
                     centroid /= np.linalg.norm(centroid) or 1.0
-                    semantic += sign * (candidates @ centroid)
+                    semantic += sign * (candidates * centroid).sum(axis=1)
             learned = np.where(has, (learned + semantic) / 2.0, learned)
         nearest: dict[int, tuple[int, float]] = {}
         explain = _to_explain(learned, split)
@@ -206,7 +208,9 @@ class RelevanceModel:
         products = dense[:, rows.indices[entries]] * rows.values[entries]
         sims = np.add.reduceat(products, bounds, axis=1)
         if block is not None:
-            vector_sims = block[explain + n] @ block[liked_rows].T
+            vector_sims = np.einsum(
+                "ij,kj->ik", block[explain + n], block[liked_rows], optimize=False
+            )
             both = (np.linalg.norm(block[explain + n], axis=1) > 0)[:, None] & (
                 np.linalg.norm(block[liked_rows], axis=1) > 0
             )[None, :]
