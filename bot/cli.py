@@ -281,12 +281,17 @@ async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Dige
     return built, source_spec
 
 
-async def _run(config: Settings) -> None:
+async def _run(config: Settings, *, console: bool = True) -> None:
     async with open_app(config, migrate=False) as bot:
-        if bot.plugins.get("console") is None or bot.plugins["console"].create is None:
+        if console and (
+            bot.plugins.get("console") is None or bot.plugins["console"].create is None
+        ):
             fail("the console adapter is not installed (reinstall paperboy)")
         await bot.migrate()
-        await _run_all(bot)
+        if console:
+            await _run_all(bot)
+        else:
+            await _run_headless(bot)
 
 
 async def _run_all(bot: App) -> None:
@@ -297,31 +302,66 @@ async def _run_all(bot: App) -> None:
     console = bot.chat_adapter("console")
     assert console is not None  # checked by _run
     others = bot.chat_adapters()
-    target = Target("console", "", config.console_channel)
-    if await store.targets.get_id(target) is None:
-        await store.targets.ensure(target)
-        for q in config.demo_queries:
-            try:
-                await store.subscriptions.add(target, parse(q).source.strip())
-            except QueryError as error:
-                say(f"skipping demo query {q!r}: {error}", err=True)
-    built, source_spec = await _startup_digest(bot, target, demo=not others)
-    await console.show(Reply(digest=built))  # type: ignore[attr-defined]
-    source = bot.source(source_spec)
+    background: list[asyncio.Task[Any]] = []
+    async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
+        target = Target("console", "", config.console_channel)
+        if await store.targets.get_id(target) is None:
+            await store.targets.ensure(target)
+            for q in config.demo_queries:
+                try:
+                    await store.subscriptions.add(target, parse(q).source.strip())
+                except QueryError as error:
+                    say(f"skipping demo query {q!r}: {error}", err=True)
+        built, source_spec = await _startup_digest(bot, target, demo=not others)
+        await console.show(Reply(digest=built))  # type: ignore[attr-defined]
+        source = bot.source(source_spec)
+        tasks: list[asyncio.Task[None]] = []
+        adapters = bot.delivery_adapters(running=[console, *others])
+        try:
+            async with bot.background("all", adapters=adapters) as bg:
+                background += bg.tasks
+                commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+                await console.start(commands.handle)
+                if tasks:  # stdin closed: keep serving the chat platforms
+                    await asyncio.gather(*tasks)
+        finally:
+            for adapter in others:
+                await adapter.stop()
+            for task in tasks:
+                task.cancel()
+
+
+async def _run_headless(bot: App) -> None:
+    """`run --no-console` (a server, a container): every configured chat platform, the
+    scheduler and a worker, until SIGTERM or SIGINT."""
+    others = bot.chat_adapters()
+    background: list[asyncio.Task[Any]] = []
     tasks: list[asyncio.Task[None]] = []
-    adapters = bot.delivery_adapters(running=[console, *others])
-    try:
-        async with bot.background("all", adapters=adapters) as bg:
-            commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
-            tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
-            await console.start(commands.handle)
-            if tasks:  # stdin closed: keep serving the chat platforms
-                await asyncio.gather(*tasks)
-    finally:
-        for adapter in others:
-            await adapter.stop()
-        for task in tasks:
-            task.cancel()
+    async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
+        adapters = bot.delivery_adapters(running=others)
+        try:
+            async with bot.background("all", adapters=adapters) as bg:
+                background += bg.tasks
+                commands = bot.commands(on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+                _stop_on_signals(bg.stop)
+                names = ", ".join(a.platform for a in others) or "none configured"
+                log.info("running without a console (chat platforms: %s)", names)
+                await bg.wait()
+        finally:
+            for adapter in others:
+                await adapter.stop()
+            for task in tasks:
+                task.cancel()
+            await close_adapters(adapters)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
 
 
 @app.command()
@@ -334,6 +374,14 @@ def run(
             "and ingest only; worker: deliver only (run any number on PostgreSQL).",
         ),
     ] = "all",
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="With --role all: the terminal as a chat channel (default), or none (a "
+            "server or a container: run until SIGTERM).",
+        ),
+    ] = True,
 ) -> None:
     """Start the bot: print today's digest, then answer /papers commands from stdin."""
     from paperboy.delivery import ROLES
@@ -342,9 +390,10 @@ def run(
         fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
     chat_platforms = config.slack_bot_token is not None or config.discord_token is not None
-    configure_logging(config, screen=role == "all" and (_stdin_is_terminal() or not chat_platforms))
+    screen = role == "all" and console and (_stdin_is_terminal() or not chat_platforms)
+    configure_logging(config, screen=screen)
     try:
-        run_async(_run(config) if role == "all" else _run_role(config, role))
+        run_async(_run(config, console=console) if role == "all" else _run_role(config, role))
     except SourceError as error:
         fail(str(error))
     except KeyboardInterrupt:
@@ -362,12 +411,14 @@ async def _run_role(config: Settings, role: str) -> None:
     """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
     async with open_app(config) as bot:
         adapters = bot.delivery_adapters(include=[n for n in bot.plugins if n != "console"])
+        background: list[asyncio.Task[Any]] = []
         try:
-            async with bot.background(role, adapters=adapters) as bg:
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(sig, bg.stop.set)
+            async with (
+                bot.health(role, adapters=adapters.values, tasks=lambda: background),
+                bot.background(role, adapters=adapters) as bg,
+            ):
+                background += bg.tasks
+                _stop_on_signals(bg.stop)
                 log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
                 await bg.wait()
         finally:
@@ -629,7 +680,8 @@ async def _serve(config: Settings, host: str, port: int) -> None:
         await bot.migrate()
         commands = bot.commands()
         try:
-            await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
+            async with bot.health("serve"):
+                await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
         except ValueError as error:  # a hook's "not configured" answer
             fail(str(error))
 
