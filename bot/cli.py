@@ -130,6 +130,15 @@ def settings() -> Settings:
         fail("\n".join(settings_problems(error)))
 
 
+def warn_if_ephemeral(config: Settings) -> None:
+    """A loud line on stderr when the SQLite file will be lost (a Heroku-like dyno)."""
+    from paperboy.doctor import sqlite_location_problem
+
+    problem = sqlite_location_problem(config.database_url, dyno_only=True)
+    if problem is not None:
+        say(f"paperboy: WARNING: {problem}", err=True)
+
+
 ChannelOption = Annotated[
     str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL, e.g. console:demo")
 ]
@@ -190,6 +199,7 @@ def migrate(
 ) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     config = settings()
+    warn_if_ephemeral(config)
     run_async(migrate_database(config))
     if not quiet:
         typer.echo("database is up to date")
@@ -392,6 +402,7 @@ def run(
     chat_platforms = config.slack_bot_token is not None or config.discord_token is not None
     screen = role == "all" and console and (_stdin_is_terminal() or not chat_platforms)
     configure_logging(config, screen=screen)
+    warn_if_ephemeral(config)
     try:
         run_async(_run(config, console=console) if role == "all" else _run_role(config, role))
     except SourceError as error:
@@ -696,10 +707,39 @@ def serve(
     """Serve HTTP: Slack's POST /slack/events and GET /healthz (the Procfile's web process)."""
     config = settings()
     configure_logging(config)
+    warn_if_ephemeral(config)
     try:
         run_async(_serve(config, host, port or config.slack_port))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Check this deployment: settings, database and migrations, chat tokens and scopes.
+
+    Changes nothing. Exits 1 when a check fails (warnings alone exit 0).
+    """
+    from paperboy.doctor import diagnose
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    config = settings()
+    report = run_async(diagnose(config))
+    if fmt == "json":
+        say(json_safe(json.dumps(report.as_json(), ensure_ascii=False)))
+    else:
+        width = max(len(f.check) for f in report.findings)
+        for finding in report.findings:
+            level = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}.get(finding.level, "?   ")
+            say(f"{level}  {finding.check.ljust(width)}  {finding.message}")
+        failed, warned = len(report.failed), len(report.warnings)
+        verdict = "ready" if not failed else "not ready"
+        say(f"{verdict}: {failed} failed, {warned} warning(s), {len(report.findings)} checks")
+    if report.failed:
+        raise typer.Exit(1)
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paperboy.plugins import AdapterPlugin, CoreServices
+from paperboy.plugins import AdapterPlugin, CoreServices, Finding
 from paperboy_adapters.discord.render import to_json
 from paperboy_config import Settings
 
@@ -46,9 +46,16 @@ def create_webhook_poster(settings: Settings) -> DiscordAdapter:
     )
 
 
+async def doctor(settings: Settings) -> list[Finding]:
+    """The `doctor` hook: the bot token validated (see doctor.py)."""
+    from paperboy_adapters.discord.doctor import doctor as check
+
+    return await check(settings)
+
+
 PLUGIN = AdapterPlugin(
     platform="discord",
     formats={"discord": to_json},
     create=create,
-    hooks={"poster": create_webhook_poster},
+    hooks={"poster": create_webhook_poster, "doctor": doctor},
 )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from paperboy.plugins import AdapterPlugin, CoreServices
+from paperboy.plugins import AdapterPlugin, CoreServices, Finding
 from paperboy_adapters.slack.render import to_json
 from paperboy_config import Settings
 
@@ -37,9 +37,16 @@ async def serve(settings: Settings, commands: Commands, host: str, port: int) ->
     await serve_http(settings, commands, host, port)
 
 
+async def doctor(settings: Settings) -> list[Finding]:
+    """The `doctor` hook: the tokens validated, the scopes compared (see doctor.py)."""
+    from paperboy_adapters.slack.doctor import doctor as check
+
+    return await check(settings)
+
+
 PLUGIN = AdapterPlugin(
     platform="slack",
     formats={"slack": to_json},
     create=create,
-    hooks={"serve": serve},
+    hooks={"serve": serve, "doctor": doctor},
 )
