@@ -143,9 +143,14 @@ def chat_error(error: SlackApiError, method: str) -> ChatError:
         )
     if code in PERMANENT_ERRORS:
         return ChatError(f"slack {method}: {code}", permanent=True)
+    # Slack's own error body (`internal_error`, `fatal_error`) means it finished handling
+    # the call; a proxy's page (a 502/503/504 without one) does not: the call may still run.
+    settled = isinstance(code, str)
     if status >= 500:
-        return ChatError(f"slack {method}: HTTP {status}" + (f" {code}" if code else ""))
-    return ChatError(f"slack {method}: {code or f'HTTP {status}'}")
+        return ChatError(
+            f"slack {method}: HTTP {status}" + (f" {code}" if code else ""), settled=settled
+        )
+    return ChatError(f"slack {method}: {code or f'HTTP {status}'}", settled=settled)
 
 
 def _status(error: SlackApiError) -> int:
