@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -193,14 +194,37 @@ def digest(
     say(terminal_document(renderers[fmt](result)))
 
 
+async def _migrate_waiting(config: Settings, wait: float) -> None:
+    """Migrate; while the database does not answer, try again for up to `wait` seconds
+    (a container started next to its database)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    said = False
+    while True:
+        try:
+            await migrate_database(config)
+            return
+        except Exception as error:
+            if not database_unreachable(error) or loop.time() >= deadline:
+                raise
+            if not said:
+                say(f"paperboy: waiting for the database: {_one_line(error)}", err=True)
+                said = True
+            await asyncio.sleep(1.0)
+
+
 @app.command()
 def migrate(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for the database to answer."),
+    ] = 0.0,
 ) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     config = settings()
     warn_if_ephemeral(config)
-    run_async(migrate_database(config))
+    run_async(_migrate_waiting(config, wait))
     if not quiet:
         typer.echo("database is up to date")
 
@@ -742,6 +766,41 @@ def doctor(
         raise typer.Exit(1)
 
 
+# Connection-level failures (PostgreSQL SQLSTATE classes 08 connection, 28 authorization,
+# 3D unknown database, 57P03 starting up), however SQLAlchemy wraps them.
+_DATABASE_STATES = ("08", "28", "3D", "57P03")
+_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached or logged in to (an
+    environment problem: one line, not a traceback)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError):
+            return True
+        state = str(getattr(current, "sqlstate", "") or "")
+        if state and state.startswith(_DATABASE_STATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _one_line(error: BaseException) -> str:
+    from paperboy.logs import one_line
+
+    return one_line(error)
+
+
+def _database_shown() -> str:
+    import os
+
+    url = os.environ.get("PAPERBOY_DATABASE_URL", "sqlite+aiosqlite:///paperboy.db")
+    return terminal_safe(_PASSWORD.sub(r"\1:***@", url))[:200]
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry: Typer with one-line errors and exit code 2 for bad input.
 
@@ -765,6 +824,13 @@ def main(argv: list[str] | None = None) -> None:
             message = " ".join(error.format_message().split())
             print(f"paperboy: {terminal_safe(message)}", file=sys.stderr)
             sys.exit(2)
+        if database_unreachable(error):
+            print(
+                f"paperboy: cannot use the database {_database_shown()}: "
+                f"{terminal_safe(_one_line(error))}",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         # A bug: the traceback, but not a terminal escape from a message inside it.
         trace = "".join(traceback.format_exception(error))
         sys.stderr.write(terminal_safe(trace, keep="\n"))
