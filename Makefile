@@ -30,8 +30,8 @@ $(RUN_STAMP): pyproject.toml
 	@touch $@
 
 run: $(RUN_STAMP)
-	$(BIN)/paperboy migrate --quiet
-	$(BIN)/paperboy run
+	@$(BIN)/paperboy migrate --quiet
+	@$(BIN)/paperboy run
 
 # Tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in this one process.
 PYTEST_WORKERS ?= auto

@@ -824,6 +824,9 @@ def main(argv: list[str] | None = None) -> None:
             message = " ".join(error.format_message().split())
             print(f"paperboy: {terminal_safe(message)}", file=sys.stderr)
             sys.exit(2)
+        if type(error).__name__ == "HealthServerError":  # a port in use: the user's to fix
+            print(f"paperboy: {terminal_safe(str(error))}", file=sys.stderr)
+            sys.exit(2)
         if database_unreachable(error):
             print(
                 f"paperboy: cannot use the database {_database_shown()}: "

@@ -34,10 +34,14 @@ from paperboy.store import Store, head_revision
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Check", "Health", "serve_health"]
+__all__ = ["Check", "Health", "HealthServerError", "serve_health"]
 
 #: Seconds one readiness check may take before it counts as failed.
 CHECK_TIMEOUT = 5.0
+
+
+class HealthServerError(RuntimeError):
+    """The health and metrics port could not be bound (in use, not allowed)."""
 
 
 @dataclass(frozen=True)
@@ -168,7 +172,10 @@ async def serve_health(health: Health, host: str, port: int) -> AsyncIterator[in
         await site.start()
     except OSError as error:
         await runner.cleanup()
-        raise OSError(f"cannot serve health and metrics on {host}:{port}: {error}") from error
+        raise HealthServerError(
+            f"cannot serve /healthz, /readyz and /metrics on {host}:{port} "
+            f"(PAPERBOY_METRICS_PORT): {error.strerror or error}"
+        ) from None
     bound = port
     server = getattr(site, "_server", None)
     sockets = getattr(server, "sockets", None) or []

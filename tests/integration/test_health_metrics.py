@@ -163,3 +163,17 @@ async def test_readiness_follows_the_discord_gateway(store: Store, fake: FakeDis
             connected, body = await get(port, "/readyz")
             assert connected == 200, body
             assert '"discord": {"ok": true, "detail": "connected"}' in body
+
+
+async def test_a_port_in_use_is_one_clear_error(store: Store) -> None:
+    import socket
+
+    from paperboy.health import HealthServerError
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        with pytest.raises(HealthServerError, match=f"127.0.0.1:{port} .PAPERBOY_METRICS_PORT"):
+            async with serve_health(Health(store, "worker"), "127.0.0.1", port):
+                pass
