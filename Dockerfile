@@ -28,7 +28,7 @@ ENV PATH=/opt/paperboy/bin:${PATH} \
     PYTHONUNBUFFERED=1 \
     PAPERBOY_DATABASE_URL=sqlite+aiosqlite:////data/paperboy.db \
     PAPERBOY_METRICS_PORT=9100
-RUN useradd --system --user-group --uid 10001 --home-dir /data --create-home paperboy
+RUN useradd --user-group --uid 10001 --home-dir /data --create-home --shell /usr/sbin/nologin paperboy
 COPY --from=build /opt/paperboy /opt/paperboy
 USER paperboy
 WORKDIR /data
