@@ -626,6 +626,113 @@ def search_command(
         )
 
 
+def _week_option(value: str) -> dt.date:
+    from paperboy.trends import parse_week
+
+    try:
+        return parse_week(value)
+    except ValueError as error:
+        fail(f"bad week: {error}")
+
+
+@app.command("trends")
+def trends_command(
+    query: Annotated[
+        list[str], typer.Argument(help="A query, e.g. 'LoRA' or 'speculative decoding'.")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the chart (PNG).")],
+    weeks: Annotated[
+        int, typer.Option("--weeks", "-w", min=1, max=104, help="How many ISO weeks (12).")
+    ] = 12,
+    until: Annotated[
+        str | None, typer.Option("--until", help="YYYY-MM-DD: the last week's day (today).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Papers per ISO week matching a query over the archive, drawn to a PNG chart."""
+    from paperboy.delivery import trend
+    from paperboy.matching import parse
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    text = " ".join(query).strip()
+    try:
+        parse(text)
+    except QueryError as error:
+        fail(f"bad query: {error}")
+    last = parse_date(until)
+    config = settings()
+
+    async def compute() -> Any:
+        async with open_app(config) as bot:
+            return await trend(bot.store, text, weeks=weeks, until=last)
+
+    result = run_async(compute())
+    try:
+        with open(out, "wb") as handle:
+            handle.write(result.png or b"")
+    except OSError as error:
+        fail(f"cannot write {out}: {error.strerror or error}")
+    if fmt == "json":
+        say(json_safe(json.dumps(result.as_json(out), ensure_ascii=False)))
+        return
+    for label, count in zip(result.labels, result.counts, strict=True):
+        say(f"{label}  {count:>5}")
+    say(f"chart written to {terminal_safe(out)}")
+
+
+@app.command("rollup")
+def rollup_command(
+    channel: ChannelOption,
+    week: Annotated[str, typer.Option("--week", help="The ISO week, e.g. 2026-W48.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, slack or discord.")] = "json",
+    out_dir: Annotated[
+        str | None, typer.Option("--out-dir", help="Write the chart (PNG) into this folder.")
+    ] = None,
+) -> None:
+    """A channel's weekly rollup of one ISO week, as JSON or as the message it would send."""
+    from pathlib import Path
+
+    from paperboy.delivery import build_rollup
+    from paperboy.plugins import load_plugins
+    from paperboy.trends import rollup_to_json
+
+    monday = _week_option(week)
+    target = parse_target(channel)
+    renderers: dict[str, Any] = {"json": None}
+    plugins = load_plugins()
+    for name in ("slack", "discord"):
+        if name in plugins and "rollup" in plugins[name].hooks:
+            renderers[name] = plugins[name].hooks["rollup"]
+    if fmt not in renderers:
+        fail(f"unknown format {fmt!r}: choose from {', '.join(sorted(renderers))}")
+    folder = Path(out_dir) if out_dir else None
+    if folder is not None and not folder.is_dir():
+        fail(f"--out-dir {out_dir!r} is not a folder")
+    config = settings()
+
+    async def compute() -> Any:
+        async with open_app(config) as bot:
+            return await build_rollup(bot.store, target, monday, draw=folder is not None)
+
+    rollup = run_async(compute())
+    image: str | None = None
+    if folder is not None and rollup.png is not None:
+        path = folder / rollup.image_name
+        try:
+            path.write_bytes(rollup.png)
+        except OSError as error:
+            fail(f"cannot write {path}: {error.strerror or error}")
+        image = str(path)
+    render = renderers[fmt]
+    if render is None:
+        data = rollup_to_json(rollup, image=image)
+        data["image"] = image
+        say(json_safe(json.dumps(data, ensure_ascii=False)))
+    else:
+        say(json_safe(json.dumps(render(rollup), ensure_ascii=False, indent=2)))
+
+
 async def _ingest(
     config: Settings, spec: str, first: dt.date | None, last: dt.date | None, force: bool
 ) -> BackfillReport:

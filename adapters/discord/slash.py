@@ -28,7 +28,20 @@ from paperboy_adapters.discord import limits
 MAX_PAPERS = 100  # the core's limit of `/papers settings max`
 
 # Subcommands that change the channel: they need Manage Channels unless relaxed.
-MANAGING = frozenset({"subscribe", "unsubscribe", "schedule", "pause", "resume"})
+MANAGING = frozenset({"subscribe", "unsubscribe", "schedule", "pause", "resume", "weekly"})
+WEEKDAY_CHOICES = [
+    app_commands.Choice(name=name, value=value)
+    for name, value in (
+        ("Monday", "mon"),
+        ("Tuesday", "tue"),
+        ("Wednesday", "wed"),
+        ("Thursday", "thu"),
+        ("Friday", "fri"),
+        ("Saturday", "sat"),
+        ("Sunday", "sun"),
+        ("off", "off"),
+    )
+]
 
 
 class SlashRunner(Protocol):
@@ -215,6 +228,33 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
         interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]
     ) -> None:
         await runner.run(interaction, f"search {query}")
+
+    @group.command(name="weekly", description="A weekly rollup with a chart, or off")
+    @app_commands.describe(
+        day="The day of the rollup, or off", time="HH:MM (24-hour, the channel's time zone)"
+    )
+    @app_commands.choices(day=WEEKDAY_CHOICES)
+    async def weekly(
+        interaction: discord.Interaction,
+        day: app_commands.Choice[str] | None = None,
+        time: app_commands.Range[str, 1, 10] | None = None,
+    ) -> None:
+        if day is None:
+            line = "weekly"
+        elif day.value == "off":
+            line = "weekly off"
+        else:
+            line = " ".join(p for p in ("weekly", day.value, time) if p)
+        await runner.run(interaction, line)
+
+    @group.command(name="trends", description="A chart of papers per week matching a query")
+    @app_commands.describe(query="Words, a phrase, or a query", weeks="How many weeks (12)")
+    async def trends(
+        interaction: discord.Interaction,
+        query: app_commands.Range[str, 1, 300],
+        weeks: app_commands.Range[int, 1, 104] | None = None,
+    ) -> None:
+        await runner.run(interaction, f"trends {query}" + (f" weeks:{weeks}" if weeks else ""))
 
     @group.command(name="help", description="What /papers can do")
     async def help_(interaction: discord.Interaction) -> None:

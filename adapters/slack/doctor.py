@@ -22,6 +22,7 @@ BOT_SCOPES = {
     "channels:join": "joining a public channel to check a digest went out after a crash",
     "channels:history": "checking a digest went out after a crash (public channels)",
     "groups:history": "checking a digest went out after a crash (private channels)",
+    "files:write": "posting the weekly rollup with its chart",
 }
 
 

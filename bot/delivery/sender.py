@@ -49,7 +49,9 @@ from paperboy.chat import ChatAdapter, ChatError, MessageRef
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.planner import render_parts
 from paperboy.metrics import METRICS
+from paperboy.models import Reply
 from paperboy.store import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck, Store
+from paperboy.trends import ROLLUP_PAYLOAD, rollup_from_json, rollup_text
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
@@ -470,6 +472,13 @@ class Deliverer:
 
     async def _payload(self, part: ClaimedPart, adapter: ChatAdapter) -> Any:
         payload = part.payload
+        if isinstance(payload, dict) and set(payload) == {ROLLUP_PAYLOAD}:
+            if getattr(adapter, "post_rollup", None) is not None:
+                return payload  # the adapter posts it, image and all
+            # An adapter without images gets the rollup as a text message.
+            rollup = rollup_from_json(payload[ROLLUP_PAYLOAD])
+            text = Reply(text=rollup_text(rollup), ephemeral=False)
+            return next(iter(adapter.render(text)))
         if isinstance(payload, dict) and set(payload) == {RENDER_AT_SEND}:
             digest = await self.store.outbox.run_digest(part.target_id, part.digest_date)
             if digest is None:

@@ -51,6 +51,14 @@ from paperboy.store.repositories import (
     check_days,
     paper_columns,
 )
+from paperboy.store.rollups import (
+    ROLLUP_PART,
+    ROLLUP_WEEKDAYS,
+    RollupRepo,
+    RollupSchedule,
+    is_rollup_key,
+    rollup_key,
+)
 
 __all__ = [
     "FAILED",
@@ -60,6 +68,8 @@ __all__ = [
     "PENDING",
     "QUEUED",
     "RENDER_AT_SEND",
+    "ROLLUP_PART",
+    "ROLLUP_WEEKDAYS",
     "RUN_EMPTY",
     "RUN_RENDERED",
     "RUN_UNRENDERED",
@@ -76,6 +86,8 @@ __all__ = [
     "OutboxGauges",
     "OutboxRepo",
     "PaperRepo",
+    "RollupRepo",
+    "RollupSchedule",
     "SentAck",
     "SettingsRepo",
     "Store",
@@ -87,9 +99,11 @@ __all__ = [
     "check_days",
     "current_revision",
     "head_revision",
+    "is_rollup_key",
     "make_engine",
     "migrate",
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "rollup_key",
 ]

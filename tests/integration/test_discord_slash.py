@@ -88,6 +88,8 @@ async def test_logs_in_syncs_and_prints_the_invite(
         "settings",
         "help",
         "search",
+        "weekly",
+        "trends",
     }
     assert subs["subscribe"]["options"][0] | {"description": ""} == {
         "type": 3,
@@ -101,7 +103,8 @@ async def test_logs_in_syncs_and_prints_the_invite(
     assert papers_command["dm_permission"] is False
     assert bot.invite_url == (
         f"https://discord.com/oauth2/authorize?client_id={fake.application_id}"
-        "&scope=bot+applications.commands&permissions=18432"  # Send Messages + Embed Links
+        # Send Messages + Embed Links + Attach Files (the rollup's chart)
+        "&scope=bot+applications.commands&permissions=51200"
     )
     assert bot.invite_url in printed
 
