@@ -15,6 +15,7 @@ import asyncio
 import datetime as dt
 import json
 import math
+import sqlite3
 from dataclasses import dataclass
 
 from paperboy.digest import AUTHORS_SHOWN, summarize
@@ -22,6 +23,7 @@ from paperboy.matching import Matcher, Or, PaperMatch, Term, highlight
 from paperboy.models import Paper, SearchHit, SearchResults
 from paperboy.search.index import Candidate, SearchIndex
 from paperboy.search.lexemes import acronym_code, docid_range, paper_day
+from paperboy.search.reader import PaperReader, Reader
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, parse_search
 from paperboy.search.score import bm25, idf, probes
 from paperboy.search.sql import (
@@ -135,11 +137,7 @@ async def search(
         ordered = sorted(candidates[checked:], key=_order_key)
         step = len(ordered) if not compiled.exact else max(wanted - len(hits), 0)
         batch = ordered[:step]
-        papers = await store.papers.get_many(c.paper_id for c in batch)
-        present = [papers[c.paper_id] for c in batch if c.paper_id in papers]
-        # Reading the papers' text again is CPU work: off the event loop.
-        checked_now = await asyncio.to_thread(matcher.match, present)
-        matches = {m.paper.id: m for m in checked_now.get(0, [])}
+        matches = await _fetch_and_match(index, [c.paper_id for c in batch], matcher)
         for cand in batch:
             match = matches.get(cand.paper_id)
             if match is not None:
@@ -168,6 +166,38 @@ async def search(
         found_total = round(total * passed / checked) if checked else 0
     hits.sort(key=lambda pair: pair[0])
     return results([hit for _, hit in hits], max(found_total, len(hits)), exact_total)
+
+
+async def _fetch_and_match(
+    index: SearchIndex, ids: list[str], matcher: Matcher
+) -> dict[str, PaperMatch]:
+    """The papers among `ids` that the matcher accepts, by id (reading their text again
+    is CPU work: off the event loop; on SQLite, in the reader's thread)."""
+
+    def check(papers: dict[str, Paper]) -> dict[str, PaperMatch]:
+        present = [papers[pid] for pid in ids if pid in papers]
+        return {m.paper.id: m for m in matcher.match(present).get(0, [])}
+
+    if not index.postgres:
+        reader = _paper_reader(index.store)
+
+        def fetch_and_check(db: sqlite3.Connection, _second: object) -> dict[str, PaperMatch]:
+            return check(reader(db, ids))
+
+        return await index.scan.step(fetch_and_check)
+    papers = await index.store.papers.get_many(ids)
+    return await asyncio.to_thread(check, papers)
+
+
+_PAPER_READERS: dict[str, PaperReader] = {}
+
+
+def _paper_reader(store: Store) -> PaperReader:
+    dialect = store.engine.dialect
+    reader = _PAPER_READERS.get(dialect.name)
+    if reader is None:
+        reader = _PAPER_READERS[dialect.name] = PaperReader(dialect)
+    return reader
 
 
 @dataclass(frozen=True, slots=True)
@@ -224,29 +254,32 @@ async def _sqlite_candidates(
     """SQLite: candidates found newest first (`paperboy.search.scan`), ranked here
     (`paperboy.search.score`): FTS5's bm25() would read the whole index for its statistics."""
     assert compiled.text is not None
+    query = compiled.text
     scan = index.scan
     window = max(index.window, wanted)
     root = request.query.root
     alternatives = root.children if isinstance(root, Or) else (root,)
-    found = await scan.candidates(
-        compiled.text,
-        tier,
-        filters,
-        window=window,
-        need=wanted,
-        title_only=all(isinstance(n, Term) and n.field in (None, "title") for n in alternatives),
-    )
-    docs = await scan.stored(found.docids)
+    title_only = all(isinstance(n, Term) and n.field in (None, "title") for n in alternatives)
     terms = probes(request.query, codes)
-    weights = None
-    if len(terms) > 1:
-        frequencies, documents = await scan.estimate_df([t.fts for t in terms])
-        weights = [idf(documents, f) for f in frequencies]
-    scores = bm25([(d.docid, d.columns) for d in docs], terms, weights)
-    candidates = [
-        Candidate(d.docid, d.paper_id, scores[d.docid], _day(d.day), d.upvotes) for d in docs
-    ]
-    return _Found(candidates, max(found.total, len(candidates)), found.exact)
+
+    def find(db: sqlite3.Connection, second: Reader | None) -> _Found:
+        # One step on the reader (paperboy.search.reader): walk, stored text, statistics
+        # and BM25, all in its thread.
+        found = scan.candidates_in(
+            db, second, query, tier, filters, window, wanted, title_only=title_only
+        )
+        docs = scan.stored_in(db, second, found.docids)
+        weights = None
+        if len(terms) > 1:
+            frequencies, documents = scan.estimate_df_in(db, second, [t.fts for t in terms])
+            weights = [idf(documents, f) for f in frequencies]
+        scores = bm25([(d.docid, d.columns) for d in docs], terms, weights)
+        candidates = [
+            Candidate(d.docid, d.paper_id, scores[d.docid], _day(d.day), d.upvotes) for d in docs
+        ]
+        return _Found(candidates, max(found.total, len(candidates)), found.exact)
+
+    return await scan.step(find)
 
 
 def _day(value: object) -> dt.date | None:

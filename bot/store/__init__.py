@@ -49,6 +49,7 @@ from paperboy.store.repositories import (
     UpsertResult,
     check_days,
     paper_columns,
+    paper_from_row,
 )
 
 __all__ = [
@@ -90,4 +91,5 @@ __all__ = [
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "paper_from_row",
 ]
