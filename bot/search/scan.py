@@ -49,6 +49,10 @@ DAYS_TTL = 5.0
 PARALLEL = 200_000
 #: A slice's matches are first read oldest first, up to this many (see _Reader.newest).
 ASCENDING = 1_000
+#: How long an index reuses an estimated document frequency (seconds) while the archive
+#: holds as many papers, and how many it keeps: they only weigh a query's terms.
+DF_TTL = 300.0
+DF_KEPT = 4096
 
 
 class Index(Protocol):
@@ -100,6 +104,8 @@ class Scan:
         self.enough = enough
         self.parallel = parallel
         self._days_read: tuple[float, list[tuple[int, int]]] | None = None
+        # (query, slice start, papers) -> (when, the query's share of the slice's papers)
+        self._df: dict[tuple[str, int, int], tuple[float, float]] = {}
 
     async def step(self, fn: Callable[..., T], *args: Any) -> T:
         """`fn(connection, second, *args)` in one step: `second` is the other reader
@@ -246,12 +252,19 @@ class Scan:
         low = everything.low if taken >= len(days) else days[taken - 1][0] << DAY_SHIFT
         run = _Reader(self.index, everything)
         out: list[float] = []
+        now = time.monotonic()
         for query in queries:
             if query is None:
                 out.append(documents / 2)
                 continue
-            count = run.count(db, query, low, everything.high)
-            out.append(count * documents / max(papers, 1))
+            key = (query, low, documents)
+            known = self._df.get(key)
+            if known is None or now - known[0] > DF_TTL:
+                if len(self._df) >= DF_KEPT:
+                    self._df.clear()
+                share = run.count(db, query, low, everything.high) / max(papers, 1)
+                known = self._df[key] = (now, share)
+            out.append(known[1] * documents)
         return out, documents
 
     async def stored(self, docids: Sequence[int]) -> list[StoredDoc]:
