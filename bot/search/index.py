@@ -54,7 +54,7 @@ from paperboy.search.sql import Filters, Fts5, TsQuery
 from paperboy.store import Store, paper_columns
 from paperboy.store.tables import papers
 
-__all__ = ["Candidate", "SearchIndex"]
+__all__ = ["Candidate", "SearchIndex", "surfaces_in"]
 
 #: Broad queries rank this many newest matches, and as many newest with a title match
 #: (PostgreSQL; SQLite, which ranks in Python, SQLITE_WINDOW).
@@ -493,7 +493,7 @@ class SearchIndex:
         The comparison is case-sensitive on both backends (instr / strpos on the raw text).
         """
         if not self.postgres:
-            return await self.scan.step(_surfaces_in, sorted(set(words)), limit)
+            return await self.scan.step(surfaces_in, sorted(set(words)), limit)
         sql = sa.text("SELECT token FROM search_acronyms WHERE strpos(token, :w) > 0 LIMIT :n")
         out: dict[str, tuple[str, ...] | None] = {}
         async with self.store.engine.connect() as conn:
@@ -611,7 +611,7 @@ async def _count_days(conn: AsyncConnection, removed: Iterable[int], added: Iter
         )
 
 
-def _surfaces_in(
+def surfaces_in(
     db: sqlite3.Connection, _second: object, words: list[str], limit: int
 ) -> dict[str, tuple[str, ...] | None]:
     """SQLite: `SearchIndex.acronym_surfaces`, in one step on a reader."""
