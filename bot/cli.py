@@ -25,7 +25,7 @@ from paperboy.models import Digest, Reply, SearchResults, Target
 from paperboy.plugins import formats as plugin_formats
 from paperboy.sources import SourceError, day_of
 from paperboy.sources.file import SAMPLE_DATE
-from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
+from paperboy.terminal import json_safe, terminal_safe
 
 if TYPE_CHECKING:
     from paperboy.delivery import DeliverOutcome, StatusReport
@@ -71,26 +71,31 @@ def parse_date(value: str | None) -> dt.date | None:
         fail(f"invalid date {value!r}: use YYYY-MM-DD, for example 2024-11-11")
 
 
-def configure_logging(config: Settings | None = None) -> None:
-    """Log to stderr through a formatter that keeps control characters out of the
-    terminal; WARNING and above until the settings name a level."""
-    root = logging.getLogger()
-    if not any(isinstance(h.formatter, SafeFormatter) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(config.log_level if config is not None else logging.WARNING)
-    quiet_libraries()
+def configure_logging(config: Settings | None = None, *, screen: bool = False) -> None:
+    """Log to stderr (or PAPERBOY_LOG_FILE) with timestamps, or as JSON lines; WARNING and
+    above until the settings name a level (bot/logs.py).
 
+    `screen`: the terminal is the chat (the `run` demo). Without a log file, only
+    warnings reach the screen unless PAPERBOY_LOG_LEVEL was set explicitly.
+    """
+    from paperboy import logs
 
-# One line per migration is noise; the database drivers' DEBUG lines (and SQLAlchemy's
-# INFO ones) repeat every statement with its parameters: channel names, webhook URLs.
-QUIET_LOGGERS = ("alembic", "aiosqlite", "sqlalchemy")
+    if config is None:
+        logs.configure(logging.WARNING)
+        return
+    level: int | str = config.log_level
+    if screen and config.log_file is None and "log_level" not in config.model_fields_set:
+        level = max(logging.WARNING, logging.getLevelName(config.log_level))
+    logs.configure(
+        level, fmt=config.log_format, file=config.log_file, library_level=config.library_log_level
+    )
 
 
 def quiet_libraries() -> None:
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    """Third-party and database loggers at WARNING (as every command sets them)."""
+    from paperboy import logs
+
+    logs.quiet_libraries()
 
 
 def terminal_document(text: str) -> str:
@@ -336,13 +341,21 @@ def run(
     if role not in ROLES:
         fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
-    configure_logging(config)
+    chat_platforms = config.slack_bot_token is not None or config.discord_token is not None
+    configure_logging(config, screen=role == "all" and (_stdin_is_terminal() or not chat_platforms))
     try:
         run_async(_run(config) if role == "all" else _run_role(config, role))
     except SourceError as error:
         fail(str(error))
     except KeyboardInterrupt:
         pass
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 async def _run_role(config: Settings, role: str) -> None:
@@ -525,6 +538,113 @@ def search_command(
         Console(highlight=False, emoji=False, soft_wrap=True).print(
             terminal_safe(results_text(results), keep="\n"), markup=False
         )
+
+
+def _week_option(value: str) -> dt.date:
+    from paperboy.trends import parse_week
+
+    try:
+        return parse_week(value)
+    except ValueError as error:
+        fail(f"bad week: {error}")
+
+
+@app.command("trends")
+def trends_command(
+    query: Annotated[
+        list[str], typer.Argument(help="A query, e.g. 'LoRA' or 'speculative decoding'.")
+    ],
+    out: Annotated[str, typer.Option("--out", "-o", help="Where to write the chart (PNG).")],
+    weeks: Annotated[
+        int, typer.Option("--weeks", "-w", min=1, max=104, help="How many ISO weeks (12).")
+    ] = 12,
+    until: Annotated[
+        str | None, typer.Option("--until", help="YYYY-MM-DD: the last week's day (today).")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Papers per ISO week matching a query over the archive, drawn to a PNG chart."""
+    from paperboy.delivery import trend
+    from paperboy.matching import parse
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    text = " ".join(query).strip()
+    try:
+        parse(text)
+    except QueryError as error:
+        fail(f"bad query: {error}")
+    last = parse_date(until)
+    config = settings()
+
+    async def compute() -> Any:
+        async with open_app(config) as bot:
+            return await trend(bot.store, text, weeks=weeks, until=last)
+
+    result = run_async(compute())
+    try:
+        with open(out, "wb") as handle:
+            handle.write(result.png or b"")
+    except OSError as error:
+        fail(f"cannot write {out}: {error.strerror or error}")
+    if fmt == "json":
+        say(json_safe(json.dumps(result.as_json(out), ensure_ascii=False)))
+        return
+    for label, count in zip(result.labels, result.counts, strict=True):
+        say(f"{label}  {count:>5}")
+    say(f"chart written to {terminal_safe(out)}")
+
+
+@app.command("rollup")
+def rollup_command(
+    channel: ChannelOption,
+    week: Annotated[str, typer.Option("--week", help="The ISO week, e.g. 2026-W48.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json, slack or discord.")] = "json",
+    out_dir: Annotated[
+        str | None, typer.Option("--out-dir", help="Write the chart (PNG) into this folder.")
+    ] = None,
+) -> None:
+    """A channel's weekly rollup of one ISO week, as JSON or as the message it would send."""
+    from pathlib import Path
+
+    from paperboy.delivery import build_rollup
+    from paperboy.plugins import load_plugins
+    from paperboy.trends import rollup_to_json
+
+    monday = _week_option(week)
+    target = parse_target(channel)
+    renderers: dict[str, Any] = {"json": None}
+    plugins = load_plugins()
+    for name in ("slack", "discord"):
+        if name in plugins and "rollup" in plugins[name].hooks:
+            renderers[name] = plugins[name].hooks["rollup"]
+    if fmt not in renderers:
+        fail(f"unknown format {fmt!r}: choose from {', '.join(sorted(renderers))}")
+    folder = Path(out_dir) if out_dir else None
+    if folder is not None and not folder.is_dir():
+        fail(f"--out-dir {out_dir!r} is not a folder")
+    config = settings()
+
+    async def compute() -> Any:
+        async with open_app(config) as bot:
+            return await build_rollup(bot.store, target, monday, draw=folder is not None)
+
+    rollup = run_async(compute())
+    image: str | None = None
+    if folder is not None and rollup.png is not None:
+        path = folder / rollup.image_name
+        try:
+            path.write_bytes(rollup.png)
+        except OSError as error:
+            fail(f"cannot write {path}: {error.strerror or error}")
+        image = str(path)
+    render = renderers[fmt]
+    if render is None:
+        data = rollup_to_json(rollup, image=image)
+        data["image"] = image
+        say(json_safe(json.dumps(data, ensure_ascii=False)))
+    else:
+        say(json_safe(json.dumps(render(rollup), ensure_ascii=False, indent=2)))
 
 
 async def _ingest(

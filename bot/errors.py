@@ -42,14 +42,26 @@ __all__ = [
 
 
 class ChatError(Exception):
-    """A send failed. `permanent` means retrying cannot help (channel gone, bot removed)."""
+    """A send failed. `permanent` means retrying cannot help (channel gone, bot removed).
+
+    `settled` means the platform itself answered (its own error body, not a proxy's page
+    or a timeout): its handling of the request is over, so a post it may have made is
+    visible now, and one lookup tells whether it went out; an unsettled failure may still
+    land later and is looked up several times, spaced (delivery/sender.py).
+    """
 
     def __init__(
-        self, message: str, *, permanent: bool = False, retry_after: float | None = None
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        retry_after: float | None = None,
+        settled: bool = False,
     ) -> None:
         super().__init__(message)
         self.permanent = permanent
         self.retry_after = retry_after
+        self.settled = settled
 
 
 class SourceError(Exception):

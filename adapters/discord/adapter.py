@@ -15,28 +15,40 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.http import Route
 
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
+from paperboy.logs import one_line
 from paperboy.models import Digest, Reply, Target
 from paperboy.plugins import SubscriptionLister
+from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
 from paperboy_adapters.discord import limits
-from paperboy_adapters.discord.render import NO_MENTIONS, Body, render, render_reply
-from paperboy_adapters.discord.rest import DiscordREST, api_base, nonce_for
+from paperboy_adapters.discord.render import COLOR, NO_MENTIONS, Body, render, render_reply
+from paperboy_adapters.discord.rest import (
+    MISSING_PERMISSIONS,
+    DiscordAPIError,
+    DiscordREST,
+    api_base,
+    nonce_for,
+)
+from paperboy_adapters.discord.rollup import render_rollup
 from paperboy_adapters.discord.slash import build_group
 
 log = logging.getLogger(__name__)
 
 PLATFORM = "discord"
 WEBHOOK_PLATFORM = "discord-webhook"
-# What the bot needs and nothing more: Send Messages + Embed Links.
-PERMISSIONS = discord.Permissions(send_messages=True, embed_links=True)
+# What the bot needs and nothing more: Send Messages + Embed Links, and Attach Files for
+# the weekly rollup's chart.
+PERMISSIONS = discord.Permissions(send_messages=True, embed_links=True, attach_files=True)
 SCOPES = ("bot", "applications.commands")
 EPHEMERAL = 64
 
@@ -150,6 +162,9 @@ class DiscordAdapter:
         except discord.LoginFailure:
             log.error("Discord refused the bot token (DISCORD_TOKEN): reset it and try again")
             raise
+        except (OSError, aiohttp.ClientError, discord.DiscordException) as error:
+            log.error("the Discord connection failed: %s", one_line(error))  # expected: one line
+            raise
         except Exception:
             log.exception("the Discord connection failed")
             raise
@@ -223,7 +238,9 @@ class DiscordAdapter:
         except Exception:
             log.exception("/papers %s failed", line.split(" ", 1)[0])
             reply = Reply("Sorry, that command failed. Please try again later.", ok=False)
-        await self.respond(interaction, render_reply(reply), reply.ephemeral, deferred)
+        image = reply.extra.get("image")
+        chart = chart_file(image) if isinstance(image, dict) else None
+        await self.respond(interaction, render_reply(reply), reply.ephemeral, deferred, chart)
 
     async def respond(
         self,
@@ -231,11 +248,17 @@ class DiscordAdapter:
         parts: Sequence[Body],
         ephemeral: bool,
         deferred: bool,
+        chart: discord.File | None = None,
     ) -> None:
         """The first part answers the interaction (or edits the deferred answer);
-        further parts (a digest longer than one message) are follow-ups."""
+        further parts (a digest longer than one message) are follow-ups. A `chart`
+        (`/papers trends`) is attached to the first part and shown in an embed."""
         for index, part in enumerate(parts):
             kwargs = _message_kwargs(part)
+            if index == 0 and chart is not None:
+                kwargs = _with_chart(kwargs, chart)
+                if deferred:
+                    kwargs["attachments"] = [kwargs.pop("file")]
             if index == 0 and deferred:
                 await interaction.edit_original_response(**kwargs)
             elif index == 0:
@@ -268,6 +291,8 @@ class DiscordAdapter:
         """Send one rendered body. Raises ChatError (see `rest.error_from_response`)."""
         if not isinstance(part, dict):
             raise ChatError(f"not a Discord message body: {type(part).__name__}", permanent=True)
+        if ROLLUP_PAYLOAD in part:
+            return await self.post_rollup(target, rollup_from_json(part[ROLLUP_PAYLOAD]), key=key)
         payload = dict(part)
         payload["allowed_mentions"] = dict(NO_MENTIONS)  # whatever the stored part says
         if target.platform == PLATFORM:
@@ -285,9 +310,67 @@ class DiscordAdapter:
         # A 2xx without an id is still a sent message: never resend it.
         return MessageRef(target, str(data.get("id") or ""))
 
+    async def post_rollup(
+        self, target: Target, rollup: Rollup, *, key: str | None = None
+    ) -> MessageRef:
+        """One message: the rollup's embed with its chart attached (multipart/form-data),
+        with the same nonce + enforce_nonce as any part, so a resend after an unknown
+        outcome returns the message already made instead of a second one."""
+        if rollup.png is None:
+            raise ChatError("the rollup has no image to attach", permanent=True)
+        payload = render_rollup(rollup)
+        payload["allowed_mentions"] = dict(NO_MENTIONS)
+        files = [(rollup.image_name, rollup.png)]
+        if target.platform == PLATFORM:
+            if key:
+                payload["nonce"] = nonce_for(key)
+                payload["enforce_nonce"] = True
+            try:
+                data = await self.rest.create_message_with_files(target.channel, payload, files)
+            except DiscordAPIError as error:
+                if error.code != MISSING_PERMISSIONS:
+                    raise
+                # No Attach Files in this channel (an invite from before rollups): the
+                # rollup without its chart rather than a paused channel. Nothing was
+                # created, so the same nonce is safe.
+                log.warning(
+                    "discord: no Attach Files permission in %s; the rollup goes out "
+                    "without its chart (re-invite the bot to add it)",
+                    target,
+                )
+                data = await self.rest.create_message(target.channel, _without_image(payload))
+        elif target.platform == WEBHOOK_PLATFORM:
+            data = await self.rest.execute_webhook_with_files(target.channel, payload, files)
+        else:
+            raise ChatError(f"the Discord adapter cannot post to {target.platform}", permanent=True)
+        return MessageRef(target, str(data.get("id") or ""))
+
     async def find_sent(self, target: Target, key: str) -> MessageRef | None:
         """Always None: the nonce makes a resend of a sent part return the same message."""
         return None
+
+
+def _without_image(payload: dict[str, Any]) -> dict[str, Any]:
+    embeds = [{k: v for k, v in e.items() if k != "image"} for e in payload.get("embeds", [])]
+    return {**{k: v for k, v in payload.items() if k != "attachments"}, "embeds": embeds}
+
+
+def chart_file(image: dict[str, Any]) -> discord.File | None:
+    """A reply's chart (`Reply.extra["image"]`: name, png, alt) as an attachment."""
+    png = image.get("png")
+    if not isinstance(png, bytes | bytearray):
+        return None
+    alt = str(image.get("alt") or "")[:1024] or None
+    return discord.File(io.BytesIO(bytes(png)), filename=str(image["name"]), description=alt)
+
+
+def _with_chart(kwargs: dict[str, Any], chart: discord.File) -> dict[str, Any]:
+    """The first message's arguments with the chart attached and shown in an embed."""
+    embeds = list(kwargs["embeds"])
+    shown = discord.Embed(color=COLOR).set_image(url=f"attachment://{chart.filename}")
+    if len(embeds) < limits.EMBEDS_PER_MESSAGE:
+        embeds.append(shown)
+    return {**kwargs, "embeds": embeds, "file": chart}
 
 
 def _message_kwargs(part: Body) -> dict[str, Any]:

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paperboy.plugins import AdapterPlugin, CoreServices
+from paperboy.trends import Rollup
 from paperboy_adapters.discord.render import to_json
+from paperboy_adapters.discord.rollup import render_rollup
 from paperboy_config import Settings
 
 if TYPE_CHECKING:
@@ -46,9 +48,15 @@ def create_webhook_poster(settings: Settings) -> DiscordAdapter:
     )
 
 
+def rollup_message(rollup: Rollup) -> dict[str, Any]:
+    """`paperboy rollup --format discord`: the multipart create-message request, as sent:
+    its `payload_json` and the names of its `files[n]` (the image written by the CLI)."""
+    return {"payload_json": render_rollup(rollup), "files": [rollup.image_name]}
+
+
 PLUGIN = AdapterPlugin(
     platform="discord",
     formats={"discord": to_json},
     create=create,
-    hooks={"poster": create_webhook_poster},
+    hooks={"poster": create_webhook_poster, "rollup": rollup_message},
 )

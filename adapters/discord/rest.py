@@ -11,9 +11,10 @@ to see every failure as it happens.
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -200,12 +201,51 @@ class DiscordREST:
         target = self.webhook_url(url)
         return await self._send(target, payload, {}, label=f"webhook {redact(target)}")
 
+    # -- messages with files (a rollup's chart) -------------------------------------------
+
+    async def create_message_with_files(
+        self, channel_id: str, payload: Mapping[str, Any], files: Sequence[tuple[str, bytes]]
+    ) -> dict[str, Any]:
+        """`create_message` as multipart/form-data: `payload_json` and `files[n]`."""
+        if not channel_id.isdigit() or len(channel_id) > 20:
+            raise DiscordAPIError(
+                f"not a Discord channel id: {channel_id[:40]!r}", status=0, permanent=True
+            )
+        if not self._token:
+            raise DiscordAPIError("no Discord bot token configured", status=0, permanent=True)
+        url = yarl.URL(f"{self.base}/channels/{channel_id}/messages", encoded=True)
+        headers = {"Authorization": f"Bot {self._token}"}
+        return await self._send(url, payload, headers, label=f"channel {channel_id}", files=files)
+
+    async def execute_webhook_with_files(
+        self, url: str, payload: Mapping[str, Any], files: Sequence[tuple[str, bytes]]
+    ) -> dict[str, Any]:
+        target = self.webhook_url(url)
+        return await self._send(target, payload, {}, label=f"webhook {redact(target)}", files=files)
+
+    @staticmethod
+    def _form(payload: Mapping[str, Any], files: Sequence[tuple[str, bytes]]) -> aiohttp.FormData:
+        form = aiohttp.FormData()
+        form.add_field("payload_json", json.dumps(dict(payload)), content_type="application/json")
+        for index, (name, data) in enumerate(files):
+            form.add_field(f"files[{index}]", data, filename=name, content_type="image/png")
+        return form
+
     async def _send(
-        self, url: yarl.URL, payload: Mapping[str, Any], headers: dict[str, str], *, label: str
+        self,
+        url: yarl.URL,
+        payload: Mapping[str, Any],
+        headers: dict[str, str],
+        *,
+        label: str,
+        files: Sequence[tuple[str, bytes]] = (),
     ) -> dict[str, Any]:
         session = await self._client()
+        body: dict[str, Any] = (
+            {"data": self._form(payload, files)} if files else {"json": dict(payload)}
+        )
         try:
-            async with session.post(url, json=dict(payload), headers=headers) as response:
+            async with session.post(url, headers=headers, **body) as response:
                 try:
                     data = await response.json(content_type=None)
                 except ValueError:

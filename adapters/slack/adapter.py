@@ -55,7 +55,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -67,6 +67,8 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from paperboy.models import Digest, Reply, Target
+from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
+from paperboy_adapters.slack.limits import FILE_ALT_TEXT
 from paperboy_adapters.slack.mrkdwn import unescape
 from paperboy_adapters.slack.render import (
     SHARE_ACTION,
@@ -78,8 +80,10 @@ from paperboy_adapters.slack.render import (
     render_digest,
     render_reply,
     sendable,
+    text_blocks,
 )
 from paperboy_adapters.slack.requests import screen
+from paperboy_adapters.slack.rollup import file_name_for, render_rollup
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
@@ -143,9 +147,14 @@ def chat_error(error: SlackApiError, method: str) -> ChatError:
         )
     if code in PERMANENT_ERRORS:
         return ChatError(f"slack {method}: {code}", permanent=True)
+    # Slack's own error body (`internal_error`, `fatal_error`) means it finished handling
+    # the call; a proxy's page (a 502/503/504 without one) does not: the call may still run.
+    settled = isinstance(code, str)
     if status >= 500:
-        return ChatError(f"slack {method}: HTTP {status}" + (f" {code}" if code else ""))
-    return ChatError(f"slack {method}: {code or f'HTTP {status}'}")
+        return ChatError(
+            f"slack {method}: HTTP {status}" + (f" {code}" if code else ""), settled=settled
+        )
+    return ChatError(f"slack {method}: {code or f'HTTP {status}'}", settled=settled)
 
 
 def _status(error: SlackApiError) -> int:
@@ -184,6 +193,26 @@ def _without_images(part: Mapping[str, Any]) -> dict[str, Any]:
             block = {k: v for k, v in block.items() if k != "accessory"}
         blocks.append(block)
     return {**part, "blocks": blocks}
+
+
+COMPLETE = "files.completeUploadExternal"
+
+
+def _api_method(error: SlackApiError) -> str | None:
+    """The Web API method a failed call went to (from its URL)."""
+    url = str(getattr(error.response, "api_url", "") or "")
+    method = url.rstrip("/").rsplit("/", 1)[-1]
+    return method or None
+
+
+def _shares_file(message: Mapping[str, Any], name: str, bot_id: str | None) -> bool:
+    """Whether `message` is ours and shares a file named `name` (a rollup's chart)."""
+    if bot_id is not None and message.get("bot_id") not in (None, bot_id):
+        return False
+    files = message.get("files")
+    if not isinstance(files, list):
+        return False
+    return any(isinstance(f, Mapping) and f.get("name") == name for f in files)
 
 
 class WellFormed(AsyncMiddleware):
@@ -322,6 +351,8 @@ class SlackAdapter:
 
     async def post(self, target: Target, part: Any, *, key: str | None = None) -> MessageRef:
         channel = target.channel
+        if isinstance(part, Mapping) and ROLLUP_PAYLOAD in part:
+            return await self.post_rollup(target, rollup_from_json(part[ROLLUP_PAYLOAD]), key=key)
         if key is not None and (channel, key) in self._uncertain:
             found = await self.find_sent(target, key)
             if found is not None:
@@ -358,6 +389,53 @@ class SlackAdapter:
         if thread and thread["role"] == "parent":
             self._threads[(channel, thread["id"])] = ts
         return MessageRef(target, ts)
+
+    # -- rollups: one message with its chart, through files_upload_v2 -----------------------
+
+    async def post_rollup(
+        self, target: Target, rollup: Rollup, *, key: str | None = None
+    ) -> MessageRef:
+        """Upload the rollup's chart and share it into the channel with the rollup's blocks.
+
+        `files_upload_v2` makes three calls: `files.getUploadURLExternal`, the upload to
+        the returned URL, and `files.completeUploadExternal`, which posts the message.
+        Only the last is visible in the channel: a crash or failure before it leaves at
+        most an unshared upload, which Slack discards, and sending again is safe. After
+        an unknown outcome of the last call the channel's history is read for the
+        image's file name (it carries the key, `rollup.file_name_for`) before uploading
+        again, the same lookup `find_sent` makes.
+        """
+        channel = target.channel
+        if key is not None and (channel, key) in self._uncertain:
+            found = await self.find_sent(target, key)
+            if found is not None:
+                return found
+        if rollup.png is None:
+            raise ChatError("the rollup has no image to upload", permanent=True)
+        args = render_rollup(rollup, key)
+        try:
+            response = await self._delivery_client().files_upload_v2(
+                file=rollup.png,
+                filename=args["filename"],
+                title=args["title"],
+                alt_txt=args["alt_txt"],
+                channel=channel,
+                blocks=json.dumps(args["blocks"]),
+            )
+        except SlackApiError as error:
+            if key is not None and _status(error) >= 500 and _api_method(error) == COMPLETE:
+                self._uncertain.add((channel, key))
+            raise chat_error(error, _api_method(error) or "files_upload_v2") from None
+        except SlackRequestError as error:  # the upload to the returned URL failed
+            raise ChatError(f"slack file upload: {str(error)[:200]}") from None
+        except (TimeoutError, aiohttp.ClientError) as error:
+            if key is not None:
+                self._uncertain.add((channel, key))
+            raise ChatError(f"slack files_upload_v2: {type(error).__name__}") from None
+        if key is not None:
+            self._uncertain.discard((channel, key))
+        files = response.get("files") or [{}]
+        return MessageRef(target, f"file:{files[0].get('id', '')}")
 
     async def _post_message(self, args: dict[str, Any], key: str | None) -> str:
         channel = args["channel"]
@@ -514,6 +592,8 @@ class SlackAdapter:
             payload = self._ours(message, bot_id)
             if payload is not None and payload.get("key") == key:
                 return MessageRef(target, str(message["ts"]))
+            if _shares_file(message, file_name_for(key), bot_id):
+                return MessageRef(target, str(message["ts"]))
         # Thread replies are not in the channel's history: look inside our threads.
         for message in recent:
             payload = self._ours(message, bot_id)
@@ -596,7 +676,33 @@ class SlackAdapter:
         except Exception:
             log.exception("slack: /papers failed")
             reply = Reply("Sorry, that command failed. Please try again later.", ok=False)
+        image = reply.extra.get("image")
+        if isinstance(image, Mapping):
+            problem = await self._post_chart(target.channel, reply, image)
+            if problem is None:
+                return
+            reply = Reply(f"{reply.text}\n(The chart could not be posted here: {problem}.)")
         await self._respond(respond, reply)
+
+    async def _post_chart(self, channel: str, reply: Reply, image: Mapping[str, Any]) -> str | None:
+        """Share a reply's chart (`/papers trends`) into the channel with the reply's text
+        (a response_url message cannot carry a file); the problem when it could not."""
+        try:
+            await self._delivery_client().files_upload_v2(
+                file=bytes(image["png"]),
+                filename=str(image["name"]),
+                title=str(image.get("alt") or image["name"])[:250],
+                alt_txt=str(image.get("alt") or "")[:FILE_ALT_TEXT] or None,
+                channel=channel,
+                blocks=json.dumps(text_blocks(reply.text, reply.ok)),
+            )
+        except SlackApiError as error:
+            return _code(error) or f"HTTP {_status(error)}"
+        except SlackRequestError:
+            return "the upload failed"
+        except (TimeoutError, aiohttp.ClientError) as error:
+            return type(error).__name__
+        return None
 
     async def _respond(self, respond: Respond, reply: Reply, **extra: Any) -> None:
         response_type = "ephemeral" if reply.ephemeral else "in_channel"

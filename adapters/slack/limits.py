@@ -26,6 +26,7 @@ ACTION_ID = 255
 BLOCK_ID = 255
 URL_LENGTH = 3000
 ALT_TEXT = 2000
+FILE_ALT_TEXT = 1000  # files.getUploadURLExternal `alt_txt` (alt_txt_too_large beyond)
 MESSAGE_TEXT = 40_000  # chat.postMessage `text` (Slack truncates beyond it)
 BLOCKS_TEXT_TOTAL = 12_000  # undocumented: sum of all text in a message's blocks
 

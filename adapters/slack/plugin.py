@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from paperboy.plugins import AdapterPlugin, CoreServices
+from paperboy.trends import Rollup
 from paperboy_adapters.slack.render import to_json
+from paperboy_adapters.slack.rollup import render_rollup
 from paperboy_config import Settings
 
 if TYPE_CHECKING:
@@ -37,9 +39,15 @@ async def serve(settings: Settings, commands: Commands, host: str, port: int) ->
     await serve_http(settings, commands, host, port)
 
 
+def rollup_message(rollup: Rollup) -> dict[str, Any]:
+    """`paperboy rollup --format slack`: the files_upload_v2 arguments, as sent (the image
+    itself written to a file by the CLI)."""
+    return {"method": "files_upload_v2", **render_rollup(rollup), "file": rollup.image_name}
+
+
 PLUGIN = AdapterPlugin(
     platform="slack",
     formats={"slack": to_json},
     create=create,
-    hooks={"serve": serve},
+    hooks={"serve": serve, "rollup": rollup_message},
 )

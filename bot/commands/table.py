@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
-from paperboy.commands import basic, channel, search
+from paperboy.commands import basic, channel, search, weekly
 from paperboy.models import Reply
 
 if TYPE_CHECKING:
@@ -91,5 +91,17 @@ COMMANDS: tuple[Command, ...] = (
         "e.g. /papers settings max 10",
         "show or change this channel's digest options",
         channel.settings_command,
+    ),
+    Command(
+        "weekly",
+        "/papers weekly <day> HH:MM  e.g. /papers weekly fri 16:00, or /papers weekly off",
+        "a weekly rollup here: top papers, busiest subscriptions, rising terms, a chart",
+        weekly.weekly,
+    ),
+    Command(
+        "trends",
+        "/papers trends <query> [weeks:N]  e.g. /papers trends speculative decoding weeks:26",
+        "a chart of papers per week matching a query, and the peak week's top papers",
+        weekly.trends_command,
     ),
 )

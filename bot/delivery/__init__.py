@@ -5,6 +5,7 @@
 - `leader`: exactly one process schedules (the scheduler lock);
 - `planner`: due digests built and written to the outbox, rendered, under unique keys;
 - `sender`: the outbox drained through the chat adapters (`Deliverer`), with retries;
+- `rollup`: weekly rollups and trend charts, built and planned into the outbox;
 - `service`: the process roles (`background`) and operator actions the CLI runs.
 """
 
@@ -25,6 +26,15 @@ from paperboy.delivery.planner import (
     DueDigest,
     Planner,
     PlanResult,
+)
+from paperboy.delivery.rollup import (
+    ROLLUP_PAYLOAD,
+    RollupPlanner,
+    Trend,
+    build_rollup,
+    next_rollup,
+    rollup_week,
+    trend,
 )
 from paperboy.delivery.scheduler import JOB_PREFIX, DigestScheduler
 from paperboy.delivery.sender import (
@@ -47,6 +57,7 @@ __all__ = [
     "DAY_PRESETS",
     "JOB_PREFIX",
     "ROLES",
+    "ROLLUP_PAYLOAD",
     "TRIGGER_CATCH_UP",
     "TRIGGER_MANUAL",
     "TRIGGER_SCHEDULE",
@@ -59,17 +70,23 @@ __all__ = [
     "PlanResult",
     "Planner",
     "RetryPolicy",
+    "RollupPlanner",
     "SchedulerLock",
     "SchedulerService",
     "StatusReport",
+    "Trend",
     "adapters_by_platform",
     "background",
+    "build_rollup",
     "deliver_day",
     "describe",
     "fire_on",
     "is_active",
     "local_date",
     "next_fire",
+    "next_rollup",
     "previous_fire",
+    "rollup_week",
     "status_report",
+    "trend",
 ]

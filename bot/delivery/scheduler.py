@@ -43,15 +43,17 @@ from paperboy.delivery.planner import (
     Planner,
     PlanResult,
 )
+from paperboy.delivery.rollup import RollupPlanner, previous_rollup, rollup_trigger
 from paperboy.ingest import ingest
 from paperboy.models import ChannelSettings
 from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError
-from paperboy.store import Store
+from paperboy.store import RollupSchedule, Store
 
 log = logging.getLogger(__name__)
 
 JOB_PREFIX = "digest:"
+ROLLUP_PREFIX = "rollup:"
 INGEST_JOB = "ingest"
 SYNC_JOB = "sync-schedules"
 #: A job fires at its scheduled time or a little after; this much early still counts.
@@ -100,6 +102,10 @@ class DigestScheduler:
         self._skipped: set[tuple[int, dt.date]] = set()
         #: Digests queued or being planned right now: on time, not missed.
         self._in_flight: set[tuple[int, dt.date]] = set()
+        #: Weekly rollups (`/papers weekly`): one job per channel, like a digest's.
+        self.rollups = RollupPlanner(store, clock=self.clock)
+        self._rollup_specs: dict[int, tuple[str, str, str]] = {}
+        self._rollup_schedules: dict[int, RollupSchedule] = {}
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -136,6 +142,7 @@ class DigestScheduler:
         )
         if catch_up:
             await self.catch_up(announce=True)
+            await self.catch_up_rollups()
 
     async def stop(self) -> None:
         aps, self.aps = self.aps, None
@@ -157,6 +164,7 @@ class DigestScheduler:
         """The periodic job: pick up schedule changes, plan anything missed."""
         await self.sync()
         await self.catch_up()
+        await self.catch_up_rollups()
 
     def request_sync(self) -> None:
         """Rebuild changed jobs soon (a `/papers schedule` in this process calls this)."""
@@ -197,9 +205,68 @@ class DigestScheduler:
                 )
                 self._specs[tid] = spec
                 changed += 1
+            changed += await self._sync_rollups(aps)
             if changed:
                 log.info("schedules: %d job(s) changed, %d active", changed, len(self._specs))
             return changed
+
+    async def _sync_rollups(self, aps: AsyncIOScheduler) -> int:
+        """Make the weekly rollup jobs match the database; returns how many changed."""
+        schedules = {s.target_id: s for s in await self.store.rollups.active() if not s.paused}
+        self._rollup_schedules = schedules
+        wanted = {tid: (s.weekday, s.at_time, s.timezone) for tid, s in schedules.items()}
+        changed = 0
+        for tid in set(self._rollup_specs) - set(wanted):
+            with contextlib.suppress(Exception):
+                aps.remove_job(f"{ROLLUP_PREFIX}{tid}")
+            del self._rollup_specs[tid]
+            changed += 1
+        for tid, spec in wanted.items():
+            if self._rollup_specs.get(tid) == spec:
+                continue
+            aps.add_job(
+                _stoppable(self.fire_rollup),
+                rollup_trigger(schedules[tid]),
+                args=[tid],
+                id=f"{ROLLUP_PREFIX}{tid}",
+                name=f"weekly rollup of target {tid}",
+                replace_existing=True,
+                misfire_grace_time=max(1, int(self.grace.total_seconds())),
+                coalesce=True,
+                max_instances=1,
+            )
+            self._rollup_specs[tid] = spec
+            changed += 1
+        return changed
+
+    async def fire_rollup(self, target_id: int) -> None:
+        """A channel's rollup job: plan the rollup of the run that just passed."""
+        schedule = self._rollup_schedules.get(target_id)
+        if schedule is None:
+            return
+        now = self.clock.now()
+        fired = previous_rollup(schedule, now + FIRE_TOLERANCE)
+        if fired is None or now - fired > self.grace:
+            return
+        try:
+            async with self.planner.lock:  # not in the middle of this process's ingest
+                planned = await self.rollups.plan(schedule, fired)
+        except Exception:
+            # The periodic check plans it on its next round (within grace).
+            log.exception("planning the rollup of target %d failed; retrying soon", target_id)
+            return
+        if planned and self.on_planned is not None:
+            self.on_planned()
+
+    async def catch_up_rollups(self) -> int:
+        """Plan each channel's latest weekly rollup when missed and still within grace."""
+        async with self.planner.lock:
+            planned = await self.rollups.catch_up(self.grace)
+        if planned:
+            log.info("catch-up: planned %d weekly rollup(s) missed or due", planned)
+            if self.on_planned is not None:
+                self.on_planned()
+        return planned
 
     def jobs(self) -> dict[int, dt.datetime | None]:
         """target id -> next run time of its job (for status and tests)."""

@@ -8,7 +8,9 @@ searches the channel for the key in message metadata). A platform may finish a p
 after the client gave up on it, so an uncertain part is looked up `lookups` times,
 `lookup_spacing` seconds apart (the first that long after the failed send), before it is
 resent; a platform whose lookups see nothing (`finds_sent = False`: Discord, which
-dedups by nonce instead) is resent after one.
+dedups by nonce instead) is resent after one. A failure the platform answered itself
+(`ChatError.settled`: Slack's own error body) is over on its side: one lookup, after the
+backoff, decides.
 
 Failures: 429 waits what the platform says (Retry-After); 5xx, timeouts and unexpected
 errors back off exponentially with jitter, up to `max_attempts` (then the part is
@@ -46,7 +48,9 @@ from typing import Any
 from paperboy.chat import ChatAdapter, ChatError, MessageRef
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.planner import render_parts
+from paperboy.models import Reply
 from paperboy.store import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck, Store
+from paperboy.trends import ROLLUP_PAYLOAD, rollup_from_json, rollup_text
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
@@ -467,6 +471,13 @@ class Deliverer:
 
     async def _payload(self, part: ClaimedPart, adapter: ChatAdapter) -> Any:
         payload = part.payload
+        if isinstance(payload, dict) and set(payload) == {ROLLUP_PAYLOAD}:
+            if getattr(adapter, "post_rollup", None) is not None:
+                return payload  # the adapter posts it, image and all
+            # An adapter without images gets the rollup as a text message.
+            rollup = rollup_from_json(payload[ROLLUP_PAYLOAD])
+            text = Reply(text=rollup_text(rollup), ephemeral=False)
+            return next(iter(adapter.render(text)))
         if isinstance(payload, dict) and set(payload) == {RENDER_AT_SEND}:
             digest = await self.store.outbox.run_digest(part.target_id, part.digest_date)
             if digest is None:
@@ -568,7 +579,14 @@ class Deliverer:
                     announce="rate limited",
                 )
             else:
-                await self._retry(part, str(error), count=True, uncertain=True, announce="failed")
+                await self._retry(
+                    part,
+                    str(error),
+                    count=True,
+                    uncertain=True,
+                    announce="failed",
+                    settled=error.settled,
+                )
             return False
         except TimeoutError:
             await self._retry(
@@ -608,17 +626,22 @@ class Deliverer:
         uncertain: bool,
         delay: float | None = None,
         announce: str | None = None,
+        settled: bool = False,
     ) -> None:
         """Give the part back with its next try `delay` seconds away (default: the
-        backoff, or a poll). `announce` ("failed", "rate limited") logs the retry."""
+        backoff, or a poll). `announce` ("failed", "rate limited") logs the retry.
+        `settled`: the platform answered the failed send (ChatError.settled), so the
+        part is looked up once, after the backoff, not `lookups` times spaced."""
         if delay is None:
             delay = self.policy.backoff(part.attempts + 1, self.rng) if count else self.poll
             adapter = self.adapters.get(part.target.platform)
-            if count and uncertain and getattr(adapter, "finds_sent", True):
+            if count and uncertain and not settled and getattr(adapter, "finds_sent", True):
                 # It may still land: look it up no sooner than this, `lookups` times anew.
                 delay = max(delay, self.lookup_spacing)
         if count:
             self._looked.pop(part.id, None)
+            if uncertain and settled:
+                self._looked[part.id] = self.lookups - 1  # the next lookup is the last
         now = self.clock.now()
         status = await self.store.outbox.release(
             part.id,

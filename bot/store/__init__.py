@@ -51,6 +51,14 @@ from paperboy.store.repositories import (
     paper_columns,
     paper_from_row,
 )
+from paperboy.store.rollups import (
+    ROLLUP_PART,
+    ROLLUP_WEEKDAYS,
+    RollupRepo,
+    RollupSchedule,
+    is_rollup_key,
+    rollup_key,
+)
 
 __all__ = [
     "FAILED",
@@ -60,6 +68,8 @@ __all__ = [
     "PENDING",
     "QUEUED",
     "RENDER_AT_SEND",
+    "ROLLUP_PART",
+    "ROLLUP_WEEKDAYS",
     "RUN_EMPTY",
     "RUN_RENDERED",
     "RUN_UNRENDERED",
@@ -75,6 +85,8 @@ __all__ = [
     "NewRun",
     "OutboxRepo",
     "PaperRepo",
+    "RollupRepo",
+    "RollupSchedule",
     "SentAck",
     "SettingsRepo",
     "Store",
@@ -86,10 +98,12 @@ __all__ = [
     "check_days",
     "current_revision",
     "head_revision",
+    "is_rollup_key",
     "make_engine",
     "migrate",
     "outbox_key",
     "overloaded",
     "paper_columns",
     "paper_from_row",
+    "rollup_key",
 ]

@@ -44,6 +44,7 @@ from paperboy.store.repositories import (
     SubscriptionRepo,
     TargetRepo,
 )
+from paperboy.store.rollups import RollupRepo
 
 log = logging.getLogger(__name__)
 
@@ -280,6 +281,7 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.rollups = RollupRepo(ctx)
         self._ctx = ctx
 
     @classmethod

@@ -224,6 +224,41 @@ outbox = sa.Table(
     sqlite_autoincrement=True,
 )
 
+# --- weekly rollups (migration 0007; see paperboy.store.rollups) ------------------------------
+
+# A channel's `/papers weekly <day> HH:MM`, in the channel's time zone.
+rollup_settings = sa.Table(
+    "rollup_settings",
+    metadata,
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("targets.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("weekday", sa.String(3), nullable=False),
+    sa.Column("at_time", sa.String(5), nullable=False),
+    sa.Column("enabled", sa.Boolean, nullable=False, server_default=sa.true()),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A rollup once planned for (target, ISO week): its part is in the outbox.
+rollup_runs = sa.Table(
+    "rollup_runs",
+    metadata,
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("targets.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("week", sa.String(8), primary_key=True),
+    sa.Column("papers", sa.Integer, nullable=False, server_default=sa.text("0")),
+    sa.Column("planned_at", UTCDateTime, nullable=False),
+)
+
 # --- archive search (migration 0003; see paperboy.search.index) ---------------------------------
 
 # One row per indexed paper. `docid` carries the paper's day in its high bits (id order is

@@ -35,8 +35,17 @@ def closed_port() -> int:
 
 
 def test_digest_json_contract() -> None:
-    out = paperboy("digest", "--source", "sample", "--query", "LoRA", "--query",
-                   "pipeline parallelism", "--format", "json")
+    out = paperboy(
+        "digest",
+        "--source",
+        "sample",
+        "--query",
+        "LoRA",
+        "--query",
+        "pipeline parallelism",
+        "--format",
+        "json",
+    )
     assert out.returncode == 0, out.stderr
     data = json.loads(out.stdout)
     assert data["date"] == "2024-11-11"
@@ -54,8 +63,17 @@ def test_digest_json_contract() -> None:
 
 
 def test_digest_from_path_and_date() -> None:
-    out = paperboy("digest", "--source", str(DAY_JSON), "--date", "2024-11-11",
-                   "--query", "LoRA", "--format", "json")
+    out = paperboy(
+        "digest",
+        "--source",
+        str(DAY_JSON),
+        "--date",
+        "2024-11-11",
+        "--query",
+        "LoRA",
+        "--format",
+        "json",
+    )
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["date"] == "2024-11-11"
 
@@ -122,8 +140,7 @@ def test_digest_malformed_file(tmp_path: Path) -> None:
 
 def test_digest_unreachable_hf_exit_2() -> None:
     url = f"http://127.0.0.1:{closed_port()}/api/"
-    out = paperboy("digest", "--source", "hf", "--query", "LoRA",
-                   env={"PAPERBOY_HF_API_URL": url})
+    out = paperboy("digest", "--source", "hf", "--query", "LoRA", env={"PAPERBOY_HF_API_URL": url})
     assert out.returncode == 2
     assert len(out.stderr.strip().splitlines()) == 1
 

@@ -10,7 +10,9 @@
 
 Web API (`/api/<method>`, what slack_sdk's AsyncWebClient calls through `base_url`):
 `auth.test`, `chat.postMessage`, `conversations.join`, `conversations.history`,
-`conversations.replies` and `apps.connections.open`. Answers have Slack's shapes:
+`conversations.replies` and `apps.connections.open`, and the file upload flow of
+`files_upload_v2` (`files.getUploadURLExternal`, the upload, `files.completeUploadExternal`:
+tests/fakes/slack_files.py). Answers have Slack's shapes:
 `{"ok": true, ...}` or `{"ok": false, "error": "invalid_blocks", "errors": [...],
 "response_metadata": {"messages": ["[ERROR] ... [json-pointer:/blocks/0/text/text]"]}}`;
 HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`.
@@ -64,6 +66,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit
 from aiohttp import WSMsgType, web
 
 from tests.fakes.loopback import LoopbackServer
+from tests.fakes.slack_files import SlackFiles
 
 BOT_TOKEN = "xoxb-fake-bot-token"
 APP_TOKEN = "xapp-fake-app-token"
@@ -79,6 +82,7 @@ DEFAULT_SCOPES = frozenset(
         "channels:join",
         "channels:history",
         "groups:history",
+        "files:write",
     }
 )
 
@@ -445,7 +449,7 @@ def sign(secret: str, body: str | bytes, timestamp: int | str | None = None) -> 
     return {"X-Slack-Request-Timestamp": ts, "X-Slack-Signature": f"v0={digest}"}
 
 
-class FakeSlack(LoopbackServer):
+class FakeSlack(SlackFiles, LoopbackServer):
     def __init__(
         self,
         *,
@@ -471,6 +475,7 @@ class FakeSlack(LoopbackServer):
         self._socket_ready = asyncio.Event()
         self._acks: dict[str, dict[str, Any]] = {}
         self._late: set[asyncio.Task[None]] = set()
+        self.files_state()  # file uploads: tests/fakes/slack_files.py
 
     # -- scripting ------------------------------------------------------------------
 
@@ -538,6 +543,7 @@ class FakeSlack(LoopbackServer):
         app.router.add_route("*", "/api/{method}", self._api)
         app.router.add_post("/response/{url_id}", self._response)
         app.router.add_get("/socket/{session}", self._socket)
+        self.file_routes(app)
         return app
 
     async def on_close(self) -> None:
@@ -605,6 +611,7 @@ class FakeSlack(LoopbackServer):
             "conversations.history": self._history,
             "conversations.replies": self._replies,
             "apps.connections.open": self._connections_open,
+            **self.file_handlers(),
         }
         handler = handlers.get(method)
         if handler is None:

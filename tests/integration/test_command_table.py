@@ -14,7 +14,7 @@ from pathlib import Path
 from paperboy.commands import COMMANDS
 
 ALL = ("subscribe", "unsubscribe", "list", "digest", "help", "search", "schedule", "pause",
-       "resume", "settings")  # fmt: skip
+       "resume", "settings", "weekly", "trends")  # fmt: skip
 
 FRESH = """
 import asyncio, json, sys

@@ -197,11 +197,15 @@ async def test_a_post_slack_finishes_after_the_client_gave_up_is_not_posted_twic
 async def test_an_uncertain_part_is_looked_up_several_times_spaced_then_resent(
     store: Store, slack: FakeSlack, clock: ManualClock
 ) -> None:
+    """No answer (the client timed out): Slack may still be carrying the post out."""
     adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
     _, want = await plan(store, adapter, clock, MEMBER)
-    slack.inject(Fault.server_error(500), method="chat.postMessage")  # not posted after all
+    unanswered = Fault(500, "internal_error", delay=2.0)  # not posted after all
+    slack.inject(unanswered, method="chat.postMessage")
     start = clock.now()
-    deliverer = deliverer_for(store, [adapter], clock, lookups=3, lookup_spacing=10.0)
+    deliverer = deliverer_for(
+        store, [adapter], clock, lookups=3, lookup_spacing=10.0, send_timeout=0.3
+    )
     await deliverer.run_until_idle()
     assert keys_in(slack, MEMBER) == want and await all_sent(store)
     calls = [
@@ -211,6 +215,61 @@ async def test_an_uncertain_part_is_looked_up_several_times_spaced_then_resent(
     assert calls[:5] == [post, look, look, look, post]
     assert look not in calls[5:]
     assert clock.now() - start >= dt.timedelta(seconds=30)  # the test clock's time
+
+
+@pytest.mark.parametrize(
+    "fault",
+    [Fault.server_error(500), Fault.server_error(503)],
+    ids=["500", "503"],
+)
+async def test_an_error_slack_answered_itself_is_looked_up_once_then_resent(
+    store: Store, slack: FakeSlack, clock: ManualClock, fault: Fault
+) -> None:
+    """Slack's own error body means it has finished with the call: what it posted is
+    visible now, so one lookup decides, after the backoff, not after the lookup spacing."""
+    adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+    _, want = await plan(store, adapter, clock, MEMBER)
+    slack.inject(fault, method="chat.postMessage")  # not posted
+    deliverer = deliverer_for(store, [adapter], clock, lookups=3, lookup_spacing=10.0)
+    await deliverer.run_until_idle()
+    assert keys_in(slack, MEMBER) == want and await all_sent(store)
+    calls = [
+        c.method for c in slack.calls if c.method in {"chat.postMessage", "conversations.history"}
+    ]
+    post, look = "chat.postMessage", "conversations.history"
+    assert calls[:3] == [post, look, post]
+    assert look not in calls[3:]
+    assert all(wait < 10.0 for wait in clock.slept)  # no lookup spacing
+
+
+async def test_a_post_landed_before_slack_answered_500_is_found_by_the_one_lookup(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+    _, want = await plan(store, adapter, clock, MEMBER)
+    slack.inject(Fault.lands_late(0.2), method="chat.postMessage")  # posted, then a 500
+    deliverer = deliverer_for(store, [adapter], clock, lookups=3, lookup_spacing=10.0)
+    stats = await deliverer.run_until_idle()
+    await slack.landed()
+    assert keys_in(slack, MEMBER) == want  # once, not twice
+    assert stats.found == 1 and await all_sent(store)
+
+
+async def test_a_proxy_error_page_is_not_settled_and_gets_the_spaced_lookups(
+    store: Store, slack: FakeSlack, clock: ManualClock
+) -> None:
+    """A load balancer's 503 page is not Slack's answer: the post may still be running."""
+    adapter = SlackAdapter(BOT_TOKEN, api_url=slack.base_url)
+    _, want = await plan(store, adapter, clock, MEMBER)
+    slack.inject(Fault.html_error(503), method="chat.postMessage")
+    deliverer = deliverer_for(store, [adapter], clock, lookups=3, lookup_spacing=10.0)
+    await deliverer.run_until_idle()
+    assert keys_in(slack, MEMBER) == want and await all_sent(store)
+    calls = [
+        c.method for c in slack.calls if c.method in {"chat.postMessage", "conversations.history"}
+    ]
+    post, look = "chat.postMessage", "conversations.history"
+    assert calls[:5] == [post, look, look, look, post]
 
 
 async def test_a_platform_whose_lookups_see_nothing_is_not_held_for_them(

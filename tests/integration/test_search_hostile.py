@@ -57,10 +57,7 @@ async def _check(url: str, text: str) -> None:
             assert error.column >= 1
             assert "\n" not in str(error)
             return
-        want = {
-            m.paper.id
-            for m in Matcher.compile([(0, request.query)]).match(PAPERS).get(0, [])
-        }
+        want = {m.paper.id for m in Matcher.compile([(0, request.query)]).match(PAPERS).get(0, [])}
         if request.options == type(request.options)():  # no filters: compare with matching
             assert {h.paper.id for h in results.hits} == want
             assert results.total == len(want)

@@ -242,9 +242,7 @@ VIEW = {"id": "V1", "callback_id": "x", "team_id": "T0FAKE"}  # no `type`: bolt 
 # used to see these, and some of them made it answer 500 with a traceback.
 SIGNED_NOT_OURS: dict[str, tuple[bytes, str]] = {
     "view_submission": as_interaction({"type": "view_submission", "view": {"id": "V1"}}),
-    "view_submission with a callback_id": as_interaction(
-        {"type": "view_submission", "view": VIEW}
-    ),
+    "view_submission with a callback_id": as_interaction({"type": "view_submission", "view": VIEW}),
     "view_submission as json": as_json({"type": "view_submission", "view": VIEW}),
     "view_closed": as_interaction({"type": "view_closed", "view": VIEW}),
     "shortcut": as_interaction({"type": "shortcut", "callback_id": "x", "trigger_id": "1"}),

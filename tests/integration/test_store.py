@@ -150,6 +150,8 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "search_pending",
         "search_acronyms",
         "ingest_progress",
+        "rollup_settings",
+        "rollup_runs",
     }
 
 

@@ -109,9 +109,11 @@ def test_invite_url_has_exactly_the_needed_scopes_and_permissions() -> None:
     url = invite_url(1234)
     assert url == (
         "https://discord.com/oauth2/authorize?client_id=1234"
-        "&scope=bot+applications.commands&permissions=18432"
+        "&scope=bot+applications.commands&permissions=51200"
     )
-    assert discord.Permissions(18432) == discord.Permissions(send_messages=True, embed_links=True)
+    assert discord.Permissions(51200) == discord.Permissions(
+        send_messages=True, embed_links=True, attach_files=True
+    )
 
 
 def test_plugin(monkeypatch: pytest.MonkeyPatch) -> None:

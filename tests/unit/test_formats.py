@@ -96,8 +96,14 @@ def links_and_rows(markdown: str) -> tuple[list[str], list[list[str]]]:
             for child in token.children or []:
                 if child.type == "link_open":
                     hrefs.append(str(child.attrs["href"]))
-                assert child.type not in {"html_inline", "image", "strong_open", "em_open",
-                                          "s_open", "code_inline"}, child
+                assert child.type not in {
+                    "html_inline",
+                    "image",
+                    "strong_open",
+                    "em_open",
+                    "s_open",
+                    "code_inline",
+                }, child
     return hrefs, rows
 
 

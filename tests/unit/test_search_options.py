@@ -105,9 +105,7 @@ def test_unknown_field_error_mentions_search_options() -> None:
         ("LoRA min-upvotes:²", 18, "whole number"),
     ],
 )
-def test_out_of_range_numbers_are_errors_with_a_column(
-    text: str, column: int, words: str
-) -> None:
+def test_out_of_range_numbers_are_errors_with_a_column(text: str, column: int, words: str) -> None:
     with pytest.raises(QueryError) as info:
         parse(text)
     assert info.value.column == column

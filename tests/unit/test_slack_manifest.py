@@ -25,6 +25,7 @@ def test_manifest_scopes_command_and_socket_mode() -> None:
         "channels:join",
         "channels:history",
         "groups:history",
+        "files:write",
     ]
     # What the fake Slack grants by default is what the manifest asks for.
     assert set(scopes) == DEFAULT_SCOPES

@@ -15,9 +15,7 @@ def cost(item: tuple[int, int]) -> dict[str, int]:
     return {"blocks": item[0], "chars": item[1]}
 
 
-items_strategy = st.lists(
-    st.tuples(st.integers(0, 10), st.integers(0, 3000)), max_size=200
-)
+items_strategy = st.lists(st.tuples(st.integers(0, 10), st.integers(0, 3000)), max_size=200)
 
 
 @given(items_strategy, st.integers(0, 5), st.integers(0, 1000))

@@ -12,9 +12,10 @@
 REST (under `/api/v{n}`): `/gateway/bot`, `/users/@me`, `/oauth2/applications/@me`,
 global and guild command sync, `POST /channels/{id}/messages`, interaction callbacks,
 `PATCH .../messages/@original`, follow-ups on `/webhooks/{app_id}/{token}` and plain
-webhooks on `/webhooks/{id}/{token}`. Bodies are checked against Discord's limits
-(`validate.py`) and refused with Discord's own `50035 Invalid Form Body`; channels not
-registered answer `10003 Unknown Channel`, closed ones `50001 Missing Access` or
+webhooks on `/webhooks/{id}/{token}`; with files as multipart/form-data (`payload_json`
+and `files[n]`, checked as in tests/fakes/discord/files.py). Bodies are checked against
+Discord's limits (`validate.py`) and refused with Discord's own `50035 Invalid Form
+Body`; channels not registered answer `10003 Unknown Channel`, closed ones `50001 Missing Access` or
 `50013 Missing Permissions`. A body with `nonce` + `enforce_nonce` seen before in the
 same channel (within `nonce_window` seconds) returns the first message instead of
 creating a second one. `rate_limit()` and `fail()` script answers (429 with
@@ -45,6 +46,7 @@ from typing import Any, Self
 from aiohttp import WSMsgType, web
 from aiohttp.log import access_logger
 
+from tests.fakes.discord.files import FormError, Upload, attachments_json, parse_multipart
 from tests.fakes.discord.validate import is_empty, live_mentions, message_errors
 from tests.fakes.loopback import LoopbackServer
 
@@ -69,7 +71,36 @@ AUTOCOMPLETE_RESULT = 8
 
 OPTION_TYPES = {"subcommand": 1, "group": 2, "string": 3, "integer": 4, "boolean": 5}
 BODY = web.RequestKey("body", object)
+FILES = web.RequestKey("files", list)  # the Upload list of a multipart request
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+
+
+# Option types a client lets a member enter (Discord's app command option types).
+_OPTION_PYTHON_TYPES: dict[int, tuple[type, ...]] = {
+    3: (str,),
+    4: (int,),
+    5: (bool,),
+    10: (int, float),
+}
+
+
+def _check_option_value(schema: Mapping[str, Any], value: Any) -> None:
+    """What Discord's client refuses before sending: a value of the wrong type, a number
+    outside min_value/max_value, a text outside min_length/max_length."""
+    kind = schema["type"]
+    types = _OPTION_PYTHON_TYPES.get(kind)
+    if types is not None and (
+        not isinstance(value, types) or (kind in (4, 10) and isinstance(value, bool))
+    ):
+        raise ValueError(f"option {schema['name']!r} takes type {kind}, not {value!r}")
+    if kind in (4, 10):
+        if "min_value" in schema and value < schema["min_value"]:
+            raise ValueError(f"option {schema['name']!r}: {value} < {schema['min_value']}")
+        if "max_value" in schema and value > schema["max_value"]:
+            raise ValueError(f"option {schema['name']!r}: {value} > {schema['max_value']}")
+    if kind == 3:
+        if len(value) < schema.get("min_length", 0) or len(value) > schema.get("max_length", 6000):
+            raise ValueError(f"option {schema['name']!r}: length {len(value)} out of range")
 
 
 @dataclass(frozen=True)
@@ -99,6 +130,8 @@ class FakeChannel:
     name: str = "general"
     # "ok", "missing-access" (403 50001) or "missing-permissions" (403 50013)
     access: str = "ok"
+    # Without Attach Files a message with files is refused (403 50013).
+    attach_files: bool = True
 
 
 @dataclass
@@ -111,6 +144,8 @@ class FakeMessage:
     webhook_id: str | None = None
     interaction_id: str | None = None
     flags: int = 0
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    files: list[Upload] = field(default_factory=list)
 
     @property
     def content(self) -> str:
@@ -261,6 +296,7 @@ class FakeDiscord(LoopbackServer):
         self.interactions: dict[str, FakeInteraction] = {}
         self.requests: list[RecordedRequest] = []
         self.rejections: list[tuple[str, dict[str, Any]]] = []  # (path, Discord error body)
+        self.uploads: list[tuple[str, list[Upload]]] = []  # (path, files) of multipart requests
         self.sessions: list[GatewaySession] = []
         self._faults: list[Fault] = []
         self._nonces: dict[tuple[str, str, str], tuple[float, FakeMessage]] = {}
@@ -407,6 +443,8 @@ class FakeDiscord(LoopbackServer):
         for name, value in values.items():
             if name not in by_name:
                 raise LookupError(f"no option {name!r}; the command has {sorted(by_name)}")
+            if name != focused:
+                _check_option_value(by_name[name], value)
             option = {"name": name, "type": by_name[name]["type"], "value": value}
             if name == focused:
                 option["focused"] = True
@@ -592,10 +630,19 @@ class FakeDiscord(LoopbackServer):
         body: Any = None
         if request.can_read_body:
             raw = await request.read()
-            try:
-                body = json.loads(raw) if raw else None
-            except ValueError:
-                body = raw
+            if request.content_type == "multipart/form-data":
+                try:
+                    body, request[FILES] = parse_multipart(
+                        raw, request.headers.get("Content-Type", "")
+                    )
+                except FormError as error:
+                    return self._json(error.body, error.status)
+                self.uploads.append((re.sub(r"^/api/v\d+", "", request.path), request[FILES]))
+            else:
+                try:
+                    body = json.loads(raw) if raw else None
+                except ValueError:
+                    body = raw
         request[BODY] = body
         path = re.sub(r"^/api/v\d+", "", request.path)
         self.requests.append(
@@ -636,14 +683,16 @@ class FakeDiscord(LoopbackServer):
     def _unauthorized(self) -> web.Response:
         return self._error(401, "401: Unauthorized")
 
-    def _invalid(self, path: str, body: Any) -> web.Response | None:
+    def _invalid(
+        self, path: str, body: Any, files: list[Upload] | None = None
+    ) -> web.Response | None:
         """Discord's 400 for a body over the limits (or empty), else None."""
         errors = message_errors(body)
         if errors:
             answer = {"message": "Invalid Form Body", "code": 50035, "errors": errors}
             self.rejections.append((path, answer))
             return self._json(answer, 400)
-        if is_empty(body):
+        if is_empty(body) and not files:
             answer = {"message": "Cannot send an empty message", "code": 50006}
             self.rejections.append((path, answer))
             return self._json(answer, 400)
@@ -673,7 +722,7 @@ class FakeDiscord(LoopbackServer):
             "mention_everyone": False,
             "mentions": [],
             "mention_roles": [],
-            "attachments": [],
+            "attachments": list(message.attachments),
             "components": [],
             "pinned": False,
             "flags": message.flags,
@@ -688,9 +737,18 @@ class FakeDiscord(LoopbackServer):
             out["application_id"] = self.application_id
         return out
 
-    def _store(self, channel_id: str, body: dict[str, Any], **kwargs: Any) -> FakeMessage:
+    def _store(
+        self,
+        channel_id: str,
+        body: dict[str, Any],
+        files: list[Upload] | None = None,
+        **kwargs: Any,
+    ) -> FakeMessage:
         kept = {k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body}
         message = FakeMessage(self.snowflake(), channel_id, kept, **kwargs)
+        if files:  # a multipart request (tests/fakes/discord/files.py)
+            message.files = list(files)
+            message.attachments = attachments_json(files, body, self._ids)
         self.messages.append(message)
         return message
 
@@ -829,7 +887,10 @@ class FakeDiscord(LoopbackServer):
         if channel.access == "missing-permissions":
             return self._error(403, "Missing Permissions", 50013)
         body = await self._body(request)
-        invalid = self._invalid(request.path, body)
+        files = request.get(FILES)
+        if files and not channel.attach_files:
+            return self._error(403, "Missing Permissions", 50013)
+        invalid = self._invalid(request.path, body, files)
         if invalid is not None:
             return invalid
         nonce = body.get("nonce")
@@ -839,7 +900,7 @@ class FakeDiscord(LoopbackServer):
             seen = self._nonces.get(key)
             if seen is not None and time.monotonic() - seen[0] <= self.nonce_window:
                 return self._json(self._message_json(seen[1]))
-        message = self._store(channel_id, body, author_id=self.application_id, nonce=nonce)
+        message = self._store(channel_id, body, files, author_id=self.application_id, nonce=nonce)
         if nonce is not None and body.get("enforce_nonce") is True:
             self._nonces[(channel_id, self.application_id, nonce)] = (time.monotonic(), message)
         return self._json(self._message_json(message))
@@ -964,10 +1025,13 @@ class FakeDiscord(LoopbackServer):
             return self._error(404, "Unknown Webhook", 10015)
         if registered[0] != token:
             return self._error(401, "Invalid Webhook Token", 50027)
-        invalid = self._invalid(request.path, body)
+        files = request.get(FILES)
+        invalid = self._invalid(request.path, body, files)
         if invalid is not None:
             return invalid
-        message = self._store(registered[1], body, author_id=webhook_id, webhook_id=webhook_id)
+        message = self._store(
+            registered[1], body, files, author_id=webhook_id, webhook_id=webhook_id
+        )
         return self._json(self._message_json(message) if wait else None, 200 if wait else 204)
 
     async def _edit_webhook_message(self, request: web.Request) -> web.Response:
