@@ -47,8 +47,9 @@ ENOUGH = 1_000
 DAYS_TTL = 5.0
 #: A slice of at least this many papers is read as two halves at once.
 PARALLEL = 200_000
-#: A slice's matches are first read oldest first, up to this many (see _Reader.newest).
-ASCENDING = 1_000
+#: A slice's matches are first read oldest first, up to this many (see _Reader.newest):
+#: a statement's setup (an acronym's many codes) can cost as much as reading thousands.
+ASCENDING = 4_000
 #: How long an index reuses an estimated document frequency (seconds) while the archive
 #: holds as many papers, and how many it keeps: they only weigh a query's terms.
 DF_TTL = 300.0
