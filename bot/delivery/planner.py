@@ -47,6 +47,7 @@ from paperboy.feedback import (
     stored_vectors,
 )
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
+from paperboy.metrics import METRICS
 from paperboy.models import WEBHOOK_PLATFORM, ChannelSettings, Digest, Paper
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
 
@@ -346,6 +347,7 @@ class Planner:
                     result.already += 1
                     continue
                 result.planned += 1
+                METRICS.digests_planned.labels(states[run.target_id].target.platform).inc()
                 result.keys.append((run.target_id, run.digest_date))
                 if run.parts is None:
                     result.unrendered += 1

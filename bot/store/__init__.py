@@ -42,6 +42,7 @@ from paperboy.store.outbox import (
     ClaimedPart,
     FailedPart,
     NewRun,
+    OutboxGauges,
     OutboxRepo,
     SentAck,
     TargetState,
@@ -58,6 +59,7 @@ from paperboy.store.repositories import (
     UpsertResult,
     check_days,
     paper_columns,
+    paper_from_row,
 )
 from paperboy.store.rollups import (
     ROLLUP_PART,
@@ -94,6 +96,7 @@ __all__ = [
     "InvalidSettingError",
     "InvalidSubscriptionError",
     "NewRun",
+    "OutboxGauges",
     "OutboxRepo",
     "PaperFeedback",
     "PaperRepo",
@@ -119,5 +122,6 @@ __all__ = [
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "paper_from_row",
     "rollup_key",
 ]
