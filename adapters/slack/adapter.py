@@ -643,7 +643,9 @@ class SlackAdapter:
         app = AsyncApp(
             client=self.app_client,
             signing_secret=self.signing_secret or "",
-            name="paperboy",
+            # Bolt names its per-request loggers after the app and sets their level to the
+            # root's: under "paperboy" that would reset our own logger's level.
+            name="slack_bolt.paperboy",
             process_before_response=False,
         )
 

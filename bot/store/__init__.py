@@ -50,6 +50,7 @@ from paperboy.store.repositories import (
     UpsertResult,
     check_days,
     paper_columns,
+    paper_from_row,
 )
 from paperboy.store.rollups import (
     ROLLUP_PART,
@@ -105,5 +106,6 @@ __all__ = [
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "paper_from_row",
     "rollup_key",
 ]
