@@ -200,12 +200,12 @@ def _compact(png: bytes, text: dict[str, str]) -> bytes:
     from PIL import Image, PngImagePlugin
 
     with Image.open(io.BytesIO(png)) as image:
-        flat = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+        flat = image.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE)
     info = PngImagePlugin.PngInfo()
     for key, value in text.items():
         info.add_text(key, value)
     out = io.BytesIO()
-    flat.save(out, format="PNG", optimize=True, pnginfo=info)
+    flat.save(out, format="PNG", pnginfo=info)
     return out.getvalue()
 
 
