@@ -72,17 +72,20 @@ def _matplotlib() -> Any:
     global _pyplot
     if _pyplot is None:
         os.environ.setdefault("MPLBACKEND", "Agg")
-        # The first import builds a font cache and says so with a warning: not news.
-        quiet = logging.getLogger("matplotlib.font_manager")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)
+        # The first import builds a font cache (or, with no writable home, a temporary
+        # one) and says so with a warning: not news for a chat bot's log.
+        quiet = [logging.getLogger(n) for n in ("matplotlib", "matplotlib.font_manager")]
+        levels = [logger.level for logger in quiet]
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
         try:
             import matplotlib
 
             matplotlib.use("Agg", force=True)
             import matplotlib.pyplot as pyplot
         finally:
-            quiet.setLevel(level)
+            for logger, level in zip(quiet, levels, strict=True):
+                logger.setLevel(level)
         matplotlib.rcParams.update(
             {
                 "font.family": "DejaVu Sans",

@@ -247,3 +247,24 @@ async def test_rollups_due_together_read_and_match_the_archive_once(
     assert len(reads) == 1
     for tid in tids:
         assert await store.rollups.runs(tid) == ["2024-W46"]
+
+
+@pytest.mark.parametrize(("zone", "expected"), [("UTC", [2, 1, 2]), ("Europe/Berlin", [1, 2, 2])])
+async def test_the_channels_time_zone_decides_the_week_of_a_paper_near_midnight(
+    store: Store, zone: str, expected: list[int]
+) -> None:
+    """Stored and read back through the store, on both databases: the archive of
+    tests/trend_archive.py, whose paper B was first seen Sunday 23:30 UTC, Monday
+    00:30 in Berlin (2025-W52 or 2026-W01, across the year boundary)."""
+    from paperboy.delivery import build_rollup
+    from paperboy.trends import parse_week
+    from tests.trend_archive import load
+
+    await load(store)
+    target, _ = await add_target(store, "lab", ("LoRA",), timezone=zone)
+    rollup = await build_rollup(store, target, parse_week("2026-W02"), draw=False)
+    (lora,) = rollup.chart.series
+    assert list(lora.counts[-3:]) == expected
+    assert rollup.chart.weeks[-3:] == ("2025-W52", "2026-W01", "2026-W02")
+    week1 = await build_rollup(store, target, parse_week("2026-W01"), draw=False)
+    assert ("2512.00002" in [e.id for e in week1.top]) is (zone == "Europe/Berlin")
