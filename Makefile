@@ -4,18 +4,32 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
-STAMP  := $(VENV)/.installed-stamp
+# The dev tools (pytest, ruff, mypy, ...) for test, lint and bench; `make run` needs only
+# the runtime (RUN_STAMP), and is content with a venv that has the dev tools too.
+STAMP     := $(VENV)/.installed-stamp
+RUN_STAMP := $(VENV)/.runtime-stamp
 
-.PHONY: run test bench lint fmt clean
+.PHONY: run test bench lint fmt clean container-test
+
+# $(call install,SPEC): pip install SPEC into the venv (a shell command); on failure one
+# line saying what could not be installed (offline, a proxy, no PyPI) and where pip's log is.
+install = $(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paperboy needs Python 3.11 or newer")' \
+	&& { test -x $(BIN)/python || $(PYTHON) -m venv $(VENV); } \
+	&& echo "installing paperboy $(1) into $(VENV) (pip's log: $(VENV)/install.log)" \
+	&& { $(BIN)/python -m pip install --quiet --disable-pip-version-check -e '$(1)' >$(VENV)/install.log 2>&1 \
+	  || { missing=$$(sed -n 's/.*No matching distribution found for \([^ ]*\).*/\1/p' $(VENV)/install.log | head -n 1); \
+	       echo "make: cannot install paperboy: $${missing:-a package} could not be downloaded (no network or no access to PyPI?); pip's log: $(VENV)/install.log" >&2; \
+	       exit 1; }; }
 
 $(STAMP): pyproject.toml
-	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "paperboy needs Python 3.11 or newer")'
-	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@$(call install,.[dev])
+	@touch $@ $(RUN_STAMP)
+
+$(RUN_STAMP): pyproject.toml
+	@if [ -f $(STAMP) ] && [ $(STAMP) -nt pyproject.toml ]; then touch $@; else $(call install,.); fi
 	@touch $@
 
-run: $(STAMP)
+run: $(RUN_STAMP)
 	$(BIN)/paperboy migrate --quiet
 	$(BIN)/paperboy run
 

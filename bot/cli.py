@@ -25,7 +25,7 @@ from paperboy.models import Digest, Reply, SearchResults, Target
 from paperboy.plugins import formats as plugin_formats
 from paperboy.sources import SourceError, day_of
 from paperboy.sources.file import SAMPLE_DATE
-from paperboy.terminal import SafeFormatter, json_safe, terminal_safe
+from paperboy.terminal import json_safe, terminal_safe
 
 if TYPE_CHECKING:
     from paperboy.delivery import DeliverOutcome, StatusReport
@@ -71,26 +71,31 @@ def parse_date(value: str | None) -> dt.date | None:
         fail(f"invalid date {value!r}: use YYYY-MM-DD, for example 2024-11-11")
 
 
-def configure_logging(config: Settings | None = None) -> None:
-    """Log to stderr through a formatter that keeps control characters out of the
-    terminal; WARNING and above until the settings name a level."""
-    root = logging.getLogger()
-    if not any(isinstance(h.formatter, SafeFormatter) for h in root.handlers):
-        handler = logging.StreamHandler()
-        handler.setFormatter(SafeFormatter("%(levelname)s %(name)s: %(message)s"))
-        root.addHandler(handler)
-    root.setLevel(config.log_level if config is not None else logging.WARNING)
-    quiet_libraries()
+def configure_logging(config: Settings | None = None, *, screen: bool = False) -> None:
+    """Log to stderr (or PAPERBOY_LOG_FILE) with timestamps, or as JSON lines; WARNING and
+    above until the settings name a level (bot/logs.py).
 
+    `screen`: the terminal is the chat (the `run` demo). Without a log file, only
+    warnings reach the screen unless PAPERBOY_LOG_LEVEL was set explicitly.
+    """
+    from paperboy import logs
 
-# One line per migration is noise; the database drivers' DEBUG lines (and SQLAlchemy's
-# INFO ones) repeat every statement with its parameters: channel names, webhook URLs.
-QUIET_LOGGERS = ("alembic", "aiosqlite", "sqlalchemy")
+    if config is None:
+        logs.configure(logging.WARNING)
+        return
+    level: int | str = config.log_level
+    if screen and config.log_file is None and "log_level" not in config.model_fields_set:
+        level = max(logging.WARNING, logging.getLevelName(config.log_level))
+    logs.configure(
+        level, fmt=config.log_format, file=config.log_file, library_level=config.library_log_level
+    )
 
 
 def quiet_libraries() -> None:
-    for name in QUIET_LOGGERS:
-        logging.getLogger(name).setLevel(logging.WARNING)
+    """Third-party and database loggers at WARNING (as every command sets them)."""
+    from paperboy import logs
+
+    logs.quiet_libraries()
 
 
 def terminal_document(text: str) -> str:
@@ -336,13 +341,21 @@ def run(
     if role not in ROLES:
         fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
-    configure_logging(config)
+    chat_platforms = config.slack_bot_token is not None or config.discord_token is not None
+    configure_logging(config, screen=role == "all" and (_stdin_is_terminal() or not chat_platforms))
     try:
         run_async(_run(config) if role == "all" else _run_role(config, role))
     except SourceError as error:
         fail(str(error))
     except KeyboardInterrupt:
         pass
+
+
+def _stdin_is_terminal() -> bool:
+    try:
+        return sys.stdin.isatty()
+    except (AttributeError, ValueError):  # closed or replaced
+        return False
 
 
 async def _run_role(config: Settings, role: str) -> None:

@@ -18,6 +18,10 @@ MAX_INTEGER = 2**31 - 1
 
 @dataclass(frozen=True, slots=True)
 class PaperLinks:
+    """A paper's links. One rule on every platform: the title links `arxiv` (the abstract
+    page), and the links are listed in this order (arXiv, PDF, Hugging Face, GitHub,
+    project page), as `as_dict` gives them."""
+
     arxiv: str
     pdf: str
     hf: str | None = None
@@ -341,6 +345,37 @@ class SearchResults:
 
 
 @dataclass(frozen=True, slots=True)
+class HelpEntry:
+    """One command in `/papers help`: its short form, what it does and an example."""
+
+    usage: str
+    summary: str
+    example: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Help:
+    """`/papers help` as data: each adapter lays it out natively (Block Kit sections, an
+    embed with fields, a terminal table); `text()` is the plain fallback."""
+
+    intro: str
+    commands: tuple[HelpEntry, ...]
+    queries: str
+    query_examples: tuple[str, ...] = ()
+
+    def text(self) -> str:
+        """One line per command (no padding that wraps on a narrow screen), then queries."""
+        lines = [self.intro]
+        for entry in self.commands:
+            line = f"  {entry.usage} - {entry.summary}"
+            if entry.example:
+                line += f" (e.g. {entry.example})"
+            lines.append(line)
+        lines.append(self.queries)
+        return "\n".join(lines)
+
+
+@dataclass(frozen=True, slots=True)
 class Reply:
     """What a command answers: plain text lines, a digest, or both.
 
@@ -355,3 +390,5 @@ class Reply:
     ephemeral: bool = True
     extra: dict[str, object] = field(default_factory=dict)
     search: SearchResults | None = None
+    #: `/papers help`: `text` then holds its plain rendering (Help.text()).
+    help: Help | None = None

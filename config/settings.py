@@ -9,7 +9,7 @@ import json
 import re
 import zoneinfo
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -164,6 +164,31 @@ class Settings(BaseSettings):
         description="DEBUG, INFO, WARNING, ERROR or CRITICAL.",
         json_schema_extra={"accepted": ", ".join(LOG_LEVELS) + " (any case)"},
     )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="text: timestamped lines; json: one JSON object a line (log shippers).",
+        json_schema_extra={"accepted": "text or json"},
+    )
+    log_file: str | None = Field(
+        default=None,
+        description="Write the log to this file instead of stderr (the terminal demo's "
+        "screen stays the chat's).",
+    )
+    library_log_level: str = Field(
+        default="WARNING",
+        description="Level of third-party loggers (APScheduler, httpx, discord.py, slack_bolt).",
+        json_schema_extra={"accepted": ", ".join(LOG_LEVELS) + " (any case)"},
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /healthz, /readyz and /metrics on this port (off when unset).",
+        json_schema_extra={"accepted": "a port number from 1 to 65535, or empty for off"},
+    )
+    metrics_host: str = Field(
+        default="0.0.0.0", description="Interface the health and metrics endpoint binds."
+    )
 
     # Scheduling and delivery (bot/delivery/, docs/delivery.md).
     ingest_interval_minutes: float = Field(
@@ -281,7 +306,17 @@ class Settings(BaseSettings):
             raise ValueError("unknown time zone") from None
         return name
 
-    @field_validator("log_level", mode="before")
+    @field_validator("log_format", mode="before")
+    @classmethod
+    def _lower_log_format(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("metrics_port", "log_file", mode="before")
+    @classmethod
+    def _empty_is_unset(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", "library_log_level", mode="before")
     @classmethod
     def _check_log_level(cls, value: object) -> object:
         if isinstance(value, str):

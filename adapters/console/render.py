@@ -18,6 +18,7 @@ from rich.text import Text
 from paperboy.models import Digest, DigestEntry, Paper, Reply, SearchHit, SearchResults, Span
 from paperboy.terminal import terminal_safe
 from paperboy.urls import safe_http_url
+from paperboy_adapters.console.help import render_help
 
 HIGHLIGHT = "bold yellow"
 
@@ -111,6 +112,8 @@ def render_reply(reply: Reply) -> list[RenderableType]:
     parts: list[RenderableType] = []
     if reply.search is not None:
         parts += render_search(reply.search)  # `text` is only a fallback rendering of it
+    elif reply.help is not None:
+        parts.append(render_help(reply.help))  # `text` is only a fallback rendering of it
     elif reply.text:
         text = terminal_safe(reply.text, keep="\n")  # a reply may have several lines
         parts.append(Text(text, style="" if reply.ok else "red"))

@@ -20,11 +20,13 @@ import logging
 from collections.abc import Sequence
 from typing import Any
 
+import aiohttp
 import discord
 from discord import app_commands
 from discord.http import Route
 
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
+from paperboy.logs import one_line
 from paperboy.models import Digest, Reply, Target
 from paperboy.plugins import SubscriptionLister
 from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
@@ -159,6 +161,9 @@ class DiscordAdapter:
             await self.client.start(self._token, reconnect=True)
         except discord.LoginFailure:
             log.error("Discord refused the bot token (DISCORD_TOKEN): reset it and try again")
+            raise
+        except (OSError, aiohttp.ClientError, discord.DiscordException) as error:
+            log.error("the Discord connection failed: %s", one_line(error))  # expected: one line
             raise
         except Exception:
             log.exception("the Discord connection failed")

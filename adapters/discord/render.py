@@ -16,6 +16,7 @@ from typing import Any
 from paperboy.models import Digest, DigestEntry, Reply, SearchResults
 from paperboy_adapters.discord import limits
 from paperboy_adapters.discord.escape import ELLIPSIS, escape, fit, one_line, width
+from paperboy_adapters.discord.help import help_embed
 from paperboy_adapters.split import pack
 
 Body = dict[str, Any]
@@ -72,7 +73,7 @@ def embed_chars(embed: Embed) -> int:
 
 def _links_value(entry: DigestEntry) -> str:
     links = entry.paper.links.as_dict()
-    order = ("hf", "arxiv", "pdf", "github", "project")
+    order = ("arxiv", "pdf", "hf", "github", "project")  # PaperLinks' order, every platform
     shown = []
     for name in order:
         url = safe_url(links.get(name))
@@ -101,7 +102,7 @@ def render_entry(entry: DigestEntry) -> Embed:
         "title": title or _visible(fit(one_line(paper.id), limits.TITLE)) or "Untitled",
         "color": COLOR,
     }
-    url = safe_url(links.hf) or safe_url(links.arxiv)
+    url = safe_url(links.arxiv) or safe_url(links.hf)  # the title links arXiv everywhere
     if url:
         embed["url"] = url
     authors = _visible(fit(one_line(entry.authors_line), limits.AUTHOR_NAME, markdown=False))
@@ -215,6 +216,8 @@ def render_search(results: SearchResults) -> list[Body]:
 def render_reply(reply: Reply) -> list[Body]:
     if reply.search is not None:  # `text` is only a plain fallback of the results
         return render_search(reply.search)
+    if reply.help is not None:  # `text` is only a plain fallback of the help
+        return [body("", [help_embed(reply.help)])]
     parts = render_text(reply.text)
     if reply.digest is not None:
         parts += render_digest(reply.digest)

@@ -14,13 +14,18 @@ changing subcommands are refused unless the member has Manage Channels (the core
 from __future__ import annotations
 
 import functools
+import inspect
 import zoneinfo
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import discord
 from discord import app_commands
 
 from paperboy_adapters.discord import limits
+
+MAX_PAPERS = 100  # the core's limit of `/papers settings max`
 
 # Subcommands that change the channel: they need Manage Channels unless relaxed.
 MANAGING = frozenset({"subscribe", "unsubscribe", "schedule", "pause", "resume", "weekly"})
@@ -59,6 +64,87 @@ def timezone_choices(current: str) -> list[app_commands.Choice[str]]:
     names = [name for name in _timezones() if needle in name.casefold()]
     names.sort(key=lambda name: (not name.casefold().startswith(needle), name))
     return [app_commands.Choice(name=n, value=n) for n in names[: limits.CHOICES]]
+
+
+@dataclass(frozen=True)
+class SettingOption:
+    """One typed option of `/papers settings`: adding a setting is adding one of these.
+
+    `name` is the Discord option (`min-upvotes`), `keyword` the word of the core's
+    `/papers settings` line, `kind` the option's type (a `Range`, `bool`, `str`, or a
+    `Literal` for fixed choices) and `text` turns a chosen value into the line's word.
+    """
+
+    name: str
+    keyword: str
+    kind: Any
+    description: str
+    text: Callable[[Any], str] = str
+
+
+def _on_off(value: bool) -> str:
+    return "on" if value else "off"
+
+
+SETTINGS_OPTIONS: tuple[SettingOption, ...] = (
+    SettingOption(
+        "max",
+        "max",
+        app_commands.Range[int, 1, MAX_PAPERS],
+        f"Most papers in one digest (1-{MAX_PAPERS}); the rest are counted as 'and N more'",
+    ),
+    SettingOption(
+        "min-upvotes",
+        "min-upvotes",
+        app_commands.Range[int, 0, 1_000_000],
+        "Only papers with at least this many Hugging Face upvotes",
+    ),
+    SettingOption(
+        "post-empty",
+        "post-empty",
+        bool,
+        "Post a short note when no paper matched (true) or stay quiet (false)",
+        _on_off,
+    ),
+)
+
+
+def settings_command(
+    runner: SlashRunner, options: Sequence[SettingOption] = SETTINGS_OPTIONS
+) -> app_commands.Command[Any, ..., None]:
+    """`/papers settings [option:value ...]`: every option optional and typed; with none
+    it shows the settings, with some it changes them all (the core refuses a bad one
+    before changing any)."""
+    by_param = {option.name.replace("-", "_"): option for option in options}
+
+    async def settings(interaction: discord.Interaction, **values: Any) -> None:
+        words = ["settings"]
+        for param, option in by_param.items():
+            value = values.get(param)
+            if value is not None:
+                words += [option.keyword, option.text(value)]
+        await runner.run(interaction, " ".join(words))
+
+    first = inspect.Parameter(
+        "interaction", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=discord.Interaction
+    )
+    settings.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+        [first]
+        + [
+            inspect.Parameter(
+                param, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=option.kind | None
+            )
+            for param, option in by_param.items()
+        ]
+    )
+    settings.__annotations__ = {}  # the signature above is the one discord.py reads
+    renamed = app_commands.rename(**{p: o.name for p, o in by_param.items() if p != o.name})
+    described = app_commands.describe(**{p: o.description for p, o in by_param.items()})
+    return app_commands.Command(
+        name="settings",
+        description="Show this channel's digest options, or change them",
+        callback=renamed(described(settings)),
+    )
 
 
 def build_group(runner: SlashRunner) -> app_commands.Group:
@@ -134,9 +220,7 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
     async def resume(interaction: discord.Interaction) -> None:
         await runner.run(interaction, "resume")
 
-    @group.command(name="settings", description="This channel's schedule and digest options")
-    async def settings(interaction: discord.Interaction) -> None:
-        await runner.run(interaction, "settings")
+    group.add_command(settings_command(runner))
 
     @group.command(name="search", description="Search every paper the bot has seen")
     @app_commands.describe(query="Words, a phrase, or author:name")

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from paperboy.models import Digest, DigestEntry, Reply, SearchResults
+from paperboy_adapters.slack.help import help_blocks
 from paperboy_adapters.slack.limits import (
     BLOCKS_PER_MESSAGE,
     BLOCKS_TEXT_BUDGET,
@@ -434,6 +435,8 @@ def render_reply(reply: Reply, *, share: bool = True) -> list[Part]:
     """
     if reply.search is not None:  # `text` is only a plain fallback of the results
         return render_search(reply.search)
+    if reply.help is not None:  # `text` is only a plain fallback of the help
+        return [message(fit(reply.help.intro, TEXT_FALLBACK_BUDGET), help_blocks(reply.help))]
     parts: list[Part] = []
     cap = RESPONSE_URL_MESSAGES - (1 if reply.digest is not None else 0)
     if reply.text or reply.digest is None:

@@ -30,6 +30,13 @@ QUERY_HELP = (
     "other words match whole words and their forms (quantization ~ quantized)."
 )
 
+#: Shown under the query notes of `/papers help`.
+QUERY_EXAMPLES = (
+    'LoRA, "pipeline parallelism"',
+    "title:diffusion AND (video OR 3D) -survey",
+    'author:"Yann LeCun"',
+)
+
 
 def query_error_reply(error: QueryError) -> Reply:
     return Reply(f"Bad query: {error}. {QUERY_HELP}", ok=False)

@@ -164,27 +164,39 @@ def _settings_text(s: ChannelSettings) -> str:
     return "\n".join(lines)
 
 
+def _setting_value(self: Commands, option: str, raw: str) -> tuple[str, object] | Reply:
+    """One `option value` pair of `/papers settings` as (setting name, value), or the
+    usage answer saying what is wrong with it."""
+    name = _SETTING_NAMES.get(option.lower())
+    value = raw.lower()
+    if name is None:
+        return self.usage("settings", f"unknown option '{option[:30]}'")
+    if name == "post_empty":
+        if value not in _ON | _OFF:
+            return self.usage("settings", "post-empty is on or off")
+        return name, value in _ON
+    if not value.isascii() or not value.isdigit() or len(value) > 9:
+        return self.usage("settings", f"{option} needs a whole number")
+    number = int(value)
+    if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
+        return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
+    return name, number
+
+
 async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Reply:
+    """Show the settings, or change one or more (`max 10 min-upvotes 5`), all or none."""
     tokens = args.split()
     if not tokens:
         return Reply(_settings_text(await self.store.settings.get(ctx.target)))
     if not ctx.can_manage:
         return Reply(MANAGE_ONLY, ok=False)
-    if len(tokens) != 2:
-        return self.usage("settings", "give one option and its value")
-    name = _SETTING_NAMES.get(tokens[0].lower())
-    value = tokens[1].lower()
-    if name is None:
-        return self.usage("settings", f"unknown option '{tokens[0][:30]}'")
-    if name == "post_empty":
-        if value not in _ON | _OFF:
-            return self.usage("settings", "post-empty is on or off")
-        changed = await self.store.settings.update(ctx.target, post_empty=value in _ON)
-    else:
-        if not value.isascii() or not value.isdigit() or len(value) > 9:
-            return self.usage("settings", f"{tokens[0]} needs a whole number")
-        number = int(value)
-        if name == "max_papers" and not 1 <= number <= MAX_PAPERS_LIMIT:
-            return self.usage("settings", f"max is between 1 and {MAX_PAPERS_LIMIT}")
-        changed = await self.store.settings.update(ctx.target, **{name: number})
+    if len(tokens) % 2:
+        return self.usage("settings", "give each option its value")
+    changes: dict[str, object] = {}
+    for option, raw in zip(tokens[::2], tokens[1::2], strict=True):
+        parsed = _setting_value(self, option, raw)
+        if isinstance(parsed, Reply):
+            return parsed  # nothing is changed when one option is wrong
+        changes[parsed[0]] = parsed[1]
+    changed = await self.store.settings.update(ctx.target, **changes)
     return Reply(_settings_text(changed))

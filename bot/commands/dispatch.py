@@ -21,9 +21,9 @@ import time
 from collections.abc import Callable, Sequence
 
 from paperboy.chat import CommandContext
-from paperboy.commands.basic import QUERY_HELP
+from paperboy.commands.basic import QUERY_EXAMPLES, QUERY_HELP
 from paperboy.commands.table import COMMANDS, Command
-from paperboy.models import Reply
+from paperboy.models import Help, HelpEntry, Reply
 from paperboy.sources import PaperSource
 from paperboy.store import Store, overloaded
 
@@ -144,13 +144,19 @@ class Commands:
         return Reply(f"{prefix}Usage: {self.commands[name].usage}", ok=False)
 
     def help_reply(self) -> Reply:
-        shorts = {name: command.usage.split("  ")[0] for name, command in self.commands.items()}
-        width = max(len(short) for short in shorts.values())
-        lines = ["paperboy brings this channel the papers it cares about. Commands:"]
-        for name, short in shorts.items():
-            lines.append(f"  {short.ljust(width)}  {self.commands[name].summary}")
-        lines.append(QUERY_HELP)
-        return Reply("\n".join(lines))
+        """Every command of the table with its example, and the query language."""
+        entries = []
+        for command in self.commands.values():
+            short, _, rest = command.usage.partition("  ")
+            example = rest.strip().removeprefix("e.g.").strip() or None
+            entries.append(HelpEntry(short.strip(), command.summary, example))
+        guide = Help(
+            intro="paperboy brings this channel the papers it cares about. Commands:",
+            commands=tuple(entries),
+            queries=QUERY_HELP,
+            query_examples=QUERY_EXAMPLES,
+        )
+        return Reply(guide.text(), help=guide)
 
     def schedule_changed(self) -> None:
         """Tell the schedule listener, if any, that a channel's schedule changed."""

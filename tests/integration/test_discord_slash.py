@@ -8,6 +8,7 @@ import json
 import re
 from collections.abc import AsyncIterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -56,6 +57,12 @@ async def papers(
         "papers", sub, options, guild_id=GUILD, channel_id=CHANNEL, permissions=permissions
     )
     return await interaction.answer()
+
+
+def help_fields(answer: Any) -> list[str]:
+    """The field names of the answer's help embed (`/papers help` is one embed)."""
+    (embed,) = answer.body["embeds"]
+    return [field["name"] for field in embed["fields"]]
 
 
 async def test_logs_in_syncs_and_prints_the_invite(
@@ -108,7 +115,7 @@ async def test_dev_guild_sync(fake: FakeDiscord, commands: Commands) -> None:
         assert fake.global_commands == []
         assert fake.guild_commands[GUILD][0]["name"] == "papers"
         answer = await papers(fake, "help")
-        assert "/papers subscribe" in answer.content
+        assert "`/papers subscribe <query>`" in help_fields(answer)  # help: an embed
 
 
 async def test_subscribe_list_unsubscribe_with_autocomplete(
@@ -193,7 +200,7 @@ async def test_digest_preview_is_embeds(fake: FakeDiscord, bot: DiscordAdapter) 
     assert answer.content.startswith("**Papers for 2024-11-11**")
     assert 1 <= len(answer.embeds) <= 10
     first = answer.embeds[0]
-    assert first["url"].startswith("https://huggingface.co/papers/")
+    assert first["url"].startswith("https://arxiv.org/abs/")  # the title links arXiv everywhere
     assert {f["name"] for f in first["fields"]} >= {"Votes", "Matched", "Links"}
     assert fake.rejections == []
 
@@ -243,7 +250,7 @@ async def test_slow_command_is_deferred_then_answered(
         answer = await interaction.answer()
     assert [c["type"] for c in interaction.callbacks] == [5]  # deferred, thinking
     assert interaction.callbacks[0]["data"]["flags"] == EPHEMERAL
-    assert "/papers subscribe" in answer.content  # the deferred answer, edited in
+    assert "`/papers subscribe <query>`" in help_fields(answer)  # the deferred answer, edited in
     assert answer.flags & EPHEMERAL
 
 

@@ -64,7 +64,7 @@ def sleep() -> RecordingSleep:
 
 def source(fake_or_url: FakeHF | str, sleep: RecordingSleep, **kwargs: object) -> HuggingFaceSource:
     base = fake_or_url if isinstance(fake_or_url, str) else fake_or_url.base_url
-    options: dict[str, object] = {"timeout": 0.2, "retries": 3, "page_size": 50, "sleep": sleep}
+    options: dict[str, object] = {"timeout": 10.0, "retries": 3, "page_size": 50, "sleep": sleep}
     options.update(kwargs)
     return HuggingFaceSource(base, **options)  # type: ignore[arg-type]
 

@@ -211,7 +211,7 @@ def test_entry_embed_shape() -> None:
     )
     embed = render_entry(entry)
     assert embed["title"] == "Paper 7 about LoRA"
-    assert embed["url"] == "https://huggingface.co/papers/2411.00007"
+    assert embed["url"] == "https://arxiv.org/abs/2411.00007"  # the title links arXiv everywhere
     assert embed["author"] == {"name": "Ada Lovelace, Alan Turing"}
     assert "**LoRA**" in embed["description"]
     fields = {f["name"]: f["value"] for f in embed["fields"]}

@@ -75,6 +75,34 @@ FILES = web.RequestKey("files", list)  # the Upload list of a multipart request
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
 
 
+# Option types a client lets a member enter (Discord's app command option types).
+_OPTION_PYTHON_TYPES: dict[int, tuple[type, ...]] = {
+    3: (str,),
+    4: (int,),
+    5: (bool,),
+    10: (int, float),
+}
+
+
+def _check_option_value(schema: Mapping[str, Any], value: Any) -> None:
+    """What Discord's client refuses before sending: a value of the wrong type, a number
+    outside min_value/max_value, a text outside min_length/max_length."""
+    kind = schema["type"]
+    types = _OPTION_PYTHON_TYPES.get(kind)
+    if types is not None and (
+        not isinstance(value, types) or (kind in (4, 10) and isinstance(value, bool))
+    ):
+        raise ValueError(f"option {schema['name']!r} takes type {kind}, not {value!r}")
+    if kind in (4, 10):
+        if "min_value" in schema and value < schema["min_value"]:
+            raise ValueError(f"option {schema['name']!r}: {value} < {schema['min_value']}")
+        if "max_value" in schema and value > schema["max_value"]:
+            raise ValueError(f"option {schema['name']!r}: {value} > {schema['max_value']}")
+    if kind == 3:
+        if len(value) < schema.get("min_length", 0) or len(value) > schema.get("max_length", 6000):
+            raise ValueError(f"option {schema['name']!r}: length {len(value)} out of range")
+
+
 @dataclass(frozen=True)
 class RecordedRequest:
     method: str
@@ -415,6 +443,8 @@ class FakeDiscord(LoopbackServer):
         for name, value in values.items():
             if name not in by_name:
                 raise LookupError(f"no option {name!r}; the command has {sorted(by_name)}")
+            if name != focused:
+                _check_option_value(by_name[name], value)
             option = {"name": name, "type": by_name[name]["type"], "value": value}
             if name == focused:
                 option["focused"] = True
