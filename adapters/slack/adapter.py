@@ -114,6 +114,7 @@ Respond = Callable[..., Awaitable[Any]]
 
 
 #: Loggers slack_sdk and bolt test by their own level (see `_settle_sdk_loggers`).
+BOLT_APP_NAME = "paperboy-slack"
 SDK_LOGGERS = (
     "slack_sdk.web.async_base_client",
     "slack_sdk.webhook.async_client",
@@ -643,7 +644,9 @@ class SlackAdapter:
         app = AsyncApp(
             client=self.app_client,
             signing_secret=self.signing_secret or "",
-            name="paperboy",
+            # Not "paperboy": bolt sets the level of the logger named after the app on
+            # every request, which would silence the `paperboy.*` loggers' INFO lines.
+            name=BOLT_APP_NAME,
             process_before_response=False,
         )
 
