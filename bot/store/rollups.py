@@ -15,6 +15,7 @@ nothing until the feedback tables exist, and the rollup then ranks by Hugging Fa
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from paperboy.store.repositories import (
     StoreContext,
     _ensure_target,
     _target_id_subquery,
+    chunks,
     paper_from_row,
     target_from_row,
 )
@@ -178,6 +180,28 @@ class RollupRepo:
         """
         del target_id, paper_ids
         return {}
+
+    async def planned_weeks(
+        self, keys: Collection[tuple[int, str]]
+    ) -> builtins.set[tuple[int, str]]:
+        """The (target id, week) pairs among `keys` whose rollup is planned already."""
+        wanted = builtins.set(keys)
+        found: builtins.set[tuple[int, str]] = builtins.set()
+        weeks = sorted({week for _, week in wanted})
+        tids = sorted({tid for tid, _ in wanted})
+        if not wanted:
+            return found
+        async with self._ctx.engine.connect() as conn:
+            for chunk in chunks(tids):
+                stmt = sa.select(rollup_runs.c.target_id, rollup_runs.c.week).where(
+                    rollup_runs.c.target_id.in_(chunk), rollup_runs.c.week.in_(weeks)
+                )
+                found.update(
+                    key
+                    for row in await conn.execute(stmt)
+                    if (key := (row.target_id, row.week)) in wanted
+                )
+        return found
 
     async def planned(self, target_id: int, week: str) -> bool:
         stmt = sa.select(rollup_runs.c.week).where(
