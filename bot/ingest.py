@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from paperboy.clock import Clock
+from paperboy.metrics import METRICS
 from paperboy.models import Paper
 from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError, day_of
@@ -84,13 +85,18 @@ async def ingest(
     an ingest; a backfill's, so that one day is written at a time. `index` (default a
     new one) may analyse the papers in a worker while the lock is waited for.
     """
-    papers = await source.fetch_day(day)
+    try:
+        papers = await source.fetch_day(day)
+    except SourceError:
+        METRICS.ingest_failures.labels(source.name).inc()
+        raise
     index = index or SearchIndex(store)
     index.prepare(papers)
     async with write_lock or contextlib.nullcontext():
         seen_at = clock.now() if clock is not None else None
         upserted = await store.papers.upsert(papers, seen_at=seen_at)
         await index.sync()
+    METRICS.papers_ingested.labels(source.name).inc(upserted.inserted)
     return IngestResult(
         day or day_of(papers), len(papers), upserted.inserted, upserted.updated, tuple(papers)
     )

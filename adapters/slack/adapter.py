@@ -833,6 +833,14 @@ class SlackAdapter:
             self._socket = None
             await handler.close_async()
 
+    async def connected(self) -> bool | None:
+        """Whether the Socket Mode connection is up (for `/readyz`); None without an app
+        token (HTTP mode or delivery only: no connection to keep)."""
+        if not self.app_token:
+            return None
+        socket = self._socket
+        return socket is not None and bool(await socket.client.is_connected())
+
     async def stop(self) -> None:
         """Leave Socket Mode (`start()` closes the connection on its way out) and close
         the delivery session."""
