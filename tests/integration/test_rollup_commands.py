@@ -210,13 +210,16 @@ async def test_the_channels_own_feedback_ranks_before_hf_votes(
     plain = await build_rollup(store, target, monday, draw=False)
     assert [e.id for e in plain.top] == ["2411.00001", "2411.00003", "2411.00002"]
 
-    async def liked(target_id: int, paper_ids: object) -> dict[str, float]:
-        assert target_id == tid
-        return {"2411.00002": 3.0}
-
-    monkeypatch.setattr(store.rollups, "feedback_scores", liked)
+    for user in ("ada", "bo"):
+        await store.feedback.record(target, "2411.00002", user, "up")
+    await store.feedback.record(target, "2411.00002", "ada", "save")
+    await store.feedback.record(target, "2411.00001", "bo", "down")
+    assert await store.rollups.feedback_scores(tid, ["2411.00001", "2411.00002"]) == {
+        "2411.00002": 3.0,
+        "2411.00001": -1.0,
+    }
     ranked = await build_rollup(store, target, monday, draw=False)
-    assert [e.id for e in ranked.top] == ["2411.00002", "2411.00001", "2411.00003"]
+    assert [e.id for e in ranked.top] == ["2411.00002", "2411.00003", "2411.00001"]
     assert ranked.top[0].feedback == 3.0 and ranked.top[0].matched == ("LoRA",)
 
 
