@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -30,7 +31,7 @@ from paperboy.terminal import json_safe, terminal_safe
 if TYPE_CHECKING:
     from paperboy.delivery import DeliverOutcome, StatusReport
     from paperboy.ingest import BackfillReport, DayResult
-    from paperboy.search import SearchRequest
+    from paperboy.search import SearchRequest, Similar
     from paperboy_config import Settings
 
 # The store (SQLAlchemy, Alembic), delivery (APScheduler), search, ingest, the settings
@@ -130,6 +131,15 @@ def settings() -> Settings:
         fail("\n".join(settings_problems(error)))
 
 
+def warn_if_ephemeral(config: Settings) -> None:
+    """A loud line on stderr when the SQLite file will be lost (a Heroku-like dyno)."""
+    from paperboy.doctor import sqlite_location_problem
+
+    problem = sqlite_location_problem(config.database_url, dyno_only=True)
+    if problem is not None:
+        say(f"paperboy: WARNING: {problem}", err=True)
+
+
 ChannelOption = Annotated[
     str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL, e.g. console:demo")
 ]
@@ -138,8 +148,9 @@ ChannelOption = Annotated[
 @app.command()
 def digest(
     query: Annotated[
-        list[str], typer.Option("--query", "-q", help="A subscription query; repeat for more.")
-    ],
+        list[str] | None,
+        typer.Option("--query", "-q", help="A subscription query; repeat for more."),
+    ] = None,
     source: Annotated[
         str, typer.Option("--source", "-s", help="hf, sample (the bundled day) or a JSON path.")
     ] = "hf",
@@ -164,12 +175,35 @@ def digest(
             help="Summary language, a BCP 47 tag (default: PAPERBOY_DEFAULT_LANGUAGE).",
         ),
     ] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            "-c",
+            help="Preview the digest this channel (PLATFORM:CHANNEL) would get for the "
+            "archived papers of --from..--to: its subscriptions, settings and learned order.",
+        ),
+    ] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="With --channel: first day, YYYY-MM-DD.")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="With --channel: last day (default: --from).")
+    ] = None,
 ) -> None:
-    """Print one digest from a source for the union of the queries (no database needed)."""
+    """Print one digest from a source for the union of the queries (no database needed),
+    or with --channel the digest a channel would get from the archive (nothing is sent)."""
     from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
     from paperboy.matching import parse
     from paperboy.summaries import LanguageError, StyleError, check_style, normalize_language
 
+    if channel is not None:
+        _channel_digest(channel, first, last, fmt, query)
+        return
+    if first is not None or last is not None:
+        fail("--from and --to need --channel")
+    if not query:
+        fail("give --query (one or more), or --channel with --from and --to")
     day = parse_date(date)
     renderers = {**NEUTRAL_FORMATS, **plugin_formats()}
     renderers.setdefault("text", lambda d: d.header)
@@ -234,23 +268,85 @@ async def _model_summaries(config: Settings, digest: Digest, style: str, languag
     return ready
 
 
+def _channel_digest(
+    channel: str, first: str | None, last: str | None, fmt: str, query: list[str] | None
+) -> None:
+    """`digest --channel C --from --to`: the channel's digest from the archive (see
+    `paperboy.feedback.preview`)."""
+    if query:
+        fail("--query and --channel do not go together: a channel has its subscriptions")
+    if fmt not in ("json", "text"):
+        fail(f"unknown format {fmt!r} with --channel: choose json or text")
+    if first is None:
+        fail("--channel needs --from YYYY-MM-DD (and optionally --to)")
+    day_from = parse_date(first)
+    day_to = parse_date(last) if last is not None else day_from
+    assert day_from is not None and day_to is not None
+    if day_to < day_from:
+        fail(f"--to {day_to} is before --from {day_from}")
+    target = parse_target(channel)
+    config = settings()
+
+    async def build() -> dict[str, Any]:
+        from paperboy.feedback import preview, preview_json
+
+        async with open_app(config) as bot:
+            return preview_json(await preview(bot.store, target, day_from, day_to))
+
+    data = run_async(build())
+    if fmt == "json":
+        say(json_safe(json.dumps(data, ensure_ascii=False, indent=2)))
+        return
+    lines = [f"{data['channel']}: {data['from']}..{data['to']}, {len(data['entries'])} papers"]
+    for entry in data["entries"]:
+        why = f"  ({entry['why']})" if entry.get("why") else ""
+        lines.append(f"{entry['score']:7.3f}  {entry['id']}  {entry['title']}{why}")
+    for entry in data.get("suggestions", []):
+        lines.append(f"   also  {entry['id']}  {entry['title']}  ({entry['why']})")
+    say("\n".join(lines))
+
+
+async def _migrate_waiting(config: Settings, wait: float) -> None:
+    """Migrate; while the database does not answer, try again for up to `wait` seconds
+    (a container started next to its database)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    said = False
+    while True:
+        try:
+            await migrate_database(config)
+            return
+        except Exception as error:
+            if not database_unreachable(error) or loop.time() >= deadline:
+                raise
+            if not said:
+                say(f"paperboy: waiting for the database: {_one_line(error)}", err=True)
+                said = True
+            await asyncio.sleep(1.0)
+
+
 @app.command()
 def migrate(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for the database to answer."),
+    ] = 0.0,
 ) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     config = settings()
-    run_async(migrate_database(config))
+    warn_if_ephemeral(config)
+    run_async(_migrate_waiting(config, wait))
     if not quiet:
         typer.echo("database is up to date")
 
 
-async def _command(channel: str, line: str) -> Reply:
+async def _command(channel: str, line: str, *, user: str = "cli") -> Reply:
     config = settings()
     target = parse_target(channel)
     async with open_app(config) as app:
         await app.store.targets.ensure(target)
-        return await app.commands().handle(CommandContext(target, user="cli"), line)
+        return await app.commands().handle(CommandContext(target, user=user), line)
 
 
 def _print_reply(reply: Reply) -> None:
@@ -286,6 +382,87 @@ def unsubscribe(
 def list_command(channel: ChannelOption = "console:demo") -> None:
     """List a channel's subscriptions."""
     _print_reply(run_async(_command(channel, "list")))
+
+
+@app.command()
+def chat(
+    text: Annotated[
+        list[str],
+        typer.Argument(help="What follows /papers, after --: e.g. -- settings suggest on"),
+    ],
+    channel: Annotated[
+        str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL the command runs as.")
+    ] = "console:demo",
+    user: Annotated[str, typer.Option("--user", help="Who asks (hashed where stored).")] = "cli",
+) -> None:
+    """Run `/papers TEXT` as a channel and print the reply."""
+    line = " ".join(text)
+    reply = run_async(_command(channel, line, user=user))
+    _print_reply(reply)
+    for file in reply.files:
+        say(f"--- {file.name} ---")
+        say(file.content)
+
+
+@app.command()
+def feedback(
+    channel: Annotated[str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL.")],
+    paper: Annotated[str, typer.Option("--paper", "-p", help="The paper's arXiv id.")],
+    vote: Annotated[str, typer.Option("--vote", help="up, down, save or clear.")],
+    user: Annotated[str, typer.Option("--user", help="Whose vote (hashed when stored).")] = "cli",
+) -> None:
+    """Record one user's feedback on a paper for a channel (as a button click would)."""
+    from paperboy.feedback import ACTIONS
+
+    if vote not in ACTIONS:
+        fail(f"unknown vote {vote!r}: choose {', '.join(ACTIONS)}")
+    if not paper.strip() or len(paper.split()) != 1:
+        fail(f"invalid paper id {paper!r}")
+    _print_reply(run_async(_command(channel, f"feedback {vote} {paper}", user=user)))
+
+
+@app.command()
+def saved(
+    channel: Annotated[str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json or bibtex.")] = "json",
+) -> None:
+    """Print a channel's reading list (the papers its people saved), newest first."""
+    if fmt not in ("json", "bibtex"):
+        fail(f"unknown format {fmt!r}: choose json or bibtex")
+    target = parse_target(channel)
+    config = settings()
+
+    async def gather() -> str:
+        from paperboy.digest.build import make_entry
+        from paperboy.digest.formats import entry_json
+        from paperboy.feedback import to_bibtex, user_label
+
+        async with open_app(config) as bot:
+            listing = await bot.store.feedback.reading_list(target)
+            found = await bot.store.papers.get_many([s.paper_id for s in listing.papers])
+        papers = [found[s.paper_id] for s in listing.papers if s.paper_id in found]
+        if fmt == "bibtex":
+            return to_bibtex(papers)
+        rows = []
+        for item in listing.papers:
+            paper = found.get(item.paper_id)
+            row: dict[str, Any] = (
+                entry_json(make_entry(paper, ())) if paper is not None else {"id": item.paper_id}
+            )
+            row.pop("matched_terms", None)
+            row["saved_at"] = item.saved_at.isoformat()
+            row["saved_by"] = item.savers
+            rows.append(row)
+        data = {
+            "channel": target.display,
+            "papers": rows,
+            "savers": [{"user": user_label(h), "saved": n} for h, n in listing.savers],
+        }
+        return json_safe(json.dumps(data, ensure_ascii=False, indent=2))
+
+    out = run_async(gather())
+    if out:
+        say(out)
 
 
 async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Digest, str]:
@@ -331,12 +508,35 @@ async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Dige
     return built, source_spec
 
 
-async def _run(config: Settings) -> None:
+async def _run(config: Settings, *, console: bool = True) -> None:
     async with open_app(config, migrate=False) as bot:
-        if bot.plugins.get("console") is None or bot.plugins["console"].create is None:
+        if console and (
+            bot.plugins.get("console") is None or bot.plugins["console"].create is None
+        ):
             fail("the console adapter is not installed (reinstall paperboy)")
         await bot.migrate()
-        await _run_all(bot)
+        if console:
+            await _run_all(bot)
+        else:
+            await _run_headless(bot)
+
+
+async def _embed_backlog(bot: App) -> None:
+    """In the background of `run`: embed the papers archived without an embedding (before
+    this release, or under another model), then build the vector index, so the first
+    hybrid search or `similar` does not wait for either."""
+    from paperboy.embeddings import Embeddings
+
+    try:
+        embeddings = Embeddings(bot.store)
+        done = await embeddings.backfill()
+        if done:
+            log.info("embedded %d archived papers", done)
+        await embeddings.sync()
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # a background nicety: never stops the bot
+        log.warning("embedding the archive failed: %s", error)
 
 
 async def _run_all(bot: App) -> None:
@@ -347,31 +547,70 @@ async def _run_all(bot: App) -> None:
     console = bot.chat_adapter("console")
     assert console is not None  # checked by _run
     others = bot.chat_adapters()
-    target = Target("console", "", config.console_channel)
-    if await store.targets.get_id(target) is None:
-        await store.targets.ensure(target)
-        for q in config.demo_queries:
-            try:
-                await store.subscriptions.add(target, parse(q).source.strip())
-            except QueryError as error:
-                say(f"skipping demo query {q!r}: {error}", err=True)
-    built, source_spec = await _startup_digest(bot, target, demo=not others)
-    await console.show(Reply(digest=built))  # type: ignore[attr-defined]
-    source = bot.source(source_spec)
+    background: list[asyncio.Task[Any]] = []
+    async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
+        target = Target("console", "", config.console_channel)
+        if await store.targets.get_id(target) is None:
+            await store.targets.ensure(target)
+            for q in config.demo_queries:
+                try:
+                    await store.subscriptions.add(target, parse(q).source.strip())
+                except QueryError as error:
+                    say(f"skipping demo query {q!r}: {error}", err=True)
+        built, source_spec = await _startup_digest(bot, target, demo=not others)
+        await console.show(Reply(digest=built))  # type: ignore[attr-defined]
+        source = bot.source(source_spec)
+        tasks: list[asyncio.Task[None]] = []
+        adapters = bot.delivery_adapters(running=[console, *others])
+        backlog = asyncio.create_task(_embed_backlog(bot))
+        try:
+            async with bot.background("all", adapters=adapters) as bg:
+                background += bg.tasks
+                commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+                await console.start(commands.handle)
+                if tasks:  # stdin closed: keep serving the chat platforms
+                    await asyncio.gather(*tasks)
+        finally:
+            backlog.cancel()
+            for adapter in others:
+                await adapter.stop()
+            for task in tasks:
+                task.cancel()
+
+
+async def _run_headless(bot: App) -> None:
+    """`run --no-console` (a server, a container): every configured chat platform, the
+    scheduler and a worker, until SIGTERM or SIGINT."""
+    others = bot.chat_adapters()
+    background: list[asyncio.Task[Any]] = []
     tasks: list[asyncio.Task[None]] = []
-    adapters = bot.delivery_adapters(running=[console, *others])
-    try:
-        async with bot.background("all", adapters=adapters) as bg:
-            commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
-            tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
-            await console.start(commands.handle)
-            if tasks:  # stdin closed: keep serving the chat platforms
-                await asyncio.gather(*tasks)
-    finally:
-        for adapter in others:
-            await adapter.stop()
-        for task in tasks:
-            task.cancel()
+    async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
+        adapters = bot.delivery_adapters(running=others)
+        backlog = asyncio.create_task(_embed_backlog(bot))
+        try:
+            async with bot.background("all", adapters=adapters) as bg:
+                background += bg.tasks
+                commands = bot.commands(on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+                _stop_on_signals(bg.stop)
+                names = ", ".join(a.platform for a in others) or "none configured"
+                log.info("running without a console (chat platforms: %s)", names)
+                await bg.wait()
+        finally:
+            backlog.cancel()
+            for adapter in others:
+                await adapter.stop()
+            for task in tasks:
+                task.cancel()
+            await close_adapters(adapters)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
 
 
 @app.command()
@@ -384,6 +623,14 @@ def run(
             "and ingest only; worker: deliver only (run any number on PostgreSQL).",
         ),
     ] = "all",
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="With --role all: the terminal as a chat channel (default), or none (a "
+            "server or a container: run until SIGTERM).",
+        ),
+    ] = True,
 ) -> None:
     """Start the bot: print today's digest, then answer /papers commands from stdin."""
     from paperboy.delivery import ROLES
@@ -392,9 +639,11 @@ def run(
         fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
     chat_platforms = config.slack_bot_token is not None or config.discord_token is not None
-    configure_logging(config, screen=role == "all" and (_stdin_is_terminal() or not chat_platforms))
+    screen = role == "all" and console and (_stdin_is_terminal() or not chat_platforms)
+    configure_logging(config, screen=screen)
+    warn_if_ephemeral(config)
     try:
-        run_async(_run(config) if role == "all" else _run_role(config, role))
+        run_async(_run(config, console=console) if role == "all" else _run_role(config, role))
     except SourceError as error:
         fail(str(error))
     except KeyboardInterrupt:
@@ -412,15 +661,20 @@ async def _run_role(config: Settings, role: str) -> None:
     """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
     async with open_app(config) as bot:
         adapters = bot.delivery_adapters(include=[n for n in bot.plugins if n != "console"])
+        backlog = asyncio.create_task(_embed_backlog(bot)) if role != "worker" else None
+        background: list[asyncio.Task[Any]] = []
         try:
-            async with bot.background(role, adapters=adapters) as bg:
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(sig, bg.stop.set)
+            async with (
+                bot.health(role, adapters=adapters.values, tasks=lambda: background),
+                bot.background(role, adapters=adapters) as bg,
+            ):
+                background += bg.tasks
+                _stop_on_signals(bg.stop)
                 log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
                 await bg.wait()
         finally:
+            if backlog is not None:
+                backlog.cancel()
             await close_adapters(adapters)
 
 
@@ -559,12 +813,14 @@ def status() -> None:
         console.print("No paused channels.")
 
 
-async def _search(config: Settings, request: SearchRequest, limit: int | None) -> SearchResults:
-    from paperboy.search import search as search_archive
+async def _search(
+    config: Settings, request: SearchRequest, limit: int | None, mode: str
+) -> SearchResults:
+    from paperboy.search import hybrid_search
 
     async with open_app(config) as bot:
         try:
-            return await search_archive(bot.store, request, limit=limit)
+            return await hybrid_search(bot.store, request, limit=limit, mode=mode)  # type: ignore[arg-type]
         except QueryError as error:
             fail(f"bad query: {error}")
 
@@ -578,28 +834,96 @@ def search_command(
         int | None, typer.Option("--limit", "-n", min=1, max=100, help="How many results.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            "-m",
+            help="hybrid (exact matches first, fused with meaning), keyword or semantic.",
+        ),
+    ] = "hybrid",
 ) -> None:
-    """Search every paper in the archive (the query language of subscriptions)."""
-    from paperboy.search import parse_search, results_text
-    from paperboy.search import to_json as search_json
+    """Search every paper in the archive (the query language of subscriptions, and meaning)."""
+    from paperboy.search import MODES, hybrid_json, parse_search, results_text
 
     if fmt not in ("text", "json"):
         fail(f"unknown format {fmt!r}: choose text or json")
+    if mode not in MODES:
+        fail(f"unknown mode {mode!r}: choose {', '.join(MODES)}")
     text = " ".join(query)
     try:
         request = parse_search(text)
     except QueryError as error:
         fail(f"bad query: {error}")
     config = settings()
-    results = run_async(_search(config, request, limit))
+    results = run_async(_search(config, request, limit, mode))
     if fmt == "json":
-        say(json_safe(search_json(results)))
+        say(json_safe(json.dumps(hybrid_json(results), ensure_ascii=False, indent=2)))
     else:
         from rich.console import Console
 
         Console(highlight=False, emoji=False, soft_wrap=True).print(
             terminal_safe(results_text(results), keep="\n"), markup=False
         )
+
+
+async def _similar(config: Settings, ref: str, limit: int) -> Similar:
+    from paperboy.embeddings import EmbedderError
+    from paperboy.search import find_paper, similar
+
+    async with open_app(config) as bot:
+        paper = await find_paper(bot.store, ref)
+        if paper is None:
+            fail(f"unknown paper {ref.strip()[:64]!r}: not in the archive")
+        try:
+            return await similar(bot.store, paper, limit=limit)
+        except EmbedderError as error:
+            fail(str(error))
+
+
+@app.command("similar")
+def similar_command(
+    paper: Annotated[str, typer.Argument(help="An arXiv id or link, e.g. 2106.09685.")],
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100, help="How many papers.")
+    ] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """The archive's papers closest in meaning to one paper (by their embeddings)."""
+    from paperboy.search import similar_json, similar_text
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    found = run_async(_similar(settings(), paper, limit))
+    if fmt == "json":
+        say(json_safe(json.dumps(similar_json(found), ensure_ascii=False, indent=2)))
+    else:
+        say(similar_text(found))
+
+
+async def _reindex(config: Settings, progress: bool) -> tuple[int, int]:
+    from paperboy.embeddings import EmbedderError, Embeddings
+
+    async with open_app(config) as bot:
+        embeddings = Embeddings(bot.store)
+        try:
+            done = await embeddings.backfill(
+                on_batch=(lambda n: say(f"{n} papers embedded", err=True)) if progress else None
+            )
+        except EmbedderError as error:
+            fail(str(error))
+        return done, await embeddings.vectors.count()
+
+
+@app.command()
+def reindex(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Embed every archived paper that has no embedding yet (for similar and hybrid search)."""
+    config = settings()
+    configure_logging(config)
+    done, total = run_async(_reindex(config, not quiet))
+    say(f"{done} papers embedded; {total} papers have an embedding")
 
 
 def _week_option(value: str) -> dt.date:
@@ -798,7 +1122,8 @@ async def _serve(config: Settings, host: str, port: int) -> None:
         await bot.migrate()
         commands = bot.commands()
         try:
-            await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
+            async with bot.health("serve"):
+                await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
         except ValueError as error:  # a hook's "not configured" answer
             fail(str(error))
 
@@ -813,10 +1138,74 @@ def serve(
     """Serve HTTP: Slack's POST /slack/events and GET /healthz (the Procfile's web process)."""
     config = settings()
     configure_logging(config)
+    warn_if_ephemeral(config)
     try:
         run_async(_serve(config, host, port or config.slack_port))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Check this deployment: settings, database and migrations, chat tokens and scopes.
+
+    Changes nothing. Exits 1 when a check fails (warnings alone exit 0).
+    """
+    from paperboy.doctor import diagnose
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    config = settings()
+    report = run_async(diagnose(config))
+    if fmt == "json":
+        say(json_safe(json.dumps(report.as_json(), ensure_ascii=False)))
+    else:
+        width = max(len(f.check) for f in report.findings)
+        for finding in report.findings:
+            level = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}.get(finding.level, "?   ")
+            say(f"{level}  {finding.check.ljust(width)}  {finding.message}")
+        failed, warned = len(report.failed), len(report.warnings)
+        verdict = "ready" if not failed else "not ready"
+        say(f"{verdict}: {failed} failed, {warned} warning(s), {len(report.findings)} checks")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# Connection-level failures (PostgreSQL SQLSTATE classes 08 connection, 28 authorization,
+# 3D unknown database, 57P03 starting up), however SQLAlchemy wraps them.
+_DATABASE_STATES = ("08", "28", "3D", "57P03")
+_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached or logged in to (an
+    environment problem: one line, not a traceback)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError):
+            return True
+        state = str(getattr(current, "sqlstate", "") or "")
+        if state and state.startswith(_DATABASE_STATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _one_line(error: BaseException) -> str:
+    from paperboy.logs import one_line
+
+    return one_line(error)
+
+
+def _database_shown() -> str:
+    import os
+
+    url = os.environ.get("PAPERBOY_DATABASE_URL", "sqlite+aiosqlite:///paperboy.db")
+    return terminal_safe(_PASSWORD.sub(r"\1:***@", url))[:200]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -842,6 +1231,16 @@ def main(argv: list[str] | None = None) -> None:
             message = " ".join(error.format_message().split())
             print(f"paperboy: {terminal_safe(message)}", file=sys.stderr)
             sys.exit(2)
+        if type(error).__name__ == "HealthServerError":  # a port in use: the user's to fix
+            print(f"paperboy: {terminal_safe(str(error))}", file=sys.stderr)
+            sys.exit(2)
+        if database_unreachable(error):
+            print(
+                f"paperboy: cannot use the database {_database_shown()}: "
+                f"{terminal_safe(_one_line(error))}",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         # A bug: the traceback, but not a terminal escape from a message inside it.
         trace = "".join(traceback.format_exception(error))
         sys.stderr.write(terminal_safe(trace, keep="\n"))

@@ -68,11 +68,33 @@ def render_entry(index: int, entry: DigestEntry) -> RenderableType:
                 body.append(line)
     else:
         body.append(highlighted(entry.summary, entry.summary_highlights))
-    if entry.why is not None:
-        why = Text(f"Why: {entry.why.field.replace('_', ' ')}: ", style="dim")
-        why.append_text(highlighted(entry.why.text, entry.why.highlights))
+    if entry.match_why is not None:
+        why = Text(f"Why: {entry.match_why.field.replace('_', ' ')}: ", style="dim")
+        why.append_text(highlighted(entry.match_why.text, entry.match_why.highlights))
         body.append(why)
-    return Group(title, meta, *body, links_line(paper), Text(""))
+    lines: list[RenderableType] = [title, meta, *body, links_line(paper)]
+    if entry.why:
+        lines.append(safe(f"why: {entry.why}", style="dim italic"))
+    return Group(*lines, Text(""))
+
+
+def render_suggestions(digest: Digest) -> list[RenderableType]:
+    """"Also worth a look": papers no subscription matched, each with why."""
+    if not digest.suggestions:
+        return []
+    heading = Text("Also worth a look", style="bold")
+    heading.append(" (matched no subscription; from this channel's feedback)", style="dim")
+    start = len(digest.entries) + 1
+    return [heading] + [render_entry(i, e) for i, e in enumerate(digest.suggestions, start)]
+
+
+def render_files(reply: Reply) -> list[RenderableType]:
+    """A reply's files, shown in full (the terminal has nowhere to upload them)."""
+    parts: list[RenderableType] = []
+    for file in reply.files:
+        parts.append(Rule(safe(file.name, style="bold")))
+        parts.append(Text(terminal_safe(file.content, keep="\n")))
+    return parts
 
 
 def render_digest(digest: Digest) -> list[RenderableType]:
@@ -92,6 +114,7 @@ def render_digest(digest: Digest) -> list[RenderableType]:
             more.append(url, style=Style(link=url))
             more.append(")")
         parts.append(more)
+    parts += render_suggestions(digest)
     return parts
 
 
@@ -131,6 +154,7 @@ def render_reply(reply: Reply) -> list[RenderableType]:
         parts.append(Text(text, style="" if reply.ok else "red"))
     if reply.digest is not None:
         parts += render_digest(reply.digest)
+    parts += render_files(reply)
     return parts
 
 

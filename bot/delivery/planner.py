@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -44,9 +45,18 @@ from paperboy.digest import (
     merge_matches,
     shown_papers,
 )
+from paperboy.feedback import (
+    FeedbackSigner,
+    RelevanceModel,
+    examples,
+    rank,
+    signer,
+    stored_vectors,
+)
 from paperboy.llm import Summarizer, Wanted
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
-from paperboy.models import ChannelSettings, Digest, Paper
+from paperboy.metrics import METRICS
+from paperboy.models import WEBHOOK_PLATFORM, ChannelSettings, Digest, Paper
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
 from paperboy.summaries import DEFAULT_LANGUAGE
 
@@ -55,6 +65,8 @@ log = logging.getLogger(__name__)
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_CATCH_UP = "catch-up"
 TRIGGER_MANUAL = "manual"
+#: The model of a channel without feedback: priors only.
+UNTRAINED = RelevanceModel()
 #: A plan writing this many parts refreshes the database's statistics (PostgreSQL).
 ANALYZE_AFTER_PARTS = 1000
 
@@ -183,6 +195,10 @@ class _RunJob:
     selected: list[Any]
     since: dt.datetime
     checked: int
+    #: The channel's relevance model (None: no feedback yet, so the usual order).
+    model: RelevanceModel | None = None
+    #: Papers of the window no subscription matched (only when suggestions are on).
+    unmatched: tuple[Paper, ...] = ()
 
 
 class Planner:
@@ -274,6 +290,9 @@ class Planner:
             _compile_and_match, subs, [paper for paper, _ in candidates]
         )
         entries: EntryCache = {}
+        sign = await signer(self.store)
+        models: dict[int, RelevanceModel] = {}
+        suggesting: set[int] = set()
         summaries = await self._summaries(todo, states, since, until, matches, keys, seen_at)
 
         def jobs_for(
@@ -298,6 +317,15 @@ class Planner:
                 chosen = [s for s in picked if low < seen_at[s.paper.id] <= until]
                 if delivered is not None:
                     chosen = [s for s in chosen if s.paper.id not in delivered[d.target_id]]
+                unmatched: tuple[Paper, ...] = ()
+                model = models.get(d.target_id)
+                if model is not None and d.target_id in suggesting:
+                    matched = {s.paper.id for s in picked}
+                    unmatched = tuple(
+                        paper
+                        for paper, when in candidates
+                        if low < when <= until and paper.id not in matched
+                    )
                 jobs[key] = _RunJob(
                     d,
                     states[d.target_id],
@@ -305,6 +333,8 @@ class Planner:
                     chosen,
                     low,
                     checked=len(times) - bisect.bisect_right(times, low),
+                    model=model,
+                    unmatched=unmatched,
                 )
             return jobs
 
@@ -314,6 +344,20 @@ class Planner:
         for offset in range(0, len(todo), self.batch_size):
             batch = todo[offset : offset + self.batch_size]
             picks: dict[int, list[Selected]] = {}  # each channel's matches, merged once
+            # Each channel's model, retrained from its feedback now (milliseconds).
+            batch_ids = [d.target_id for d in batch]
+            taught = await examples(self.store, batch_ids)
+            vectors = (
+                await stored_vectors(
+                    self.store,
+                    [e.paper.id for found in taught.values() for e in found]
+                    + [paper.id for paper, _ in candidates],
+                )
+                if taught
+                else {}
+            )
+            models = {tid: RelevanceModel(found, vectors=vectors) for tid, found in taught.items()}
+            suggesting = await self.store.feedback.suggesting(batch_ids) if models else set()
             # Build and render outside the write transaction (in a worker thread), from the
             # watermarks and ledger as they are now; the transaction then only checks that
             # neither changed meanwhile (another process planning the same channels) and
@@ -323,7 +367,7 @@ class Planner:
             ledger = await repo.delivered(papers_of(unfiltered))
             jobs = jobs_for(batch, marks, ledger)
             prepared = await asyncio.to_thread(
-                self._runs, list(jobs.values()), until, entries, summaries
+                self._runs, list(jobs.values()), until, entries, sign, summaries
             )
             runs_by_key = {(r.target_id, r.digest_date): r for r in prepared}
             async with repo.planning() as tx:
@@ -333,7 +377,7 @@ class Planner:
                 stale = [job for key, job in current.items() if job != jobs[key]]
                 if stale:
                     stale_runs = await asyncio.to_thread(
-                        self._runs, stale, until, entries, summaries
+                        self._runs, stale, until, entries, sign, summaries
                     )
                     for run in stale_runs:
                         runs_by_key[(run.target_id, run.digest_date)] = run
@@ -346,6 +390,7 @@ class Planner:
                     result.already += 1
                     continue
                 result.planned += 1
+                METRICS.digests_planned.labels(states[run.target_id].target.platform).inc()
                 result.keys.append((run.target_id, run.digest_date))
                 if run.parts is None:
                     result.unrendered += 1
@@ -383,7 +428,8 @@ class Planner:
                 for s in merge_matches(matches, keys.get(d.target_id, ()))
                 if low < seen_at[s.paper.id] <= until
             ]
-            shown = shown_papers(picked, settings.max_papers, settings.min_upvotes)
+            # A channel's learned order (feedback) may list any of them: all are wanted.
+            shown = shown_papers(picked, None, settings.min_upvotes)
             digest_keys = []
             for paper in shown:
                 key = (paper.id, settings.summary_style, language)
@@ -423,20 +469,36 @@ class Planner:
         jobs: Sequence[_RunJob],
         until: dt.datetime,
         entries: EntryCache,
+        sign: FeedbackSigner | None = None,
         summaries: SummaryMap | None = None,
     ) -> list[NewRun]:
         """Build and render a batch's digests (CPU only: runs in a worker thread)."""
-        return [self._run(job, until, entries, summaries) for job in jobs]
+        return [self._run(job, until, entries, sign, summaries) for job in jobs]
 
     def _run(
         self,
         job: _RunJob,
         until: dt.datetime,
         entries: EntryCache,
+        sign: FeedbackSigner | None = None,
         summaries: SummaryMap | None = None,
     ) -> NewRun:
         due, state, queries, since = job.due, job.state, job.queries, job.since
         settings = state.settings
+        target = state.target
+        # The channel's learned order (HF votes and recency until it has feedback).
+        ranking = rank(
+            job.model or UNTRAINED,
+            [s.paper for s in job.selected],
+            job.unmatched,
+            suggest=bool(job.unmatched),
+        )
+        # Feedback buttons, signed for this channel (a webhook's messages cannot have any).
+        buttons = (
+            functools.partial(sign.tokens, target)
+            if sign is not None and target.platform != WEBHOOK_PLATFORM
+            else None
+        )
         digest = build_digest(
             job.selected,
             day=due.digest_date,
@@ -445,6 +507,10 @@ class Planner:
             max_papers=settings.max_papers,
             min_upvotes=settings.min_upvotes,
             entry_cache=entries,
+            scores=ranking.scores,
+            reasons=ranking.reasons,
+            suggestions=ranking.suggested(),
+            sign=buttons,
             style=settings.summary_style,
             language=settings.language or self.default_language,
             summaries=summaries,

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from paperboy.matching import Matcher, PaperMatch, highlight
 from paperboy.models import Digest, DigestEntry, Paper, SummarySection
@@ -119,7 +119,7 @@ def make_entry(
         summary_language=made.language,
         summary_source=made.source,
         sections=sections,
-        why=find_why(paper, terms, shown),
+        match_why=find_why(paper, terms, shown),
     )
 
 
@@ -152,13 +152,33 @@ def build_digest(
     style: str = DEFAULT_STYLE,
     language: str = DEFAULT_LANGUAGE,
     summaries: SummaryMap | None = None,
+    scores: Mapping[str, float] | None = None,
+    reasons: Mapping[str, str] | None = None,
+    suggestions: Sequence[tuple[Paper, str]] = (),
+    sign: Callable[[list[str]], tuple[tuple[str, str], ...]] | None = None,
 ) -> Digest:
     """The digest of `selected`. `entry_cache` (a dict the caller keeps for a while, such
     as one plan of many channels) makes each paper's entry once per set of matched terms:
     the same entry object then goes into every digest that lists the paper that way.
-    `style` and `language` are the channel's; `summaries` the model's (others: extractive)."""
+    `style` and `language` are the channel's; `summaries` the model's (others: extractive).
+
+    `scores` (paper id -> a channel's predicted interest, see `paperboy.feedback`) orders
+    the entries, highest first; without it, most upvoted first. It only orders: every
+    selected paper stays. `reasons` gives entries their `why`; `suggestions` are papers no
+    subscription matched, each with why it is suggested; `sign` makes the signed feedback
+    buttons of the papers shown (`Digest.feedback`)."""
     chosen = [s for s in selected if s.paper.upvotes >= min_upvotes]
-    chosen.sort(key=lambda s: _order(s.paper))
+    if scores:
+        chosen.sort(
+            key=lambda s: (
+                -scores.get(s.paper.id, 0.0),
+                -s.paper.upvotes,
+                s.paper.title.casefold(),
+                s.paper.id,
+            )
+        )
+    else:
+        chosen.sort(key=lambda s: _order(s.paper))
     shown = chosen if max_papers is None else chosen[: max(0, max_papers)]
     if entry_cache is None:
         entries = tuple(
@@ -176,6 +196,17 @@ def build_digest(
                 )
             made.append(entry)
         entries = tuple(made)
+    if reasons:
+        entries = tuple(
+            replace(e, why=reasons[e.paper.id]) if e.paper.id in reasons else e for e in entries
+        )
+    extra = tuple(
+        replace(
+            make_entry(p, (), style=style, language=language, summaries=summaries), why=why
+        )
+        for p, why in suggestions
+    )
+    shown_ids = [e.paper.id for e in (*entries, *extra)]
     return Digest(
         date=day,
         queries=tuple(queries),
@@ -183,6 +214,8 @@ def build_digest(
         entries=entries,
         omitted=len(chosen) - len(shown),
         source_label=source_label,
+        suggestions=extra,
+        feedback=sign(shown_ids) if sign is not None and shown_ids else (),
     )
 
 

@@ -47,7 +47,7 @@ def sections_json(entry: DigestEntry) -> dict[str, str] | None:
 
 
 def why_json(entry: DigestEntry) -> dict[str, object] | None:
-    why = entry.why
+    why = entry.match_why
     if why is None:
         return None
     return {"field": why.field, "text": why.text, "terms": list(why.terms)}
@@ -131,7 +131,7 @@ def _read_more(entry: DigestEntry) -> str:
 
 
 def _why_md(entry: DigestEntry) -> str:
-    why = entry.why
+    why = entry.match_why
     if why is None:
         return ""
     terms = ", ".join(md_escape(t) for t in why.terms)

@@ -9,6 +9,7 @@ from paperboy.errors import (
     InvalidSettingError,
     InvalidSubscriptionError,
     SubscriptionLimitError,
+    UnknownPaperError,
 )
 from paperboy.store.db import (
     Store,
@@ -17,6 +18,14 @@ from paperboy.store.db import (
     make_engine,
     migrate,
     overloaded,
+)
+from paperboy.store.feedback import (
+    FeedbackCounts,
+    FeedbackRepo,
+    FeedbackState,
+    PaperFeedback,
+    ReadingList,
+    SavedPaper,
 )
 from paperboy.store.outbox import (
     FAILED,
@@ -33,6 +42,7 @@ from paperboy.store.outbox import (
     ClaimedPart,
     FailedPart,
     NewRun,
+    OutboxGauges,
     OutboxRepo,
     SentAck,
     TargetState,
@@ -49,6 +59,7 @@ from paperboy.store.repositories import (
     UpsertResult,
     check_days,
     paper_columns,
+    paper_from_row,
 )
 from paperboy.store.rollups import (
     ROLLUP_PART,
@@ -80,13 +91,20 @@ __all__ = [
     "ClaimedPart",
     "DuplicateSubscriptionError",
     "FailedPart",
+    "FeedbackCounts",
+    "FeedbackRepo",
+    "FeedbackState",
     "InvalidSettingError",
     "InvalidSubscriptionError",
     "NewRun",
+    "OutboxGauges",
     "OutboxRepo",
+    "PaperFeedback",
     "PaperRepo",
+    "ReadingList",
     "RollupRepo",
     "RollupSchedule",
+    "SavedPaper",
     "SentAck",
     "SettingsRepo",
     "Store",
@@ -97,6 +115,7 @@ __all__ = [
     "SummaryUsage",
     "TargetRepo",
     "TargetState",
+    "UnknownPaperError",
     "UpsertResult",
     "check_days",
     "current_revision",
@@ -107,5 +126,6 @@ __all__ = [
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "paper_from_row",
     "rollup_key",
 ]

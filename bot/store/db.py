@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from paperboy.store.feedback import FeedbackRepo
 from paperboy.store.outbox import OutboxRepo
 from paperboy.store.repositories import (
     PaperRepo,
@@ -282,6 +283,7 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.feedback = FeedbackRepo(ctx)
         self.rollups = RollupRepo(ctx)
         self.summaries = SummaryRepo(ctx)
         self._ctx = ctx
@@ -306,6 +308,14 @@ class Store:
         """Connections the pool keeps open (it may open its overflow on top for a while)."""
         size = getattr(self.engine.pool, "size", None)
         return size() if callable(size) else DEFAULT_POOL_SIZE
+
+    async def revision(self) -> str | None:
+        """The revision the database is at (None before the first migration); raises
+        when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+            )
 
     @property
     def dialect(self) -> str:

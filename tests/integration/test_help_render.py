@@ -64,9 +64,11 @@ def test_discord_help_is_one_embed_with_a_field_per_command(help_reply: Reply) -
     names = [f["name"] for f in embed["fields"]]
     assert names[: len(guide.commands)] == [f"`{e.usage}`" for e in guide.commands]
     assert names[-1] == "Queries"
-    settings = embed["fields"][names.index("`/papers settings [max N | min-upvotes N | "
-                                          "post-empty on|off | summary structured|paragraph|"
-                                          "tldr | language TAG]`")]  # fmt: skip
+    usage = (
+        "`/papers settings [max N | min-upvotes N | post-empty on|off | suggest on|off | "
+        "summary structured|paragraph|tldr | language TAG]`"
+    )
+    settings = embed["fields"][names.index(usage)]
     assert settings["value"].endswith("*e.g.* `/papers settings max 10`")
 
 

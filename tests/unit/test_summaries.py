@@ -136,13 +136,14 @@ def test_why_shows_the_sentence_where_a_hidden_term_matched() -> None:
         ),
     )
     entry = digest_for_queries([paper], ["diffusion"], day=None, style="tldr").entries[0]
-    assert entry.why is not None
-    assert (entry.why.field, entry.why.terms) == ("abstract", ("diffusion",))
-    assert entry.why.text == "It distils a large diffusion model into a small one."
-    assert [entry.why.text[s.start : s.end] for s in entry.why.highlights] == ["diffusion"]
+    assert entry.match_why is not None
+    assert (entry.match_why.field, entry.match_why.terms) == ("abstract", ("diffusion",))
+    assert entry.match_why.text == "It distils a large diffusion model into a small one."
+    why = entry.match_why
+    assert [why.text[s.start : s.end] for s in why.highlights] == ["diffusion"]
     # Visible in the title: no why.
     shown = Paper(id="2", title="Diffusion for all", abstract="We propose diffusion.")
-    assert digest_for_queries([shown], ["diffusion"], day=None).entries[0].why is None
+    assert digest_for_queries([shown], ["diffusion"], day=None).entries[0].match_why is None
     # A hostile, very long sentence is cut to a window around the term.
     long = Paper(id="3", title="T", abstract="x " * 2000 + "then LoRA appears " + "y " * 2000)
     why = find_why(long, ["LoRA"], [long.title])

@@ -8,7 +8,7 @@
   API's usage) and fallbacks to extractive summaries (the daily token budget reads it).
 
 Revision ID: 0005
-Revises: 0007 (after the rollups, already on main)
+Revises: 0006 (after the rollups, embeddings and feedback, merged first)
 Create Date: 2026-11-29
 """
 
@@ -19,7 +19,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision = "0005"
-down_revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
