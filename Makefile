@@ -30,14 +30,20 @@ $(RUN_STAMP): pyproject.toml
 	@touch $@
 
 run: $(RUN_STAMP)
-	$(BIN)/paperboy migrate --quiet
-	$(BIN)/paperboy run
+	@$(BIN)/paperboy migrate --quiet
+	@$(BIN)/paperboy run
 
 # Tests run on every core (pytest-xdist); PYTEST_WORKERS=0 runs them in this one process.
 PYTEST_WORKERS ?= auto
 
 test: lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider -n $(PYTEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+# The image, `paperboy --help` and `migrate` in it, and compose.yaml up until the bot's
+# /readyz answers (podman, Debian base made with mmdebstrap; root or sudo; several
+# minutes). Not part of `make test`; CI runs it after.
+container-test:
+	bash .ci/container-test
 
 bench: $(STAMP)
 	$(BIN)/python bench/matching.py

@@ -56,6 +56,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
+from search_tantivy import TantivySide, filtered  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from paperboy.matching import (  # noqa: E402
@@ -63,6 +64,7 @@ from paperboy.matching import (  # noqa: E402
     Node,
     Not,
     Or,
+    QueryError,
     Term,
     is_acronym,
     normalize_fast,
@@ -72,11 +74,14 @@ from paperboy.models import Paper  # noqa: E402
 from paperboy.search import (  # noqa: E402
     SQLITE_WINDOW,
     WINDOW,
+    Filters,
     SearchIndex,
     SearchRequest,
     parse_search,
     search,
 )
+from paperboy.search.lexemes import acronym_code, docid_range  # noqa: E402
+from paperboy.search.sql import MAX_CODES, acronym_words, compile_query  # noqa: E402
 from paperboy.store import Store, make_engine, migrate  # noqa: E402
 from tests.seed_corpus import load_seed_papers  # noqa: E402
 
@@ -230,6 +235,12 @@ class Run:
     latencies: dict[str, list[float]] = field(default_factory=dict)  # class -> ms
     like_latencies: dict[str, list[float]] = field(default_factory=dict)
     totals: list[int] = field(default_factory=list)
+    cpu: list[float] = field(default_factory=list)  # CPU ms of each query (all threads)
+    tantivy: dict[str, list[float]] = field(default_factory=dict)  # class -> ms
+    tantivy_cpu: list[float] = field(default_factory=list)
+    tantivy_seconds: float = 0.0  # building its index from the stored lexemes
+    tantivy_mb: float = 0.0
+    ingest_reused: bool = False
 
     @property
     def rate(self) -> float:
@@ -278,22 +289,69 @@ async def ingest(
         return time.perf_counter() - started
 
 
+async def tantivy_queries(
+    index: SearchIndex, side: TantivySide, queries: list[tuple[str, SearchRequest]]
+) -> list[object | None]:
+    """Each query as a tantivy query (None: nothing can match), compiled before timing."""
+    out: list[object | None] = []
+    for _, request in queries:
+        surfaces = await index.acronym_surfaces(acronym_words(request.query), limit=MAX_CODES)
+        codes = {w: None if s is None else tuple(map(acronym_code, s)) for w, s in surfaces.items()}
+        try:
+            compiled = compile_query(request.query, side.dialect, codes)
+        except QueryError:
+            out.append(None)
+            continue
+        if compiled.never or compiled.text is None:
+            out.append(None)
+            continue
+        options = request.options
+        low, high = docid_range(options.since, options.until)
+        filters = Filters(low, high, options.min_upvotes, options.has_code)
+        out.append(filtered(side.schema, compiled.text, filters))
+    return out
+
+
 async def time_queries(
-    store: Store, queries: list[tuple[str, SearchRequest]], args: argparse.Namespace, run: Run
+    store: Store,
+    queries: list[tuple[str, SearchRequest]],
+    args: argparse.Namespace,
+    run: Run,
+    side: TantivySide | None = None,
 ) -> None:
+    """Each query through paperboy, then (interleaved) the same one through tantivy."""
     index = SearchIndex(store, window=args.window)
-    timed: list[tuple[float, str, str, int]] = []
-    for _, request in queries[:20]:  # warm-up: caches, prepared statements
+    timed: list[tuple[float, str, str, int, float]] = []
+    compiled = await tantivy_queries(index, side, queries) if side else []
+    for i, (_, request) in enumerate(queries[:20]):  # warm-up: caches, prepared statements
         await search(store, request, limit=10, index=index, sync=False)
-    for kind, request in queries:
-        t0 = time.perf_counter()
+        if side and compiled[i] is not None:
+            side.search(compiled[i], 10)
+    mismatched = 0
+    for i, (kind, request) in enumerate(queries):
+        t0, c0 = time.perf_counter(), time.process_time()
         results = await search(store, request, limit=10, index=index, sync=False)
         ms = (time.perf_counter() - t0) * 1000
+        run.cpu.append((time.process_time() - c0) * 1000)
         run.latencies.setdefault(kind, []).append(ms)
         run.totals.append(results.total)
-        timed.append((ms, kind, request.text, results.total))
-    for ms, kind, text, total in sorted(timed, reverse=True)[: args.slowest]:
-        print(f"  {run.name}: {ms:7.1f} ms  {kind:8} {total:>7,}  {text}", file=sys.stderr)
+        other_ms = float("nan")
+        if side:
+            t0, c0 = time.perf_counter(), time.process_time()
+            count = side.search(compiled[i], 10)[1] if compiled[i] is not None else 0
+            other_ms = (time.perf_counter() - t0) * 1000
+            run.tantivy_cpu.append((time.process_time() - c0) * 1000)
+            run.tantivy.setdefault(kind, []).append(other_ms)
+            if results.total_exact and count != results.total:
+                mismatched += 1  # (a superset query's tantivy count may be larger)
+        timed.append((ms, kind, request.text, results.total, other_ms))
+    if side:
+        print(f"  {run.name}: exact totals unlike tantivy's count: {mismatched}", file=sys.stderr)
+    for ms, kind, text, total, other in sorted(timed, reverse=True)[: args.slowest]:
+        print(
+            f"  {run.name}: {ms:7.1f} ms (tantivy {other:5.1f})  {kind:8} {total:>7,}  {text}",
+            file=sys.stderr,
+        )
 
 
 def like_sql(node: Node, params: dict[str, object]) -> str:
@@ -365,15 +423,32 @@ async def sqlite_run(
     url = f"sqlite+aiosqlite:///{path}"
     await migrate(url)
     run = Run(label, count)
+    measured = path.with_suffix(".ingest")  # the ingest time of a reused file's build
     async with Store(url) as store:
         if args.reuse and await store.papers.count() == count:
-            print(f"  {label}: reusing {path.name} (ingest not measured)", file=sys.stderr)
+            print(f"  {label}: reusing {path.name}", file=sys.stderr)
+            run.ingest_reused = True
+            with contextlib.suppress(OSError, ValueError):
+                run.ingest_seconds = float(measured.read_text())
         else:
+            measured.unlink(missing_ok=True)
             run.ingest_seconds = await ingest(
                 store, corpus, count, args.papers or count, args, label
             )
+            measured.write_text(f"{run.ingest_seconds}\n")
         run.index_mb, run.archive_mb = await sqlite_sizes(store)
-        await time_queries(store, queries, args, run)
+        side = None
+        if not args.no_tantivy:
+            side = TantivySide(path.with_suffix(".tantivy"))
+            if not (args.reuse and run.ingest_reused and side.open_existing(count)):
+                async with store.engine.connect() as conn:
+                    run.tantivy_seconds = await side.build(conn)
+                print(
+                    f"  {label}: tantivy indexed {count:,} papers in {run.tantivy_seconds:.1f} s",
+                    file=sys.stderr,
+                )
+            run.tantivy_mb = side.size_mb()
+        await time_queries(store, queries, args, run, side)
         if like:
             await time_like(store, queries, run, postgres=False)
     return run
@@ -444,6 +519,18 @@ def tables(runs: list[Run]) -> list[tuple[str, list[str], list[list[str]]]]:
                 f"{max(all_ms):.1f}",
             ]
         )
+        if run.tantivy:
+            other = flat(run.tantivy)
+            main.append(
+                [
+                    f"{run.name}: tantivy (same lexemes, same queries)",
+                    f"{run.papers / run.tantivy_seconds:,.0f}" if run.tantivy_seconds else "",
+                    f"{run.tantivy_mb:,.0f} MB",
+                    f"{pct(other, 50):.1f}",
+                    f"{pct(other, 95):.1f}",
+                    f"{max(other):.1f}",
+                ]
+            )
         if run.like_latencies:
             like = flat(run.like_latencies)
             main.append(
@@ -457,11 +544,23 @@ def tables(runs: list[Run]) -> list[tuple[str, list[str], list[list[str]]]]:
                 ]
             )
     kinds = ["word", "phrase", "acronym", "boolean"]
-    per_class = [
-        [run.name, *(f"{pct(run.latencies.get(k, []), 50):.1f} / "
-                     f"{pct(run.latencies.get(k, []), 95):.1f}" for k in kinds)]
-        for run in runs
-    ]  # fmt: skip
+    per_class = []
+    for run in runs:
+        per_class.append(
+            [run.name, *(f"{pct(run.latencies.get(k, []), 50):.1f} / "
+                         f"{pct(run.latencies.get(k, []), 95):.1f}" for k in kinds)]
+        )  # fmt: skip
+        if run.tantivy:
+            per_class.append(
+                [f"{run.name}: tantivy", *(f"{pct(run.tantivy.get(k, []), 50):.1f} / "
+                                           f"{pct(run.tantivy.get(k, []), 95):.1f}" for k in kinds)]
+            )  # fmt: skip
+            per_class.append(
+                [f"{run.name}: ratio p50 / p95", *(
+                    f"{pct(run.latencies.get(k, []), 50) / pct(run.tantivy.get(k, []), 50):.2f}x / "
+                    f"{pct(run.latencies.get(k, []), 95) / pct(run.tantivy.get(k, []), 95):.2f}x"
+                    for k in kinds)]
+            )  # fmt: skip
     return [
         (
             "Search: top 10, end to end",
@@ -489,6 +588,28 @@ def print_tables(runs: list[Run], markdown: bool) -> None:
                 print("| " + " | ".join(row) + " |")
             print()
     print(f"Machine: {machine()}")
+    for run in runs:
+        if run.tantivy:
+            print(
+                f"{run.name}: CPU ms per query p50 / p95: paperboy {pct(run.cpu, 50):.1f} / "
+                f"{pct(run.cpu, 95):.1f}, tantivy {pct(run.tantivy_cpu, 50):.1f} / "
+                f"{pct(run.tantivy_cpu, 95):.1f}"
+            )
+
+
+def summary_line(runs: list[Run]) -> str | None:
+    """The last line of the output, kept stable for automated checks: the largest SQLite
+    run against tantivy (ratios of paperboy's latency to tantivy's over the same queries)."""
+    compared = [run for run in runs if run.tantivy]
+    if not compared:
+        return None
+    run = max(compared, key=lambda r: r.papers)
+    ours, other = flat(run.latencies), flat(run.tantivy)
+    return (
+        f"search vs tantivy at {run.papers} papers: p50 {pct(ours, 50) / pct(other, 50):.2f}x, "
+        f"p95 {pct(ours, 95) / pct(other, 95):.2f}x, max {max(ours):.0f} ms, "
+        f"ingest {run.rate:.0f} papers/s"
+    )
 
 
 async def main(args: argparse.Namespace) -> None:
@@ -528,6 +649,9 @@ async def main(args: argparse.Namespace) -> None:
         file=sys.stderr,
     )
     print_tables(runs, args.markdown)
+    line = summary_line(runs)
+    if line:
+        print(line)
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -548,6 +672,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         action="store_true",
         help="keep the SQLite files in --dir and reuse them when they hold the right count",
     )
+    parser.add_argument("--no-tantivy", action="store_true", help="skip the tantivy reference")
     parser.add_argument("--slowest", type=int, default=0, help="print the N slowest queries")
     parser.add_argument("--markdown", action="store_true")
     args = parser.parse_args(argv)

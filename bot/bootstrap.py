@@ -19,6 +19,7 @@ Everything a process runs is assembled here and nowhere else:
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime as dt
 import functools
@@ -164,6 +165,26 @@ class App:
             self.store, self.settings, role=role, adapters=adapters, sources=sources
         ) as bg:
             yield bg
+
+    @contextlib.asynccontextmanager
+    async def health(
+        self,
+        role: str,
+        *,
+        adapters: Callable[[], Iterable[ChatAdapter]] = lambda: (),
+        tasks: Callable[[], Iterable[asyncio.Task[Any]]] = lambda: (),
+    ) -> AsyncIterator[int | None]:
+        """`/healthz`, `/readyz` and `/metrics` on PAPERBOY_METRICS_PORT while the block
+        runs (nothing when it is unset); yields the port bound, or None."""
+        port = self.settings.metrics_port
+        if port is None:
+            yield None
+            return
+        from paperboy.health import Health, serve_health
+
+        health = Health(self.store, role, adapters=adapters, tasks=tasks)
+        async with serve_health(health, self.settings.metrics_host, port) as bound:
+            yield bound
 
     async def deliver(
         self, day: dt.date | None, *, notice: Callable[[str], None] | None = None

@@ -10,6 +10,7 @@ import contextlib
 import datetime as dt
 import json
 import logging
+import re
 import signal
 import sys
 import traceback
@@ -130,6 +131,15 @@ def settings() -> Settings:
         fail("\n".join(settings_problems(error)))
 
 
+def warn_if_ephemeral(config: Settings) -> None:
+    """A loud line on stderr when the SQLite file will be lost (a Heroku-like dyno)."""
+    from paperboy.doctor import sqlite_location_problem
+
+    problem = sqlite_location_problem(config.database_url, dyno_only=True)
+    if problem is not None:
+        say(f"paperboy: WARNING: {problem}", err=True)
+
+
 ChannelOption = Annotated[
     str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL, e.g. console:demo")
 ]
@@ -184,13 +194,37 @@ def digest(
     say(terminal_document(renderers[fmt](result)))
 
 
+async def _migrate_waiting(config: Settings, wait: float) -> None:
+    """Migrate; while the database does not answer, try again for up to `wait` seconds
+    (a container started next to its database)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + wait
+    said = False
+    while True:
+        try:
+            await migrate_database(config)
+            return
+        except Exception as error:
+            if not database_unreachable(error) or loop.time() >= deadline:
+                raise
+            if not said:
+                say(f"paperboy: waiting for the database: {_one_line(error)}", err=True)
+                said = True
+            await asyncio.sleep(1.0)
+
+
 @app.command()
 def migrate(
     quiet: Annotated[bool, typer.Option("--quiet", help="Print nothing on success.")] = False,
+    wait: Annotated[
+        float,
+        typer.Option("--wait", min=0, help="Seconds to wait for the database to answer."),
+    ] = 0.0,
 ) -> None:
     """Create or upgrade the database schema (safe to run again)."""
     config = settings()
-    run_async(migrate_database(config))
+    warn_if_ephemeral(config)
+    run_async(_migrate_waiting(config, wait))
     if not quiet:
         typer.echo("database is up to date")
 
@@ -281,12 +315,17 @@ async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Dige
     return built, source_spec
 
 
-async def _run(config: Settings) -> None:
+async def _run(config: Settings, *, console: bool = True) -> None:
     async with open_app(config, migrate=False) as bot:
-        if bot.plugins.get("console") is None or bot.plugins["console"].create is None:
+        if console and (
+            bot.plugins.get("console") is None or bot.plugins["console"].create is None
+        ):
             fail("the console adapter is not installed (reinstall paperboy)")
         await bot.migrate()
-        await _run_all(bot)
+        if console:
+            await _run_all(bot)
+        else:
+            await _run_headless(bot)
 
 
 async def _embed_backlog(bot: App) -> None:
@@ -315,33 +354,70 @@ async def _run_all(bot: App) -> None:
     console = bot.chat_adapter("console")
     assert console is not None  # checked by _run
     others = bot.chat_adapters()
-    target = Target("console", "", config.console_channel)
-    if await store.targets.get_id(target) is None:
-        await store.targets.ensure(target)
-        for q in config.demo_queries:
-            try:
-                await store.subscriptions.add(target, parse(q).source.strip())
-            except QueryError as error:
-                say(f"skipping demo query {q!r}: {error}", err=True)
-    built, source_spec = await _startup_digest(bot, target, demo=not others)
-    await console.show(Reply(digest=built))  # type: ignore[attr-defined]
-    source = bot.source(source_spec)
+    background: list[asyncio.Task[Any]] = []
+    async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
+        target = Target("console", "", config.console_channel)
+        if await store.targets.get_id(target) is None:
+            await store.targets.ensure(target)
+            for q in config.demo_queries:
+                try:
+                    await store.subscriptions.add(target, parse(q).source.strip())
+                except QueryError as error:
+                    say(f"skipping demo query {q!r}: {error}", err=True)
+        built, source_spec = await _startup_digest(bot, target, demo=not others)
+        await console.show(Reply(digest=built))  # type: ignore[attr-defined]
+        source = bot.source(source_spec)
+        tasks: list[asyncio.Task[None]] = []
+        adapters = bot.delivery_adapters(running=[console, *others])
+        backlog = asyncio.create_task(_embed_backlog(bot))
+        try:
+            async with bot.background("all", adapters=adapters) as bg:
+                background += bg.tasks
+                commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+                await console.start(commands.handle)
+                if tasks:  # stdin closed: keep serving the chat platforms
+                    await asyncio.gather(*tasks)
+        finally:
+            backlog.cancel()
+            for adapter in others:
+                await adapter.stop()
+            for task in tasks:
+                task.cancel()
+
+
+async def _run_headless(bot: App) -> None:
+    """`run --no-console` (a server, a container): every configured chat platform, the
+    scheduler and a worker, until SIGTERM or SIGINT."""
+    others = bot.chat_adapters()
+    background: list[asyncio.Task[Any]] = []
     tasks: list[asyncio.Task[None]] = []
-    adapters = bot.delivery_adapters(running=[console, *others])
-    backlog = asyncio.create_task(_embed_backlog(bot))
-    try:
-        async with bot.background("all", adapters=adapters) as bg:
-            commands = bot.commands(source=source, on_schedule_change=bg.schedule_changed)
-            tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
-            await console.start(commands.handle)
-            if tasks:  # stdin closed: keep serving the chat platforms
-                await asyncio.gather(*tasks)
-    finally:
-        backlog.cancel()
-        for adapter in others:
-            await adapter.stop()
-        for task in tasks:
-            task.cancel()
+    async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
+        adapters = bot.delivery_adapters(running=others)
+        backlog = asyncio.create_task(_embed_backlog(bot))
+        try:
+            async with bot.background("all", adapters=adapters) as bg:
+                background += bg.tasks
+                commands = bot.commands(on_schedule_change=bg.schedule_changed)
+                tasks += [asyncio.create_task(a.start(commands.handle)) for a in others]
+                _stop_on_signals(bg.stop)
+                names = ", ".join(a.platform for a in others) or "none configured"
+                log.info("running without a console (chat platforms: %s)", names)
+                await bg.wait()
+        finally:
+            backlog.cancel()
+            for adapter in others:
+                await adapter.stop()
+            for task in tasks:
+                task.cancel()
+            await close_adapters(adapters)
+
+
+def _stop_on_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+            loop.add_signal_handler(sig, stop.set)
 
 
 @app.command()
@@ -354,6 +430,14 @@ def run(
             "and ingest only; worker: deliver only (run any number on PostgreSQL).",
         ),
     ] = "all",
+    console: Annotated[
+        bool,
+        typer.Option(
+            "--console/--no-console",
+            help="With --role all: the terminal as a chat channel (default), or none (a "
+            "server or a container: run until SIGTERM).",
+        ),
+    ] = True,
 ) -> None:
     """Start the bot: print today's digest, then answer /papers commands from stdin."""
     from paperboy.delivery import ROLES
@@ -362,9 +446,11 @@ def run(
         fail(f"unknown role {role!r}: use all, scheduler or worker")
     config = settings()
     chat_platforms = config.slack_bot_token is not None or config.discord_token is not None
-    configure_logging(config, screen=role == "all" and (_stdin_is_terminal() or not chat_platforms))
+    screen = role == "all" and console and (_stdin_is_terminal() or not chat_platforms)
+    configure_logging(config, screen=screen)
+    warn_if_ephemeral(config)
     try:
-        run_async(_run(config) if role == "all" else _run_role(config, role))
+        run_async(_run(config, console=console) if role == "all" else _run_role(config, role))
     except SourceError as error:
         fail(str(error))
     except KeyboardInterrupt:
@@ -382,13 +468,15 @@ async def _run_role(config: Settings, role: str) -> None:
     """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
     async with open_app(config) as bot:
         adapters = bot.delivery_adapters(include=[n for n in bot.plugins if n != "console"])
+        background: list[asyncio.Task[Any]] = []
         backlog = asyncio.create_task(_embed_backlog(bot)) if role != "worker" else None
         try:
-            async with bot.background(role, adapters=adapters) as bg:
-                loop = asyncio.get_running_loop()
-                for sig in (signal.SIGTERM, signal.SIGINT):
-                    with contextlib.suppress(NotImplementedError):
-                        loop.add_signal_handler(sig, bg.stop.set)
+            async with (
+                bot.health(role, adapters=adapters.values, tasks=lambda: background),
+                bot.background(role, adapters=adapters) as bg,
+            ):
+                background += bg.tasks
+                _stop_on_signals(bg.stop)
                 log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
                 await bg.wait()
         finally:
@@ -829,7 +917,8 @@ async def _serve(config: Settings, host: str, port: int) -> None:
         await bot.migrate()
         commands = bot.commands()
         try:
-            await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
+            async with bot.health("serve"):
+                await asyncio.gather(*(hook(config, commands, host, port) for hook in hooks))
         except ValueError as error:  # a hook's "not configured" answer
             fail(str(error))
 
@@ -844,10 +933,74 @@ def serve(
     """Serve HTTP: Slack's POST /slack/events and GET /healthz (the Procfile's web process)."""
     config = settings()
     configure_logging(config)
+    warn_if_ephemeral(config)
     try:
         run_async(_serve(config, host, port or config.slack_port))
     except KeyboardInterrupt:
         pass
+
+
+@app.command()
+def doctor(
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """Check this deployment: settings, database and migrations, chat tokens and scopes.
+
+    Changes nothing. Exits 1 when a check fails (warnings alone exit 0).
+    """
+    from paperboy.doctor import diagnose
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    config = settings()
+    report = run_async(diagnose(config))
+    if fmt == "json":
+        say(json_safe(json.dumps(report.as_json(), ensure_ascii=False)))
+    else:
+        width = max(len(f.check) for f in report.findings)
+        for finding in report.findings:
+            level = {"ok": "ok  ", "warn": "WARN", "fail": "FAIL"}.get(finding.level, "?   ")
+            say(f"{level}  {finding.check.ljust(width)}  {finding.message}")
+        failed, warned = len(report.failed), len(report.warnings)
+        verdict = "ready" if not failed else "not ready"
+        say(f"{verdict}: {failed} failed, {warned} warning(s), {len(report.findings)} checks")
+    if report.failed:
+        raise typer.Exit(1)
+
+
+# Connection-level failures (PostgreSQL SQLSTATE classes 08 connection, 28 authorization,
+# 3D unknown database, 57P03 starting up), however SQLAlchemy wraps them.
+_DATABASE_STATES = ("08", "28", "3D", "57P03")
+_PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+
+
+def database_unreachable(error: BaseException) -> bool:
+    """Whether `error` says the database cannot be reached or logged in to (an
+    environment problem: one line, not a traceback)."""
+    seen: set[int] = set()
+    current: BaseException | None = error
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, OSError | TimeoutError):
+            return True
+        state = str(getattr(current, "sqlstate", "") or "")
+        if state and state.startswith(_DATABASE_STATES):
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+def _one_line(error: BaseException) -> str:
+    from paperboy.logs import one_line
+
+    return one_line(error)
+
+
+def _database_shown() -> str:
+    import os
+
+    url = os.environ.get("PAPERBOY_DATABASE_URL", "sqlite+aiosqlite:///paperboy.db")
+    return terminal_safe(_PASSWORD.sub(r"\1:***@", url))[:200]
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -873,6 +1026,16 @@ def main(argv: list[str] | None = None) -> None:
             message = " ".join(error.format_message().split())
             print(f"paperboy: {terminal_safe(message)}", file=sys.stderr)
             sys.exit(2)
+        if type(error).__name__ == "HealthServerError":  # a port in use: the user's to fix
+            print(f"paperboy: {terminal_safe(str(error))}", file=sys.stderr)
+            sys.exit(2)
+        if database_unreachable(error):
+            print(
+                f"paperboy: cannot use the database {_database_shown()}: "
+                f"{terminal_safe(_one_line(error))}",
+                file=sys.stderr,
+            )
+            sys.exit(1)
         # A bug: the traceback, but not a terminal escape from a message inside it.
         trace = "".join(traceback.format_exception(error))
         sys.stderr.write(terminal_safe(trace, keep="\n"))

@@ -34,6 +34,7 @@ import sqlalchemy as sa
 
 from paperboy.clock import Clock
 from paperboy.embeddings import EmbedderError, Embeddings, Prepared
+from paperboy.metrics import METRICS
 from paperboy.models import Paper
 from paperboy.search import SearchIndex
 from paperboy.sources import PaperSource, SourceError, day_of
@@ -88,7 +89,11 @@ async def ingest(
     `embeddings` (default: the archive's, with the shared model) embeds the papers in a
     worker thread meanwhile and stores the vectors of new or changed ones.
     """
-    papers = await source.fetch_day(day)
+    try:
+        papers = await source.fetch_day(day)
+    except SourceError:
+        METRICS.ingest_failures.labels(source.name).inc()
+        raise
     index = index or SearchIndex(store)
     index.prepare(papers)
     embeddings = embeddings or Embeddings(store)
@@ -99,6 +104,7 @@ async def ingest(
         await index.sync()
         if prepared is not None:
             await embeddings.write(prepared)
+    METRICS.papers_ingested.labels(source.name).inc(upserted.inserted)
     return IngestResult(
         day or day_of(papers), len(papers), upserted.inserted, upserted.updated, tuple(papers)
     )

@@ -50,6 +50,19 @@ class AdapterPlugin:
     hooks: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class Finding:
+    """One line of `paperboy doctor`: `level` is ok, warn or fail; `check` names what was
+    checked (`slack token`); `message` says what was found and, when not ok, what to do.
+
+    An adapter's `doctor` hook, `async (settings) -> list[Finding]`, checks its platform's
+    settings (tokens validated when the platform is reachable, permissions)."""
+
+    level: str
+    check: str
+    message: str
+
+
 def load_plugins() -> dict[str, AdapterPlugin]:
     plugins: dict[str, AdapterPlugin] = {}
     for point in entry_points(group=GROUP):

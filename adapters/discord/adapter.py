@@ -141,6 +141,14 @@ class DiscordAdapter:
 
     # ----------------------------------------------------------------- gateway
 
+    async def connected(self) -> bool | None:
+        """Whether the gateway session is up (for `/readyz`); None without a gateway (a
+        webhook-only setup or a poster for delivery)."""
+        if not self._token or not self.connect:
+            return None
+        client = self.client
+        return client is not None and client.is_ready() and not client.is_closed()
+
     async def start(self, on_command: CommandHandler) -> None:
         """Log in, sync `/papers`, and answer interactions until `stop()`.
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from paperboy.plugins import AdapterPlugin, CoreServices
+from paperboy.plugins import AdapterPlugin, CoreServices, Finding
 from paperboy.trends import Rollup
 from paperboy_adapters.discord.render import to_json
 from paperboy_adapters.discord.rollup import render_rollup
@@ -48,6 +48,13 @@ def create_webhook_poster(settings: Settings) -> DiscordAdapter:
     )
 
 
+async def doctor(settings: Settings) -> list[Finding]:
+    """The `doctor` hook: the bot token validated (see doctor.py)."""
+    from paperboy_adapters.discord.doctor import doctor as check
+
+    return await check(settings)
+
+
 def rollup_message(rollup: Rollup) -> dict[str, Any]:
     """`paperboy rollup --format discord`: the multipart create-message request, as sent:
     its `payload_json` and the names of its `files[n]` (the image written by the CLI)."""
@@ -58,5 +65,5 @@ PLUGIN = AdapterPlugin(
     platform="discord",
     formats={"discord": to_json},
     create=create,
-    hooks={"poster": create_webhook_poster, "rollup": rollup_message},
+    hooks={"poster": create_webhook_poster, "doctor": doctor, "rollup": rollup_message},
 )

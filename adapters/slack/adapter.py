@@ -643,7 +643,9 @@ class SlackAdapter:
         app = AsyncApp(
             client=self.app_client,
             signing_secret=self.signing_secret or "",
-            name="paperboy",
+            # Bolt names its per-request loggers after the app and sets their level to the
+            # root's: under "paperboy" that would reset our own logger's level.
+            name="slack_bolt.paperboy",
             process_before_response=False,
         )
 
@@ -830,6 +832,14 @@ class SlackAdapter:
         finally:
             self._socket = None
             await handler.close_async()
+
+    async def connected(self) -> bool | None:
+        """Whether the Socket Mode connection is up (for `/readyz`); None without an app
+        token (HTTP mode or delivery only: no connection to keep)."""
+        if not self.app_token:
+            return None
+        socket = self._socket
+        return socket is not None and bool(await socket.client.is_connected())
 
     async def stop(self) -> None:
         """Leave Socket Mode (`start()` closes the connection on its way out) and close

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from paperboy.plugins import AdapterPlugin, CoreServices
+from paperboy.plugins import AdapterPlugin, CoreServices, Finding
 from paperboy.trends import Rollup
 from paperboy_adapters.slack.render import to_json
 from paperboy_adapters.slack.rollup import render_rollup
@@ -39,6 +39,13 @@ async def serve(settings: Settings, commands: Commands, host: str, port: int) ->
     await serve_http(settings, commands, host, port)
 
 
+async def doctor(settings: Settings) -> list[Finding]:
+    """The `doctor` hook: the tokens validated, the scopes compared (see doctor.py)."""
+    from paperboy_adapters.slack.doctor import doctor as check
+
+    return await check(settings)
+
+
 def rollup_message(rollup: Rollup) -> dict[str, Any]:
     """`paperboy rollup --format slack`: the files_upload_v2 arguments, as sent (the image
     itself written to a file by the CLI)."""
@@ -49,5 +56,5 @@ PLUGIN = AdapterPlugin(
     platform="slack",
     formats={"slack": to_json},
     create=create,
-    hooks={"serve": serve, "rollup": rollup_message},
+    hooks={"serve": serve, "doctor": doctor, "rollup": rollup_message},
 )

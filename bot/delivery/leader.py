@@ -21,6 +21,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from paperboy.delivery.scheduler import DigestScheduler
+from paperboy.metrics import METRICS
 from paperboy.store import Store
 
 log = logging.getLogger(__name__)
@@ -142,12 +143,14 @@ class SchedulerService:
                             await self.lock.release()
                         else:
                             self.leading.set()
+                            METRICS.scheduler_leader.set(1)
                     elif not announced:
                         log.info("another process schedules; standing by")
                         announced = True
                 elif not await self.lock.alive():
                     await self.scheduler.stop()
                     self.leading.clear()
+                    METRICS.scheduler_leader.set(0)
                     announced = False
                     continue
                 with contextlib.suppress(TimeoutError):
@@ -156,3 +159,4 @@ class SchedulerService:
             await self.scheduler.stop()
             await self.lock.release()
             self.leading.clear()
+            METRICS.scheduler_leader.set(0)

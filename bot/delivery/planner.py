@@ -38,6 +38,7 @@ from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.cron import fire_on, previous_fire
 from paperboy.digest import EntryCache, Selected, build_digest, merge_matches
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
+from paperboy.metrics import METRICS
 from paperboy.models import ChannelSettings, Digest
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
 
@@ -301,6 +302,7 @@ class Planner:
                     result.already += 1
                     continue
                 result.planned += 1
+                METRICS.digests_planned.labels(states[run.target_id].target.platform).inc()
                 result.keys.append((run.target_id, run.digest_date))
                 if run.parts is None:
                     result.unrendered += 1

@@ -48,6 +48,7 @@ from typing import Any
 from paperboy.chat import ChatAdapter, ChatError, MessageRef
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.planner import render_parts
+from paperboy.metrics import METRICS
 from paperboy.models import Reply
 from paperboy.store import FAILED, RENDER_AT_SEND, SENDING, ClaimedPart, SentAck, Store
 from paperboy.trends import ROLLUP_PAYLOAD, rollup_from_json, rollup_text
@@ -615,6 +616,11 @@ class Deliverer:
             self.stats.found += 1
         else:
             self.stats.sent += 1
+        platform = part.target.platform
+        METRICS.parts_sent.labels(platform).inc()
+        if part.created_at is not None:
+            waited = (now - part.created_at).total_seconds()
+            METRICS.delivery_latency.labels(platform).observe(max(0.0, waited))
         return True
 
     async def _retry(
@@ -655,6 +661,7 @@ class Deliverer:
         )
         if status == FAILED:
             self.stats.failed += 1
+            METRICS.parts_failed.labels(part.target.platform).inc()
             self.stats.errors.append(f"{part.target} {part.key}: {error}")
             log.error(
                 "giving up on part %d/%d of %s's digest of %s after %d attempts: %s",
@@ -667,6 +674,7 @@ class Deliverer:
             )
         elif status != SENDING:
             self.stats.retried += 1
+            METRICS.parts_retried.labels(part.target.platform).inc()
             if announce is not None:
                 attempts = (
                     f" (attempt {part.attempts + 2} of {self.policy.max_attempts})" if count else ""
@@ -688,6 +696,7 @@ class Deliverer:
         now = self.clock.now()
         if await self.store.outbox.pause_target(part.target_id, reason, now):
             self.stats.paused += 1
+            METRICS.channels_paused.labels(part.target.platform).inc()
             log.warning(
                 "paused %s: %s; its digests wait until someone runs /papers resume there",
                 part.target,

@@ -15,13 +15,16 @@ import asyncio
 import datetime as dt
 import json
 import math
+import sqlite3
 from dataclasses import dataclass
+from typing import Protocol, cast
 
 from paperboy.digest import AUTHORS_SHOWN, summarize
 from paperboy.matching import Matcher, Or, PaperMatch, Term, highlight
 from paperboy.models import Paper, SearchHit, SearchResults
-from paperboy.search.index import Candidate, SearchIndex
+from paperboy.search.index import Candidate, SearchIndex, surfaces_in
 from paperboy.search.lexemes import acronym_code, docid_range, paper_day
+from paperboy.search.reader import PaperReader, Reader
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, parse_search
 from paperboy.search.score import bm25, idf, probes
 from paperboy.search.sql import (
@@ -100,11 +103,57 @@ async def search(
     index = index or SearchIndex(store)
     if sync:
         await index.sync()
+    if index.postgres:
+        return await _search(index, request, limit, _Postgres(index))
+    # SQLite: the whole search is one step on a reader (paperboy.search.reader).
+    return await index.scan.step(_sqlite_search, index, request, limit)
+
+
+def _sqlite_search(
+    db: sqlite3.Connection,
+    second: Reader | None,
+    index: SearchIndex,
+    request: SearchRequest,
+    limit: int | None,
+) -> SearchResults:
+    """`_search` on SQLite, run to its end in the reader's thread: none of its steps
+    waits for anything there (`_Sqlite`), so the coroutine finishes in one go."""
+    coroutine = _search(index, request, limit, _Sqlite(index, db, second))
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return cast("SearchResults", done.value)
+    coroutine.close()
+    raise RuntimeError("a SQLite search step waited for something")
+
+
+class _Steps(Protocol):
+    """What a search asks of its backend (`_Postgres`, `_Sqlite`)."""
+
+    async def surfaces(self, words: set[str]) -> dict[str, tuple[str, ...] | None]: ...
+
+    async def candidates(
+        self,
+        request: SearchRequest,
+        codes: Codes,
+        compiled: Compiled,
+        tier: str | None,
+        filters: Filters,
+        wanted: int,
+    ) -> _Found: ...
+
+    async def fetch_and_match(self, ids: list[str], matcher: Matcher) -> dict[str, PaperMatch]:
+        """The papers among `ids` that the matcher accepts, by id."""
+
+
+async def _search(
+    index: SearchIndex, request: SearchRequest, limit: int | None, steps: _Steps
+) -> SearchResults:
     options = request.options
     wanted = max(1, min(options.limit or limit or DEFAULT_LIMIT, MAX_LIMIT))
     low, high = docid_range(options.since, options.until)
     filters = Filters(low, high, options.min_upvotes, options.has_code)
-    surfaces = await index.acronym_surfaces(acronym_words(request.query), limit=MAX_CODES)
+    surfaces = await steps.surfaces(acronym_words(request.query))
     codes = {
         word: None if found is None else tuple(acronym_code(s) for s in found)
         for word, found in surfaces.items()
@@ -124,7 +173,7 @@ async def search(
     if compiled.never or compiled.text is None:
         return results([], 0)
     tier = title_tier(request.query, index.dialect, codes)
-    found = await _candidates(index, request, codes, compiled, tier, filters, wanted)
+    found = await steps.candidates(request, codes, compiled, tier, filters, wanted)
     candidates, total = found.candidates, found.total
     matcher = Matcher.compile([(0, request.query)])
     hits: list[tuple[tuple[int, int, int, str], SearchHit]] = []
@@ -135,11 +184,7 @@ async def search(
         ordered = sorted(candidates[checked:], key=_order_key)
         step = len(ordered) if not compiled.exact else max(wanted - len(hits), 0)
         batch = ordered[:step]
-        papers = await store.papers.get_many(c.paper_id for c in batch)
-        present = [papers[c.paper_id] for c in batch if c.paper_id in papers]
-        # Reading the papers' text again is CPU work: off the event loop.
-        checked_now = await asyncio.to_thread(matcher.match, present)
-        matches = {m.paper.id: m for m in checked_now.get(0, [])}
+        matches = await steps.fetch_and_match([c.paper_id for c in batch], matcher)
         for cand in batch:
             match = matches.get(cand.paper_id)
             if match is not None:
@@ -155,7 +200,7 @@ async def search(
         if checked >= min(total, CHECK_ALL) or len(candidates) >= total:
             break
         more = min(total, CHECK_ALL, max(checked * 4, wanted * 4))
-        found = await _candidates(index, request, codes, compiled, tier, filters, more)
+        found = await steps.candidates(request, codes, compiled, tier, filters, more)
         candidates, total = found.candidates, found.total
         if len(candidates) <= checked:
             break
@@ -170,6 +215,76 @@ async def search(
     return results([hit for _, hit in hits], max(found_total, len(hits)), exact_total)
 
 
+def _matching(ids: list[str], papers: dict[str, Paper], matcher: Matcher) -> dict[str, PaperMatch]:
+    present = [papers[pid] for pid in ids if pid in papers]
+    return {m.paper.id: m for m in matcher.match(present).get(0, [])}
+
+
+class _Postgres:
+    """PostgreSQL's steps: queries through the store; CPU work off the event loop."""
+
+    def __init__(self, index: SearchIndex) -> None:
+        self.index = index
+
+    async def surfaces(self, words: set[str]) -> dict[str, tuple[str, ...] | None]:
+        return await self.index.acronym_surfaces(words, limit=MAX_CODES)
+
+    async def candidates(
+        self,
+        request: SearchRequest,
+        codes: Codes,
+        compiled: Compiled,
+        tier: str | None,
+        filters: Filters,
+        wanted: int,
+    ) -> _Found:
+        return await _candidates(self.index, compiled, tier, filters, wanted)
+
+    async def fetch_and_match(self, ids: list[str], matcher: Matcher) -> dict[str, PaperMatch]:
+        papers = await self.index.store.papers.get_many(ids)
+        # Reading the papers' text again is CPU work: off the event loop.
+        return await asyncio.to_thread(_matching, ids, papers, matcher)
+
+
+class _Sqlite:
+    """SQLite's steps, on a reader's connection in its thread: none of them waits."""
+
+    def __init__(self, index: SearchIndex, db: sqlite3.Connection, second: Reader | None) -> None:
+        self.index = index
+        self.db = db
+        self.second = second
+
+    async def surfaces(self, words: set[str]) -> dict[str, tuple[str, ...] | None]:
+        return surfaces_in(self.db, self.second, sorted(words), MAX_CODES)
+
+    async def candidates(
+        self,
+        request: SearchRequest,
+        codes: Codes,
+        compiled: Compiled,
+        tier: str | None,
+        filters: Filters,
+        wanted: int,
+    ) -> _Found:
+        return _sqlite_candidates(
+            self.index, self.db, self.second, request, codes, compiled, tier, filters, wanted
+        )
+
+    async def fetch_and_match(self, ids: list[str], matcher: Matcher) -> dict[str, PaperMatch]:
+        return _matching(ids, _paper_reader(self.index.store)(self.db, ids), matcher)
+
+
+_PAPER_READERS: dict[str, PaperReader] = {}
+
+
+def _paper_reader(store: Store) -> PaperReader:
+    dialect = store.engine.dialect
+    reader = _PAPER_READERS.get(dialect.name)
+    if reader is None:
+        reader = _PAPER_READERS[dialect.name] = PaperReader(dialect)
+    return reader
+
+
 @dataclass(frozen=True, slots=True)
 class _Found:
     candidates: list[Candidate]
@@ -177,22 +292,19 @@ class _Found:
     exact: bool = True  # False: the total is an estimate
 
 
-async def _candidates(
-    index: SearchIndex,
-    request: SearchRequest,
-    codes: Codes,
-    compiled: Compiled,
-    tier: str | None,
-    filters: Filters,
-    wanted: int,
-) -> _Found:
-    """Ranked candidates (enough for `wanted` results after tie ordering) and the total."""
-    assert compiled.text is not None
+def _margin(wanted: int) -> int:
     # Ties are broken by date: take a margin beyond `wanted` so a newer paper of equal
     # relevance just below the cut is not lost.
-    k = wanted + max(10, wanted)
-    if not index.postgres:
-        return await _sqlite_candidates(index, request, codes, compiled, tier, filters, k)
+    return wanted + max(10, wanted)
+
+
+async def _candidates(
+    index: SearchIndex, compiled: Compiled, tier: str | None, filters: Filters, wanted: int
+) -> _Found:
+    """PostgreSQL: ranked candidates (enough for `wanted` results after tie ordering) and
+    the total."""
+    assert compiled.text is not None
+    k = _margin(wanted)
     query = compiled.text
     total, newest = await index.count_and_newest(query, filters)
     if total == 0:
@@ -212,8 +324,10 @@ async def _candidates(
     return _Found(ranked, total)
 
 
-async def _sqlite_candidates(
+def _sqlite_candidates(
     index: SearchIndex,
+    db: sqlite3.Connection,
+    second: Reader | None,
     request: SearchRequest,
     codes: Codes,
     compiled: Compiled,
@@ -224,23 +338,26 @@ async def _sqlite_candidates(
     """SQLite: candidates found newest first (`paperboy.search.scan`), ranked here
     (`paperboy.search.score`): FTS5's bm25() would read the whole index for its statistics."""
     assert compiled.text is not None
+    wanted = _margin(wanted)
     scan = index.scan
-    window = max(index.window, wanted)
     root = request.query.root
     alternatives = root.children if isinstance(root, Or) else (root,)
-    found = await scan.candidates(
+    title_only = all(isinstance(n, Term) and n.field in (None, "title") for n in alternatives)
+    found = scan.candidates_in(
+        db,
+        second,
         compiled.text,
         tier,
         filters,
-        window=window,
-        need=wanted,
-        title_only=all(isinstance(n, Term) and n.field in (None, "title") for n in alternatives),
+        max(index.window, wanted),
+        wanted,
+        title_only=title_only,
     )
-    docs = await scan.stored(found.docids)
+    docs = scan.stored_in(db, second, found.docids)
     terms = probes(request.query, codes)
     weights = None
     if len(terms) > 1:
-        frequencies, documents = await scan.estimate_df([t.fts for t in terms])
+        frequencies, documents = scan.estimate_df_in(db, second, [t.fts for t in terms])
         weights = [idf(documents, f) for f in frequencies]
     scores = bm25([(d.docid, d.columns) for d in docs], terms, weights)
     candidates = [

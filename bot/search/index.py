@@ -29,6 +29,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import multiprocessing
+import sqlite3
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -53,7 +54,7 @@ from paperboy.search.sql import Filters, Fts5, TsQuery
 from paperboy.store import Store, paper_columns
 from paperboy.store.tables import papers
 
-__all__ = ["Candidate", "SearchIndex"]
+__all__ = ["Candidate", "SearchIndex", "surfaces_in"]
 
 #: Broad queries rank this many newest matches, and as many newest with a title match
 #: (PostgreSQL; SQLite, which ranks in Python, SQLITE_WINDOW).
@@ -491,8 +492,9 @@ class SearchIndex:
 
         The comparison is case-sensitive on both backends (instr / strpos on the raw text).
         """
-        fn = "strpos(token, :w)" if self.postgres else "instr(token, :w)"
-        sql = sa.text(f"SELECT token FROM search_acronyms WHERE {fn} > 0 LIMIT :n")
+        if not self.postgres:
+            return await self.scan.step(surfaces_in, sorted(set(words)), limit)
+        sql = sa.text("SELECT token FROM search_acronyms WHERE strpos(token, :w) > 0 LIMIT :n")
         out: dict[str, tuple[str, ...] | None] = {}
         async with self.store.engine.connect() as conn:
             for word in sorted(set(words)):
@@ -607,6 +609,18 @@ async def _count_days(conn: AsyncConnection, removed: Iterable[int], added: Iter
             " ON CONFLICT (day) DO UPDATE SET docs = docs + excluded.docs",
             changed,
         )
+
+
+def surfaces_in(
+    db: sqlite3.Connection, _second: object, words: list[str], limit: int
+) -> dict[str, tuple[str, ...] | None]:
+    """SQLite: `SearchIndex.acronym_surfaces`, in one step on a reader."""
+    out: dict[str, tuple[str, ...] | None] = {}
+    sql = "SELECT token FROM search_acronyms WHERE instr(token, ?) > 0 LIMIT ?"
+    for word in words:
+        found = tuple(row[0] for row in db.execute(sql, (word, limit + 1)))
+        out[word] = None if len(found) > limit else found
+    return out
 
 
 def _candidate_columns(sql: str) -> sa.TextualSelect:

@@ -24,20 +24,21 @@ without sorting, and a slice of the archive is an id range.
 
 from __future__ import annotations
 
-import asyncio
 import json
+import sqlite3
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol, cast
-
-from sqlalchemy.ext.asyncio import AsyncConnection
+from typing import Any, Protocol, TypeVar
 
 from paperboy.search.lexemes import DAY_SHIFT
+from paperboy.search.reader import Reader, on_sqlite, readers
 from paperboy.search.sql import Filters
 from paperboy.store import Store
 
 __all__ = ["Scan", "ScanResult", "StoredDoc"]
+
+T = TypeVar("T")
 
 FIRST_SLICE = 20_000
 BUDGET = 100_000
@@ -46,8 +47,13 @@ ENOUGH = 1_000
 DAYS_TTL = 5.0
 #: A slice of at least this many papers is read as two halves at once.
 PARALLEL = 200_000
-#: A slice's matches are first read oldest first, up to this many (see _Reader.newest).
-ASCENDING = 1_000
+#: A slice's matches are first read oldest first, up to this many (see _Reader.newest):
+#: a statement's setup (an acronym's many codes) can cost as much as reading thousands.
+ASCENDING = 4_000
+#: How long an index reuses an estimated document frequency (seconds) while the archive
+#: holds as many papers, and how many it keeps: they only weigh a query's terms.
+DF_TTL = 300.0
+DF_KEPT = 4096
 
 
 class Index(Protocol):
@@ -78,7 +84,11 @@ class StoredDoc:
 
 
 class Scan:
-    """Candidate search over one SQLite index (see the module docstring)."""
+    """Candidate search over one SQLite index (see the module docstring).
+
+    Each method reads in one step on a reader's connection (`paperboy.search.reader`);
+    the `*_in` methods are those steps' parts, for a caller's own step (`step`).
+    """
 
     def __init__(
         self,
@@ -95,6 +105,18 @@ class Scan:
         self.enough = enough
         self.parallel = parallel
         self._days_read: tuple[float, list[tuple[int, int]]] | None = None
+        # (query, slice start, papers) -> (when, the query's share of the slice's papers)
+        self._df: dict[tuple[str, int, int], tuple[float, float]] = {}
+
+    async def step(self, fn: Callable[..., T], *args: Any) -> T:
+        """`fn(connection, second, *args)` in one step: `second` is the other reader
+        (None: there is none, read the halves one after the other)."""
+        pair = readers(self.index.store)
+        if pair is None:
+            async with self.index.store.engine.connect() as conn:
+                return await on_sqlite(conn, fn, None, *args)
+        first, second = pair
+        return await first.run(fn, second, *args)
 
     async def candidates(
         self,
@@ -112,70 +134,83 @@ class Scan:
         `title_only`: every `title_query` match is a `query` match (no AND, no NOT);
         `need`: the total is counted at least this far, if there are that many.
         """
-        async with self.index.store.engine.connect() as conn:
-            run = _Reader(conn, self.index, filters)
-            days = await self._days(conn, filters.low, filters.high)
-            documents = sum(n for _, n in days)
-            newest: list[int] = []
-            counted = scanned = taken = 0
-            high = filters.high
-            size = self.first_slice
-            while True:
-                # The next slice: whole days, newest first, until it holds `size` papers.
-                papers = 0
-                first = taken
-                while taken < len(days) and papers < size:
-                    papers += days[taken][1]
-                    taken += 1
-                last = taken >= len(days)
-                low = filters.low if last else max(filters.low, days[taken - 1][0] << DAY_SHIFT)
-                want = window - len(newest)
-                count: int | None
-                if papers >= self.parallel and taken - first > 1:
-                    found, count = await self._halves(
-                        run, query, days[first:taken], low, high, want
-                    )
-                else:
-                    found, count = await run.newest(query, low, high, want, True)
-                newest += found
-                counted += count or 0
-                if last:
-                    exact, total = True, counted
-                    break
-                scanned += papers
-                high = low - 1
-                if counted >= need and (counted >= self.enough or scanned >= self.budget):
-                    exact, total = False, round(counted * documents / max(scanned, 1))
-                    break
-                # Four times more, or as many as the matches so far say `need` takes.
-                size = max(size * 4, round(scanned * need / max(counted, 0.5)))
-            titled: list[int] = []
-            if title_query is not None and not (exact and len(newest) == total):
-                # (When the walk above found every match, they are all candidates already.)
-                both = title_query if title_only else f"({query}) AND ({title_query})"
-                titled, _ = await run.newest(both, filters.low, filters.high, window, False)
+        return await self.step(
+            self.candidates_in, query, title_query, filters, window, need, title_only
+        )
+
+    def candidates_in(
+        self,
+        db: sqlite3.Connection,
+        second: Reader | None,
+        query: str,
+        title_query: str | None,
+        filters: Filters,
+        window: int,
+        need: int,
+        title_only: bool = False,
+    ) -> ScanResult:
+        run = _Reader(self.index, filters)
+        days = self._days(db, filters.low, filters.high)
+        documents = sum(n for _, n in days)
+        newest: list[int] = []
+        counted = scanned = taken = 0
+        high = filters.high
+        size = self.first_slice
+        while True:
+            # The next slice: whole days, newest first, until it holds `size` papers.
+            papers = 0
+            first = taken
+            while taken < len(days) and papers < size:
+                papers += days[taken][1]
+                taken += 1
+            last = taken >= len(days)
+            low = filters.low if last else max(filters.low, days[taken - 1][0] << DAY_SHIFT)
+            want = window - len(newest)
+            count: int | None
+            if papers >= self.parallel and taken - first > 1:
+                found, count = self._halves(
+                    db, second, run, query, days[first:taken], low, high, want
+                )
+            else:
+                found, count = run.newest(db, query, low, high, want, True)
+            newest += found
+            counted += count or 0
+            if last:
+                exact, total = True, counted
+                break
+            scanned += papers
+            high = low - 1
+            if counted >= need and (counted >= self.enough or scanned >= self.budget):
+                exact, total = False, round(counted * documents / max(scanned, 1))
+                break
+            # Four times more, or as many as the matches so far say `need` takes.
+            size = max(size * 4, round(scanned * need / max(counted, 0.5)))
+        titled: list[int] = []
+        if title_query is not None and not (exact and len(newest) == total):
+            # (When the walk above found every match, they are all candidates already.)
+            both = title_query if title_only else f"({query}) AND ({title_query})"
+            titled, _ = run.newest(db, both, filters.low, filters.high, window, False)
         seen = set(titled)
         return ScanResult(titled + [d for d in newest if d not in seen], total, exact)
 
-    async def _days(self, conn: AsyncConnection, low: int, high: int) -> list[tuple[int, int]]:
+    def _days(self, db: sqlite3.Connection, low: int, high: int) -> list[tuple[int, int]]:
         """(day, papers) of the days in the document id range, newest first.
 
         Kept for DAYS_TTL seconds: the slices it cuts and the estimates it scales need
         not follow every write (a walk always runs to the ends of the range it is given).
         """
         now = time.monotonic()
-        if self._days_read is None or now - self._days_read[0] > DAYS_TTL:
-            result = await conn.exec_driver_sql(
-                "SELECT day, docs FROM search_days WHERE docs > 0 ORDER BY day DESC"
-            )
-            # exec_driver_sql is typed as a one-column result (CursorResult[Any]).
-            rows = cast("Sequence[tuple[int, int]]", result.all())
-            self._days_read = (now, list(rows))
+        read = self._days_read
+        if read is None or now - read[0] > DAYS_TTL:
+            read = (now, db.execute(_DAYS_SQL).fetchall())
+            self._days_read = read
         first, last = low >> DAY_SHIFT, high >> DAY_SHIFT
-        return [(day, n) for day, n in self._days_read[1] if first <= day <= last]
+        return [(day, n) for day, n in read[1] if first <= day <= last]
 
-    async def _halves(
+    def _halves(
         self,
+        db: sqlite3.Connection,
+        second: Reader | None,
         run: _Reader,
         query: str,
         days: list[tuple[int, int]],
@@ -183,8 +218,8 @@ class Scan:
         high: int,
         want: int,
     ) -> tuple[list[int], int]:
-        """A big slice read as two halves at once, on two connections: each walk is C
-        code that releases the GIL, so the two run on two cores."""
+        """A big slice read as two halves at once, the older one by the second reader:
+        each walk is C code that releases the GIL, so the two run on two cores."""
         half = sum(n for _, n in days) / 2
         papers = split = 0
         while split < len(days) - 1 and papers + days[split][1] <= half:
@@ -192,59 +227,83 @@ class Scan:
             split += 1
         split = max(split, 1)
         middle = days[split - 1][0] << DAY_SHIFT  # the oldest day of the newer half
-        async with self.index.store.engine.connect() as other:
-            second = _Reader(other, self.index, run.filters)
-            (newer, n1), (older, n2) = await asyncio.gather(
-                run.newest(query, middle, high, want, True),
-                second.newest(query, low, middle - 1, want, True),
-            )
+        if second is not None:
+            other = second.submit(_newest_of, run, query, low, middle - 1, want, True)
+            newer, n1 = run.newest(db, query, middle, high, want, True)
+            older, n2 = other.result()
+        else:
+            newer, n1 = run.newest(db, query, middle, high, want, True)
+            older, n2 = run.newest(db, query, low, middle - 1, want, True)
         return (newer + older)[: max(want, 0)], (n1 or 0) + (n2 or 0)
 
     async def estimate_df(self, queries: Sequence[str | None]) -> tuple[list[float], int]:
         """Estimated papers matching each query (from the newest slice), and all papers."""
+        return await self.step(self.estimate_df_in, queries)
+
+    def estimate_df_in(
+        self, db: sqlite3.Connection, second: Reader | None, queries: Sequence[str | None]
+    ) -> tuple[list[float], int]:
         everything = Filters()
-        async with self.index.store.engine.connect() as conn:
-            days = await self._days(conn, everything.low, everything.high)
-            documents = sum(n for _, n in days)
-            papers = taken = 0
-            while taken < len(days) and papers < self.first_slice:
-                papers += days[taken][1]
-                taken += 1
-            low = everything.low if taken >= len(days) else days[taken - 1][0] << DAY_SHIFT
-            run = _Reader(conn, self.index, everything)
-            out: list[float] = []
-            for query in queries:
-                if query is None:
-                    out.append(documents / 2)
-                    continue
-                count = await run.count(query, low, everything.high)
-                out.append(count * documents / max(papers, 1))
+        days = self._days(db, everything.low, everything.high)
+        documents = sum(n for _, n in days)
+        papers = taken = 0
+        while taken < len(days) and papers < self.first_slice:
+            papers += days[taken][1]
+            taken += 1
+        low = everything.low if taken >= len(days) else days[taken - 1][0] << DAY_SHIFT
+        run = _Reader(self.index, everything)
+        out: list[float] = []
+        now = time.monotonic()
+        for query in queries:
+            if query is None:
+                out.append(documents / 2)
+                continue
+            key = (query, low, documents)
+            known = self._df.get(key)
+            if known is None or now - known[0] > DF_TTL:
+                if len(self._df) >= DF_KEPT:
+                    self._df.clear()
+                share = run.count(db, query, low, everything.high) / max(papers, 1)
+                known = self._df[key] = (now, share)
+            out.append(known[1] * documents)
         return out, documents
 
     async def stored(self, docids: Sequence[int]) -> list[StoredDoc]:
         """The stored lexeme text and filter columns of `docids`."""
         if not docids:
             return []
-        sql = (
-            "SELECT c.docid, d.paper_id, d.day, d.upvotes, c.t, c.a, c.x, c.u"
-            " FROM search_content c JOIN search_docs d ON d.docid = c.docid"
-            " WHERE c.docid IN (SELECT value FROM json_each(?))"
-        )
-        async with self.index.store.engine.connect() as conn:
-            result = await conn.exec_driver_sql(sql, (json.dumps(list(docids)),))
-            # exec_driver_sql is typed as a one-column result (CursorResult[Any]).
-            rows = cast("Sequence[tuple[int, str, int, int, str, str, str, str]]", result.all())
+        return await self.step(self.stored_in, docids)
+
+    def stored_in(
+        self, db: sqlite3.Connection, second: Reader | None, docids: Sequence[int]
+    ) -> list[StoredDoc]:
+        if not docids:
+            return []
+        rows = db.execute(_STORED_SQL, (json.dumps(list(docids)),)).fetchall()
         return [
             StoredDoc(docid, paper_id, day, upvotes, (t, a, x, u))
             for docid, paper_id, day, upvotes, t, a, x, u in rows
         ]
 
 
-class _Reader:
-    """The index queries of one search, on one connection (DB-API SQL, no compiling)."""
+_DAYS_SQL = "SELECT day, docs FROM search_days WHERE docs > 0 ORDER BY day DESC"
+_STORED_SQL = (
+    "SELECT c.docid, d.paper_id, d.day, d.upvotes, c.t, c.a, c.x, c.u"
+    " FROM search_content c JOIN search_docs d ON d.docid = c.docid"
+    " WHERE c.docid IN (SELECT value FROM json_each(?))"
+)
 
-    def __init__(self, conn: AsyncConnection, index: Index, filters: Filters) -> None:
-        self.conn = conn
+
+def _newest_of(
+    db: sqlite3.Connection, run: _Reader, query: str, low: int, high: int, n: int, counted: bool
+) -> tuple[list[int], int | None]:
+    return run.newest(db, query, low, high, n, counted)
+
+
+class _Reader:
+    """The index queries of one search (DB-API SQL on a reader's connection)."""
+
+    def __init__(self, index: Index, filters: Filters) -> None:
         self.index = index
         self.filters = filters
 
@@ -254,15 +313,15 @@ class _Reader:
         frm, where = self.index.from_where(bounded)
         return frm, where, bounded
 
-    async def count(self, query: str, low: int, high: int) -> int:
+    def count(self, db: sqlite3.Connection, query: str, low: int, high: int) -> int:
         frm, where, bounded = self._sql(low, high)
-        result = await self.conn.exec_driver_sql(
+        row = db.execute(
             f"SELECT count(*) FROM {frm} WHERE {where}", self.index.params(query, bounded)
-        )
-        return result.scalar_one()
+        ).fetchone()
+        return int(row[0])
 
-    async def newest(
-        self, query: str, low: int, high: int, n: int, counted: bool
+    def newest(
+        self, db: sqlite3.Connection, query: str, low: int, high: int, n: int, counted: bool
     ) -> tuple[list[int], int | None]:
         """The ids of the `n` newest matches in [low, high] (newest first), and their
         count (None when not `counted`).
@@ -277,20 +336,20 @@ class _Reader:
         count: int | None = None
         if counted or low > 0:
             # Oldest first, up to ASCENDING: in one walk, all of a sparse range's matches.
-            result = await self.conn.exec_driver_sql(
+            rows = db.execute(
                 f"SELECT search_fts.rowid FROM {frm} WHERE {where}"
                 " ORDER BY search_fts.rowid LIMIT :n",
                 self.index.params(query, bounded, n=ASCENDING),
-            )
-            ids = list(result.scalars())
+            ).fetchall()
+            ids = [row[0] for row in rows]
             if len(ids) < ASCENDING:
                 return ids[::-1][: max(n, 0)], len(ids)
-            count = await self.count(query, low, high)
+            count = self.count(db, query, low, high)
         if n <= 0:
             return [], count
-        result = await self.conn.exec_driver_sql(
+        rows = db.execute(
             f"SELECT search_fts.rowid FROM {frm} WHERE {where}"
             " ORDER BY search_fts.rowid DESC LIMIT :n",
             self.index.params(query, bounded, n=n),
-        )
-        return list(result.scalars()), count
+        ).fetchall()
+        return [row[0] for row in rows], count

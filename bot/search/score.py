@@ -105,6 +105,45 @@ def _padded(text: str) -> str:
     return " " + text.replace(" ", "  ") + " "
 
 
+class _Needle:
+    """One phrase or code to count in a column (see `_count`)."""
+
+    __slots__ = ("back_to_back", "bordered", "head", "inner", "middle", "padded", "tail")
+
+    def __init__(self, prefix: str, alternative: str) -> None:
+        words = [prefix + lex for lex in alternative.split()]
+        inner = " ".join(words)
+        # A phrase that ends as it starts ("b a b") can overlap itself: counted padded.
+        self.bordered = any(words[:k] == words[-k:] for k in range(1, len(words)))
+        self.inner = inner
+        self.middle = f" {inner} "
+        self.head = f"{inner} "
+        self.tail = f" {inner}"
+        self.back_to_back = f"{inner} {inner}"
+        self.padded = _with_prefix(prefix, alternative)
+
+
+def _count(text: str, needle: _Needle) -> int:
+    """Occurrences of `needle` in a column's text, as whole lexemes.
+
+    Lexemes are one space apart: an occurrence inside the text has a space on either
+    side, the first and last one a space on one side. Two occurrences back to back
+    share a space, and str.count would see only one of them: a column where that may
+    be (rare) is counted in the padded text (`_padded`), where every lexeme has spaces
+    of its own, as is a phrase that may overlap itself (see _Needle). Either way the
+    count is the same; most of the time the text is not copied.
+    """
+    if needle.bordered:
+        return _padded(text).count(needle.padded)
+    found = text.count(needle.middle)
+    found += text.startswith(needle.head) + text.endswith(needle.tail)
+    if not found:
+        return 1 if text == needle.inner else 0
+    if needle.back_to_back in text:
+        return _padded(text).count(needle.padded)
+    return found
+
+
 def bm25(
     rows: Sequence[tuple[int, Sequence[str]]],
     terms: Sequence[Probe],
@@ -125,7 +164,7 @@ def bm25(
                 (
                     column,
                     COLUMN_WEIGHTS[column],
-                    [[_with_prefix(prefix, alt) for alt in part] for part in probe.parts],
+                    [[_Needle(prefix, alt) for alt in part] for part in probe.parts],
                 )
                 for column, prefix in probe.columns
             ],
@@ -133,27 +172,24 @@ def bm25(
         for probe, weight in zip(terms, idfs, strict=True)
     ]
     used = sorted({column for _, columns in plan for column, _, _ in columns})
-    texts = [
-        (docid, {c: _padded(columns[c]) for c in used if columns[c]}) for docid, columns in rows
-    ]
-    # Lexemes are two spaces apart in the padded text: a column of n lexemes has n - 1.
-    lengths = [sum(t.count("  ") + 1 for t in cols.values()) for _, cols in texts]
-    average = (sum(lengths) / len(lengths)) or 1.0
     k1, b = BM25_K1, BM25_B
+    # A column of n lexemes has n - 1 spaces.
+    lengths = [sum(columns[c].count(" ") + 1 for c in used if columns[c]) for _, columns in rows]
+    average = (sum(lengths) / len(lengths)) or 1.0
     scores: dict[int, float] = {}
-    for (docid, padded), length in zip(texts, lengths, strict=True):
+    for (docid, texts), length in zip(rows, lengths, strict=True):
         norm = k1 * (1 - b + b * length / average)
         score = 0.0
         for weight, columns in plan:
             f = 0.0
             for column, column_weight, parts in columns:
-                body = padded.get(column)
-                if body is None:
+                text = texts[column]
+                if not text:
                     continue
                 if len(parts) == 1 and len(parts[0]) == 1:
-                    count = body.count(parts[0][0])
+                    count = _count(text, parts[0][0])
                 else:
-                    count = min(sum(body.count(n) for n in part) for part in parts)
+                    count = min(sum(_count(text, n) for n in part) for part in parts)
                 if count:
                     f += column_weight * count
             if f:

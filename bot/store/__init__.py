@@ -33,6 +33,7 @@ from paperboy.store.outbox import (
     ClaimedPart,
     FailedPart,
     NewRun,
+    OutboxGauges,
     OutboxRepo,
     SentAck,
     TargetState,
@@ -49,6 +50,7 @@ from paperboy.store.repositories import (
     UpsertResult,
     check_days,
     paper_columns,
+    paper_from_row,
 )
 from paperboy.store.rollups import (
     ROLLUP_PART,
@@ -82,6 +84,7 @@ __all__ = [
     "InvalidSettingError",
     "InvalidSubscriptionError",
     "NewRun",
+    "OutboxGauges",
     "OutboxRepo",
     "PaperRepo",
     "RollupRepo",
@@ -103,5 +106,6 @@ __all__ = [
     "outbox_key",
     "overloaded",
     "paper_columns",
+    "paper_from_row",
     "rollup_key",
 ]

@@ -305,6 +305,14 @@ class Store:
         size = getattr(self.engine.pool, "size", None)
         return size() if callable(size) else DEFAULT_POOL_SIZE
 
+    async def revision(self) -> str | None:
+        """The revision the database is at (None before the first migration); raises
+        when the database cannot be reached."""
+        async with self.engine.connect() as conn:
+            return await conn.run_sync(
+                lambda sync_conn: MigrationContext.configure(sync_conn).get_current_revision()
+            )
+
     @property
     def dialect(self) -> str:
         """`sqlite` or `postgresql`."""

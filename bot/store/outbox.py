@@ -121,6 +121,18 @@ class ClaimedPart:
     attempts: int
     uncertain: bool
     claimed_until: dt.datetime | None = None
+    #: When the part entered the outbox (the delivery latency starts there).
+    created_at: dt.datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxGauges:
+    """The outbox at a glance (see `OutboxRepo.gauges`)."""
+
+    depth: dict[str, int]
+    oldest_unsent: dt.datetime | None
+    failed: int
+    paused: int
 
 
 @dataclass(frozen=True, slots=True)
@@ -594,6 +606,7 @@ class OutboxRepo:
                 outbox.c.attempts,
                 outbox.c.uncertain,
                 outbox.c.next_attempt_at,
+                outbox.c.created_at,
             )
         )
 
@@ -670,6 +683,7 @@ class OutboxRepo:
                 attempts=r.attempts,
                 uncertain=bool(r.uncertain) or r.id in recovered,
                 claimed_until=until,
+                created_at=r.created_at,
             )
             for r in rows
         ]
@@ -914,6 +928,34 @@ class OutboxRepo:
             )
 
     # ----------------------------------------------------------------- reporting
+
+    async def gauges(self) -> OutboxGauges:
+        """What `/metrics` reports of the outbox: unsent parts by platform, the oldest
+        one's creation time, failed parts and paused channels (a few indexed counts)."""
+        depth = (
+            sa.select(targets.c.platform, sa.func.count(), sa.func.min(outbox.c.created_at))
+            .select_from(outbox)
+            .join(targets, targets.c.id == outbox.c.target_id)
+            .where(outbox.c.status.in_(UNSENT))
+            .group_by(targets.c.platform)
+        )
+        failed = sa.select(sa.func.count()).select_from(outbox).where(outbox.c.status == FAILED)
+        paused = (
+            sa.select(sa.func.count())
+            .select_from(channel_settings)
+            .where(channel_settings.c.paused.is_(True))
+        )
+        async with self._ctx.engine.connect() as conn:
+            rows = list(await conn.execute(depth))
+            failed_count = (await conn.execute(failed)).scalar_one()
+            paused_count = (await conn.execute(paused)).scalar_one()
+        oldest = [r[2] if r[2].tzinfo else r[2].replace(tzinfo=dt.UTC) for r in rows if r[2]]
+        return OutboxGauges(
+            depth={r[0]: r[1] for r in rows},
+            oldest_unsent=min(oldest) if oldest else None,
+            failed=failed_count,
+            paused=paused_count,
+        )
 
     async def counts(self) -> dict[str, int]:
         """Outbox parts by status."""

@@ -15,7 +15,9 @@ Web API (`/api/<method>`, what slack_sdk's AsyncWebClient calls through `base_ur
 tests/fakes/slack_files.py). Answers have Slack's shapes:
 `{"ok": true, ...}` or `{"ok": false, "error": "invalid_blocks", "errors": [...],
 "response_metadata": {"messages": ["[ERROR] ... [json-pointer:/blocks/0/text/text]"]}}`;
-HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`.
+HTTP 429 with a `Retry-After` header and `{"ok": false, "error": "ratelimited"}`. An
+answer to the bot token carries the token's scopes in an `x-oauth-scopes` header, as
+Slack's does (`scopes=` chooses them).
 
 The fake is strict where Slack is: tokens are checked (`not_authed`, `invalid_auth`), a
 message is validated against Block Kit's documented limits (`check_message`: 50 blocks,
@@ -601,6 +603,9 @@ class FakeSlack(SlackFiles, LoopbackServer):
         await self._notify()
         if fault is not None and fault.status is not None:
             return _fault_response(fault)
+        if token == self.bot_token and method != "apps.connections.open":
+            # As Slack: every Web API answer to a bot token lists the token's scopes.
+            return _json(answer, headers={"x-oauth-scopes": ",".join(sorted(self.scopes))})
         return _json(answer)
 
     def _dispatch(self, method: str, args: dict[str, Any], token: str | None) -> dict[str, Any]:

@@ -37,3 +37,12 @@ def test_manifest_scopes_command_and_socket_mode() -> None:
     assert re.search(r"(?m)^  socket_mode_enabled: true$", text)
     # The share button needs interactivity.
     assert re.search(r"(?m)^  interactivity:\n    is_enabled: true$", text)
+
+
+def test_the_doctor_needs_exactly_the_manifest_scopes() -> None:
+    from paperboy_adapters.slack.doctor import BOT_SCOPES
+
+    text = MANIFEST.read_text(encoding="utf-8")
+    bot_scopes = re.search(r"(?ms)^    bot:\n((?:      - .+\n)+)", text)
+    assert bot_scopes is not None
+    assert list(BOT_SCOPES) == re.findall(r"- (\S+)", bot_scopes.group(1))
