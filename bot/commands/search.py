@@ -4,12 +4,14 @@ exact matches first, then papers close in meaning (`paperboy.search.hybrid`).
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
 from paperboy.embeddings import EmbedderError
 from paperboy.errors import QueryError
+from paperboy.feedback import signer
 from paperboy.matching import escape_controls
 from paperboy.models import Reply
 from paperboy.search import (
@@ -34,6 +36,10 @@ async def search_command(self: Commands, ctx: CommandContext, args: str) -> Repl
         results = await hybrid_search(self.store, request)
     except QueryError as error:
         return Reply(f"Bad search: {error}. {OPTION_HELP}", ok=False)
+    if results.hits:  # feedback buttons on every hit, signed for this channel
+        sign = await signer(self.store)
+        buttons = sign.tokens(ctx.target, [hit.paper.id for hit in results.hits])
+        results = dataclasses.replace(results, feedback=buttons)
     return Reply(text=results_text(results), search=results)
 
 

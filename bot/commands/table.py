@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
-from paperboy.commands import basic, channel, search, weekly
+from paperboy.commands import basic, channel, feedback, search, weekly
 from paperboy.models import Reply
 
 if TYPE_CHECKING:
@@ -93,10 +93,23 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "settings",
-        "/papers settings [max N | min-upvotes N | post-empty on|off]  "
+        "/papers settings [max N | min-upvotes N | post-empty on|off | suggest on|off]  "
         "e.g. /papers settings max 10",
         "show or change this channel's digest options",
         channel.settings_command,
+    ),
+    Command(
+        "feedback",
+        "/papers feedback [reset | up|down|save|clear <arXiv id>]  "
+        "e.g. /papers feedback, or /papers feedback up 2411.05288",
+        "what this channel's votes taught its digest order",
+        feedback.feedback_command,
+    ),
+    Command(
+        "saved",
+        "/papers saved [export]  e.g. /papers saved export (a BibTeX file)",
+        "this channel's reading list",
+        feedback.saved_command,
     ),
     Command(
         "weekly",
