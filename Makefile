@@ -49,6 +49,9 @@ bench: $(STAMP)
 	$(BIN)/python bench/matching.py
 	$(BIN)/python bench/fanout.py
 	$(BIN)/python bench/search.py
+	$(BIN)/python bench/relevance_feedback.py
+	$(BIN)/python bench/relevance.py
+	$(BIN)/python bench/trends.py
 
 # ruff; import-linter (the layers of docs/design.md, [tool.importlinter]); mypy. mypy cannot
 # follow the editable install's import hook and the folders are not named as the packages,

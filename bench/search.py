@@ -348,10 +348,8 @@ async def time_queries(
     if side:
         print(f"  {run.name}: exact totals unlike tantivy's count: {mismatched}", file=sys.stderr)
     for ms, kind, text, total, other in sorted(timed, reverse=True)[: args.slowest]:
-        print(
-            f"  {run.name}: {ms:7.1f} ms (tantivy {other:5.1f})  {kind:8} {total:>7,}  {text}",
-            file=sys.stderr,
-        )
+        beside = f" (tantivy {other:5.1f})" if side else ""
+        print(f"  {run.name}: {ms:7.1f} ms{beside}  {kind:8} {total:>7,}  {text}", file=sys.stderr)
 
 
 def like_sql(node: Node, params: dict[str, object]) -> str:

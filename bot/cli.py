@@ -31,7 +31,7 @@ from paperboy.terminal import json_safe, terminal_safe
 if TYPE_CHECKING:
     from paperboy.delivery import DeliverOutcome, StatusReport
     from paperboy.ingest import BackfillReport, DayResult
-    from paperboy.search import SearchRequest
+    from paperboy.search import SearchRequest, Similar
     from paperboy_config import Settings
 
 # The store (SQLAlchemy, Alembic), delivery (APScheduler), search, ingest, the settings
@@ -148,8 +148,9 @@ ChannelOption = Annotated[
 @app.command()
 def digest(
     query: Annotated[
-        list[str], typer.Option("--query", "-q", help="A subscription query; repeat for more.")
-    ],
+        list[str] | None,
+        typer.Option("--query", "-q", help="A subscription query; repeat for more."),
+    ] = None,
     source: Annotated[
         str, typer.Option("--source", "-s", help="hf, sample (the bundled day) or a JSON path.")
     ] = "hf",
@@ -163,11 +164,34 @@ def digest(
     max_papers: Annotated[
         int | None, typer.Option("--max", min=0, help="At most N entries (default: all).")
     ] = None,
+    channel: Annotated[
+        str | None,
+        typer.Option(
+            "--channel",
+            "-c",
+            help="Preview the digest this channel (PLATFORM:CHANNEL) would get for the "
+            "archived papers of --from..--to: its subscriptions, settings and learned order.",
+        ),
+    ] = None,
+    first: Annotated[
+        str | None, typer.Option("--from", help="With --channel: first day, YYYY-MM-DD.")
+    ] = None,
+    last: Annotated[
+        str | None, typer.Option("--to", help="With --channel: last day (default: --from).")
+    ] = None,
 ) -> None:
-    """Print one digest from a source for the union of the queries (no database needed)."""
+    """Print one digest from a source for the union of the queries (no database needed),
+    or with --channel the digest a channel would get from the archive (nothing is sent)."""
     from paperboy.digest import NEUTRAL_FORMATS, digest_for_queries
     from paperboy.matching import parse
 
+    if channel is not None:
+        _channel_digest(channel, first, last, fmt, query)
+        return
+    if first is not None or last is not None:
+        fail("--from and --to need --channel")
+    if not query:
+        fail("give --query (one or more), or --channel with --from and --to")
     day = parse_date(date)
     renderers = {**NEUTRAL_FORMATS, **plugin_formats()}
     renderers.setdefault("text", lambda d: d.header)
@@ -192,6 +216,44 @@ def digest(
         papers, query, day=day or day_of(papers), max_papers=max_papers, source_label=label
     )
     say(terminal_document(renderers[fmt](result)))
+
+
+def _channel_digest(
+    channel: str, first: str | None, last: str | None, fmt: str, query: list[str] | None
+) -> None:
+    """`digest --channel C --from --to`: the channel's digest from the archive (see
+    `paperboy.feedback.preview`)."""
+    if query:
+        fail("--query and --channel do not go together: a channel has its subscriptions")
+    if fmt not in ("json", "text"):
+        fail(f"unknown format {fmt!r} with --channel: choose json or text")
+    if first is None:
+        fail("--channel needs --from YYYY-MM-DD (and optionally --to)")
+    day_from = parse_date(first)
+    day_to = parse_date(last) if last is not None else day_from
+    assert day_from is not None and day_to is not None
+    if day_to < day_from:
+        fail(f"--to {day_to} is before --from {day_from}")
+    target = parse_target(channel)
+    config = settings()
+
+    async def build() -> dict[str, Any]:
+        from paperboy.feedback import preview, preview_json
+
+        async with open_app(config) as bot:
+            return preview_json(await preview(bot.store, target, day_from, day_to))
+
+    data = run_async(build())
+    if fmt == "json":
+        say(json_safe(json.dumps(data, ensure_ascii=False, indent=2)))
+        return
+    lines = [f"{data['channel']}: {data['from']}..{data['to']}, {len(data['entries'])} papers"]
+    for entry in data["entries"]:
+        why = f"  ({entry['why']})" if entry.get("why") else ""
+        lines.append(f"{entry['score']:7.3f}  {entry['id']}  {entry['title']}{why}")
+    for entry in data.get("suggestions", []):
+        lines.append(f"   also  {entry['id']}  {entry['title']}  ({entry['why']})")
+    say("\n".join(lines))
 
 
 async def _migrate_waiting(config: Settings, wait: float) -> None:
@@ -229,12 +291,12 @@ def migrate(
         typer.echo("database is up to date")
 
 
-async def _command(channel: str, line: str) -> Reply:
+async def _command(channel: str, line: str, *, user: str = "cli") -> Reply:
     config = settings()
     target = parse_target(channel)
     async with open_app(config) as app:
         await app.store.targets.ensure(target)
-        return await app.commands().handle(CommandContext(target, user="cli"), line)
+        return await app.commands().handle(CommandContext(target, user=user), line)
 
 
 def _print_reply(reply: Reply) -> None:
@@ -270,6 +332,87 @@ def unsubscribe(
 def list_command(channel: ChannelOption = "console:demo") -> None:
     """List a channel's subscriptions."""
     _print_reply(run_async(_command(channel, "list")))
+
+
+@app.command()
+def chat(
+    text: Annotated[
+        list[str],
+        typer.Argument(help="What follows /papers, after --: e.g. -- settings suggest on"),
+    ],
+    channel: Annotated[
+        str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL the command runs as.")
+    ] = "console:demo",
+    user: Annotated[str, typer.Option("--user", help="Who asks (hashed where stored).")] = "cli",
+) -> None:
+    """Run `/papers TEXT` as a channel and print the reply."""
+    line = " ".join(text)
+    reply = run_async(_command(channel, line, user=user))
+    _print_reply(reply)
+    for file in reply.files:
+        say(f"--- {file.name} ---")
+        say(file.content)
+
+
+@app.command()
+def feedback(
+    channel: Annotated[str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL.")],
+    paper: Annotated[str, typer.Option("--paper", "-p", help="The paper's arXiv id.")],
+    vote: Annotated[str, typer.Option("--vote", help="up, down, save or clear.")],
+    user: Annotated[str, typer.Option("--user", help="Whose vote (hashed when stored).")] = "cli",
+) -> None:
+    """Record one user's feedback on a paper for a channel (as a button click would)."""
+    from paperboy.feedback import ACTIONS
+
+    if vote not in ACTIONS:
+        fail(f"unknown vote {vote!r}: choose {', '.join(ACTIONS)}")
+    if not paper.strip() or len(paper.split()) != 1:
+        fail(f"invalid paper id {paper!r}")
+    _print_reply(run_async(_command(channel, f"feedback {vote} {paper}", user=user)))
+
+
+@app.command()
+def saved(
+    channel: Annotated[str, typer.Option("--channel", "-c", help="PLATFORM:CHANNEL.")],
+    fmt: Annotated[str, typer.Option("--format", "-f", help="json or bibtex.")] = "json",
+) -> None:
+    """Print a channel's reading list (the papers its people saved), newest first."""
+    if fmt not in ("json", "bibtex"):
+        fail(f"unknown format {fmt!r}: choose json or bibtex")
+    target = parse_target(channel)
+    config = settings()
+
+    async def gather() -> str:
+        from paperboy.digest.build import make_entry
+        from paperboy.digest.formats import entry_json
+        from paperboy.feedback import to_bibtex, user_label
+
+        async with open_app(config) as bot:
+            listing = await bot.store.feedback.reading_list(target)
+            found = await bot.store.papers.get_many([s.paper_id for s in listing.papers])
+        papers = [found[s.paper_id] for s in listing.papers if s.paper_id in found]
+        if fmt == "bibtex":
+            return to_bibtex(papers)
+        rows = []
+        for item in listing.papers:
+            paper = found.get(item.paper_id)
+            row: dict[str, Any] = (
+                entry_json(make_entry(paper, ())) if paper is not None else {"id": item.paper_id}
+            )
+            row.pop("matched_terms", None)
+            row["saved_at"] = item.saved_at.isoformat()
+            row["saved_by"] = item.savers
+            rows.append(row)
+        data = {
+            "channel": target.display,
+            "papers": rows,
+            "savers": [{"user": user_label(h), "saved": n} for h, n in listing.savers],
+        }
+        return json_safe(json.dumps(data, ensure_ascii=False, indent=2))
+
+    out = run_async(gather())
+    if out:
+        say(out)
 
 
 async def _startup_digest(bot: App, target: Target, *, demo: bool) -> tuple[Digest, str]:
@@ -328,6 +471,24 @@ async def _run(config: Settings, *, console: bool = True) -> None:
             await _run_headless(bot)
 
 
+async def _embed_backlog(bot: App) -> None:
+    """In the background of `run`: embed the papers archived without an embedding (before
+    this release, or under another model), then build the vector index, so the first
+    hybrid search or `similar` does not wait for either."""
+    from paperboy.embeddings import Embeddings
+
+    try:
+        embeddings = Embeddings(bot.store)
+        done = await embeddings.backfill()
+        if done:
+            log.info("embedded %d archived papers", done)
+        await embeddings.sync()
+    except asyncio.CancelledError:
+        raise
+    except Exception as error:  # a background nicety: never stops the bot
+        log.warning("embedding the archive failed: %s", error)
+
+
 async def _run_all(bot: App) -> None:
     """`run`: the console, every configured chat platform, the scheduler and a worker."""
     from paperboy.matching import parse
@@ -351,6 +512,7 @@ async def _run_all(bot: App) -> None:
         source = bot.source(source_spec)
         tasks: list[asyncio.Task[None]] = []
         adapters = bot.delivery_adapters(running=[console, *others])
+        backlog = asyncio.create_task(_embed_backlog(bot))
         try:
             async with bot.background("all", adapters=adapters) as bg:
                 background += bg.tasks
@@ -360,6 +522,7 @@ async def _run_all(bot: App) -> None:
                 if tasks:  # stdin closed: keep serving the chat platforms
                     await asyncio.gather(*tasks)
         finally:
+            backlog.cancel()
             for adapter in others:
                 await adapter.stop()
             for task in tasks:
@@ -374,6 +537,7 @@ async def _run_headless(bot: App) -> None:
     tasks: list[asyncio.Task[None]] = []
     async with bot.health("all", adapters=lambda: others, tasks=lambda: background):
         adapters = bot.delivery_adapters(running=others)
+        backlog = asyncio.create_task(_embed_backlog(bot))
         try:
             async with bot.background("all", adapters=adapters) as bg:
                 background += bg.tasks
@@ -384,6 +548,7 @@ async def _run_headless(bot: App) -> None:
                 log.info("running without a console (chat platforms: %s)", names)
                 await bg.wait()
         finally:
+            backlog.cancel()
             for adapter in others:
                 await adapter.stop()
             for task in tasks:
@@ -446,6 +611,7 @@ async def _run_role(config: Settings, role: str) -> None:
     """`run --role scheduler|worker`: no console, no chat gateways; until SIGTERM/SIGINT."""
     async with open_app(config) as bot:
         adapters = bot.delivery_adapters(include=[n for n in bot.plugins if n != "console"])
+        backlog = asyncio.create_task(_embed_backlog(bot)) if role != "worker" else None
         background: list[asyncio.Task[Any]] = []
         try:
             async with (
@@ -457,6 +623,8 @@ async def _run_role(config: Settings, role: str) -> None:
                 log.info("running as %s (delivering to: %s)", role, ", ".join(sorted(adapters)))
                 await bg.wait()
         finally:
+            if backlog is not None:
+                backlog.cancel()
             await close_adapters(adapters)
 
 
@@ -583,12 +751,14 @@ def status() -> None:
         console.print("No paused channels.")
 
 
-async def _search(config: Settings, request: SearchRequest, limit: int | None) -> SearchResults:
-    from paperboy.search import search as search_archive
+async def _search(
+    config: Settings, request: SearchRequest, limit: int | None, mode: str
+) -> SearchResults:
+    from paperboy.search import hybrid_search
 
     async with open_app(config) as bot:
         try:
-            return await search_archive(bot.store, request, limit=limit)
+            return await hybrid_search(bot.store, request, limit=limit, mode=mode)  # type: ignore[arg-type]
         except QueryError as error:
             fail(f"bad query: {error}")
 
@@ -602,28 +772,96 @@ def search_command(
         int | None, typer.Option("--limit", "-n", min=1, max=100, help="How many results.")
     ] = None,
     fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            "-m",
+            help="hybrid (exact matches first, fused with meaning), keyword or semantic.",
+        ),
+    ] = "hybrid",
 ) -> None:
-    """Search every paper in the archive (the query language of subscriptions)."""
-    from paperboy.search import parse_search, results_text
-    from paperboy.search import to_json as search_json
+    """Search every paper in the archive (the query language of subscriptions, and meaning)."""
+    from paperboy.search import MODES, hybrid_json, parse_search, results_text
 
     if fmt not in ("text", "json"):
         fail(f"unknown format {fmt!r}: choose text or json")
+    if mode not in MODES:
+        fail(f"unknown mode {mode!r}: choose {', '.join(MODES)}")
     text = " ".join(query)
     try:
         request = parse_search(text)
     except QueryError as error:
         fail(f"bad query: {error}")
     config = settings()
-    results = run_async(_search(config, request, limit))
+    results = run_async(_search(config, request, limit, mode))
     if fmt == "json":
-        say(json_safe(search_json(results)))
+        say(json_safe(json.dumps(hybrid_json(results), ensure_ascii=False, indent=2)))
     else:
         from rich.console import Console
 
         Console(highlight=False, emoji=False, soft_wrap=True).print(
             terminal_safe(results_text(results), keep="\n"), markup=False
         )
+
+
+async def _similar(config: Settings, ref: str, limit: int) -> Similar:
+    from paperboy.embeddings import EmbedderError
+    from paperboy.search import find_paper, similar
+
+    async with open_app(config) as bot:
+        paper = await find_paper(bot.store, ref)
+        if paper is None:
+            fail(f"unknown paper {ref.strip()[:64]!r}: not in the archive")
+        try:
+            return await similar(bot.store, paper, limit=limit)
+        except EmbedderError as error:
+            fail(str(error))
+
+
+@app.command("similar")
+def similar_command(
+    paper: Annotated[str, typer.Argument(help="An arXiv id or link, e.g. 2106.09685.")],
+    limit: Annotated[
+        int, typer.Option("--limit", "-n", min=1, max=100, help="How many papers.")
+    ] = 10,
+    fmt: Annotated[str, typer.Option("--format", "-f", help="text or json.")] = "text",
+) -> None:
+    """The archive's papers closest in meaning to one paper (by their embeddings)."""
+    from paperboy.search import similar_json, similar_text
+
+    if fmt not in ("text", "json"):
+        fail(f"unknown format {fmt!r}: choose text or json")
+    found = run_async(_similar(settings(), paper, limit))
+    if fmt == "json":
+        say(json_safe(json.dumps(similar_json(found), ensure_ascii=False, indent=2)))
+    else:
+        say(similar_text(found))
+
+
+async def _reindex(config: Settings, progress: bool) -> tuple[int, int]:
+    from paperboy.embeddings import EmbedderError, Embeddings
+
+    async with open_app(config) as bot:
+        embeddings = Embeddings(bot.store)
+        try:
+            done = await embeddings.backfill(
+                on_batch=(lambda n: say(f"{n} papers embedded", err=True)) if progress else None
+            )
+        except EmbedderError as error:
+            fail(str(error))
+        return done, await embeddings.vectors.count()
+
+
+@app.command()
+def reindex(
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
+) -> None:
+    """Embed every archived paper that has no embedding yet (for similar and hybrid search)."""
+    config = settings()
+    configure_logging(config)
+    done, total = run_async(_reindex(config, not quiet))
+    say(f"{done} papers embedded; {total} papers have an embedding")
 
 
 def _week_option(value: str) -> dt.date:

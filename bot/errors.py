@@ -11,7 +11,8 @@ from here, it is the same class. The hierarchy::
     │   ├── ResponseTooLarge          over the size cap             (sources.http_client)
     │   └── RetriesExhausted          every try failed              (sources.http_client)
     ├── SubscriptionLimitError      a channel already has the most subscriptions  (store)
-    └── DuplicateSubscriptionError  a channel already follows this query          (store)
+    ├── DuplicateSubscriptionError  a channel already follows this query          (store)
+    └── UnknownPaperError           feedback on a paper the archive does not hold  (store)
     ValueError
     ├── QueryError                  a query that cannot be used; `message`, `column`  (matching)
     ├── InvalidSubscriptionError    a query a database cannot store                   (store)
@@ -38,6 +39,7 @@ __all__ = [
     "QueryError",
     "SourceError",
     "SubscriptionLimitError",
+    "UnknownPaperError",
 ]
 
 
@@ -113,3 +115,11 @@ class InvalidSubscriptionError(ValueError):
 
 class InvalidSettingError(ValueError):
     """An unknown setting name or a value a setting cannot take."""
+
+
+class UnknownPaperError(Exception):
+    """Feedback names a paper the archive does not hold (a typo, or a forged button)."""
+
+    def __init__(self, paper_id: str) -> None:
+        super().__init__(f"no paper {paper_id[:64]!r} in the archive")
+        self.paper_id = paper_id

@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 import sqlalchemy as sa
 
 from paperboy.clock import Clock
+from paperboy.embeddings import EmbedderError, Embeddings, Prepared
 from paperboy.metrics import METRICS
 from paperboy.models import Paper
 from paperboy.search import SearchIndex
@@ -75,6 +76,7 @@ async def ingest(
     index: SearchIndex | None = None,
     clock: Clock | None = None,
     write_lock: asyncio.Lock | None = None,
+    embeddings: Embeddings | None = None,
 ) -> IngestResult:
     """Fetch one day from `source` (None: its latest) into the archive and the search
     index. Re-ingesting is harmless. Raises SourceError when the source fails.
@@ -84,6 +86,8 @@ async def ingest(
     while they are written and indexed: the scheduler's, so that a plan never sees half
     an ingest; a backfill's, so that one day is written at a time. `index` (default a
     new one) may analyse the papers in a worker while the lock is waited for.
+    `embeddings` (default: the archive's, with the shared model) embeds the papers in a
+    worker thread meanwhile and stores the vectors of new or changed ones.
     """
     try:
         papers = await source.fetch_day(day)
@@ -92,14 +96,30 @@ async def ingest(
         raise
     index = index or SearchIndex(store)
     index.prepare(papers)
+    embeddings = embeddings or Embeddings(store)
+    prepared = await _embed(embeddings, papers)
     async with write_lock or contextlib.nullcontext():
         seen_at = clock.now() if clock is not None else None
         upserted = await store.papers.upsert(papers, seen_at=seen_at)
         await index.sync()
+        if prepared is not None:
+            await embeddings.write(prepared)
     METRICS.papers_ingested.labels(source.name).inc(upserted.inserted)
     return IngestResult(
         day or day_of(papers), len(papers), upserted.inserted, upserted.updated, tuple(papers)
     )
+
+
+async def _embed(embeddings: Embeddings, papers: Sequence[Paper]) -> Prepared | None:
+    """The papers' vectors, or None (logged) when the model cannot be loaded: the archive
+    and keyword search do not depend on it, and `paperboy reindex` fills the gap later."""
+    if not papers:
+        return None
+    try:
+        return await embeddings.prepare(papers)
+    except EmbedderError as error:
+        log.warning("papers archived without embeddings: %s", error)
+        return None
 
 
 async def papers_for_day(

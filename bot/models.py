@@ -235,6 +235,9 @@ class DigestEntry:
     title_highlights: tuple[Span, ...] = ()
     authors: tuple[str, ...] = ()
     more_authors: int = 0
+    #: Why the channel's relevance model placed the paper where it is (None: no reason
+    #: beyond the matched terms), e.g. 'close to "X", which this channel liked'.
+    why: str | None = None
 
     @property
     def authors_line(self) -> str:
@@ -254,6 +257,12 @@ class Digest:
     source_label: str | None = None
     full_list_url: str | None = None
     title: str | None = None  # replaces the usual header (search results use it)
+    #: "Also worth a look": papers no subscription matched that the channel's model rates
+    #: highly (each with its `why`); only with `/papers settings suggest on`.
+    suggestions: tuple[DigestEntry, ...] = ()
+    #: (paper id, token) pairs: the signed feedback buttons of this digest's papers, for
+    #: the channel it is made for (`paperboy.feedback.tokens`). Empty: no buttons.
+    feedback: tuple[tuple[str, str], ...] = ()
 
     @property
     def matched(self) -> int:
@@ -269,7 +278,11 @@ class Digest:
 
 @dataclass(frozen=True, slots=True)
 class SearchHit:
-    """One archive search result (see `paperboy.search`); `score`: relevance, higher is better."""
+    """One archive search result (see `paperboy.search`); `score`: relevance, higher is better.
+
+    `similarity`: the cosine between the paper's and the query's embeddings, when a
+    semantic or hybrid search computed it (`paperboy.search.hybrid`); a hit without
+    `matched_terms` was found by meaning only."""
 
     paper: Paper
     score: float
@@ -280,6 +293,7 @@ class SearchHit:
     authors: tuple[str, ...] = ()
     more_authors: int = 0
     date: dt.date | None = None
+    similarity: float | None = None
 
     @property
     def authors_line(self) -> str:
@@ -304,6 +318,8 @@ class SearchResults:
     total_exact: bool = True
     total_capped: bool = False  # counting stopped at `total`: there are more
     filters: tuple[str, ...] = ()
+    #: Signed feedback buttons of the hits, as in `Digest.feedback`.
+    feedback: tuple[tuple[str, str], ...] = ()
 
     @property
     def subscribe_command(self) -> str:
@@ -330,6 +346,7 @@ class SearchResults:
             entries=entries,
             omitted=max(0, self.total - len(self.hits)),
             title=self.header,
+            feedback=self.feedback,
         )
 
     @property
@@ -342,6 +359,16 @@ class SearchResults:
         if self.hits and len(self.hits) < self.total:
             line += f", top {len(self.hits)}"
         return line
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFile:
+    """A file a reply uploads to the channel (the reading list as BibTeX)."""
+
+    name: str
+    content: str
+    title: str = ""
+    mime: str = "text/plain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -392,3 +419,5 @@ class Reply:
     search: SearchResults | None = None
     #: `/papers help`: `text` then holds its plain rendering (Help.text()).
     help: Help | None = None
+    #: Files to upload to the channel with the answer (adapters that cannot, show `text`).
+    files: tuple[ReplyFile, ...] = ()

@@ -60,7 +60,29 @@ def render_entry(index: int, entry: DigestEntry) -> RenderableType:
         meta.append("  matched: ", style="dim")
         meta.append(terminal_safe(", ".join(entry.matched_terms)), style="cyan")
     summary = highlighted(entry.summary, entry.summary_highlights)
-    return Group(title, meta, summary, links_line(paper), Text(""))
+    lines: list[RenderableType] = [title, meta, summary, links_line(paper)]
+    if entry.why:
+        lines.append(safe(f"why: {entry.why}", style="dim italic"))
+    return Group(*lines, Text(""))
+
+
+def render_suggestions(digest: Digest) -> list[RenderableType]:
+    """"Also worth a look": papers no subscription matched, each with why."""
+    if not digest.suggestions:
+        return []
+    heading = Text("Also worth a look", style="bold")
+    heading.append(" (matched no subscription; from this channel's feedback)", style="dim")
+    start = len(digest.entries) + 1
+    return [heading] + [render_entry(i, e) for i, e in enumerate(digest.suggestions, start)]
+
+
+def render_files(reply: Reply) -> list[RenderableType]:
+    """A reply's files, shown in full (the terminal has nowhere to upload them)."""
+    parts: list[RenderableType] = []
+    for file in reply.files:
+        parts.append(Rule(safe(file.name, style="bold")))
+        parts.append(Text(terminal_safe(file.content, keep="\n")))
+    return parts
 
 
 def render_digest(digest: Digest) -> list[RenderableType]:
@@ -80,6 +102,7 @@ def render_digest(digest: Digest) -> list[RenderableType]:
             more.append(url, style=Style(link=url))
             more.append(")")
         parts.append(more)
+    parts += render_suggestions(digest)
     return parts
 
 
@@ -119,6 +142,7 @@ def render_reply(reply: Reply) -> list[RenderableType]:
         parts.append(Text(text, style="" if reply.ok else "red"))
     if reply.digest is not None:
         parts += render_digest(reply.digest)
+    parts += render_files(reply)
     return parts
 
 

@@ -31,7 +31,14 @@ from paperboy.models import Digest, Reply, Target
 from paperboy.plugins import SubscriptionLister
 from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
 from paperboy_adapters.discord import limits
-from paperboy_adapters.discord.render import COLOR, NO_MENTIONS, Body, render, render_reply
+from paperboy_adapters.discord.render import (
+    COLOR,
+    NO_MENTIONS,
+    Body,
+    parse_feedback_id,
+    render,
+    render_reply,
+)
 from paperboy_adapters.discord.rest import (
     MISSING_PERMISSIONS,
     DiscordAPIError,
@@ -92,6 +99,10 @@ class PaperboyClient(discord.AutoShardedClient):
 
     async def on_ready(self) -> None:
         self.adapter.on_ready(self)
+
+    async def on_interaction(self, interaction: discord.Interaction) -> None:
+        """Every interaction; the adapter answers clicks on its feedback buttons."""
+        await self.adapter.on_component(interaction)
 
 
 class DiscordAdapter:
@@ -226,6 +237,20 @@ class DiscordAdapter:
             can_manage=can_manage,
         )
 
+    async def on_component(self, interaction: discord.Interaction) -> None:
+        """A click on a feedback button (👍, 👎, 🔖) under a paper: recorded for the channel
+        the gateway says it was clicked in, with the button's token (the core refuses a
+        token of another channel or an unknown paper), and answered with an ephemeral
+        "noted" within Discord's 3 seconds. Other components are not paperboy's."""
+        if interaction.type != discord.InteractionType.component:
+            return
+        data: dict[str, Any] = dict(interaction.data) if isinstance(interaction.data, dict) else {}
+        parsed = parse_feedback_id(data.get("custom_id"))
+        if parsed is None:
+            return
+        vote, paper_id, token = parsed
+        await self.run(interaction, f"feedback {vote} {paper_id} {token}")
+
     async def run(self, interaction: discord.Interaction, line: str) -> None:
         """Answer one `/papers` interaction with the core's reply to `line`."""
         ctx = self.context(interaction)
@@ -249,6 +274,8 @@ class DiscordAdapter:
         image = reply.extra.get("image")
         chart = chart_file(image) if isinstance(image, dict) else None
         await self.respond(interaction, render_reply(reply), reply.ephemeral, deferred, chart)
+        if reply.files and reply.ok:
+            await self.send_files(interaction, reply)
 
     async def respond(
         self,
@@ -273,6 +300,20 @@ class DiscordAdapter:
                 await interaction.response.send_message(**kwargs, ephemeral=ephemeral)
             else:
                 await interaction.followup.send(**kwargs, ephemeral=ephemeral, wait=True)
+
+    async def send_files(self, interaction: discord.Interaction, reply: Reply) -> None:
+        """A reply's files (the reading list's BibTeX) as attachments of one message in
+        the channel (a follow-up everyone sees)."""
+        files = [
+            discord.File(io.BytesIO(f.content.encode("utf-8")), filename=f.name)
+            for f in reply.files
+        ]
+        try:
+            await interaction.followup.send(
+                files=files, ephemeral=False, allowed_mentions=discord.AllowedMentions.none()
+            )
+        except discord.HTTPException as error:
+            log.warning("could not attach %d file(s): %s", len(files), error)
 
     async def subscription_choices(
         self, interaction: discord.Interaction, current: str
@@ -312,6 +353,7 @@ class DiscordAdapter:
             # Executing a webhook takes no nonce: Discord offers webhooks no idempotency.
             payload.pop("nonce", None)
             payload.pop("enforce_nonce", None)
+            payload.pop("components", None)  # a webhook's message cannot be interactive
             data = await self.rest.execute_webhook(target.channel, payload)
         else:
             raise ChatError(f"the Discord adapter cannot post to {target.platform}", permanent=True)
@@ -358,6 +400,30 @@ class DiscordAdapter:
         return None
 
 
+class _Components(discord.ui.View):
+    """A rendered body's components sent as they are (the feedback buttons).
+
+    Clicks are answered by `DiscordAdapter.on_component`, not by discord.py's view
+    store, so the view never enters it (`is_finished`), and keeps no timeout task.
+    """
+
+    def __init__(self, components: list[dict[str, Any]]) -> None:
+        super().__init__(timeout=None)
+        self._components = components
+
+    def to_components(self) -> list[dict[str, Any]]:
+        return self._components
+
+    def is_finished(self) -> bool:
+        return True
+
+    def is_dispatchable(self) -> bool:
+        return False
+
+    def has_components_v2(self) -> bool:
+        return False
+
+
 def _without_image(payload: dict[str, Any]) -> dict[str, Any]:
     embeds = [{k: v for k, v in e.items() if k != "image"} for e in payload.get("embeds", [])]
     return {**{k: v for k, v in payload.items() if k != "attachments"}, "embeds": embeds}
@@ -382,8 +448,11 @@ def _with_chart(kwargs: dict[str, Any], chart: discord.File) -> dict[str, Any]:
 
 
 def _message_kwargs(part: Body) -> dict[str, Any]:
-    return {
+    kwargs: dict[str, Any] = {
         "content": part.get("content") or None,
         "embeds": [discord.Embed.from_dict(e) for e in part.get("embeds", [])],
         "allowed_mentions": discord.AllowedMentions.none(),
     }
+    if part.get("components"):
+        kwargs["view"] = _Components(list(part["components"]))
+    return kwargs

@@ -29,3 +29,9 @@ CHOICE_VALUE = 100
 ENTRY_DESCRIPTION = 2048
 ENTRY_FIELD_VALUE = 1024
 ENTRY_FOOTER = 200
+
+# Message components: action rows of buttons (one row of feedback buttons per paper).
+ACTION_ROWS = 5
+ROW_COMPONENTS = 5
+CUSTOM_ID = 100
+BUTTON_LABEL = 80

@@ -166,14 +166,93 @@ def _more_line(count: int, full_list_url: str | None) -> str:
     return line
 
 
+# -- feedback buttons and suggestions ------------------------------------------------
+
+FEEDBACK_PREFIX = "pbfb"
+VOTES = ("up", "down", "save")
+#: With feedback buttons a message holds at most this many papers: one action row each,
+#: and Discord allows five rows (of five components) per message.
+PAPERS_WITH_BUTTONS = limits.ACTION_ROWS
+SHORT_TITLE = 45
+
+
+def feedback_id(vote: str, paper_id: str, token: str) -> str:
+    """A feedback button's custom_id: `pbfb:<vote>:<paper id>:<token>` (<= 100)."""
+    return f"{FEEDBACK_PREFIX}:{vote}:{paper_id}:{token}"
+
+
+def parse_feedback_id(value: object) -> tuple[str, str, str] | None:
+    """(vote, paper id, token) of a feedback custom_id; None when it is not one."""
+    if not isinstance(value, str) or len(value) > limits.CUSTOM_ID:
+        return None
+    parts = value.split(":")
+    if len(parts) != 4 or parts[0] != FEEDBACK_PREFIX or parts[1] not in VOTES:
+        return None
+    _, vote, paper_id, token = parts
+    if not paper_id or not token or any(ch.isspace() for ch in paper_id + token):
+        return None
+    return vote, paper_id, token
+
+
+def _label(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limits.BUTTON_LABEL else text[: limits.BUTTON_LABEL - 1] + ELLIPSIS
+
+
+def feedback_row(paper_id: str, title: str, token: str) -> dict[str, Any]:
+    """One action row under a message: 👍 (named after the paper), 👎, 🔖 Save."""
+    short = " ".join(title.split()) or paper_id
+    if len(short) > SHORT_TITLE:
+        short = short[: SHORT_TITLE - 1].rstrip() + ELLIPSIS
+    labels = {"up": f"👍 {short}", "down": "👎", "save": "🔖 Save"}
+    return {
+        "type": 1,
+        "components": [
+            {
+                "type": 2,
+                "style": 2,  # secondary: grey
+                "label": _label(labels[vote]),
+                "custom_id": feedback_id(vote, paper_id, token),
+            }
+            for vote in VOTES
+        ],
+    }
+
+
+def render_suggestion(entry: DigestEntry) -> Embed:
+    """An "also worth a look" paper: its embed, with why it is suggested."""
+    embed = render_entry(entry)
+    why = _visible(fit(one_line(entry.why or ""), 300))
+    if why:
+        embed["fields"] = [
+            {"name": "Also worth a look", "value": why, "inline": False},
+            *embed.get("fields", []),
+        ]
+    return embed
+
+
 def render_digest(digest: Digest, *, max_messages: int | None = None) -> list[Body]:
     """The digest as create-message bodies: all entries, unless `max_messages` caps it
-    (then the rest is counted in the last message's "and N more" line)."""
+    (then the rest is counted in the last message's "and N more" line).
+
+    With feedback tokens (`digest.feedback`) each paper gets a row of buttons, so a
+    message holds at most five papers (Discord's five action rows)."""
+    tokens = dict(digest.feedback)
+    papers = [*digest.entries, *digest.suggestions]
     embeds = [render_entry(e) for e in digest.entries]
+    embeds += [render_suggestion(e) for e in digest.suggestions]
+    rows = {
+        id(embed): feedback_row(entry.paper.id, entry.paper.title, tokens[entry.paper.id])
+        for embed, entry in zip(embeds, papers, strict=True)
+        if entry.paper.id in tokens
+    }
+    embed_limits = dict(EMBED_LIMITS)
+    if rows:
+        embed_limits["embeds"] = min(embed_limits["embeds"], PAPERS_WITH_BUTTONS)
     packing = pack(
         embeds,
         lambda e: {"embeds": 1, "chars": embed_chars(e)},
-        EMBED_LIMITS,
+        embed_limits,
         max_messages=max_messages,
     )
     messages = packing.messages
@@ -190,7 +269,11 @@ def render_digest(digest: Digest, *, max_messages: int | None = None) -> list[Bo
         content = "\n".join(lines)
         if width(content) > limits.CONTENT:  # cannot happen with the caps above; be sure
             content = content[: limits.CONTENT - 1] + ELLIPSIS
-        out.append(body(content, group))
+        message = body(content, group)
+        buttons = [rows[id(e)] for e in group if id(e) in rows]
+        if buttons:
+            message["components"] = buttons
+        out.append(message)
     return out
 
 

@@ -106,6 +106,13 @@ SETTINGS_OPTIONS: tuple[SettingOption, ...] = (
         "Post a short note when no paper matched (true) or stay quiet (false)",
         _on_off,
     ),
+    SettingOption(
+        "suggest",
+        "suggest",
+        bool,
+        "Add up to 3 'also worth a look' papers this channel's feedback rates highly",
+        _on_off,
+    ),
 )
 
 
@@ -228,6 +235,41 @@ def build_group(runner: SlashRunner) -> app_commands.Group:
         interaction: discord.Interaction, query: app_commands.Range[str, 1, 300]
     ) -> None:
         await runner.run(interaction, f"search {query}")
+
+    @group.command(name="feedback", description="What this channel's votes taught its digests")
+    @app_commands.describe(
+        action="show (default); reset (forget the votes); up, down, save or clear a paper",
+        paper="An arXiv id, e.g. 2411.05288 (for up, down, save, clear)",
+    )
+    @app_commands.choices(
+        action=[
+            app_commands.Choice(name=name, value=name)
+            for name in ("show", "reset", "up", "down", "save", "clear")
+        ]
+    )
+    async def feedback(
+        interaction: discord.Interaction,
+        action: app_commands.Choice[str] | None = None,
+        paper: app_commands.Range[str, 1, 64] | None = None,
+    ) -> None:
+        words = ["feedback"]
+        if action is not None and action.value != "show":
+            words.append(action.value)
+        if paper:
+            words.append(paper)
+        await runner.run(interaction, " ".join(words))
+
+    @group.command(name="saved", description="This channel's reading list")
+    @app_commands.describe(export="Attach the list as a BibTeX file")
+    async def saved(interaction: discord.Interaction, export: bool = False) -> None:
+        await runner.run(interaction, "saved export" if export else "saved")
+
+    @group.command(name="similar", description="Papers closest in meaning to one paper")
+    @app_commands.describe(paper="An arXiv id or link, e.g. 2106.09685")
+    async def similar(
+        interaction: discord.Interaction, paper: app_commands.Range[str, 1, 300]
+    ) -> None:
+        await runner.run(interaction, f"similar {paper}")
 
     @group.command(name="weekly", description="A weekly rollup with a chart, or off")
     @app_commands.describe(

@@ -55,7 +55,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.middleware.async_middleware import AsyncMiddleware
 from slack_bolt.request.async_request import AsyncBoltRequest
 from slack_bolt.response import BoltResponse
-from slack_sdk.errors import SlackApiError, SlackRequestError
+from slack_sdk.errors import SlackApiError, SlackClientError, SlackRequestError
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
     AsyncRateLimitErrorRetryHandler,
@@ -66,7 +66,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
-from paperboy.models import Digest, Reply, Target
+from paperboy.models import Digest, Reply, ReplyFile, Target
 from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
 from paperboy_adapters.slack.limits import FILE_ALT_TEXT
 from paperboy_adapters.slack.mrkdwn import unescape
@@ -74,9 +74,11 @@ from paperboy_adapters.slack.render import (
     SHARE_ACTION,
     SUBSCRIBE_ACTION,
     THREAD_KEY,
+    VOTE_ACTIONS,
     Part,
     RenderCache,
     context,
+    parse_vote_value,
     render_digest,
     render_reply,
     sendable,
@@ -661,10 +663,15 @@ class SlackAdapter:
         async def subscribe_search(body: dict[str, Any], respond: Respond) -> None:
             await self._subscribe(on_command, body, respond)
 
+        async def vote(body: dict[str, Any], respond: Respond) -> None:
+            await self._vote(on_command, body, respond)
+
         app.use(WellFormed())
         app.command(ANY_COMMAND)(ack=acknowledge, lazy=[answer_command])
         app.action(SHARE_ACTION)(ack=acknowledge, lazy=[share_digest])
         app.action(SUBSCRIBE_ACTION)(ack=acknowledge, lazy=[subscribe_search])
+        for action in VOTE_ACTIONS.values():
+            app.action(action)(ack=acknowledge, lazy=[vote])
         return app
 
     async def _answer_command(
@@ -685,6 +692,8 @@ class SlackAdapter:
                 return
             reply = Reply(f"{reply.text}\n(The chart could not be posted here: {problem}.)")
         await self._respond(respond, reply)
+        if reply.files and reply.ok:
+            await self._upload_files(target, reply.files, respond)
 
     async def _post_chart(self, channel: str, reply: Reply, image: Mapping[str, Any]) -> str | None:
         """Share a reply's chart (`/papers trends`) into the channel with the reply's text
@@ -753,6 +762,66 @@ class SlackAdapter:
             log.exception("slack: subscribing from a search failed")
             reply = Reply("Sorry, that failed. Please try again later.", ok=False)
         await self._respond(respond, reply, replace_original=False)
+
+    async def _vote(
+        self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond
+    ) -> None:
+        """A feedback button (👍, 👎, 🔖) under a paper: acked at once (bolt's ack), then
+        recorded for the channel the click came from, with the button's token, and
+        answered with an ephemeral "noted" that leaves the digest as it is."""
+        target, user = self._action_origin(body)
+        actions = body.get("actions")
+        first = actions[0] if isinstance(actions, list) and actions else {}
+        action_id = first.get("action_id") if isinstance(first, Mapping) else None
+        vote = next((v for v, a in VOTE_ACTIONS.items() if a == action_id), None)
+        parsed = parse_vote_value(self._action_value(body))
+        if vote is None or parsed is None or not user:
+            reply = Reply("That button is not one of paperboy's; nothing was recorded.", ok=False)
+        else:
+            paper_id, token = parsed
+            try:
+                reply = await on_command(
+                    CommandContext(target, user=user), f"feedback {vote} {paper_id} {token}"
+                )
+            except Exception:
+                log.exception("slack: recording feedback failed")
+                reply = Reply("Sorry, that failed. Please try again later.", ok=False)
+        await self._respond(respond, reply, replace_original=False)
+
+    # -- file uploads (the reading list's BibTeX) --------------------------------------
+
+    async def _upload_files(
+        self, target: Target, files: Sequence[ReplyFile], respond: Respond
+    ) -> None:
+        """Upload a reply's files to its channel (files_upload_v2: files.getUploadURLExternal,
+        the upload, files.completeUploadExternal; scope files:write). A failure is told to
+        the user in one ephemeral line."""
+        for file in files:
+            try:
+                await self.app_client.files_upload_v2(
+                    channel=target.channel,
+                    content=file.content,
+                    filename=file.name,
+                    title=file.title or file.name,
+                )
+            except SlackApiError as error:
+                code = _code(error) or f"HTTP {_status(error)}"
+                log.warning("slack: uploading %s to %s failed: %s", file.name, target, code)
+                text = (
+                    "I can't upload files here: invite me first (/invite @paperboy)."
+                    if code in ("not_in_channel", "channel_not_found")
+                    else "I can't upload files here: the app needs the files:write scope "
+                    "(reinstall it from the manifest)."
+                    if code == "missing_scope"
+                    else "Slack did not take the file just now. Please try again in a minute."
+                )
+                await self._respond(respond, Reply(text, ok=False), replace_original=False)
+                return
+            except (TimeoutError, aiohttp.ClientError, SlackClientError) as error:
+                log.warning("slack: uploading %s failed: %s", file.name, type(error).__name__)
+                text = "Slack did not take the file just now. Please try again in a minute."
+                await self._respond(respond, Reply(text, ok=False), replace_original=False)
+                return
 
     async def _share(
         self, on_command: CommandHandler, body: Mapping[str, Any], respond: Respond

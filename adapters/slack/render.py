@@ -59,6 +59,13 @@ Block = dict[str, Any]
 
 SHARE_ACTION = "paperboy_share"
 SUBSCRIBE_ACTION = "paperboy_subscribe"
+#: The feedback buttons under each paper, by vote (the value: `<paper id> <token>`).
+VOTE_ACTIONS = {
+    "up": "paperboy_vote_up",
+    "down": "paperboy_vote_down",
+    "save": "paperboy_vote_save",
+}
+VOTE_LABELS = {"up": "👍", "down": "👎", "save": "🔖 Save"}
 THREAD_KEY = "paperboy_thread"  # private part field: stripped by the adapter before sending
 TITLE_LIMIT = 400
 AUTHOR_LIMIT = 80
@@ -218,6 +225,92 @@ def entry_item(number: int, entry: DigestEntry) -> Item:
     return Item(tuple(blocks), fallback, is_entry=True)
 
 
+# -- feedback buttons and suggestions ----------------------------------------------
+
+
+def vote_value(paper_id: str, token: str) -> str:
+    """A feedback button's value: the paper and its token for the channel."""
+    return f"{paper_id} {token}"
+
+
+def parse_vote_value(value: str) -> tuple[str, str] | None:
+    """(paper id, token) from a feedback button's value; None when it is not one."""
+    paper_id, sep, token = value.partition(" ")
+    if not sep or not paper_id or not token or " " in token or len(value) > 200:
+        return None
+    return paper_id, token
+
+
+def feedback_actions(paper_id: str, token: str) -> Block:
+    """One click each: 👍, 👎 and 🔖 Save under a paper (a block of its own, so the
+    paper's cached blocks stay the same for every channel)."""
+    value = vote_value(paper_id, token)
+    return {
+        "type": "actions",
+        "block_id": f"paperboy_feedback_{paper_id}"[:255],
+        "elements": [
+            {
+                "type": "button",
+                "action_id": action,
+                "text": {"type": "plain_text", "text": VOTE_LABELS[vote], "emoji": True},
+                "value": value,
+            }
+            for vote, action in VOTE_ACTIONS.items()
+        ],
+    }
+
+
+#: Characters of the buttons' labels (what Slack's cumulative text limit counts).
+BUTTONS_CHARS = sum(slack_len(label) for label in VOTE_LABELS.values())
+
+
+def with_buttons(item: Item, paper_id: str, token: str) -> Item:
+    """`item` (a paper's blocks) with its feedback buttons in place of the closing divider:
+    the row of buttons separates the papers, so a paper keeps its three blocks."""
+    actions = feedback_actions(paper_id, token)
+    blocks = item.blocks[:-1] if item.blocks and item.blocks[-1] == DIVIDER else item.blocks
+    made = Item((*blocks, actions), item.fallback, is_entry=item.is_entry)
+    base = item.cost()
+    made.__dict__["_cost"] = {  # the paper's cost, measured once, plus the buttons'
+        "blocks": len(made.blocks),
+        "chars": base["chars"] + BUTTONS_CHARS,
+    }
+    return made
+
+
+SUGGESTIONS_HEADING = (
+    "*Also worth a look* · matched no subscription, suggested from this channel's feedback"
+)
+
+
+def paper_items(digest: Digest, cache: RenderCache | None = None) -> list[Item]:
+    """The digest's papers, with feedback buttons where the digest has their tokens, then
+    its suggestions ("also worth a look"), each with why it is suggested."""
+    tokens = dict(digest.feedback)
+    items = entry_items(digest.entries, cache)
+    if tokens:
+        items = [
+            with_buttons(item, entry.paper.id, tokens[entry.paper.id])
+            if entry.paper.id in tokens
+            else item
+            for item, entry in zip(items, digest.entries, strict=True)
+        ]
+    if digest.suggestions:
+        items.append(Item((section(SUGGESTIONS_HEADING),)))
+        start = len(digest.entries) + 1
+        for number, entry in enumerate(digest.suggestions, start=start):
+            item = entry_item(number, entry)
+            why = context(":bulb: " + fit(entry.why or "", 500)) if entry.why else None
+            blocks = list(item.blocks[:-1])
+            if why is not None:
+                blocks.append(why)
+            made = Item((*blocks, DIVIDER), item.fallback, is_entry=False)
+            if entry.paper.id in tokens:
+                made = with_buttons(made, entry.paper.id, tokens[entry.paper.id])
+            items.append(made)
+    return items
+
+
 def header_blocks(digest: Digest) -> list[Block]:
     # The header is the core's own text (a date and two counts): plain_text, no markup.
     header = digest.header
@@ -249,7 +342,7 @@ def omitted_line(count: int, url: str | None, what: str = "matching papers") -> 
 
 
 def digest_items(digest: Digest, cache: RenderCache | None = None) -> list[Item]:
-    items = entry_items(digest.entries, cache)
+    items = paper_items(digest, cache)
     if not digest.entries:
         items.append(Item((section("No paper matched these subscriptions."),)))
     if digest.omitted:
@@ -339,8 +432,8 @@ def render_digest_thread(digest: Digest, cache: RenderCache | None = None) -> li
     """A parent summary in the channel, then one thread reply per chunk of papers."""
     tid = thread_id(digest)
     header = header_blocks(digest)
-    entries = entry_items(digest.entries, cache)
-    count = len(entries)
+    entries = paper_items(digest, cache)
+    count = len(digest.entries)
     if count:
         summary = f"*{count} paper{'s' if count != 1 else ''}* in the thread below."
     else:

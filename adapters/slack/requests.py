@@ -35,14 +35,14 @@ from urllib.parse import urlsplit
 
 from slack_bolt.request.internals import parse_body
 
-from paperboy_adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION
+from paperboy_adapters.slack.render import SHARE_ACTION, SUBSCRIBE_ACTION, VOTE_ACTIONS
 
 MAX_SKEW = 300  # seconds: Slack's (and bolt's) five minutes
 _TIMESTAMP_DIGITS = 12
 _SIGNATURE_PREFIX = "v0="
 
 #: The buttons paperboy puts in its messages; a click on anything else is not ours.
-PAPERBOY_ACTIONS = frozenset({SHARE_ACTION, SUBSCRIBE_ACTION})
+PAPERBOY_ACTIONS = frozenset({SHARE_ACTION, SUBSCRIBE_ACTION, *VOTE_ACTIONS.values()})
 #: Events API envelopes: answered 200 and dropped (paperboy subscribes to no events).
 EVENT_TYPES = frozenset({"event_callback", "app_rate_limited"})
 _COMMAND_NAME = re.compile(r"/\S+")

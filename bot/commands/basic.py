@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import functools
 from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
-from paperboy.digest import digest_for_queries
 from paperboy.errors import DuplicateSubscriptionError, QueryError, SubscriptionLimitError
+from paperboy.feedback import channel_digest, model_for, signer
 from paperboy.ingest import papers_for_day
 from paperboy.matching import escape_controls, parse
 from paperboy.models import Reply
@@ -119,15 +120,20 @@ async def digest(self: Commands, ctx: CommandContext, args: str) -> Reply:
         return Reply(f"No papers are listed for {when} yet.")
     settings = await self.store.settings.get(ctx.target)
     queries = [sub.query for sub in subs]
+    model = await model_for(self.store, ctx.target, listed.papers)
+    suggest = await self.store.feedback.suggest(ctx.target)
+    sign = await signer(self.store)
     # Matching a whole day is CPU work: in a worker thread, not on the event loop.
-    built = await asyncio.to_thread(
-        digest_for_queries,
+    built, _ = await asyncio.to_thread(
+        channel_digest,
         listed.papers,
         queries,
+        model,
+        settings,
         day=listed.day,
-        max_papers=settings.max_papers,
-        min_upvotes=settings.min_upvotes,
+        suggest=suggest,
         source_label=listed.label,
+        sign=functools.partial(sign.tokens, ctx.target),
     )
     return Reply(digest=built)
 

@@ -157,11 +157,22 @@ def _settings_text(s: ChannelSettings) -> str:
         f"  max papers per digest: {s.max_papers} (the rest are summarised as 'and N more')",
         f"  minimum upvotes: {s.min_upvotes}",
         f"  post when nothing matched: {'on' if s.post_empty else 'off'}",
-        "Change with /papers settings max N | min-upvotes N | post-empty on|off",
+        "Change with /papers settings max N | min-upvotes N | post-empty on|off | suggest on|off",
     ]
     if not is_active(s) and s.schedule_enabled and not s.paused:
         lines.insert(2, "  (no weekdays chosen: no digests)")
     return "\n".join(lines)
+
+
+def _suggest_line(on: bool) -> str:
+    state = "on" if on else "off"
+    return f"  also worth a look (up to 3 papers no subscription matched, from feedback): {state}"
+
+
+async def _settings_reply(self: Commands, ctx: CommandContext, s: ChannelSettings) -> Reply:
+    lines = _settings_text(s).split("\n")
+    lines.insert(-1, _suggest_line(await self.store.feedback.suggest(ctx.target)))
+    return Reply("\n".join(lines))
 
 
 def _setting_value(self: Commands, option: str, raw: str) -> tuple[str, object] | Reply:
@@ -187,16 +198,24 @@ async def settings_command(self: Commands, ctx: CommandContext, args: str) -> Re
     """Show the settings, or change one or more (`max 10 min-upvotes 5`), all or none."""
     tokens = args.split()
     if not tokens:
-        return Reply(_settings_text(await self.store.settings.get(ctx.target)))
+        return await _settings_reply(self, ctx, await self.store.settings.get(ctx.target))
     if not ctx.can_manage:
         return Reply(MANAGE_ONLY, ok=False)
     if len(tokens) % 2:
         return self.usage("settings", "give each option its value")
     changes: dict[str, object] = {}
+    suggest: bool | None = None  # kept with the channel's feedback options
     for option, raw in zip(tokens[::2], tokens[1::2], strict=True):
+        if option.lower() == "suggest":
+            if raw.lower() not in _ON | _OFF:
+                return self.usage("settings", "suggest is on or off")
+            suggest = raw.lower() in _ON
+            continue
         parsed = _setting_value(self, option, raw)
         if isinstance(parsed, Reply):
             return parsed  # nothing is changed when one option is wrong
         changes[parsed[0]] = parsed[1]
     changed = await self.store.settings.update(ctx.target, **changes)
-    return Reply(_settings_text(changed))
+    if suggest is not None:
+        await self.store.feedback.set_suggest(ctx.target, suggest)
+    return await _settings_reply(self, ctx, changed)

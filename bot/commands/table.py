@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from paperboy.chat import CommandContext
-from paperboy.commands import basic, channel, search, weekly
+from paperboy.commands import basic, channel, feedback, search, weekly
 from paperboy.models import Reply
 
 if TYPE_CHECKING:
@@ -64,6 +64,12 @@ COMMANDS: tuple[Command, ...] = (
         search.search_command,
     ),
     Command(
+        "similar",
+        "/papers similar <arXiv id or link>  e.g. /papers similar 2106.09685",
+        "the archive's papers closest in meaning to one paper",
+        search.similar_command,
+    ),
+    Command(
         "schedule",
         "/papers schedule HH:MM [Area/City] [weekdays|daily|mon,wed,fri]  "
         "e.g. /papers schedule 08:30 Europe/Berlin weekdays, or /papers schedule off",
@@ -87,10 +93,23 @@ COMMANDS: tuple[Command, ...] = (
     ),
     Command(
         "settings",
-        "/papers settings [max N | min-upvotes N | post-empty on|off]  "
+        "/papers settings [max N | min-upvotes N | post-empty on|off | suggest on|off]  "
         "e.g. /papers settings max 10",
         "show or change this channel's digest options",
         channel.settings_command,
+    ),
+    Command(
+        "feedback",
+        "/papers feedback [reset | up|down|save|clear <arXiv id>]  "
+        "e.g. /papers feedback, or /papers feedback up 2411.05288",
+        "what this channel's votes taught its digest order",
+        feedback.feedback_command,
+    ),
+    Command(
+        "saved",
+        "/papers saved [export]  e.g. /papers saved export (a BibTeX file)",
+        "this channel's reading list",
+        feedback.saved_command,
     ),
     Command(
         "weekly",

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import bisect
 import datetime as dt
+import functools
 import json
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
@@ -37,9 +38,17 @@ from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.cron import fire_on, previous_fire
 from paperboy.digest import EntryCache, Selected, build_digest, merge_matches
+from paperboy.feedback import (
+    FeedbackSigner,
+    RelevanceModel,
+    examples,
+    rank,
+    signer,
+    stored_vectors,
+)
 from paperboy.matching import Matcher, PaperMatch, Query, QueryError, parse
 from paperboy.metrics import METRICS
-from paperboy.models import ChannelSettings, Digest
+from paperboy.models import WEBHOOK_PLATFORM, ChannelSettings, Digest, Paper
 from paperboy.store import RENDER_AT_SEND, NewRun, Store, TargetState
 
 log = logging.getLogger(__name__)
@@ -47,6 +56,8 @@ log = logging.getLogger(__name__)
 TRIGGER_SCHEDULE = "schedule"
 TRIGGER_CATCH_UP = "catch-up"
 TRIGGER_MANUAL = "manual"
+#: The model of a channel without feedback: priors only.
+UNTRAINED = RelevanceModel()
 #: A plan writing this many parts refreshes the database's statistics (PostgreSQL).
 ANALYZE_AFTER_PARTS = 1000
 
@@ -175,6 +186,10 @@ class _RunJob:
     selected: list[Any]
     since: dt.datetime
     checked: int
+    #: The channel's relevance model (None: no feedback yet, so the usual order).
+    model: RelevanceModel | None = None
+    #: Papers of the window no subscription matched (only when suggestions are on).
+    unmatched: tuple[Paper, ...] = ()
 
 
 class Planner:
@@ -236,6 +251,9 @@ class Planner:
             _compile_and_match, subs, [paper for paper, _ in candidates]
         )
         entries: EntryCache = {}
+        sign = await signer(self.store)
+        models: dict[int, RelevanceModel] = {}
+        suggesting: set[int] = set()
 
         def jobs_for(
             batch: Sequence[DueDigest],
@@ -259,6 +277,15 @@ class Planner:
                 chosen = [s for s in picked if low < seen_at[s.paper.id] <= until]
                 if delivered is not None:
                     chosen = [s for s in chosen if s.paper.id not in delivered[d.target_id]]
+                unmatched: tuple[Paper, ...] = ()
+                model = models.get(d.target_id)
+                if model is not None and d.target_id in suggesting:
+                    matched = {s.paper.id for s in picked}
+                    unmatched = tuple(
+                        paper
+                        for paper, when in candidates
+                        if low < when <= until and paper.id not in matched
+                    )
                 jobs[key] = _RunJob(
                     d,
                     states[d.target_id],
@@ -266,6 +293,8 @@ class Planner:
                     chosen,
                     low,
                     checked=len(times) - bisect.bisect_right(times, low),
+                    model=model,
+                    unmatched=unmatched,
                 )
             return jobs
 
@@ -275,6 +304,20 @@ class Planner:
         for offset in range(0, len(todo), self.batch_size):
             batch = todo[offset : offset + self.batch_size]
             picks: dict[int, list[Selected]] = {}  # each channel's matches, merged once
+            # Each channel's model, retrained from its feedback now (milliseconds).
+            batch_ids = [d.target_id for d in batch]
+            taught = await examples(self.store, batch_ids)
+            vectors = (
+                await stored_vectors(
+                    self.store,
+                    [e.paper.id for found in taught.values() for e in found]
+                    + [paper.id for paper, _ in candidates],
+                )
+                if taught
+                else {}
+            )
+            models = {tid: RelevanceModel(found, vectors=vectors) for tid, found in taught.items()}
+            suggesting = await self.store.feedback.suggesting(batch_ids) if models else set()
             # Build and render outside the write transaction (in a worker thread), from the
             # watermarks and ledger as they are now; the transaction then only checks that
             # neither changed meanwhile (another process planning the same channels) and
@@ -283,7 +326,9 @@ class Planner:
             unfiltered = jobs_for(batch, marks, None)
             ledger = await repo.delivered(papers_of(unfiltered))
             jobs = jobs_for(batch, marks, ledger)
-            prepared = await asyncio.to_thread(self._runs, list(jobs.values()), until, entries)
+            prepared = await asyncio.to_thread(
+                self._runs, list(jobs.values()), until, entries, sign
+            )
             runs_by_key = {(r.target_id, r.digest_date): r for r in prepared}
             async with repo.planning() as tx:
                 marks = await tx.lock_targets([d.target_id for d in batch])
@@ -291,7 +336,7 @@ class Planner:
                 current = jobs_for(batch, marks, await tx.delivered(papers_of(unfiltered)))
                 stale = [job for key, job in current.items() if job != jobs[key]]
                 if stale:
-                    for run in await asyncio.to_thread(self._runs, stale, until, entries):
+                    for run in await asyncio.to_thread(self._runs, stale, until, entries, sign):
                         runs_by_key[(run.target_id, run.digest_date)] = run
                 runs = [runs_by_key[(d.target_id, d.digest_date)] for d in batch]
                 inserted = await tx.insert_runs(runs, now)
@@ -314,14 +359,38 @@ class Planner:
         return result
 
     def _runs(
-        self, jobs: Sequence[_RunJob], until: dt.datetime, entries: EntryCache
+        self,
+        jobs: Sequence[_RunJob],
+        until: dt.datetime,
+        entries: EntryCache,
+        sign: FeedbackSigner | None = None,
     ) -> list[NewRun]:
         """Build and render a batch's digests (CPU only: runs in a worker thread)."""
-        return [self._run(job, until, entries) for job in jobs]
+        return [self._run(job, until, entries, sign) for job in jobs]
 
-    def _run(self, job: _RunJob, until: dt.datetime, entries: EntryCache) -> NewRun:
+    def _run(
+        self,
+        job: _RunJob,
+        until: dt.datetime,
+        entries: EntryCache,
+        sign: FeedbackSigner | None = None,
+    ) -> NewRun:
         due, state, queries, since = job.due, job.state, job.queries, job.since
         settings = state.settings
+        target = state.target
+        # The channel's learned order (HF votes and recency until it has feedback).
+        ranking = rank(
+            job.model or UNTRAINED,
+            [s.paper for s in job.selected],
+            job.unmatched,
+            suggest=bool(job.unmatched),
+        )
+        # Feedback buttons, signed for this channel (a webhook's messages cannot have any).
+        buttons = (
+            functools.partial(sign.tokens, target)
+            if sign is not None and target.platform != WEBHOOK_PLATFORM
+            else None
+        )
         digest = build_digest(
             job.selected,
             day=due.digest_date,
@@ -330,6 +399,10 @@ class Planner:
             max_papers=settings.max_papers,
             min_upvotes=settings.min_upvotes,
             entry_cache=entries,
+            scores=ranking.scores,
+            reasons=ranking.reasons,
+            suggestions=ranking.suggested(),
+            sign=buttons,
         )
         empty = NewRun(
             target_id=state.id,

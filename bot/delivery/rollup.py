@@ -24,6 +24,8 @@ import datetime as dt
 import logging
 from collections.abc import Hashable, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from apscheduler.triggers.cron import CronTrigger
@@ -48,8 +50,9 @@ from paperboy.trends import (
     week_range,
     weeks_ending,
 )
+from paperboy.trends.chart import MAX_SERIES
 from paperboy.trends.counts import weekly_matches
-from paperboy.trends.rollup import MAX_RISING, MAX_SUBS, ROLLUP_TOP
+from paperboy.trends.rollup import MAX_RISING, ROLLUP_TOP
 
 log = logging.getLogger(__name__)
 
@@ -151,34 +154,49 @@ def rollup_week(local_day: dt.date) -> dt.date:
     return monday - dt.timedelta(weeks=1) if local_day.weekday() == 0 else monday
 
 
-def _parsed(queries: Sequence[str]) -> dict[Hashable, Query]:
+Found = dict[Hashable, dict[dt.date, list[Paper]]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Job:
+    """One channel's rollup of one week, as a batch computes it."""
+
+    target_id: int
+    channel: str
+    queries: tuple[str, ...]
+    monday: dt.date
+    feedback: dict[str, float]
+
+
+def _parsed(target_id: int, queries: Sequence[str]) -> dict[Hashable, Query]:
+    """The channel's stored queries keyed (target id, index); one that no longer parses
+    is skipped with a warning (it cannot stop the rollup)."""
     out: dict[Hashable, Query] = {}
     for index, text in enumerate(queries):
         try:
-            out[index] = parse(text, stored=True)
+            out[(target_id, index)] = parse(text, stored=True)
         except QueryError as error:
             log.warning("rollup: skipping stored query %r: %s", text, error)
     return out
 
 
-def _rollup_compute(
-    channel: str,
-    queries: Sequence[str],
-    sighted: Sequence[tuple[Paper, dt.datetime | None]],
-    monday: dt.date,
-    tz: str,
-    feedback: dict[str, float],
-    draw: bool,
-) -> tuple[Rollup, list[str]]:
+def _assemble(job: _Job, found: Found, draw: bool, charts: dict[ChartData, bytes]) -> Rollup:
+    """One channel's rollup from its subscriptions' matches per week (`found`, keyed
+    (target id, index) for this channel only). `charts`: PNGs drawn so far in the batch,
+    by what they show (channels following the same queries share one)."""
+    monday, queries = job.monday, job.queries
     mondays = weeks_ending(monday, CHART_WEEKS)
-    parsed = _parsed(queries)
-    found = weekly_matches(sighted, parsed, mondays, tz)
+
+    def query_of(key: Hashable) -> str:
+        return queries[cast(tuple[int, int], key)[1]]
+
     this_week: dict[str, Paper] = {}
     matched_by: dict[str, list[str]] = {}
     for key, by_week in found.items():
         for paper in by_week[monday]:
             this_week[paper.id] = paper
-            matched_by.setdefault(paper.id, []).append(queries[int(str(key))])
+            matched_by.setdefault(paper.id, []).append(query_of(key))
+    feedback = job.feedback
     ranked = sorted(this_week.values(), key=lambda p: (-feedback.get(p.id, 0.0), -p.upvotes, p.id))
     top = tuple(
         RollupEntry(
@@ -193,7 +211,7 @@ def _rollup_compute(
     )
     counts = {key: [len(by_week[w]) for w in mondays] for key, by_week in found.items()}
     subs = sorted(
-        (SubscriptionCount(queries[int(str(key))], series[-1]) for key, series in counts.items()),
+        (SubscriptionCount(query_of(key), series[-1]) for key, series in counts.items()),
         key=lambda s: (-s.count, s.query),
     )
     previous: list[list[Paper]] = []
@@ -207,25 +225,58 @@ def _rollup_compute(
         RisingTerm(r.term, r.count, r.previous)
         for r in rising_terms(list(this_week.values()), previous, limit=MAX_RISING)
     )
-    busiest = sorted(counts.items(), key=lambda kv: (-sum(kv[1]), int(str(kv[0]))))[:6]
-    labels = tuple(iso_week(w) for w in mondays)
+    busiest = sorted(counts.items(), key=lambda kv: (-sum(kv[1]), query_of(kv[0])))[:MAX_SERIES]
     chart = ChartData(
         title=f"Matched papers per week, to {iso_week(monday)}",
-        weeks=labels,
-        series=tuple(ChartSeries(queries[int(str(k))], tuple(v)) for k, v in busiest),
+        weeks=tuple(iso_week(w) for w in mondays),
+        series=tuple(ChartSeries(query_of(k), tuple(v)) for k, v in busiest),
         marked=iso_week(monday),
     )
-    rollup = Rollup(
+    png = None
+    if draw:
+        png = charts.get(chart)
+        if png is None:
+            png = charts[chart] = render_png(chart)
+    return Rollup(
         week=iso_week(monday),
-        channel=channel,
+        channel=job.channel,
         matched=len(this_week),
         top=top,
-        subscriptions=tuple(subs[:MAX_SUBS] if len(subs) <= MAX_SUBS else subs[:5] + subs[-5:]),
+        subscriptions=tuple(subs),
         rising=rising,
         chart=chart,
-        png=render_png(chart) if draw else None,
+        png=png,
     )
-    return rollup, list(this_week)
+
+
+def _compute_batch(
+    jobs: Sequence[_Job],
+    sighted: Sequence[tuple[Paper, dt.datetime | None]],
+    tz: str,
+    draw: bool,
+) -> list[Rollup]:
+    """The rollups of channels sharing a week and a time zone: the papers matched once,
+    by one matcher over all of their subscriptions (CPU only: a worker thread)."""
+    if not jobs:
+        return []
+    monday = jobs[0].monday
+    mondays = weeks_ending(monday, CHART_WEEKS)
+    parsed: dict[Hashable, Query] = {}
+    for job in jobs:
+        parsed.update(_parsed(job.target_id, job.queries))
+    found = weekly_matches(sighted, parsed, mondays, tz)
+    by_target: dict[int, Found] = {}
+    for key, by_week in found.items():
+        by_target.setdefault(cast(tuple[int, int], key)[0], {})[key] = by_week
+    charts: dict[ChartData, bytes] = {}
+    return [_assemble(job, by_target.get(job.target_id, {}), draw, charts) for job in jobs]
+
+
+async def _sighted_for(store: Store, monday: dt.date, tz: str) -> list[tuple[Paper, Any]]:
+    mondays = weeks_ending(monday, CHART_WEEKS)
+    start, _ = week_range(mondays[0], tz)
+    _, end = week_range(monday, tz)
+    return await store.rollups.sighted(start, end)
 
 
 async def build_rollup(
@@ -240,17 +291,13 @@ async def build_rollup(
     the channel's time zone)."""
     target_id = await store.targets.get_id(target)
     zone = tz or (await store.settings.get(target)).timezone
-    queries = [s.query for s in await store.subscriptions.list(target)]
-    mondays = weeks_ending(monday, CHART_WEEKS)
-    start, _ = week_range(mondays[0], zone)
-    _, end = week_range(monday, zone)
-    sighted = await store.rollups.sighted(start, end)
+    queries = tuple(s.query for s in await store.subscriptions.list(target))
+    sighted = await _sighted_for(store, monday, zone)
     feedback: dict[str, float] = {}
     if target_id is not None:
         feedback = await store.rollups.feedback_scores(target_id, [p.id for p, _ in sighted])
-    rollup, _ = await asyncio.to_thread(
-        _rollup_compute, target.display, queries, sighted, monday, zone, feedback, draw
-    )
+    job = _Job(target_id or 0, target.display, queries, monday, feedback)
+    (rollup,) = await asyncio.to_thread(_compute_batch, [job], sighted, zone, draw)
     return rollup
 
 
@@ -258,13 +305,14 @@ async def build_rollup(
 
 
 def rollup_trigger(schedule: RollupSchedule) -> CronTrigger:
-    hour, minute = (int(part) for part in schedule.at_time.split(":"))
+    return _trigger(schedule.weekday, schedule.at_time, schedule.timezone)
+
+
+@lru_cache(maxsize=4096)
+def _trigger(weekday: str, at_time: str, timezone: str) -> CronTrigger:
+    hour, minute = (int(part) for part in at_time.split(":"))
     return CronTrigger(
-        day_of_week=schedule.weekday,
-        hour=hour,
-        minute=minute,
-        second=0,
-        timezone=ZoneInfo(schedule.timezone),
+        day_of_week=weekday, hour=hour, minute=minute, second=0, timezone=ZoneInfo(timezone)
     )
 
 
@@ -284,35 +332,72 @@ def next_rollup(schedule: RollupSchedule, now: dt.datetime) -> dt.datetime | Non
 
 
 class RollupPlanner:
-    """Builds due rollups and writes them to the outbox (see the module docstring)."""
+    """Builds due rollups and writes them to the outbox (see the module docstring).
 
-    def __init__(self, store: Store, *, clock: Clock | None = None) -> None:
+    Rollups due together (`plan_many`: a minute's jobs, a catch-up) are built together:
+    per ISO week and time zone the archive is read once and matched once, by one matcher
+    over every channel's subscriptions; channels following the same queries share one
+    drawing of their chart. Each rollup is then written in its own transaction.
+    """
+
+    def __init__(self, store: Store, *, clock: Clock | None = None, batch_size: int = 200) -> None:
         self.store = store
         self.clock = clock or SystemClock()
+        self.batch_size = batch_size
 
     async def plan(self, schedule: RollupSchedule, fired: dt.datetime) -> bool:
         """Plan the rollup the run at `fired` stands for; False when planned already."""
-        local = fired.astimezone(ZoneInfo(schedule.timezone)).date()
-        monday = rollup_week(local)
-        week = iso_week(monday)
-        if await self.store.rollups.planned(schedule.target_id, week):
-            return False
-        rollup = await build_rollup(self.store, schedule.target, monday, tz=schedule.timezone)
-        payload = {ROLLUP_PAYLOAD: rollup_to_json(rollup, embed=True)}
-        done = await self.store.rollups.plan(
-            schedule.target_id, week, local, payload, rollup.matched, self.clock.now()
-        )
-        if done:
-            log.info(
-                "planned the %s rollup of %s (%d papers)", week, schedule.target, rollup.matched
-            )
-        return done
+        return await self.plan_many([(schedule, fired)]) == 1
 
-    async def catch_up(self, grace: dt.timedelta) -> int:
-        """Plan each channel's latest rollup when missed and still within `grace`."""
-        now = self.clock.now()
+    async def plan_many(self, due: Sequence[tuple[RollupSchedule, dt.datetime]]) -> int:
+        """Plan the rollups of these runs not planned yet; returns how many were."""
+        wanted: dict[tuple[int, str], tuple[RollupSchedule, dt.date, dt.date]] = {}
+        for schedule, fired in due:
+            local = fired.astimezone(ZoneInfo(schedule.timezone)).date()
+            monday = rollup_week(local)
+            wanted[(schedule.target_id, iso_week(monday))] = (schedule, local, monday)
+        taken = await self.store.rollups.planned_weeks(wanted)
+        groups: dict[tuple[dt.date, str], list[tuple[RollupSchedule, dt.date]]] = {}
+        for key, (schedule, local, monday) in wanted.items():
+            if key not in taken:
+                groups.setdefault((monday, schedule.timezone), []).append((schedule, local))
         planned = 0
-        for schedule in await self.store.rollups.active():
+        for (monday, tz), members in groups.items():
+            sighted = await _sighted_for(self.store, monday, tz)
+            ids = [p.id for p, _ in sighted]
+            subs = await self.store.outbox.subscriptions_of([s.target_id for s, _ in members])
+            for start in range(0, len(members), self.batch_size):
+                chunk = members[start : start + self.batch_size]
+                jobs = [
+                    _Job(
+                        s.target_id,
+                        s.target.display,
+                        tuple(subs.get(s.target_id, ())),
+                        monday,
+                        await self.store.rollups.feedback_scores(s.target_id, ids),
+                    )
+                    for s, _ in chunk
+                ]
+                rollups = await asyncio.to_thread(_compute_batch, jobs, sighted, tz, True)
+                for (schedule, local), rollup in zip(chunk, rollups, strict=True):
+                    payload = {ROLLUP_PAYLOAD: rollup_to_json(rollup, embed=True)}
+                    done = await self.store.rollups.plan(
+                        schedule.target_id, rollup.week, local, payload, rollup.matched,
+                        self.clock.now(),
+                    )  # fmt: skip
+                    planned += int(done)
+                    if done:
+                        log.debug("planned the %s rollup of %s", rollup.week, schedule.target)
+        return planned
+
+    async def due(
+        self, grace: dt.timedelta, schedules: Sequence[RollupSchedule] | None = None
+    ) -> list[tuple[RollupSchedule, dt.datetime]]:
+        """Each active channel's latest rollup run within `grace` (not one from before
+        the rollup was switched on)."""
+        now = self.clock.now()
+        out = []
+        for schedule in schedules if schedules is not None else await self.store.rollups.active():
             if schedule.paused:
                 continue
             fired = previous_rollup(schedule, now)
@@ -320,8 +405,13 @@ class RollupPlanner:
                 continue
             if schedule.since is not None and fired < schedule.since:
                 continue  # set after that run: the first rollup is the next one
-            try:
-                planned += int(await self.plan(schedule, fired))
-            except Exception:
-                log.exception("planning the rollup of %s failed", schedule.target)
-        return planned
+            out.append((schedule, fired))
+        return out
+
+    async def catch_up(self, grace: dt.timedelta) -> int:
+        """Plan each channel's latest rollup when missed and still within `grace`."""
+        try:
+            return await self.plan_many(await self.due(grace))
+        except Exception:
+            log.exception("catching up weekly rollups failed; trying again at the next check")
+            return 0

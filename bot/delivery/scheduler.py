@@ -106,6 +106,8 @@ class DigestScheduler:
         self.rollups = RollupPlanner(store, clock=self.clock)
         self._rollup_specs: dict[int, tuple[str, str, str]] = {}
         self._rollup_schedules: dict[int, RollupSchedule] = {}
+        self._rollup_queue: list[tuple[RollupSchedule, dt.datetime]] = []
+        self._rollup_flusher: asyncio.Task[int] | None = None
 
     # ----------------------------------------------------------------- lifecycle
 
@@ -156,6 +158,11 @@ class DigestScheduler:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._flusher
             self._flusher = None
+        if self._rollup_flusher is not None:
+            self._rollup_flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._rollup_flusher
+            self._rollup_flusher = None
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     # ----------------------------------------------------------------- schedules
@@ -240,7 +247,8 @@ class DigestScheduler:
         return changed
 
     async def fire_rollup(self, target_id: int) -> None:
-        """A channel's rollup job: plan the rollup of the run that just passed."""
+        """A channel's rollup job: queue the rollup of the run that just passed; the
+        rollups due in one moment are built together (`RollupPlanner.plan_many`)."""
         schedule = self._rollup_schedules.get(target_id)
         if schedule is None:
             return
@@ -248,20 +256,34 @@ class DigestScheduler:
         fired = previous_rollup(schedule, now + FIRE_TOLERANCE)
         if fired is None or now - fired > self.grace:
             return
-        try:
-            async with self.planner.lock:  # not in the middle of this process's ingest
-                planned = await self.rollups.plan(schedule, fired)
-        except Exception:
-            # The periodic check plans it on its next round (within grace).
-            log.exception("planning the rollup of target %d failed; retrying soon", target_id)
-            return
-        if planned and self.on_planned is not None:
-            self.on_planned()
+        self._rollup_queue.append((schedule, fired))
+        if self._rollup_flusher is None or self._rollup_flusher.done():
+            self._rollup_flusher = asyncio.get_running_loop().create_task(self._flush_rollups())
+
+    async def _flush_rollups(self) -> int:
+        await asyncio.sleep(self.batch_window)
+        return await self.flush_rollups()
+
+    async def flush_rollups(self) -> int:
+        """Plan every queued rollup now. A rollup holds no ledger rows, so it is planned
+        without the planner's lock: digests and ingest go on meanwhile."""
+        planned = 0
+        while self._rollup_queue:
+            due, self._rollup_queue = self._rollup_queue, []
+            try:
+                planned += await self.rollups.plan_many(due)
+            except Exception:
+                # The periodic check plans them on its next round (within grace).
+                log.exception("planning %d weekly rollup(s) failed; retrying soon", len(due))
+        if planned:
+            log.info("planned %d weekly rollup(s)", planned)
+            if self.on_planned is not None:
+                self.on_planned()
+        return planned
 
     async def catch_up_rollups(self) -> int:
         """Plan each channel's latest weekly rollup when missed and still within grace."""
-        async with self.planner.lock:
-            planned = await self.rollups.catch_up(self.grace)
+        planned = await self.rollups.catch_up(self.grace)
         if planned:
             log.info("catch-up: planned %d weekly rollup(s) missed or due", planned)
             if self.on_planned is not None:

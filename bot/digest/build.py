@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Hashable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 
 from paperboy.matching import Matcher, PaperMatch, highlight
 from paperboy.models import Digest, DigestEntry, Paper
@@ -104,12 +104,32 @@ def build_digest(
     min_upvotes: int = 0,
     source_label: str | None = None,
     entry_cache: EntryCache | None = None,
+    scores: Mapping[str, float] | None = None,
+    reasons: Mapping[str, str] | None = None,
+    suggestions: Sequence[tuple[Paper, str]] = (),
+    sign: Callable[[list[str]], tuple[tuple[str, str], ...]] | None = None,
 ) -> Digest:
     """The digest of `selected`. `entry_cache` (a dict the caller keeps for a while, such
     as one plan of many channels) makes each paper's entry once per set of matched terms:
-    the same entry object then goes into every digest that lists the paper that way."""
+    the same entry object then goes into every digest that lists the paper that way.
+
+    `scores` (paper id -> a channel's predicted interest, see `paperboy.feedback`) orders
+    the entries, highest first; without it, most upvoted first. It only orders: every
+    selected paper stays. `reasons` gives entries their `why`; `suggestions` are papers no
+    subscription matched, each with why it is suggested; `sign` makes the signed feedback
+    buttons of the papers shown (`Digest.feedback`)."""
     chosen = [s for s in selected if s.paper.upvotes >= min_upvotes]
-    chosen.sort(key=lambda s: (-s.paper.upvotes, s.paper.title.casefold(), s.paper.id))
+    if scores:
+        chosen.sort(
+            key=lambda s: (
+                -scores.get(s.paper.id, 0.0),
+                -s.paper.upvotes,
+                s.paper.title.casefold(),
+                s.paper.id,
+            )
+        )
+    else:
+        chosen.sort(key=lambda s: (-s.paper.upvotes, s.paper.title.casefold(), s.paper.id))
     shown = chosen if max_papers is None else chosen[: max(0, max_papers)]
     if entry_cache is None:
         entries = tuple(make_entry(s.paper, s.terms) for s in shown)
@@ -122,6 +142,12 @@ def build_digest(
                 entry = entry_cache[key] = make_entry(s.paper, s.terms)
             made.append(entry)
         entries = tuple(made)
+    if reasons:
+        entries = tuple(
+            replace(e, why=reasons[e.paper.id]) if e.paper.id in reasons else e for e in entries
+        )
+    extra = tuple(replace(make_entry(p, ()), why=why) for p, why in suggestions)
+    shown_ids = [e.paper.id for e in (*entries, *extra)]
     return Digest(
         date=day,
         queries=tuple(queries),
@@ -129,6 +155,8 @@ def build_digest(
         entries=entries,
         omitted=len(chosen) - len(shown),
         source_label=source_label,
+        suggestions=extra,
+        feedback=sign(shown_ids) if sign is not None and shown_ids else (),
     )
 
 

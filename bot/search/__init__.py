@@ -7,10 +7,14 @@ query language and matching rules.
 - `lexemes`: what the index stores for a paper, computed with `paperboy.matching.text`;
 - `sql`: a query compiled to FTS5 or tsquery syntax, and the index query's `Filters`;
 - `scan`: SQLite's candidate search, newest first within a budget;
-- `score`: BM25 over the stored lexemes (SQLite ranks in Python).
+- `score`: BM25 over the stored lexemes (SQLite ranks in Python);
+- `hybrid`: keyword results fused with semantic similarity (`hybrid_search`, the default
+  of `/papers search` and `paperboy search`), and the semantic-only mode;
+- `similar`: the archive's papers nearest one paper (`/papers similar`, `paperboy similar`).
 """
 
 from paperboy.search.engine import results_json, results_text, search, to_json
+from paperboy.search.hybrid import MODES, Mode, hybrid_json, hybrid_search
 from paperboy.search.index import SQLITE_WINDOW, WINDOW, Candidate, SearchIndex
 from paperboy.search.request import (
     DEFAULT_LIMIT,
@@ -21,23 +25,41 @@ from paperboy.search.request import (
     parse_search,
 )
 from paperboy.search.scan import Scan
+from paperboy.search.similar import (
+    Similar,
+    find_paper,
+    similar,
+    similar_digest,
+    similar_json,
+    similar_text,
+)
 from paperboy.search.sql import Filters
 
 __all__ = [
     "DEFAULT_LIMIT",
     "MAX_LIMIT",
+    "MODES",
     "OPTION_HELP",
     "SQLITE_WINDOW",
     "WINDOW",
     "Candidate",
     "Filters",
+    "Mode",
     "Scan",
     "SearchIndex",
     "SearchOptions",
     "SearchRequest",
+    "Similar",
+    "find_paper",
+    "hybrid_json",
+    "hybrid_search",
     "parse_search",
     "results_json",
     "results_text",
     "search",
+    "similar",
+    "similar_digest",
+    "similar_json",
+    "similar_text",
     "to_json",
 ]

@@ -5,14 +5,14 @@ the event loop and the connection's thread (0.1-0.5 ms each on a busy machine), 
 check-out and a rollback on check-in, and a result object per row: at a million papers
 that was more time than the index lookups. So a search on SQLite reads through a
 `Reader`: a sqlite3 connection per store, made and used in one thread of its own, to
-which each step of a search (look up acronyms, find and rank candidates, fetch and check
-the results) is handed as one function. A second reader lets the largest slices of a
-count be read as two halves at once (`paperboy.search.scan`).
+which a whole search (look up acronyms, find and rank candidates, fetch and check the
+results: `paperboy.search.engine`) is handed as one function. A second reader lets the
+largest slices of a count be read as two halves at once (`paperboy.search.scan`).
 
-Each step runs in a read transaction of its own, so it sees one snapshot of the
+Each function runs in a read transaction of its own, so it sees one snapshot of the
 database; the connection is read-only (`query_only`) and waits for writers as the
-store's own connections do. A store without a file (an in-memory database) has no
-readers: its searches go through a pooled connection (`on_sqlite`), step by step.
+store's own connections do. A store without a file (an in-memory database, a `file:`
+URI) has no readers: its searches run on a pooled connection's thread (`on_sqlite`).
 """
 
 from __future__ import annotations

@@ -9,6 +9,7 @@ from paperboy.errors import (
     InvalidSettingError,
     InvalidSubscriptionError,
     SubscriptionLimitError,
+    UnknownPaperError,
 )
 from paperboy.store.db import (
     Store,
@@ -17,6 +18,14 @@ from paperboy.store.db import (
     make_engine,
     migrate,
     overloaded,
+)
+from paperboy.store.feedback import (
+    FeedbackCounts,
+    FeedbackRepo,
+    FeedbackState,
+    PaperFeedback,
+    ReadingList,
+    SavedPaper,
 )
 from paperboy.store.outbox import (
     FAILED,
@@ -81,14 +90,20 @@ __all__ = [
     "ClaimedPart",
     "DuplicateSubscriptionError",
     "FailedPart",
+    "FeedbackCounts",
+    "FeedbackRepo",
+    "FeedbackState",
     "InvalidSettingError",
     "InvalidSubscriptionError",
     "NewRun",
     "OutboxGauges",
     "OutboxRepo",
+    "PaperFeedback",
     "PaperRepo",
+    "ReadingList",
     "RollupRepo",
     "RollupSchedule",
+    "SavedPaper",
     "SentAck",
     "SettingsRepo",
     "Store",
@@ -96,6 +111,7 @@ __all__ = [
     "SubscriptionRepo",
     "TargetRepo",
     "TargetState",
+    "UnknownPaperError",
     "UpsertResult",
     "check_days",
     "current_revision",

@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from paperboy.store.feedback import FeedbackRepo
 from paperboy.store.outbox import OutboxRepo
 from paperboy.store.repositories import (
     PaperRepo,
@@ -281,6 +282,7 @@ class Store:
         self.subscriptions = SubscriptionRepo(ctx)
         self.settings = SettingsRepo(ctx)
         self.outbox = OutboxRepo(ctx)
+        self.feedback = FeedbackRepo(ctx)
         self.rollups = RollupRepo(ctx)
         self._ctx = ctx
 

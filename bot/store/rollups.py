@@ -9,12 +9,13 @@ lease, looked up before a resend, sent once) hold for it unchanged. The part's
 `ROLLUP_PART`, after any part of that day's digest: it goes out after the digest of the
 same day, never between its parts.
 
-`feedback_scores` is the seam to the channel's own feedback (votes and saves): it answers
-nothing until the feedback tables exist, and the rollup then ranks by Hugging Face votes.
+`feedback_scores` is the channel's own feedback (votes and saves, store/feedback.py): the
+rollup ranks by it first, then by Hugging Face votes.
 """
 
 from __future__ import annotations
 
+import builtins
 import datetime as dt
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -28,6 +29,7 @@ from paperboy.store.repositories import (
     StoreContext,
     _ensure_target,
     _target_id_subquery,
+    chunks,
     paper_from_row,
     target_from_row,
 )
@@ -171,13 +173,38 @@ class RollupRepo:
             return [(paper_from_row(row), row.first_seen_at) for row in await conn.execute(stmt)]
 
     async def feedback_scores(self, target_id: int, paper_ids: Collection[str]) -> dict[str, float]:
-        """The channel's own feedback per paper (votes and saves), higher is better.
+        """The channel's own feedback per paper since its last reset, higher is better:
+        thumbs up and saves count one each, thumbs down minus one. Papers without
+        feedback are left out of the answer (they rank by Hugging Face votes alone)."""
+        from paperboy.store.feedback import FeedbackRepo
 
-        The seam to the feedback tables: empty until they exist, so rollups rank by
-        Hugging Face votes alone. Papers without feedback are left out of the answer.
-        """
-        del target_id, paper_ids
-        return {}
+        wanted = builtins.set(paper_ids)
+        rows = (await FeedbackRepo(self._ctx).by_paper([target_id])).get(target_id, [])
+        return {
+            f.paper_id: float(f.ups + f.saves - f.downs) for f in rows if f.paper_id in wanted
+        }
+
+    async def planned_weeks(
+        self, keys: Collection[tuple[int, str]]
+    ) -> builtins.set[tuple[int, str]]:
+        """The (target id, week) pairs among `keys` whose rollup is planned already."""
+        wanted = builtins.set(keys)
+        found: builtins.set[tuple[int, str]] = builtins.set()
+        weeks = sorted({week for _, week in wanted})
+        tids = sorted({tid for tid, _ in wanted})
+        if not wanted:
+            return found
+        async with self._ctx.engine.connect() as conn:
+            for chunk in chunks(tids):
+                stmt = sa.select(rollup_runs.c.target_id, rollup_runs.c.week).where(
+                    rollup_runs.c.target_id.in_(chunk), rollup_runs.c.week.in_(weeks)
+                )
+                found.update(
+                    key
+                    for row in await conn.execute(stmt)
+                    if (key := (row.target_id, row.week)) in wanted
+                )
+        return found
 
     async def planned(self, target_id: int, week: str) -> bool:
         stmt = sa.select(rollup_runs.c.week).where(

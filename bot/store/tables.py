@@ -313,3 +313,82 @@ NATIVE_SEARCH_TABLES = frozenset({"search_fts", "search_content", "search_days",
 def is_native_search_table(name: str) -> bool:
     """True for the backend-specific search tables, FTS5's shadow tables included."""
     return name in NATIVE_SEARCH_TABLES or name.startswith("search_fts_")
+
+# --- feedback (migration 0006; see paperboy.feedback and paperboy.store.feedback) ---------
+
+# Secrets made once per install (random, never shown): "feedback" salts the hashed user
+# ids and signs the feedback buttons.
+install_secrets = sa.Table(
+    "install_secrets",
+    metadata,
+    sa.Column("name", sa.String(32), primary_key=True),
+    sa.Column("value", sa.String(128), nullable=False),
+    sa.Column("created_at", UTCDateTime, nullable=False),
+)
+
+# One row per (channel, paper, user): the user's vote (+1 up, -1 down, 0 none) and whether
+# they saved the paper to the channel's reading list. `user_hash` is a salted hash, never a
+# platform id. No foreign key to papers: feedback outlives any pruning of the archive.
+feedback_votes = sa.Table(
+    "feedback_votes",
+    metadata,
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("targets.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("paper_id", sa.String(64), primary_key=True),
+    sa.Column("user_hash", sa.String(64), primary_key=True),
+    sa.Column("vote", sa.SmallInteger, nullable=False, server_default=sa.text("0")),
+    sa.Column("saved_at", UTCDateTime, nullable=True),
+    sa.Column("voted_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# A channel's feedback options: "also worth a look" suggestions (off by default), and when
+# `/papers feedback reset` last made its model forget.
+feedback_settings = sa.Table(
+    "feedback_settings",
+    metadata,
+    sa.Column(
+        "target_id",
+        sa.Integer,
+        sa.ForeignKey("targets.id", ondelete="CASCADE"),
+        primary_key=True,
+        autoincrement=False,
+    ),
+    sa.Column("suggest", sa.Boolean, nullable=False, server_default=sa.false()),
+    sa.Column("reset_at", UTCDateTime, nullable=True),
+    sa.Column("updated_at", UTCDateTime, nullable=False),
+)
+
+# --- paper embeddings (migration 0008; see paperboy.embeddings) ----------------------------------
+
+# One vector per paper (float16, little-endian), of the model named in `model`. `seq` grows
+# with every write (a re-embedded paper gets a new row), so an in-memory vector index
+# catches up by reading `seq > last seen`. `text_hash` is the embedded text's hash: an
+# unchanged paper is not embedded again.
+paper_embeddings = sa.Table(
+    "paper_embeddings",
+    metadata,
+    sa.Column(
+        "seq",
+        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),
+        primary_key=True,
+        autoincrement=True,
+    ),
+    sa.Column(
+        "paper_id",
+        sa.String(64),
+        sa.ForeignKey("papers.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    sa.Column("model", sa.String(64), nullable=False),
+    sa.Column("dims", sa.Integer, nullable=False),
+    sa.Column("text_hash", sa.String(32), nullable=False),
+    sa.Column("vector", sa.LargeBinary, nullable=False),
+    sa.UniqueConstraint("paper_id"),
+    sqlite_autoincrement=True,
+)

@@ -72,17 +72,20 @@ def _matplotlib() -> Any:
     global _pyplot
     if _pyplot is None:
         os.environ.setdefault("MPLBACKEND", "Agg")
-        # The first import builds a font cache and says so with a warning: not news.
-        quiet = logging.getLogger("matplotlib.font_manager")
-        level = quiet.level
-        quiet.setLevel(logging.ERROR)
+        # The first import builds a font cache (or, with no writable home, a temporary
+        # one) and says so with a warning: not news for a chat bot's log.
+        quiet = [logging.getLogger(n) for n in ("matplotlib", "matplotlib.font_manager")]
+        levels = [logger.level for logger in quiet]
+        for logger in quiet:
+            logger.setLevel(logging.ERROR)
         try:
             import matplotlib
 
             matplotlib.use("Agg", force=True)
             import matplotlib.pyplot as pyplot
         finally:
-            quiet.setLevel(level)
+            for logger, level in zip(quiet, levels, strict=True):
+                logger.setLevel(level)
         matplotlib.rcParams.update(
             {
                 "font.family": "DejaVu Sans",
@@ -200,12 +203,12 @@ def _compact(png: bytes, text: dict[str, str]) -> bytes:
     from PIL import Image, PngImagePlugin
 
     with Image.open(io.BytesIO(png)) as image:
-        flat = image.convert("RGB").quantize(colors=128, method=Image.Quantize.MEDIANCUT)
+        flat = image.convert("RGB").quantize(colors=128, method=Image.Quantize.FASTOCTREE)
     info = PngImagePlugin.PngInfo()
     for key, value in text.items():
         info.add_text(key, value)
     out = io.BytesIO()
-    flat.save(out, format="PNG", optimize=True, pnginfo=info)
+    flat.save(out, format="PNG", pnginfo=info)
     return out.getvalue()
 
 

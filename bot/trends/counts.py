@@ -53,8 +53,12 @@ def weekly_matches(
         return out
     result = Matcher.compile(list(queries.items())).match(flat)
     for key in queries:
-        for match in result.get(key, ()):
-            out[key][week_of[match.paper.id]].append(match.paper)
+        if key not in result:
+            continue
+        # Positions only: the matches' highlight spans are not needed here.
+        for position in result.positions(key):
+            paper = flat[position]
+            out[key][week_of[paper.id]].append(paper)
     return out
 
 

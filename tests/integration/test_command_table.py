@@ -13,8 +13,8 @@ from pathlib import Path
 
 from paperboy.commands import COMMANDS
 
-ALL = ("subscribe", "unsubscribe", "list", "digest", "help", "search", "schedule", "pause",
-       "resume", "settings", "weekly", "trends")  # fmt: skip
+ALL = ("subscribe", "unsubscribe", "list", "digest", "help", "search", "similar", "schedule",
+       "pause", "resume", "settings", "feedback", "saved", "weekly", "trends")  # fmt: skip
 
 FRESH = """
 import asyncio, json, sys
@@ -54,7 +54,7 @@ def test_the_table_lists_every_command_once_in_help_order() -> None:
 def test_a_fresh_interpreter_answers_every_command(sqlite_url: str) -> None:
     lines = ["subscribe LoRA", "list", "schedule 08:30 Europe/Berlin weekdays", "schedule",
              "pause", "resume", "settings", "settings max 5", "search LoRA", "digest",
-             "unsubscribe 1", "help"]  # fmt: skip
+             "unsubscribe 1", "feedback", "saved", "settings suggest on", "help"]  # fmt: skip
     replies = fresh_replies(sqlite_url, *lines)
     for line in lines:
         ok, text = replies[line]

@@ -59,18 +59,22 @@ async def test_digests_reach_channels_and_webhooks(
     planner = planner_for(store, [poster], clock)
     planner.adapters = adapters
     result = await planner.plan([DueDigest(t, DAY) for t in [*ids, hook_id]])
-    assert result.planned == 4 and result.parts == 8  # 12 embeds: two messages each
+    # 12 papers: three messages of at most five (one row of feedback buttons each) to a
+    # channel; two of at most ten to the webhook (its messages cannot have buttons).
+    assert result.planned == 4 and result.parts == 3 * 3 + 2
     deliverer = deliverer_for(store, [poster], clock)
     deliverer.adapters = adapters
     stats = await deliverer.run_until_idle()
-    assert stats.sent == 8
+    assert stats.sent == 11
     for tid, channel in zip(ids, CHANNELS, strict=True):
         messages = fake.channel_messages(channel)
         if channel == CHANNELS[0]:
             messages = [m for m in messages if m.webhook_id is None]
-        assert [m.nonce for m in messages] == [nonce_for(outbox_key(tid, DAY, p)) for p in range(2)]
-        assert len(messages[0].embeds) == 10 and len(messages[1].embeds) == 2
-    assert len([m for m in fake.messages if m.webhook_id]) == 2
+        assert [m.nonce for m in messages] == [nonce_for(outbox_key(tid, DAY, p)) for p in range(3)]
+        assert [len(m.embeds) for m in messages] == [5, 5, 2]
+        assert [len(m.components) for m in messages] == [5, 5, 2]
+    hooked = [m for m in fake.messages if m.webhook_id]
+    assert [len(m.embeds) for m in hooked] == [10, 2] and not any(m.components for m in hooked)
 
 
 async def test_resend_after_crash_is_deduplicated_by_nonce(

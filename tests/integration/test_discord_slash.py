@@ -208,7 +208,8 @@ async def test_digest_preview_is_embeds(fake: FakeDiscord, bot: DiscordAdapter) 
 async def test_long_digest_answers_with_follow_ups(
     fake: FakeDiscord, store, tmp_path: Path
 ) -> None:
-    """23 papers: one response and two follow-ups, every paper shown once."""
+    """23 papers: one response and four follow-ups (five papers a message, each with its
+    row of feedback buttons), every paper shown once."""
     items = json.loads((FIXTURES / "hf_daily_papers_2024-11-11.json").read_text())
     many = []
     for n in range(23):
@@ -225,8 +226,9 @@ async def test_long_digest_answers_with_follow_ups(
         interaction = await fake.slash(
             "papers", "digest", {"date": "2024-11-11"}, guild_id=GUILD, channel_id=CHANNEL
         )
-        messages = await interaction.wait_messages(3)
-    assert [len(m.embeds) for m in messages] == [10, 10, 3]
+        messages = await interaction.wait_messages(5)
+    assert [len(m.embeds) for m in messages] == [5, 5, 5, 5, 3]
+    assert [len(m.components) for m in messages] == [5, 5, 5, 5, 3]
     titles = [e["title"] for m in messages for e in m.embeds]
     assert sorted(titles) == sorted(f"LoRA study number {n}" for n in range(23))
     assert all(m.flags & EPHEMERAL for m in messages)

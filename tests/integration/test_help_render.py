@@ -65,7 +65,7 @@ def test_discord_help_is_one_embed_with_a_field_per_command(help_reply: Reply) -
     assert names[: len(guide.commands)] == [f"`{e.usage}`" for e in guide.commands]
     assert names[-1] == "Queries"
     settings = embed["fields"][names.index("`/papers settings [max N | min-upvotes N | "
-                                          "post-empty on|off]`")]  # fmt: skip
+                                          "post-empty on|off | suggest on|off]`")]  # fmt: skip
     assert settings["value"].endswith("*e.g.* `/papers settings max 10`")
 
 

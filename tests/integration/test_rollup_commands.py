@@ -151,7 +151,9 @@ async def test_rollup_jobs_follow_the_database_and_fire_once(
     # 11:00 in New York is 16:00 UTC on that Friday.
     clock.set(FRIDAY + dt.timedelta(seconds=1))
     await scheduler.fire_rollup(tid)
+    assert await scheduler.flush_rollups() == 1
     await scheduler.fire_rollup(tid)  # fired twice: the key is taken
+    assert await scheduler.flush_rollups() == 0
     assert await store.rollups.runs(tid) == ["2024-W46"]
     fake = RecordingAdapter(clock=clock)
     stats = await deliverer_for(store, [fake], clock).run_until_idle()
@@ -183,3 +185,89 @@ async def test_a_rollup_switched_on_after_its_time_waits_for_the_next_week(
     clock.advance(2 * 3600)
     await scheduler.start(ingest_now=False)
     assert await store.rollups.runs(tid) == []
+
+
+async def test_the_channels_own_feedback_ranks_before_hf_votes(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The seam to the feedback tables: empty by default (HF votes rank), and when it
+    answers, a paper the channel liked comes first."""
+    from paperboy.delivery import build_rollup
+    from paperboy.trends import parse_week
+
+    target, tid = await add_target(store, "lab")
+    seen = FRIDAY - dt.timedelta(days=1)
+    await store.papers.upsert(
+        [
+            Paper("2411.00001", "LoRA popular", upvotes=50),
+            Paper("2411.00002", "LoRA liked here", upvotes=2),
+            Paper("2411.00003", "LoRA middling", upvotes=10),
+        ],
+        seen_at=seen,
+    )
+    monday = parse_week("2024-W46")
+    assert await store.rollups.feedback_scores(tid, ["2411.00002"]) == {}
+    plain = await build_rollup(store, target, monday, draw=False)
+    assert [e.id for e in plain.top] == ["2411.00001", "2411.00003", "2411.00002"]
+
+    for user in ("ada", "bo"):
+        await store.feedback.record(target, "2411.00002", user, "up")
+    await store.feedback.record(target, "2411.00002", "ada", "save")
+    await store.feedback.record(target, "2411.00001", "bo", "down")
+    assert await store.rollups.feedback_scores(tid, ["2411.00001", "2411.00002"]) == {
+        "2411.00002": 3.0,
+        "2411.00001": -1.0,
+    }
+    ranked = await build_rollup(store, target, monday, draw=False)
+    assert [e.id for e in ranked.top] == ["2411.00002", "2411.00003", "2411.00001"]
+    assert ranked.top[0].feedback == 3.0 and ranked.top[0].matched == ("LoRA",)
+
+
+async def test_rollups_due_together_read_and_match_the_archive_once(
+    store: Store, scheduler: DigestScheduler, clock: ManualClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await store.papers.upsert(
+        [Paper("2411.00001", "LoRA for all", upvotes=5)], seen_at=FRIDAY - dt.timedelta(days=1)
+    )
+    tids = []
+    for name, query in (("a", "LoRA"), ("b", "LoRA"), ("c", "diffusion")):
+        target, tid = await add_target(store, name, (query,))
+        await store.rollups.set(target, "fri", "16:00")
+        tids.append(tid)
+    reads = []
+    real = store.rollups.sighted
+
+    async def counted(start: dt.datetime, end: dt.datetime) -> list:
+        reads.append((start, end))
+        return await real(start, end)
+
+    monkeypatch.setattr(store.rollups, "sighted", counted)
+    await scheduler.start(catch_up=False, ingest_now=False)
+    clock.set(FRIDAY + dt.timedelta(seconds=1))
+    for tid in tids:
+        await scheduler.fire_rollup(tid)
+    assert await scheduler.flush_rollups() == 3
+    assert len(reads) == 1
+    for tid in tids:
+        assert await store.rollups.runs(tid) == ["2024-W46"]
+
+
+@pytest.mark.parametrize(("zone", "expected"), [("UTC", [2, 1, 2]), ("Europe/Berlin", [1, 2, 2])])
+async def test_the_channels_time_zone_decides_the_week_of_a_paper_near_midnight(
+    store: Store, zone: str, expected: list[int]
+) -> None:
+    """Stored and read back through the store, on both databases: the archive of
+    tests/trend_archive.py, whose paper B was first seen Sunday 23:30 UTC, Monday
+    00:30 in Berlin (2025-W52 or 2026-W01, across the year boundary)."""
+    from paperboy.delivery import build_rollup
+    from paperboy.trends import parse_week
+    from tests.trend_archive import load
+
+    await load(store)
+    target, _ = await add_target(store, "lab", ("LoRA",), timezone=zone)
+    rollup = await build_rollup(store, target, parse_week("2026-W02"), draw=False)
+    (lora,) = rollup.chart.series
+    assert list(lora.counts[-3:]) == expected
+    assert rollup.chart.weeks[-3:] == ("2025-W52", "2026-W01", "2026-W02")
+    week1 = await build_rollup(store, target, parse_week("2026-W01"), draw=False)
+    assert ("2512.00002" in [e.id for e in week1.top]) is (zone == "Europe/Berlin")

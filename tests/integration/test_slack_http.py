@@ -229,8 +229,8 @@ async def test_slow_work_does_not_hold_up_healthz_or_other_commands(
         if line.startswith("digest"):
             monkeypatch.setattr(
                 paperboy.commands.basic,
-                "digest_for_queries",
-                held_up(paperboy.commands.basic.digest_for_queries),
+                "channel_digest",
+                held_up(paperboy.commands.basic.channel_digest),
             )
         else:
             monkeypatch.setattr(Matcher, "match", held_up(Matcher.match))

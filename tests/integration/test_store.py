@@ -150,6 +150,10 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "search_pending",
         "search_acronyms",
         "ingest_progress",
+        "install_secrets",
+        "feedback_votes",
+        "feedback_settings",
+        "paper_embeddings",
         "rollup_settings",
         "rollup_runs",
     }

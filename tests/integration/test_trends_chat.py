@@ -142,3 +142,16 @@ async def test_slack_trends_without_files_write_answers_with_the_text(store: Sto
         text = json.dumps(answer.payload)
         assert "Trend of LoRA" in text and "could not be posted here: missing" in text
         assert slack.messages(SLACK_CHANNEL) == []
+
+
+async def test_a_slack_command_leaves_paperboys_own_loggers_alone(
+    store: Store, slack: FakeSlack
+) -> None:
+    """bolt configures the logger named after its app on every request; that must not
+    be `paperboy`, whose level the package's INFO lines depend on."""
+    import logging
+
+    ours = logging.getLogger("paperboy")
+    before = (ours.level, ours.disabled, list(ours.handlers))
+    await _slack_trends(slack, Commands(store), "trends LoRA weeks:2")
+    assert (ours.level, ours.disabled, list(ours.handlers)) == before

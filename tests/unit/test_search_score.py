@@ -78,3 +78,38 @@ def test_rarer_terms_weigh_more_with_idf() -> None:
 def test_no_rows_or_no_terms() -> None:
     assert bm25([], probes(parse("x"), CODES)) == {}
     assert bm25([row(1, "x")], []) == {1: 0.0}
+
+
+def _occurrences(text: str, phrase: str) -> int:
+    """Side-by-side occurrences of `phrase` in lexeme text, taken left to right without
+    overlap (what BM25 counts), lexeme by lexeme."""
+    words, wanted = text.split(), phrase.split()
+    found = i = 0
+    while i + len(wanted) <= len(words):
+        if words[i : i + len(wanted)] == wanted:
+            found += 1
+            i += len(wanted)
+        else:
+            i += 1
+    return found
+
+
+def test_counts_match_whole_lexemes_wherever_they_stand() -> None:
+    """First, last, back to back, inside longer lexemes, and phrases that overlap
+    themselves: a column scores as one of the same length holding exactly the whole,
+    non-overlapping occurrences, spaced apart."""
+    texts = [
+        "b", "b a", "a b", "b b", "b a b", "b a b a b", "bb b ab b", "a b a b a b",
+        "b a a b", "x b a b a b y", "a a a", "ba b ab", "b a b b a b", "b b b b",
+    ]  # fmt: skip
+    for phrase in ("b", "b a", "a b", "b a b", "a a", "b b"):
+        query = '"' + phrase + '"'
+        for text in texts:
+            want = _occurrences(text, phrase)
+            spaced = " ".join([phrase + " z"] * want).split()
+            assert len(spaced) <= 2 * len(text.split()) + 2
+            length = max(len(text.split()), len(spaced))
+            same = " ".join(spaced + ["z"] * (length - len(spaced)))
+            padded = " ".join(text.split() + ["z"] * (length - len(text.split())))
+            got = scores(query, [row(1, "", padded), row(2, "", same)])
+            assert math.isclose(got[1], got[2], rel_tol=1e-12), (phrase, text, want, got)

@@ -64,6 +64,7 @@ LOADING = 128
 
 # Interaction and callback types.
 APPLICATION_COMMAND = 2
+MESSAGE_COMPONENT = 3
 AUTOCOMPLETE = 4
 CHANNEL_MESSAGE = 4
 DEFERRED_CHANNEL_MESSAGE = 5
@@ -73,6 +74,8 @@ OPTION_TYPES = {"subcommand": 1, "group": 2, "string": 3, "integer": 4, "boolean
 BODY = web.RequestKey("body", object)
 FILES = web.RequestKey("files", list)  # the Upload list of a multipart request
 _COMMAND_NAME = re.compile(r"^[-_\w]{1,32}$")
+#: What a stored message keeps of a body.
+KEPT = ("content", "embeds", "allowed_mentions", "components")
 
 
 # Option types a client lets a member enter (Discord's app command option types).
@@ -146,6 +149,10 @@ class FakeMessage:
     flags: int = 0
     attachments: list[dict[str, Any]] = field(default_factory=list)
     files: list[Upload] = field(default_factory=list)
+
+    @property
+    def components(self) -> list[dict[str, Any]]:
+        return list(self.body.get("components") or [])
 
     @property
     def content(self) -> str:
@@ -619,6 +626,87 @@ class FakeDiscord(LoopbackServer):
             focused=focused,
         )
 
+    # ------------------------------------------------------------------ button clicks
+
+    async def click(
+        self,
+        message: FakeMessage,
+        custom_id: str,
+        *,
+        user_id: str = "900000000000000001",
+        permissions: int = MANAGER,
+        channel_id: str | None = None,
+        forged: bool = False,
+    ) -> FakeInteraction:
+        """A member clicks a button of `message` (a MESSAGE_COMPONENT interaction, as the
+        gateway dispatches it). Discord only sends a button the message has, in the
+        message's channel; `forged=True` skips those checks (a tampered payload), and
+        `channel_id` then names the channel the payload claims."""
+        buttons = {c.get("custom_id") for row in message.components for c in row["components"]}
+        if not forged and (
+            custom_id not in buttons or channel_id not in (None, message.channel_id)
+        ):
+            raise LookupError(f"message {message.id} has no button {custom_id!r} there")
+        where = channel_id or message.channel_id
+        channel = self.channels.get(where) or self.add_channel(where, guild_id="1")
+        guild_id = channel.guild_id or "1"
+        interaction_id = self.snowflake()
+        token = "aW50ZXJhY3Rpb24" + secrets.token_urlsafe(32)
+        user = {
+            "id": user_id,
+            "username": f"user{user_id[-4:]}",
+            "discriminator": "0",
+            "global_name": None,
+            "avatar": None,
+            "public_flags": 0,
+        }
+        payload = {
+            "id": interaction_id,
+            "application_id": self.application_id,
+            "type": MESSAGE_COMPONENT,
+            "token": token,
+            "version": 1,
+            "guild_id": guild_id,
+            "channel_id": where,
+            "channel": {
+                "id": where,
+                "type": 0,
+                "guild_id": guild_id,
+                "name": channel.name,
+                "position": 0,
+                "permission_overwrites": [],
+                "nsfw": False,
+                "parent_id": None,
+                "flags": 0,
+                "permissions": str(permissions),
+            },
+            "member": {
+                "user": user,
+                "roles": [],
+                "joined_at": "2024-01-01T00:00:00+00:00",
+                "deaf": False,
+                "mute": False,
+                "flags": 0,
+                "pending": False,
+                "nick": None,
+                "avatar": None,
+                "permissions": str(permissions),
+            },
+            "message": self._message_json(message),
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "app_permissions": str(MEMBER),
+            "locale": "en-US",
+            "guild_locale": "en-US",
+            "entitlements": [],
+            "authorizing_integration_owners": {"0": guild_id},
+            "context": 0,
+            "attachment_size_limit": 8 * 1024 * 1024,
+        }
+        interaction = FakeInteraction(interaction_id, token, payload, self)
+        self.interactions[interaction_id] = interaction
+        await self._live_session().dispatch("INTERACTION_CREATE", payload)
+        return interaction
+
     # ------------------------------------------------------------------ plumbing
 
     @web.middleware
@@ -723,7 +811,7 @@ class FakeDiscord(LoopbackServer):
             "mentions": [],
             "mention_roles": [],
             "attachments": list(message.attachments),
-            "components": [],
+            "components": message.components,
             "pinned": False,
             "flags": message.flags,
         }
@@ -744,7 +832,7 @@ class FakeDiscord(LoopbackServer):
         files: list[Upload] | None = None,
         **kwargs: Any,
     ) -> FakeMessage:
-        kept = {k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body}
+        kept = {k: body[k] for k in KEPT if k in body}
         message = FakeMessage(self.snowflake(), channel_id, kept, **kwargs)
         if files:  # a multipart request (tests/fakes/discord/files.py)
             message.files = list(files)
@@ -1006,13 +1094,15 @@ class FakeDiscord(LoopbackServer):
             interaction = self._interaction_by_token(token)
             if interaction is None or not interaction.acknowledged:
                 return self._error(404, "Unknown Webhook", 10015)
-            invalid = self._invalid(request.path, body)
+            files = request.get(FILES)  # a follow-up may carry attachments, like any message
+            invalid = self._invalid(request.path, body, files)
             if invalid is not None:
                 return invalid
             flags = int(body.get("flags") or 0) & EPHEMERAL
             message = self._store(
                 interaction.payload["channel_id"],
                 body,
+                files,
                 author_id=self.application_id,
                 interaction_id=interaction.id,
                 flags=flags,
@@ -1050,7 +1140,7 @@ class FakeDiscord(LoopbackServer):
         if invalid is not None:
             return invalid
         original = interaction.original
-        original.body = {k: body[k] for k in ("content", "embeds", "allowed_mentions") if k in body}
+        original.body = {k: body[k] for k in KEPT if k in body}
         original.flags &= ~LOADING
         await interaction._notify()
         return self._json(self._message_json(original))

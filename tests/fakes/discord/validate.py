@@ -210,7 +210,76 @@ def message_errors(body: Any) -> Errors:
             _put(tree, ["nonce"], too_long)
     if "enforce_nonce" in body and not isinstance(body["enforce_nonce"], bool):
         _put(tree, ["enforce_nonce"], _err("BOOLEAN_TYPE_CONVERT", "Must be a boolean."))
+    if body.get("components") is not None:
+        component_errors(tree, body["components"])
     return tree
+
+
+# -- message components (action rows of buttons) -------------------------------------
+
+ACTION_ROWS = 5
+ROW_COMPONENTS = 5
+CUSTOM_ID = 100
+BUTTON_LABEL = 80
+BUTTON_STYLES = {1, 2, 3, 4, 5}  # primary, secondary, success, danger, link
+
+
+def component_errors(tree: Errors, components: Any) -> None:
+    """Discord's checks of a message's `components`: at most 5 action rows (type 1) of at
+    most 5 buttons (type 2); a button has a style, a label of <= 80 or an emoji, and a
+    custom_id of 1-100 characters (a link button a URL instead), unique in the message."""
+    if not isinstance(components, list):
+        _put(tree, ["components"], _err("LIST_TYPE_CONVERT", "Must be an array."))
+        return
+    if len(components) > ACTION_ROWS:
+        too_many = _err("BASE_TYPE_MAX_LENGTH", f"Must be {ACTION_ROWS} or fewer in length.")
+        _put(tree, ["components"], too_many)
+    seen: set[str] = set()
+    for r, row in enumerate(components):
+        where = ["components", str(r)]
+        if not isinstance(row, dict) or row.get("type") != 1:
+            _put(tree, where, _err("UNION_TYPE_CHOICES", 'Value of field "type" must be 1.'))
+            continue
+        items = row.get("components")
+        if not isinstance(items, list) or not 1 <= len(items) <= ROW_COMPONENTS:
+            _put(
+                tree,
+                [*where, "components"],
+                _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {ROW_COMPONENTS} in length."),
+            )
+            continue
+        for c, item in enumerate(items):
+            at = [*where, "components", str(c)]
+            if not isinstance(item, dict) or item.get("type") != 2:
+                _put(tree, at, _err("UNION_TYPE_CHOICES", "Only buttons are expected here."))
+                continue
+            if item.get("style") not in BUTTON_STYLES:
+                _put(tree, [*at, "style"], _err("BASE_TYPE_CHOICES", "Value must be one of 1-5."))
+            label = item.get("label")
+            if label is None and item.get("emoji") is None:
+                _put(tree, [*at, "label"], _err("BASE_TYPE_REQUIRED", "This field is required"))
+            elif label is not None:
+                _max_length(tree, [*at, "label"], label, BUTTON_LABEL, required=False)
+            if item.get("style") == 5:
+                _url(tree, [*at, "url"], item.get("url"))
+                continue
+            custom_id = item.get("custom_id")
+            if not isinstance(custom_id, str) or not 1 <= len(custom_id) <= CUSTOM_ID:
+                _put(
+                    tree,
+                    [*at, "custom_id"],
+                    _err("BASE_TYPE_BAD_LENGTH", f"Must be between 1 and {CUSTOM_ID} in length."),
+                )
+            elif custom_id in seen:
+                _put(
+                    tree,
+                    [*at, "custom_id"],
+                    _err(
+                        "COMPONENT_CUSTOM_ID_DUPLICATED", "Component custom id cannot be duplicated"
+                    ),
+                )
+            else:
+                seen.add(custom_id)
 
 
 def is_empty(body: dict[str, Any]) -> bool:
