@@ -899,6 +899,13 @@ def trends_command(
     except QueryError as error:
         fail(f"bad query: {error}")
     last = parse_date(until)
+    if last is not None:
+        from paperboy.trends import check_day
+
+        try:
+            check_day(last)
+        except ValueError as error:
+            fail(f"bad --until: {error}")
     config = settings()
 
     async def compute() -> Any:
