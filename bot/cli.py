@@ -1122,6 +1122,7 @@ def doctor(
 # 3D unknown database, 57P03 starting up), however SQLAlchemy wraps them.
 _DATABASE_STATES = ("08", "28", "3D", "57P03")
 _PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pass|passwd|pwd)=)[^&#\s]*", re.IGNORECASE)
 
 
 def database_unreachable(error: BaseException) -> bool:
@@ -1150,7 +1151,8 @@ def _database_shown() -> str:
     import os
 
     url = os.environ.get("PAPERBOY_DATABASE_URL", "sqlite+aiosqlite:///paperboy.db")
-    return terminal_safe(_PASSWORD.sub(r"\1:***@", url))[:200]
+    hidden = _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
+    return terminal_safe(hidden)[:200]
 
 
 def main(argv: list[str] | None = None) -> None:
