@@ -961,6 +961,13 @@ def trends_command(
     except QueryError as error:
         fail(f"bad query: {error}")
     last = parse_date(until)
+    if last is not None:
+        from paperboy.trends import check_day
+
+        try:
+            check_day(last)
+        except ValueError as error:
+            fail(f"bad --until: {error}")
     config = settings()
 
     async def compute() -> Any:
@@ -1177,6 +1184,7 @@ def doctor(
 # 3D unknown database, 57P03 starting up), however SQLAlchemy wraps them.
 _DATABASE_STATES = ("08", "28", "3D", "57P03")
 _PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pass|passwd|pwd)=)[^&#\s]*", re.IGNORECASE)
 
 
 def database_unreachable(error: BaseException) -> bool:
@@ -1205,7 +1213,8 @@ def _database_shown() -> str:
     import os
 
     url = os.environ.get("PAPERBOY_DATABASE_URL", "sqlite+aiosqlite:///paperboy.db")
-    return terminal_safe(_PASSWORD.sub(r"\1:***@", url))[:200]
+    hidden = _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", url))
+    return terminal_safe(hidden)[:200]
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -28,6 +28,8 @@ __all__ = ["accepted_values", "env_name", "settings_problems"]
 _MAX_VALUE = 60
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 _PASSWORD = re.compile(r"(://[^/@:\s]*):[^/\s]*@")  # a URL's user:password@
+#: a URL's ?password=... (libpq and asyncpg take the password as a query parameter too)
+_QUERY_PASSWORD = re.compile(r"([?&](?:password|pass|passwd|pwd)=)[^&#\s]*", re.IGNORECASE)
 
 _KINDS: dict[type, str] = {
     bool: "true or false (also 1/0, yes/no, on/off)",
@@ -128,7 +130,7 @@ def _shown(value: object) -> str:
     """The value as read, short, on one line, control characters as `\\xNN`, a URL's
     password as ***."""
     text = value if isinstance(value, str) else repr(value)
-    text = _PASSWORD.sub(r"\1:***@", text)
+    text = _QUERY_PASSWORD.sub(r"\1***", _PASSWORD.sub(r"\1:***@", text))
     text = _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
     return text if len(text) <= _MAX_VALUE else text[: _MAX_VALUE - 1] + "…"
 

@@ -23,6 +23,7 @@ from paperboy.trends.rollup import (
 )
 from paperboy.trends.terms import rising_terms, terms_of
 from paperboy.trends.weeks import (
+    check_day,
     iso_week,
     paper_moment,
     paper_week,
@@ -40,6 +41,7 @@ __all__ = [
     "Rollup",
     "RollupEntry",
     "SubscriptionCount",
+    "check_day",
     "iso_week",
     "paper_moment",
     "paper_week",

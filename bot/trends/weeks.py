@@ -21,6 +21,10 @@ from paperboy.models import Paper
 
 LATE_SIGHTING = dt.timedelta(days=2)
 _WEEK = re.compile(r"(\d{4})-W(\d{2})")
+#: The days a week can end on: a chart reaches 104 weeks back and a week's end 7 days on,
+#: which must stay within `datetime.date`'s years 1 to 9999.
+FIRST_DAY = dt.date(1900, 1, 1)
+LAST_DAY = dt.date(9998, 12, 31)
 
 
 def iso_week(day: dt.date) -> str:
@@ -39,7 +43,18 @@ def parse_week(text: str) -> dt.date:
         monday = dt.date.fromisocalendar(year, week, 1)
     except ValueError:
         raise ValueError(f"{text[:40]!r}: {year} has no week {week}") from None
+    if not FIRST_DAY <= monday <= LAST_DAY:
+        raise ValueError(f"{text[:40]!r}: years {FIRST_DAY.year} to {LAST_DAY.year} only")
     return monday
+
+
+def check_day(day: dt.date) -> dt.date:
+    """`day` when weeks can end on it; ValueError (one line) for years out of range."""
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise ValueError(
+            f"{day.isoformat()} is out of range: years {FIRST_DAY.year} to {LAST_DAY.year}"
+        )
+    return day
 
 
 def week_start(day: dt.date) -> dt.date:

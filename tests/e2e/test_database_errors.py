@@ -32,3 +32,12 @@ def test_an_unreachable_database_is_one_line(command: list[str], tmp_path: Path)
         assert len(lines) == 2
     else:
         assert len(lines) == 1
+
+
+def test_a_password_given_as_a_query_parameter_is_hidden(tmp_path: Path) -> None:
+    url = f"postgresql+asyncpg://127.0.0.1:{closed_port()}/papers?user=bot&password=hunter2"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("PAPERBOY_")}
+    out = paperboy("status", environ={**env, "PAPERBOY_DATABASE_URL": url}, cwd=tmp_path)
+    assert out.returncode == 1
+    assert "hunter2" not in out.stderr and "Traceback" not in out.stderr
+    assert "?user=bot&password=***:" in out.stderr

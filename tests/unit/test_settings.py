@@ -66,6 +66,17 @@ def test_problems_hide_a_database_password(monkeypatch: pytest.MonkeyPatch) -> N
     assert line.startswith("PAPERBOY_DATABASE_URL=mysql://app:***@db.example/papers: ")
 
 
+def test_problems_hide_a_password_given_as_a_query_parameter(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("PAPERBOY_DATABASE_URL", "mysql://db.example/papers?password=hunter2")
+    with pytest.raises(ValidationError) as caught:
+        Settings(_env_file=None)
+    (line,) = settings_problems(caught.value)
+    assert "hunter2" not in line
+    assert line.startswith("PAPERBOY_DATABASE_URL=mysql://db.example/papers?password=***: ")
+
+
 @pytest.mark.parametrize(
     "url",
     [

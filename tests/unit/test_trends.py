@@ -23,7 +23,10 @@ def test_iso_weeks_across_the_year_boundary() -> None:
     assert [iso_week(w) for w in weeks] == WEEKS
 
 
-@pytest.mark.parametrize("bad", ["2026-W54", "2025-W53", "2026-W00", "2026W01", "26-W01", ""])
+@pytest.mark.parametrize(
+    "bad",
+    ["2026-W54", "2025-W53", "2026-W00", "2026W01", "26-W01", "", "9999-W52", "0001-W01"],
+)
 def test_bad_weeks_are_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         parse_week(bad)
