@@ -331,3 +331,37 @@ async def test_a_refused_paper_is_not_asked_again_but_a_down_model_is_retried_la
         ready, missing = await model.gather([(items[1], "tldr", "en")])
         await model.close()
     assert missing == {} and len(ready) == 1 and len(llm.requests) == 3
+
+
+async def test_the_scheduled_ingest_starts_the_summaries(store: Store, clock: ManualClock) -> None:
+    """The production path: the scheduler's ingest job stores the day's papers, then
+    starts their summaries for the active channels, before any digest is due."""
+    from paperboy.delivery import DigestScheduler
+    from paperboy.sources.huggingface import HuggingFaceSource
+    from tests.fakes.hf import FakeHF
+
+    await add_target(store, "c1", ("LoRA",), language="ko")
+    items = [
+        {
+            "paper": {"id": f"2411.{n:05d}", "title": f"LoRA adapters, part {n}",
+                      "summary": ABSTRACT.format(name=f"LoRA-{n}"), "upvotes": n},
+            "publishedAt": "2024-11-11T00:00:00.000Z",
+        }
+        for n in (1, 2)
+    ]
+    async with FakeHF() as hf, FakeOpenAI() as llm:
+        hf.add_day(MONDAY.date(), items)
+        model = summarizer(llm, store, clock)
+        scheduler = DigestScheduler(
+            store, planner(store, clock, model), clock=clock, grace=6 * 3600, batch_window=0
+        )
+        scheduler.sources = [HuggingFaceSource(hf.base_url, retries=0)]
+        assert await scheduler.ingest_once() >= 2
+        # Started by the ingest itself (running or done), before anyone asks for them.
+        assert len(set(model._tasks) | set(model._memory)) == 2
+        keys = [(p, "structured", "ko") for p in await store.papers.for_day(MONDAY.date())]
+        ready, missing = await model.gather(keys)
+        await model.close()
+        await scheduler.stop()
+    assert missing == {} and len(ready) == 2
+    assert len(llm.requests) == 2 and {r.language for r in llm.requests} == {"ko"}
