@@ -85,7 +85,7 @@ from paperboy_adapters.slack.render import (
     text_blocks,
 )
 from paperboy_adapters.slack.requests import screen
-from paperboy_adapters.slack.rollup import file_name_for, render_rollup
+from paperboy_adapters.slack.rollup import escaped_within, file_name_for, render_rollup
 from paperboy_config import Settings
 
 log = logging.getLogger(__name__)
@@ -702,8 +702,9 @@ class SlackAdapter:
             await self._delivery_client().files_upload_v2(
                 file=bytes(image["png"]),
                 filename=str(image["name"]),
-                title=str(image.get("alt") or image["name"])[:250],
-                alt_txt=str(image.get("alt") or "")[:FILE_ALT_TEXT] or None,
+                # The alt text holds the user's query: escaped like the rollup's.
+                title=escaped_within(str(image.get("alt") or image["name"]), 250),
+                alt_txt=escaped_within(str(image.get("alt") or ""), FILE_ALT_TEXT) or None,
                 channel=channel,
                 blocks=json.dumps(text_blocks(reply.text, reply.ok)),
             )

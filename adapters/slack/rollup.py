@@ -89,9 +89,16 @@ def alt_text(rollup: Rollup) -> str:
     untrusted, so Slack's three special characters are escaped all the same."""
     names = ", ".join(" ".join(s.label.split()) for s in rollup.chart.series)
     text = f"Matched papers per week over {len(rollup.chart.weeks)} weeks: {names or 'none'}"
+    return escaped_within(text, FILE_ALT_TEXT)
+
+
+def escaped_within(text: str, limit: int) -> str:
+    """Untrusted text for a file's title or alt text: one line, Slack's three special
+    characters escaped, at most `limit` characters, never cut inside an entity."""
+    text = " ".join(text.split())
     out = escape(text)
-    while len(out) > FILE_ALT_TEXT:  # never cut inside an entity
-        text = text[: len(text) - (len(out) - FILE_ALT_TEXT) - 1]
+    while len(out) > limit:
+        text = text[: len(text) - (len(out) - limit) - 1]
         out = escape(text)
     return out
 

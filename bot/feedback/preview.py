@@ -109,7 +109,12 @@ def _score(value: float | None) -> float:
 def _entry(entry: DigestEntry, score: float | None) -> dict[str, object]:
     out = entry_json(entry)
     out["score"] = _score(score)
-    out["why"] = entry.why or out.get("why")
+    # `why` keeps the digest contract's shape (null or {"field", "text", "terms"}): the
+    # sentence where a term matched. The model's reason ("close to X, which this channel
+    # liked") is `reason`, and stands in as `why` where no term matched (suggestions).
+    out["reason"] = entry.why
+    if out.get("why") is None and entry.why:
+        out["why"] = {"field": "feedback", "text": entry.why, "terms": []}
     return out
 
 

@@ -163,7 +163,8 @@ async def test_digest_preview_suggestions_and_bad_input(cli) -> None:
     assert 1 <= len(data["suggestions"]) <= 3
     for entry in data["suggestions"]:
         assert entry["id"] not in matched and entry["matched_terms"] == []
-        assert "which this channel liked" in entry["why"] and entry["score"] is not None
+        assert "which this channel liked" in entry["reason"] and entry["score"] is not None
+        assert entry["why"] == {"field": "feedback", "text": entry["reason"], "terms": []}
     missing = await cli("digest", "--channel", LAB, "--format", "json")
     assert "--from" in one_line_error(missing)
     backwards = await cli(

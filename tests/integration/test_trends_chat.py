@@ -132,6 +132,16 @@ async def test_slack_trends_shares_the_chart_into_the_channel(
     assert slack.responses_to(url) == []
 
 
+async def test_a_hostile_query_reaches_the_chart_upload_escaped(
+    store: Store, slack: FakeSlack
+) -> None:
+    await archive(store)
+    await _slack_trends(slack, Commands(store), 'trends LoRA OR "<!channel>" weeks:4')
+    (upload,) = slack.uploaded(SLACK_CHANNEL)
+    for text in (upload.title or "", upload.alt_txt or ""):
+        assert "<!channel>" not in text and "&lt;!channel&gt;" in text
+
+
 async def test_slack_trends_without_files_write_answers_with_the_text(store: Store) -> None:
     async with FakeSlack(scopes=DEFAULT_SCOPES - {"files:write"}) as slack:
         slack.add_channel(SLACK_CHANNEL)
