@@ -65,6 +65,7 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 from slack_sdk.web.async_client import AsyncWebClient
 
+from paperboy import jsontext
 from paperboy.chat import ChatError, CommandContext, CommandHandler, MessageRef
 from paperboy.models import Digest, Reply, ReplyFile, Target
 from paperboy.trends import ROLLUP_PAYLOAD, Rollup, rollup_from_json
@@ -217,6 +218,21 @@ def _shares_file(message: Mapping[str, Any], name: str, bot_id: str | None) -> b
     return any(isinstance(f, Mapping) and f.get("name") == name for f in files)
 
 
+class _Response(aiohttp.ClientResponse):
+    """Slack's answers read with orjson: `chat.postMessage` echoes the whole message
+    (every block), and slack_sdk reads it with `json.loads`, a noticeable share of a
+    fan-out's CPU. Invalid JSON still raises `json.JSONDecodeError`, as slack_sdk expects."""
+
+    async def json(
+        self,
+        *,
+        encoding: str | None = None,
+        loads: Callable[[str], Any] = jsontext.loads,
+        content_type: str | None = "application/json",
+    ) -> Any:
+        return await super().json(encoding=encoding, loads=loads, content_type=content_type)
+
+
 class WellFormed(AsyncMiddleware):
     """Inside bolt, the same screen as before it (`paperboy_adapters.slack.requests.screen`).
 
@@ -347,6 +363,9 @@ class SlackAdapter:
                 # With a session of its own, slack_sdk leaves the timeout to the session.
                 timeout=aiohttp.ClientTimeout(total=self.client.timeout),
                 connector=aiohttp.TCPConnector(limit=100),
+                # Every digest part is serialized here once more: orjson, not json.
+                json_serialize=jsontext.dumps,
+                response_class=_Response,
             )
             self._session_loop = loop
         return self.client

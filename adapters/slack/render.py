@@ -151,17 +151,28 @@ class RenderCache:
         self.hits = 0
         self.misses = 0
         self._items: OrderedDict[tuple[int, DigestEntry], Item] = OrderedDict()
+        # The same entry objects come back digest after digest (the planner makes a
+        # paper's entry once per plan): found by identity first, without hashing the
+        # whole entry (paper, abstract, summary) on every lookup. The entry is kept in
+        # the value, so its id cannot be reused while the item is cached.
+        self._by_id: dict[tuple[int, int], tuple[DigestEntry, Item]] = {}
         self._lock = threading.Lock()
 
     def __len__(self) -> int:
         return len(self._items)
 
     def entry_item(self, number: int, entry: DigestEntry) -> Item:
-        key = (number, entry)
+        fast = (number, id(entry))
         with self._lock:
+            found = self._by_id.get(fast)
+            if found is not None and found[0] is entry:
+                self.hits += 1  # recency is refreshed by the slow path only: good enough
+                return found[1]
+            key = (number, entry)
             item = self._items.get(key)
             if item is not None:
                 self._items.move_to_end(key)
+                self._by_id[fast] = (entry, item)
                 self.hits += 1
                 return item
         item = entry_item(number, entry)
@@ -169,8 +180,11 @@ class RenderCache:
         with self._lock:
             self.misses += 1
             self._items[key] = item
+            self._by_id[fast] = (entry, item)
             while len(self._items) > self.maxsize:
                 self._items.popitem(last=False)
+            if len(self._by_id) > self.maxsize:
+                self._by_id.clear()  # rebuilt from `_items` as lookups come
         return item
 
 
@@ -281,6 +295,14 @@ def parse_vote_value(value: str) -> tuple[str, str] | None:
     return paper_id, token
 
 
+#: The buttons without their value: their labels are shared by every button made (a
+#: message's blocks are only read after rendering, never changed).
+_BUTTON_TEXTS = {
+    vote: {"type": "plain_text", "text": label, "emoji": True}
+    for vote, label in VOTE_LABELS.items()
+}
+
+
 def feedback_actions(paper_id: str, token: str) -> Block:
     """One click each: 👍, 👎 and 🔖 Save under a paper (a block of its own, so the
     paper's cached blocks stay the same for every channel)."""
@@ -289,12 +311,7 @@ def feedback_actions(paper_id: str, token: str) -> Block:
         "type": "actions",
         "block_id": f"paperboy_feedback_{paper_id}"[:255],
         "elements": [
-            {
-                "type": "button",
-                "action_id": action,
-                "text": {"type": "plain_text", "text": VOTE_LABELS[vote], "emoji": True},
-                "value": value,
-            }
+            {"type": "button", "action_id": action, "text": _BUTTON_TEXTS[vote], "value": value}
             for vote, action in VOTE_ACTIONS.items()
         ],
     }

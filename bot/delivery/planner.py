@@ -27,13 +27,13 @@ import asyncio
 import bisect
 import datetime as dt
 import functools
-import json
 import logging
 from collections.abc import Callable, Hashable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from typing import Any
 
+from paperboy import jsontext
 from paperboy.chat import ChatAdapter
 from paperboy.clock import Clock, SystemClock
 from paperboy.delivery.cron import fire_on, is_active, previous_fire
@@ -125,7 +125,7 @@ def render_parts(adapter: ChatAdapter | None, digest: Digest) -> Rendered:
         log.exception("the %s adapter failed to render a digest", adapter.platform)
         return Rendered(None)
     try:
-        json.dumps(parts)  # JSON data? The outbox stores it as JSON (a copy of its own).
+        jsontext.check(parts)  # JSON data? The outbox stores it as JSON (a copy of its own).
         return Rendered(parts)
     except (TypeError, ValueError):
         return Rendered([{RENDER_AT_SEND: i} for i in range(len(parts))], keep_digest=True)

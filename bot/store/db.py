@@ -36,6 +36,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+from paperboy import jsontext
 from paperboy.store.feedback import FeedbackRepo
 from paperboy.store.outbox import OutboxRepo
 from paperboy.store.repositories import (
@@ -164,6 +165,10 @@ def make_engine(url: str | URL, *, schema: str | None = None, **kwargs: Any) -> 
     connection's `search_path`. Extra keyword arguments go to `create_async_engine`.
     """
     u, schema = _split_schema(url, schema)
+    # JSON columns (the outbox's parts, a paper's authors) through orjson: the same
+    # data as the standard library's, several times faster (see paperboy.jsontext).
+    kwargs.setdefault("json_serializer", jsontext.dumps)
+    kwargs.setdefault("json_deserializer", jsontext.loads)
     if u.get_backend_name() == "sqlite":
         path = _sqlite_file(u)
         if path is not None:

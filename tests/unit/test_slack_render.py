@@ -519,3 +519,26 @@ def test_cache_is_bounded() -> None:
     cache = RenderCache(maxsize=3)
     render_digest(digest_for_queries(many(10), ["LoRA"], day=DAY), cache=cache)
     assert len(cache) == 3
+
+
+def test_cache_finds_the_same_entries_again_and_equal_ones_too() -> None:
+    """The planner hands the renderer the very same entry objects for every channel (found
+    by identity, without hashing the paper); an equal entry made anew is a hit as well, and
+    after evictions every rendering is still what rendering afresh gives."""
+    digest = digest_for_queries(many(10), ["LoRA"], day=DAY)
+    cache = RenderCache(maxsize=4)
+    fresh = json.dumps(render_digest(digest))
+    for _ in range(3):
+        assert json.dumps(render_digest(digest, cache=cache)) == fresh
+    copy = dataclasses.replace(
+        digest, entries=tuple(dataclasses.replace(e) for e in digest.entries)
+    )
+    assert all(a is not b for a, b in zip(copy.entries, digest.entries, strict=True))
+    hits = cache.hits
+    assert json.dumps(render_digest(copy, cache=cache)) == fresh
+    small = RenderCache(maxsize=10)
+    render_digest(digest, cache=small)
+    before = small.hits
+    render_digest(copy, cache=small)
+    assert small.hits - before == len(digest.entries)  # equal entries: every one a hit
+    assert cache.hits >= hits

@@ -1,0 +1,64 @@
+"""paperboy.jsontext: orjson's speed, the standard library's answers."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import math
+
+import pytest
+
+from paperboy import jsontext
+
+SAMPLES = [
+    {"text": "👍 Save · naïve “quotes” \u2028 <&>", "blocks": [{"type": "divider"}]},
+    {"n": 2**70, "neg": -(2**64), "small": 3, "f": 0.1, "none": None, "t": True},
+    {1: "int key", None: "none key", 2.5: "float key", False: "bool key"},
+    [[[[["deep"]]]]],
+    ("a", "tuple"),
+    "",
+    0,
+]
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+def test_dumps_reads_back_as_json_dumps_does(value: object) -> None:
+    assert json.loads(jsontext.dumps(value)) == json.loads(json.dumps(value))
+    assert jsontext.loads(jsontext.dumps(value)) == json.loads(json.dumps(value))
+
+
+def test_nan_and_infinity_are_written_and_read_as_json_does() -> None:
+    value = {"a": [float("nan"), float("inf"), -float("inf")], "b": None}
+    text = jsontext.dumps(value)
+    assert text == json.dumps(value)
+    back = jsontext.loads(text)
+    assert math.isnan(back["a"][0]) and back["a"][1:] == [math.inf, -math.inf]
+
+
+@dataclasses.dataclass
+class _Point:
+    x: int
+
+
+@pytest.mark.parametrize(
+    "value", [{1, 2}, dt.datetime(2024, 1, 1, tzinfo=dt.UTC), _Point(1), object(), b"x"]
+)
+def test_what_json_refuses_is_refused(value: object) -> None:
+    with pytest.raises(TypeError):
+        json.dumps(value)
+    with pytest.raises(TypeError):
+        jsontext.dumps({"v": value})
+    with pytest.raises(TypeError):
+        jsontext.check([value])
+
+
+def test_check_accepts_what_json_accepts() -> None:
+    for value in SAMPLES:
+        jsontext.check(value)
+
+
+def test_invalid_text_raises_json_s_error() -> None:
+    with pytest.raises(json.JSONDecodeError):
+        jsontext.loads("{not json")
+    assert jsontext.loads(b'{"a": 1}') == {"a": 1}
