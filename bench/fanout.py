@@ -56,6 +56,7 @@ from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
 
 from paperboy.delivery import TRIGGER_SCHEDULE, Deliverer, DueDigest, Planner  # noqa: E402
+from paperboy.gc_tuning import tune_for_service  # noqa: E402
 from paperboy.models import Paper  # noqa: E402
 from paperboy.store import Store, make_engine, migrate  # noqa: E402
 from paperboy.store.tables import outbox, subscriptions, targets  # noqa: E402
@@ -333,6 +334,7 @@ async def run(args: argparse.Namespace, fake_url: str, tmp: Path) -> dict[str, o
             await store.outbox.analyze()  # what autovacuum does for a long-lived database
 
             adapters = {adapter.platform: adapter}
+            tune_for_service()  # as `paperboy run` does when its roles start
             deliverer = Deliverer.from_settings(store, adapters, settings)
             planner = Planner(
                 store,

@@ -365,6 +365,7 @@ class OutboxRepo:
     def __init__(self, ctx: StoreContext) -> None:
         self._ctx = ctx
         self._claims: tuple[Any, Any] | None = None
+        self._advances: tuple[Any, Any] | None = None
         self._target_cache: dict[int, Target] = {}
 
     def _writing(self) -> AbstractAsyncContextManager[AsyncConnection]:
@@ -756,7 +757,7 @@ class OutboxRepo:
             for chunk in chunks(sorted(set(part_ids))):
                 # Locked in id order, like the acknowledgements of `mark_sent_many`: two
                 # transactions of one worker never wait for each other in a circle.
-                ids: list[int] = list((await conn.execute(_held_by(worker, chunk))).scalars())
+                ids: list[int] = list((await conn.execute(*_held_by(worker, chunk))).scalars())
                 if ids:
                     await conn.execute(
                         sa.update(outbox).where(outbox.c.id.in_(ids)).values(claimed_until=until)
@@ -781,7 +782,7 @@ class OutboxRepo:
         async with self._writing() as conn:
             owned: set[int] = set()
             for chunk in chunks(sorted({a.part_id for a in acks})):
-                owned.update((await conn.execute(_held_by(worker, chunk))).scalars())
+                owned.update((await conn.execute(*_held_by(worker, chunk))).scalars())
             rows = [
                 {"pid": a.part_id, "mid": a.message_id, "at": a.sent_at}
                 for a in sorted(acks, key=lambda a: a.part_id)
@@ -817,24 +818,35 @@ class OutboxRepo:
     ) -> None:
         """After parts were sent (or given up on) by `at`: their next parts become pending,
         and every pending part of those targets waits until `spacing` seconds after `at`."""
-        after = at + dt.timedelta(seconds=spacing)
-        done = outbox.alias("done")
-        # Both updates find their rows from `ids` through the channel's key, not by status:
-        # at fan-out most of the outbox is queued or pending, and reading all of it after
-        # every batch of acknowledgements took most of the write lock's time.
-        status = self._off_index(outbox.c.status)
-        following = sa.select(done.c.target_id, done.c.digest_date, done.c.part + 1).where(
-            done.c.id.in_(ids)
-        )
-        key = sa.tuple_(outbox.c.target_id, outbox.c.digest_date, outbox.c.part)
-        await conn.execute(
-            sa.update(outbox)
-            .where(key.in_(following), status == QUEUED)
-            .values(status=PENDING, next_attempt_at=after)
-        )
+        params = {"ids": list(ids), "after": at + dt.timedelta(seconds=spacing)}
+        following, spaced = self._advance_statements()
+        await conn.execute(following, params)
         if spacing > 0:
+            await conn.execute(spaced, params)
+
+    def _advance_statements(self) -> tuple[Any, Any]:
+        """`_advance`'s two updates, built once (an acknowledgement batch runs them every
+        few milliseconds at fan-out; building and keying them anew each time cost more
+        than the database's work)."""
+        if self._advances is None:
+            done = outbox.alias("done")
+            ids = sa.bindparam("ids", expanding=True)
+            after = sa.bindparam("after", type_=outbox.c.next_attempt_at.type)
+            # Both updates find their rows from `ids` through the channel's key, not by
+            # status: at fan-out most of the outbox is queued or pending, and reading all
+            # of it after every batch of acknowledgements took most of the write lock's time.
+            status = self._off_index(outbox.c.status)
+            following = sa.select(done.c.target_id, done.c.digest_date, done.c.part + 1).where(
+                done.c.id.in_(ids)
+            )
+            key = sa.tuple_(outbox.c.target_id, outbox.c.digest_date, outbox.c.part)
+            next_parts = (
+                sa.update(outbox)
+                .where(key.in_(following), status == QUEUED)
+                .values(status=PENDING, next_attempt_at=after)
+            )
             same_target = sa.select(done.c.target_id).where(done.c.id.in_(ids))
-            await conn.execute(
+            spaced = (
                 sa.update(outbox)
                 .where(
                     outbox.c.target_id.in_(same_target),
@@ -843,6 +855,8 @@ class OutboxRepo:
                 )
                 .values(next_attempt_at=after)
             )
+            self._advances = (next_parts, spaced)
+        return self._advances
 
     def _off_index(self, column: sa.Column[Any]) -> Any:
         """`column` in a condition the query planner should not look up by an index.
@@ -1042,16 +1056,20 @@ class OutboxRepo:
             return [tuple(row) for row in await conn.execute(stmt)]  # type: ignore[misc]
 
 
-def _held_by(worker: str, part_ids: Sequence[int]) -> sa.Select[int]:
-    """The ids among `part_ids` that `worker` is sending, locked in id order: renewals and
-    acknowledgements of one worker never wait for each other in a circle."""
-    return (
-        sa.select(outbox.c.id)
-        .where(
-            outbox.c.id.in_(part_ids),
-            outbox.c.status == SENDING,
-            outbox.c.claimed_by == worker,
-        )
-        .order_by(outbox.c.id)
-        .with_for_update()
+#: The ids among `ids` that `worker` is sending, locked in id order: renewals and
+#: acknowledgements of one worker never wait for each other in a circle. Built once.
+_HELD_BY = (
+    sa.select(outbox.c.id)
+    .where(
+        outbox.c.id.in_(sa.bindparam("ids", expanding=True)),
+        outbox.c.status == SENDING,
+        outbox.c.claimed_by == sa.bindparam("worker"),
     )
+    .order_by(outbox.c.id)
+    .with_for_update()
+)
+
+
+def _held_by(worker: str, part_ids: Sequence[int]) -> tuple[Any, dict[str, Any]]:
+    """`_HELD_BY` and its parameters, for `conn.execute(*_held_by(...))`."""
+    return _HELD_BY, {"ids": list(part_ids), "worker": worker}
