@@ -148,6 +148,7 @@ class BenchSlack(FakeSlack):
         self.too_fast = 0
         self.first_post: float | None = None
         self.last_post: float | None = None
+        self.post_times: list[float] = []
         self._last: dict[str, float] = {}
 
     def build_app(self) -> web.Application:
@@ -195,6 +196,7 @@ class BenchSlack(FakeSlack):
             wall = time.time()
             self.first_post = self.first_post or wall
             self.last_post = wall
+            self.post_times.append(wall)
         return response
 
     async def _stats(self, request: web.Request) -> web.Response:
@@ -215,6 +217,7 @@ class BenchSlack(FakeSlack):
                 "too_fast": self.too_fast,
                 "first_post": self.first_post,
                 "last_post": self.last_post,
+                "post_times": self.post_times,
                 "cpu_s": time.process_time(),
                 "keys": keys,
             }
@@ -384,6 +387,9 @@ async def run(args: argparse.Namespace, fake_url: str, tmp: Path) -> dict[str, o
         "plan_s": planned - started,
         "first_s": (first - started_wall) if first else float("nan"),
         "last_s": (last - started_wall) if last else float("nan"),
+        # When 50 % / 99 % of the messages were on the platform (the tail is retries).
+        "p50_s": _share_at(platform_stats.get("post_times") or [], 0.50, started_wall),
+        "p99_s": _share_at(platform_stats.get("post_times") or [], 0.99, started_wall),
         "wall_s": finished - started,
         "messages": messages,
         "rate": messages / (last - first) if first and last and last > first else 0.0,
@@ -400,6 +406,14 @@ async def run(args: argparse.Namespace, fake_url: str, tmp: Path) -> dict[str, o
     }
 
 
+def _share_at(times: list[float], share: float, start: float) -> float:
+    """Seconds from `start` until `share` of the messages (post times) were posted."""
+    if not times:
+        return float("nan")
+    ordered = sorted(times)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] - start
+
+
 def table(result: dict[str, object]) -> Table:
     out = Table(title="Fan-out through the outbox (default settings)")
     out.add_column("measure")
@@ -413,6 +427,7 @@ def table(result: dict[str, object]) -> Table:
         ("messages planned (parts)", f"{result['parts']:,}"),
         ("plan (match, render, write)", f"{result['plan_s']:.1f} s"),
         ("first message", f"{result['first_s']:.1f} s"),
+        ("half / 99 % of the messages", f"{result['p50_s']:.1f} s / {result['p99_s']:.1f} s"),
         ("last message", f"{result['last_s']:.1f} s"),
         ("messages/s (first to last)", f"{result['rate']:.0f}"),
         (

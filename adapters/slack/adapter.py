@@ -41,6 +41,7 @@ which at fan-out costs more than the post itself.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 import logging
 import re
@@ -233,6 +234,15 @@ class _Response(aiohttp.ClientResponse):
         return await super().json(encoding=encoding, loads=loads, content_type=content_type)
 
 
+#: How the delivery session writes JSON bodies (every digest part is serialized here once
+#: more): orjson, straight to bytes where aiohttp takes bytes (3.13 and later).
+_JSON_BODY: dict[str, Any] = (
+    {"json_serialize_bytes": jsontext.dumps_bytes}
+    if "json_serialize_bytes" in inspect.signature(aiohttp.ClientSession).parameters
+    else {"json_serialize": jsontext.dumps}
+)
+
+
 class WellFormed(AsyncMiddleware):
     """Inside bolt, the same screen as before it (`paperboy_adapters.slack.requests.screen`).
 
@@ -363,9 +373,8 @@ class SlackAdapter:
                 # With a session of its own, slack_sdk leaves the timeout to the session.
                 timeout=aiohttp.ClientTimeout(total=self.client.timeout),
                 connector=aiohttp.TCPConnector(limit=100),
-                # Every digest part is serialized here once more: orjson, not json.
-                json_serialize=jsontext.dumps,
                 response_class=_Response,
+                **_JSON_BODY,
             )
             self._session_loop = loop
         return self.client

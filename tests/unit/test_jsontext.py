@@ -62,3 +62,12 @@ def test_invalid_text_raises_json_s_error() -> None:
     with pytest.raises(json.JSONDecodeError):
         jsontext.loads("{not json")
     assert jsontext.loads(b'{"a": 1}') == {"a": 1}
+
+
+@pytest.mark.parametrize("value", SAMPLES)
+def test_dumps_bytes_is_dumps_in_utf8(value: object) -> None:
+    assert jsontext.dumps_bytes(value) == jsontext.dumps(value).encode()
+
+
+def test_dumps_bytes_keeps_json_s_nan() -> None:
+    assert jsontext.dumps_bytes([float("nan")]) == b"[NaN]"
