@@ -7,7 +7,7 @@ Workload: every channel subscribes to ``LoRA``, one of five topics and a query o
 own (``author:researcherN``, matching nothing, so no two digests are alike); the
 archive holds 40 synthetic papers, so a digest has 6 to 17 papers. All digests are due
 at once (like 09:00 in one time zone): one plan, with a delivery worker running next to
-it as in `paperboy run` (default settings: 20 sends in flight, 1 s between messages to
+it as in `paperboy run` (default settings: 40 sends in flight, 1 s between messages to
 one channel, the default retry policy) until the outbox is empty.
 
 The platform runs in a separate process. ``--platform slack`` (the default): the real

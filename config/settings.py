@@ -198,7 +198,7 @@ class Settings(BaseSettings):
         default=6 * 3600.0, ge=0, description="A digest missed in downtime goes out this late."
     )
     fanout_concurrency: int = Field(
-        default=20, ge=1, le=1000, description="Messages in flight at once (per process)."
+        default=40, ge=1, le=1000, description="Messages in flight at once (per process)."
     )
     channel_min_interval: float = Field(
         default=1.0, ge=0, description="Seconds between two messages to one channel."

@@ -122,7 +122,7 @@ class Deliverer:
         adapters: Mapping[str, ChatAdapter],
         *,
         clock: Clock | None = None,
-        concurrency: int = 20,
+        concurrency: int = 40,
         min_interval: float = 1.0,
         policy: RetryPolicy | None = None,
         lease: float = 120.0,

@@ -199,7 +199,9 @@ outbox = sa.Table(
     sa.Column("part", sa.Integer, nullable=False),
     sa.Column("parts", sa.Integer, nullable=False),
     sa.Column("key", sa.String(64), nullable=False),
-    sa.Column("payload", _json(), nullable=False),
+    # `json`, not `jsonb`, on PostgreSQL: written once, read once, never queried inside
+    # (migration 0009).
+    sa.Column("payload", sa.JSON(none_as_null=True), nullable=False),
     sa.Column("status", sa.String(16), nullable=False, server_default="pending"),
     sa.Column("attempts", sa.Integer, nullable=False, server_default=sa.text("0")),
     # A send may have reached the platform (crash mid-send, timeout, 5xx): ask
