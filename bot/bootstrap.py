@@ -27,6 +27,7 @@ import logging
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
+from paperboy.gc_tuning import tune_for_service
 from paperboy.plugins import AdapterPlugin, CoreServices, load_plugins
 from paperboy.sources.registry import source_from_spec
 
@@ -165,6 +166,7 @@ class App:
         block runs. A scheduler ingests from `sources` (default: the configured source)."""
         if sources is None:
             sources = [self.source()] if role in ("all", "scheduler") else []
+        tune_for_service()  # a long-running process that fans out: paperboy.gc_tuning
         from paperboy.delivery import background
 
         async with background(
@@ -196,6 +198,7 @@ class App:
         self, day: dt.date | None, *, notice: Callable[[str], None] | None = None
     ) -> DeliverOutcome:
         """`paperboy deliver`: every digest due on `day`, now, through the outbox."""
+        tune_for_service()  # a fan-out: paperboy.gc_tuning
         from paperboy.delivery import deliver_day
 
         adapters = self.delivery_adapters()

@@ -7,11 +7,14 @@ walking every object the process holds: modules, settings, the plan's papers and
 channels. At 10,000 channels that was a tenth of the CPU of the whole morning
 (bench/fanout.py; docs/benchmarks.md, "Fan-out").
 
-So, once per process, when a long-running role starts: what exists after start-up
-(imports, settings, adapters) is collected once and frozen (`gc.freeze`: kept out of
-every later collection; it is still freed by reference counting), and the youngest
-generation is collected after 20,000 allocations instead of 700. Garbage in reference
-cycles is still collected, only less often.
+So, once per process, when a long-running role starts (`App.background`) or `paperboy
+deliver` runs (`App.deliver`; the composition root calls it, library code never does):
+what exists after start-up (imports, settings, adapters) is collected once and frozen
+(`gc.freeze`: kept out of every later collection; still freed by reference counting when
+its last reference goes, but a reference cycle through a frozen object is never
+collected: start-up objects live as long as the process anyway), and the youngest
+generation is collected after 20,000 allocations instead of 700. Garbage in cycles made
+later is still collected, only less often.
 """
 
 from __future__ import annotations

@@ -24,7 +24,6 @@ from paperboy.delivery.leader import SchedulerLock, SchedulerService
 from paperboy.delivery.planner import TRIGGER_MANUAL, DueDigest, Planner, PlanResult
 from paperboy.delivery.scheduler import DigestScheduler
 from paperboy.delivery.sender import Deliverer, DeliveryStats
-from paperboy.gc_tuning import tune_for_service
 from paperboy.llm import summarizer_from_settings
 from paperboy.models import Target
 from paperboy.sources import PaperSource
@@ -78,7 +77,6 @@ async def background(
     """Run the role's services while the block runs; stop them cleanly after."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}: use one of {', '.join(ROLES)}")
-    tune_for_service()  # a long-running process: see paperboy.gc_tuning
     clock = clock or SystemClock()
     summarizer = summarizer_from_settings(config, store, clock=clock)
     planner = Planner(
@@ -213,7 +211,6 @@ async def deliver_day(
     worker holds are waited for until their claims could have run out; what still cannot
     go out is in the outcome's `backlog`, with the time it can.
     """
-    tune_for_service()  # a fan-out: see paperboy.gc_tuning
     clock = clock or SystemClock()
     say = notice or (lambda line: log.info("%s", line))
     due = await due_on(store, day, clock.now())

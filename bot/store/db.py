@@ -165,9 +165,10 @@ def make_engine(url: str | URL, *, schema: str | None = None, **kwargs: Any) -> 
     connection's `search_path`. Extra keyword arguments go to `create_async_engine`.
     """
     u, schema = _split_schema(url, schema)
-    # JSON columns (the outbox's parts, a paper's authors) through orjson: the same
-    # data as the standard library's, several times faster (see paperboy.jsontext).
-    kwargs.setdefault("json_serializer", jsontext.dumps)
+    # JSON columns are read with orjson (the standard library's answers, several times
+    # faster) and written by the standard library, except the outbox's parts, which
+    # its column type writes with orjson (see paperboy.jsontext).
+    kwargs.setdefault("json_serializer", jsontext.column_dumps)
     kwargs.setdefault("json_deserializer", jsontext.loads)
     if u.get_backend_name() == "sqlite":
         path = _sqlite_file(u)

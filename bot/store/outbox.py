@@ -830,7 +830,7 @@ class OutboxRepo:
         than the database's work)."""
         if self._advances is None:
             done = outbox.alias("done")
-            ids = sa.bindparam("ids", expanding=True)
+            ids: sa.BindParameter[list[int]] = sa.bindparam("ids", expanding=True)
             after = sa.bindparam("after", type_=outbox.c.next_attempt_at.type)
             # Both updates find their rows from `ids` through the channel's key, not by
             # status: at fan-out most of the outbox is queued or pending, and reading all

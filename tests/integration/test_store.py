@@ -6,6 +6,7 @@ PostgreSQL runs need PAPERBOY_TEST_DATABASE_URL (see tests/conftest.py).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import datetime as dt
 import json
 from pathlib import Path
@@ -236,6 +237,32 @@ async def test_upsert_is_idempotent_and_keeps_first_seen(store: Store) -> None:
     async with store.engine.connect() as conn:
         seen = dict((await conn.execute(sa.select(papers.c.id, papers.c.first_seen_at))).all())
     assert seen == {"2411.00001": T0, "2411.00002": T0, "2411.00003": later}
+
+
+async def test_json_columns_keep_the_standard_library_s_text(store: Store) -> None:
+    """A paper's JSON columns are written as `json.dumps` writes them, as rows stored by
+    earlier versions hold them: the upsert compares that text, so re-ingesting an
+    unchanged paper with non-ASCII authors changes nothing (only the outbox's parts are
+    written by orjson)."""
+    batch = [
+        dataclasses.replace(
+            paper("2411.00001"), authors=("Zoë Müller", "B. Li"), ai_keywords=("LoRA", "Ünïcode")
+        )
+    ]
+    assert await store.papers.upsert(batch, seen_at=T0) == UpsertResult(inserted=1, updated=0)
+    async with store.engine.connect() as conn:
+        stored = (
+            await conn.execute(
+                sa.select(
+                    sa.cast(papers.c.authors, sa.Text), sa.cast(papers.c.ai_keywords, sa.Text)
+                )
+            )
+        ).one()
+    if store.engine.dialect.name == "sqlite":  # PostgreSQL's jsonb keeps no text of its own
+        assert stored[0] == json.dumps(["Zoë Müller", "B. Li"])
+        assert stored[1] == json.dumps(["LoRA", "Ünïcode"])
+    later = T0 + dt.timedelta(hours=1)
+    assert await store.papers.upsert(batch, seen_at=later) == UpsertResult(0, 0)
 
 
 async def test_upsert_round_trips_every_field(store: Store) -> None:

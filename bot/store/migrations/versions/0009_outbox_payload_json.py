@@ -6,6 +6,10 @@ the database server, which shares the machine with the bot. At 10,000 channels (
 parts of about 16 KB) `json` took half the time to write and a third to read
 (docs/benchmarks.md, "Fan-out"). SQLite stores JSON as text either way: nothing changes.
 
+On PostgreSQL the upgrade rewrites the table under an exclusive lock (stop the delivery
+workers first; the outbox holds a few days of parts). The downgrade fails on a part that
+holds `\u0000`, which `json` accepts and `jsonb` refuses (the renderers never write one).
+
 Revision ID: 0009
 Revises: 0005
 Create Date: 2026-11-29
