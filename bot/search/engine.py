@@ -69,20 +69,29 @@ def _order_key(candidate: Candidate) -> tuple[int, int, int, str]:
     )
 
 
-def _hit(paper: Paper, score: float, match: PaperMatch | None) -> SearchHit:
+def paper_hit(
+    paper: Paper,
+    score: float,
+    match: PaperMatch | None = None,
+    *,
+    similarity: float | None = None,
+) -> SearchHit:
+    """A search result: keyword search gives the matcher's `match` (its terms are
+    highlighted), semantic search and `similar` the embedding `similarity`."""
     terms = match.matched_terms if match else ()
     summary = summarize(paper)
-    # Without a cut summary's "…" (NFKC would expand it): same spans, a faster scan.
     return SearchHit(
         paper=paper,
         score=score,
         matched_terms=terms,
         summary=summary,
-        summary_highlights=highlight(summary.removesuffix("…"), terms),
-        title_highlights=highlight(paper.title, terms),
+        # Without a cut summary's "…" (NFKC would expand it): same spans, a faster scan.
+        summary_highlights=highlight(summary.removesuffix("…"), terms) if terms else (),
+        title_highlights=highlight(paper.title, terms) if terms else (),
         authors=paper.authors[:AUTHORS_SHOWN],
         more_authors=max(0, len(paper.authors) - AUTHORS_SHOWN),
         date=paper_day(paper),
+        similarity=similarity,
     )
 
 
@@ -190,7 +199,7 @@ async def _search(
             if match is not None:
                 passed += 1
                 if len(hits) < wanted:
-                    hits.append((_order_key(cand), _hit(match.paper, cand.score, match)))
+                    hits.append((_order_key(cand), paper_hit(match.paper, cand.score, match)))
         checked += len(batch)
         if compiled.exact:
             candidates = candidates[:checked] + ordered[step:]

@@ -33,11 +33,10 @@ from typing import Literal
 
 import numpy as np
 
-from paperboy.digest import AUTHORS_SHOWN, summarize
 from paperboy.embeddings import EmbedderError, Embeddings, Neighbour
 from paperboy.errors import QueryError
-from paperboy.models import Paper, SearchHit, SearchResults
-from paperboy.search.engine import results_json, search
+from paperboy.models import Paper, SearchResults
+from paperboy.search.engine import paper_hit, results_json, search
 from paperboy.search.index import SearchIndex
 from paperboy.search.lexemes import paper_day
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchOptions, SearchRequest
@@ -75,18 +74,6 @@ def _passes(paper: Paper, options: SearchOptions) -> bool:
     if paper.upvotes < options.min_upvotes:
         return False
     return not (options.has_code and paper.github_url is None)
-
-
-def _related_hit(paper: Paper, score: float, similarity: float) -> SearchHit:
-    return SearchHit(
-        paper=paper,
-        score=score,
-        summary=summarize(paper),
-        authors=paper.authors[:AUTHORS_SHOWN],
-        more_authors=max(0, len(paper.authors) - AUTHORS_SHOWN),
-        date=paper_day(paper),
-        similarity=similarity,
-    )
 
 
 async def _neighbours(
@@ -156,7 +143,7 @@ async def _semantic(
     found = await embeddings.nearest(vector, pool)
     kept, count = await _neighbours(store, found, request.options, SEMANTIC_FLOOR, need=wanted)
     hits = [
-        _related_hit(paper, round(1.0 / (RRF_K + rank), 6), sim)
+        paper_hit(paper, round(1.0 / (RRF_K + rank), 6), similarity=sim)
         for rank, (paper, sim) in enumerate(kept, start=1)
     ]
     return SearchResults(
@@ -209,7 +196,7 @@ async def _hybrid(
         ),
         key=lambda h: -h.score,
     )
-    then = [_related_hit(paper, fused(paper.id, None), sim) for paper, sim in related]
+    then = [paper_hit(paper, fused(paper.id, None), similarity=sim) for paper, sim in related]
     return SearchResults(
         query=request.text,
         terms=request.terms,

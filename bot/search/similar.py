@@ -11,11 +11,9 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from paperboy.digest import AUTHORS_SHOWN, summarize
 from paperboy.embeddings import Embeddings
 from paperboy.models import Digest, DigestEntry, Paper, SearchHit, SearchResults
-from paperboy.search.engine import results_json
-from paperboy.search.lexemes import paper_day
+from paperboy.search.engine import paper_hit, results_json
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT
 from paperboy.sources.hf_json import normalize_arxiv_id
 from paperboy.store import Store
@@ -60,18 +58,6 @@ async def find_paper(store: Store, text: str) -> Paper | None:
     return next((papers[r] for r in refs if r in papers), None)
 
 
-def _hit(paper: Paper, similarity: float) -> SearchHit:
-    return SearchHit(
-        paper=paper,
-        score=similarity,
-        summary=summarize(paper),
-        authors=paper.authors[:AUTHORS_SHOWN],
-        more_authors=max(0, len(paper.authors) - AUTHORS_SHOWN),
-        date=paper_day(paper),
-        similarity=similarity,
-    )
-
-
 async def similar(
     store: Store,
     paper: Paper,
@@ -85,7 +71,11 @@ async def similar(
     embeddings = embeddings or Embeddings(store)
     near = await embeddings.similar_to(paper, limit)
     papers = await store.papers.get_many(n.paper_id for n in near)
-    hits = tuple(_hit(papers[n.paper_id], n.similarity) for n in near if n.paper_id in papers)
+    hits = tuple(
+        paper_hit(papers[n.paper_id], n.similarity, similarity=n.similarity)
+        for n in near
+        if n.paper_id in papers
+    )
     return Similar(paper, hits)
 
 
