@@ -35,3 +35,9 @@ ACTION_ROWS = 5
 ROW_COMPONENTS = 5
 CUSTOM_ID = 100
 BUTTON_LABEL = 80
+
+# Rate: a bot token may make 50 requests a second across all routes (the global rate
+# limit); 10,000 refused requests (401, 403, 429) in 10 minutes get the client's IP
+# banned for an hour. Bot requests are paced below the limit (clocks and sleeps jitter).
+GLOBAL_REQUESTS_PER_SECOND = 50
+PACED_REQUESTS_PER_SECOND = 45

@@ -6,15 +6,21 @@ This is plain aiohttp rather than discord.py's HTTP client on purpose: discord.p
 retries 429s and 5xx itself, sleeping inside the call, while the delivery outbox owns
 the retry policy (Retry-After, backoff with jitter, pausing a gone channel) and needs
 to see every failure as it happens.
+
+Requests with the bot token are paced below Discord's global rate limit (`Pacer`): a
+fan-out has up to `PAPERBOY_FANOUT_CONCURRENCY` sends in flight, and without pacing most
+of a large morning would come back 429 (and enough 429s get the bot's IP banned for an
+hour). A global 429 all the same holds every bot request until its Retry-After.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import aiohttp
@@ -140,6 +146,34 @@ def redact(url: yarl.URL | str) -> str:
     return f"{parsed.scheme}://{parsed.host}{path}"
 
 
+class Pacer:
+    """At most `rate` requests a second, evenly spaced, and none while Discord says the
+    global limit is hit (`hold`). One event loop's requests share it."""
+
+    def __init__(self, rate: float, *, clock: Callable[[], float] | None = None) -> None:
+        self.interval = 1.0 / rate
+        self._clock = clock
+        self._next = 0.0
+        self._held_until = 0.0
+
+    def _now(self) -> float:
+        return self._clock() if self._clock is not None else asyncio.get_running_loop().time()
+
+    async def wait(self) -> None:
+        """Until this request's turn: the next free slot, and not while held."""
+        now = self._now()
+        slot = max(now, self._next, self._held_until)
+        self._next = slot + self.interval
+        while slot > now:
+            await asyncio.sleep(slot - now)
+            now = self._now()
+            slot = max(slot, self._held_until)  # a global 429 came back meanwhile
+
+    def hold(self, seconds: float) -> None:
+        """No request for `seconds` (Discord's Retry-After of a global 429)."""
+        self._held_until = max(self._held_until, self._now() + max(0.0, seconds))
+
+
 class DiscordREST:
     """A small async REST client for the two sends the outbox needs."""
 
@@ -150,6 +184,8 @@ class DiscordREST:
         self.base = api_base(base_url)
         self.timeout = aiohttp.ClientTimeout(total=timeout)
         self._session: aiohttp.ClientSession | None = None
+        #: Bot-token requests, paced below the global rate limit (module docstring).
+        self.pacer = Pacer(limits.PACED_REQUESTS_PER_SECOND)
         base_host = yarl.URL(self.base).host
         self.webhook_hosts = DISCORD_HOSTS | ({base_host} if base_host else set())
 
@@ -244,6 +280,9 @@ class DiscordREST:
         body: dict[str, Any] = (
             {"data": self._form(payload, files)} if files else {"json": dict(payload)}
         )
+        bot = "Authorization" in headers  # a webhook's requests are not the bot's
+        if bot:
+            await self.pacer.wait()
         try:
             async with session.post(url, headers=headers, **body) as response:
                 try:
@@ -253,6 +292,8 @@ class DiscordREST:
                 if 200 <= response.status < 300:
                     return data if isinstance(data, dict) else {}
                 error = error_from_response(response.status, data, response.headers)
+                if bot and response.status == 429 and isinstance(data, dict) and data.get("global"):
+                    self.pacer.hold(error.retry_after or 1.0)
         except (TimeoutError, aiohttp.ClientError) as exc:
             # The exception text can carry the URL (a webhook's token): name only.
             raise DiscordAPIError(

@@ -31,6 +31,7 @@ that was not synced, or whose `default_member_permissions` the member lacks, rai
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import itertools
 import json
@@ -276,8 +277,14 @@ class FakeDiscord(LoopbackServer):
         bot_name: str = "paperboy",
         nonce_window: float = 300.0,
         heartbeat_interval_ms: int = 41250,
+        global_limit: int | None = None,
     ) -> None:
         super().__init__()
+        #: Discord's global rate limit, when set: more than this many requests with the bot
+        #: token within one second get a global 429 (`global_limited` counts them).
+        self.global_limit = global_limit
+        self.global_limited = 0
+        self._bot_requests: collections.deque[float] = collections.deque()
         self.token = token
         self.application_id = application_id
         self.bot_user = {
@@ -737,12 +744,43 @@ class FakeDiscord(LoopbackServer):
             RecordedRequest(request.method, path, dict(request.query), dict(request.headers), body)
         )
         line = f"{request.method} {path}"
+        limited = self._over_global_limit(request)
+        if limited is not None:
+            return limited
         for fault in self._faults:
             if fault.count > 0 and re.search(fault.pattern, line):
                 fault.count -= 1
                 return _json_response(fault.body, fault.status, fault.headers)
         self._faults = [f for f in self._faults if f.count > 0]
         return await handler(request)
+
+    def _over_global_limit(self, request: web.Request) -> web.Response | None:
+        """Discord's answer to a bot request beyond the global rate limit (None: within)."""
+        if self.global_limit is None or not request.headers.get("Authorization", "").startswith(
+            "Bot "
+        ):
+            return None
+        now = time.monotonic()
+        window = self._bot_requests
+        while window and now - window[0] >= 1.0:
+            window.popleft()
+        if len(window) < self.global_limit:
+            window.append(now)
+            return None
+        self.global_limited += 1
+        retry_after = round(max(0.001, 1.0 - (now - window[0])), 3)
+        body = {
+            "message": "You are being rate limited.",
+            "retry_after": retry_after,
+            "global": True,
+            "code": 0,
+        }
+        headers = {
+            "Retry-After": str(math.ceil(retry_after)),
+            "X-RateLimit-Global": "true",
+            "X-RateLimit-Scope": "global",
+        }
+        return _json_response(body, 429, headers)
 
     @staticmethod
     async def _body(request: web.Request) -> Any:
