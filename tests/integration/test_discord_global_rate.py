@@ -32,26 +32,27 @@ async def fake() -> AsyncIterator[FakeDiscord]:
         yield server
 
 
-async def _post_all(adapter: DiscordAdapter) -> list[BaseException | object]:
-    return await asyncio.gather(
-        *(
-            adapter.post(Target("discord", GUILD, channel), PART, key=f"k/{channel}")
-            for channel in CHANNELS
-        ),
-        return_exceptions=True,
-    )
+async def _burst(fake: FakeDiscord, pacer: Pacer) -> list[BaseException | object]:
+    """One send to each channel, all at once (a fan-out's sends in flight)."""
+    adapter = DiscordAdapter(fake.token, api_url=fake.api_url)
+    adapter.rest.pacer = pacer
+    try:
+        return await asyncio.gather(
+            *(
+                adapter.post(Target("discord", GUILD, channel), PART, key=f"k/{channel}")
+                for channel in CHANNELS
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        await adapter.stop()
 
 
 async def test_a_burst_of_sends_is_paced_under_the_global_limit(fake: FakeDiscord) -> None:
-    """60 sends at once (a fan-out's sends in flight): all accepted, none refused."""
-    adapter = DiscordAdapter(fake.token, api_url=fake.api_url)
-    # Slower than the default pace, so that a stalled test machine cannot bunch the
-    # requests past the limit; the default's margin is in the unit test below.
-    adapter.rest.pacer = Pacer(25)
-    try:
-        results = await _post_all(adapter)
-    finally:
-        await adapter.stop()
+    """60 sends at once: all accepted, none refused. (Paced slower than the default, so
+    that a stalled test machine cannot bunch them past the limit; the default's margin
+    is checked below.)"""
+    results = await _burst(fake, Pacer(25))
     assert [r for r in results if isinstance(r, BaseException)] == []
     assert fake.global_limited == 0
     assert sum(len(fake.channel_messages(c)) for c in CHANNELS) == len(CHANNELS)
@@ -59,12 +60,7 @@ async def test_a_burst_of_sends_is_paced_under_the_global_limit(fake: FakeDiscor
 
 async def test_without_pacing_the_fake_refuses_the_burst(fake: FakeDiscord) -> None:
     """The control: the same burst unpaced meets Discord's global 429s."""
-    adapter = DiscordAdapter(fake.token, api_url=fake.api_url)
-    adapter.rest.pacer = Pacer(1_000_000)
-    try:
-        results = await _post_all(adapter)
-    finally:
-        await adapter.stop()
+    results = await _burst(fake, Pacer(1_000_000))
     refused = [r for r in results if isinstance(r, ChatError)]
     assert fake.global_limited > 0 and len(refused) == fake.global_limited
     assert all(r.retry_after is not None and "global" in str(r) for r in refused)
