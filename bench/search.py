@@ -56,7 +56,7 @@ if str(ROOT) not in sys.path:
 import sqlalchemy as sa  # noqa: E402
 from rich.console import Console  # noqa: E402
 from rich.table import Table  # noqa: E402
-from search_tantivy import TantivySide, filtered  # noqa: E402
+from search_tantivy import TantivySide  # noqa: E402
 from sqlalchemy.pool import NullPool  # noqa: E402
 
 from paperboy.matching import (  # noqa: E402
@@ -72,7 +72,6 @@ from paperboy.matching import (  # noqa: E402
 )
 from paperboy.models import Paper  # noqa: E402
 from paperboy.search import (  # noqa: E402
-    SQLITE_WINDOW,
     WINDOW,
     Filters,
     SearchIndex,
@@ -80,8 +79,10 @@ from paperboy.search import (  # noqa: E402
     parse_search,
     search,
 )
+from paperboy.search.index import folder_index  # noqa: E402
 from paperboy.search.lexemes import acronym_code, docid_range  # noqa: E402
 from paperboy.search.sql import MAX_CODES, acronym_words, compile_query  # noqa: E402
+from paperboy.search.tantivy_query import filtered  # noqa: E402
 from paperboy.store import Store, make_engine, migrate  # noqa: E402
 from tests.seed_corpus import load_seed_papers  # noqa: E402
 
@@ -308,7 +309,7 @@ async def tantivy_queries(
         options = request.options
         low, high = docid_range(options.since, options.until)
         filters = Filters(low, high, options.min_upvotes, options.has_code)
-        out.append(filtered(side.schema, compiled.text, filters))
+        out.append(filtered(compiled.text, filters))
     return out
 
 
@@ -394,12 +395,16 @@ async def time_like(
 
 
 async def sqlite_sizes(store: Store) -> tuple[float, float]:
+    """(index, archive) MB: the index is the folder and the database's search tables."""
     async with store.engine.connect() as conn:
         rows = (
             await conn.execute(sa.text("SELECT name, sum(pgsize) FROM dbstat GROUP BY name"))
         ).all()
     index = sum(size for name, size in rows if "search_" in name)
     archive = sum(size for name, size in rows if "papers" in name)
+    folder = folder_index(store).path
+    if folder is not None:
+        index += sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
     return index / 1e6, archive / 1e6
 
 
@@ -641,8 +646,8 @@ async def main(args: argparse.Namespace) -> None:
     print(
         f"{len(queries)} queries: "
         + ", ".join(f"{k} {n}" for k, n in collections.Counter(k for k, _ in queries).items())
-        + f"; ranking window {args.window or SQLITE_WINDOW:,} (SQLite), {args.window or WINDOW:,}"
-        + " (PostgreSQL); examples: "
+        + f"; ranking window {args.window or WINDOW:,} (PostgreSQL; SQLite ranks every match)"
+        + "; examples: "
         + "; ".join(text for _, text in queries_text[:6]),
         file=sys.stderr,
     )

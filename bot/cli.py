@@ -901,10 +901,15 @@ def similar_command(
         say(similar_text(found))
 
 
-async def _reindex(config: Settings, progress: bool) -> tuple[int, int]:
+async def _reindex(config: Settings, progress: bool) -> tuple[int, int, int]:
     from paperboy.embeddings import EmbedderError, Embeddings
+    from paperboy.search import SearchIndex
 
     async with open_app(config) as bot:
+        if progress:
+            say("rebuilding the keyword search index from the archive", err=True)
+        async with SearchIndex(bot.store, workers=1) as index:
+            indexed = await index.rebuild()
         embeddings = Embeddings(bot.store)
         try:
             done = await embeddings.backfill(
@@ -912,18 +917,22 @@ async def _reindex(config: Settings, progress: bool) -> tuple[int, int]:
             )
         except EmbedderError as error:
             fail(str(error))
-        return done, await embeddings.vectors.count()
+        return indexed, done, await embeddings.vectors.count()
 
 
 @app.command()
 def reindex(
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress lines.")] = False,
 ) -> None:
-    """Embed every archived paper that has no embedding yet (for similar and hybrid search)."""
+    """Rebuild the keyword search index from the archive, and embed every archived paper
+    that has no embedding yet (for similar and hybrid search)."""
     config = settings()
     configure_logging(config)
-    done, total = run_async(_reindex(config, not quiet))
-    say(f"{done} papers embedded; {total} papers have an embedding")
+    indexed, done, total = run_async(_reindex(config, not quiet))
+    say(
+        f"{indexed} papers indexed for keyword search; {done} papers embedded;"
+        f" {total} papers have an embedding"
+    )
 
 
 def _week_option(value: str) -> dt.date:

@@ -1,13 +1,14 @@
-"""Archive search on SQLite (FTS5) and PostgreSQL (tsvector), with the subscription
-query language and matching rules.
+"""Archive search on SQLite (a tantivy index folder) and PostgreSQL (tsvector), with the
+subscription query language and matching rules.
 
 - `request`: the search text parsed into a query and options (`parse_search`);
 - `engine`: a search run over the index, re-checked by the matcher; its text and JSON;
 - `index`: the search index kept in step with the archive (`SearchIndex`);
+- `tantivy_index`: SQLite's index, a tantivy folder beside the database file;
+- `tantivy_query`: a query compiled into tantivy queries, with the filters;
+- `reader`: SQLite's reads, on a sqlite3 connection in a thread of its own;
 - `lexemes`: what the index stores for a paper, computed with `paperboy.matching.text`;
-- `sql`: a query compiled to FTS5 or tsquery syntax, and the index query's `Filters`;
-- `scan`: SQLite's candidate search, newest first within a budget;
-- `score`: BM25 over the stored lexemes (SQLite ranks in Python);
+- `sql`: the query compiler (and its tsquery syntax), and the index query's `Filters`;
 - `hybrid`: keyword results fused with semantic similarity (`hybrid_search`, the default
   of `/papers search` and `paperboy search`), and the semantic-only mode;
 - `similar`: the archive's papers nearest one paper (`/papers similar`, `paperboy similar`).
@@ -15,7 +16,7 @@ query language and matching rules.
 
 from paperboy.search.engine import results_json, results_text, search, to_json
 from paperboy.search.hybrid import MODES, Mode, hybrid_json, hybrid_search
-from paperboy.search.index import SQLITE_WINDOW, WINDOW, Candidate, SearchIndex
+from paperboy.search.index import WINDOW, Candidate, SearchIndex
 from paperboy.search.request import (
     DEFAULT_LIMIT,
     MAX_LIMIT,
@@ -24,7 +25,6 @@ from paperboy.search.request import (
     SearchRequest,
     parse_search,
 )
-from paperboy.search.scan import Scan
 from paperboy.search.similar import (
     Similar,
     find_paper,
@@ -40,12 +40,10 @@ __all__ = [
     "MAX_LIMIT",
     "MODES",
     "OPTION_HELP",
-    "SQLITE_WINDOW",
     "WINDOW",
     "Candidate",
     "Filters",
     "Mode",
-    "Scan",
     "SearchIndex",
     "SearchOptions",
     "SearchRequest",

@@ -1,8 +1,8 @@
 """Archive search: run a parsed request (`paperboy.search.request`) over the archive.
 
-How a search runs: the query is compiled for the database's full-text index
-(`paperboy.search.sql`; FTS5 on SQLite, tsvector on PostgreSQL), which finds and ranks
-candidates (BM25 with the title weighted above the abstract); the subscription matcher
+How a search runs: the query is compiled for the search index (`paperboy.search.sql`;
+a tantivy folder on SQLite, tsvector on PostgreSQL), which finds and ranks candidates
+(BM25 with the title weighted above the abstract); the subscription matcher
 (`paperboy.matching.matcher`) then re-checks every candidate, so results follow exactly
 the rules a digest follows (acronyms case-sensitive inside words, stems, phrases). Among
 results of equal relevance (scores within 2%), newer and then more upvoted papers come
@@ -17,16 +17,15 @@ import json
 import math
 import sqlite3
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import Any, Protocol, cast
 
 from paperboy.digest import AUTHORS_SHOWN, summarize
-from paperboy.matching import Matcher, Or, PaperMatch, Term, highlight
+from paperboy.matching import Matcher, PaperMatch, highlight
 from paperboy.models import Paper, SearchHit, SearchResults
 from paperboy.search.index import Candidate, SearchIndex, surfaces_in
 from paperboy.search.lexemes import acronym_code, docid_range, paper_day
-from paperboy.search.reader import PaperReader, Reader
+from paperboy.search.reader import PaperReader, step
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, parse_search
-from paperboy.search.score import bm25, idf, probes
 from paperboy.search.sql import (
     MAX_CODES,
     Codes,
@@ -36,6 +35,8 @@ from paperboy.search.sql import (
     compile_query,
     title_tier,
 )
+from paperboy.search.tantivy_index import FolderIndex
+from paperboy.search.tantivy_query import filtered
 from paperboy.store import Store
 
 __all__ = [
@@ -112,22 +113,24 @@ async def search(
     index = index or SearchIndex(store)
     if sync:
         await index.sync()
+    else:
+        await index.open()
     if index.postgres:
         return await _search(index, request, limit, _Postgres(index))
     # SQLite: the whole search is one step on a reader (paperboy.search.reader).
-    return await index.scan.step(_sqlite_search, index, request, limit)
+    return await step(store, _sqlite_search, index, index.folder, request, limit)
 
 
 def _sqlite_search(
     db: sqlite3.Connection,
-    second: Reader | None,
     index: SearchIndex,
+    folder: FolderIndex,
     request: SearchRequest,
     limit: int | None,
 ) -> SearchResults:
     """`_search` on SQLite, run to its end in the reader's thread: none of its steps
     waits for anything there (`_Sqlite`), so the coroutine finishes in one go."""
-    coroutine = _search(index, request, limit, _Sqlite(index, db, second))
+    coroutine = _search(index, request, limit, _Sqlite(index, folder, db))
     try:
         coroutine.send(None)
     except StopIteration as done:
@@ -181,7 +184,8 @@ async def _search(
 
     if compiled.never or compiled.text is None:
         return results([], 0)
-    tier = title_tier(request.query, index.dialect, codes)
+    # PostgreSQL ranks a window of matches, titles first; the folder ranks them all.
+    tier = title_tier(request.query, index.dialect, codes) if index.postgres else None
     found = await steps.candidates(request, codes, compiled, tier, filters, wanted)
     candidates, total = found.candidates, found.total
     matcher = Matcher.compile([(0, request.query)])
@@ -256,15 +260,16 @@ class _Postgres:
 
 
 class _Sqlite:
-    """SQLite's steps, on a reader's connection in its thread: none of them waits."""
+    """SQLite's steps, in a reader's thread: the acronyms and papers from its
+    connection, the candidates from the index folder. None of them waits."""
 
-    def __init__(self, index: SearchIndex, db: sqlite3.Connection, second: Reader | None) -> None:
+    def __init__(self, index: SearchIndex, folder: FolderIndex, db: sqlite3.Connection) -> None:
         self.index = index
+        self.folder = folder
         self.db = db
-        self.second = second
 
     async def surfaces(self, words: set[str]) -> dict[str, tuple[str, ...] | None]:
-        return surfaces_in(self.db, self.second, sorted(words), MAX_CODES)
+        return surfaces_in(self.db, sorted(words), MAX_CODES)
 
     async def candidates(
         self,
@@ -275,9 +280,16 @@ class _Sqlite:
         filters: Filters,
         wanted: int,
     ) -> _Found:
-        return _sqlite_candidates(
-            self.index, self.db, self.second, request, codes, compiled, tier, filters, wanted
-        )
+        """The best matches by BM25 (enough for `wanted` results after tie ordering),
+        and the exact number of matches: the index ranks every match."""
+        query = cast("Any", compiled.text)  # the tantivy dialect's query object
+        hits, total = self.folder.search(filtered(query, filters), _margin(wanted))
+        candidates = [
+            Candidate(0, h.paper_id, h.score, dt.date.fromordinal(h.day) if h.day else None,
+                      h.upvotes)
+            for h in hits
+        ]  # fmt: skip
+        return _Found(candidates, total)
 
     async def fetch_and_match(self, ids: list[str], matcher: Matcher) -> dict[str, PaperMatch]:
         return _matching(ids, _paper_reader(self.index.store)(self.db, ids), matcher)
@@ -331,54 +343,6 @@ async def _candidates(
         also = await index.newest_ids(query, filters, index.window, title_tier=tier)
     ranked = await index.rank(query, filters, k, ids=sorted({*newest, *also}))
     return _Found(ranked, total)
-
-
-def _sqlite_candidates(
-    index: SearchIndex,
-    db: sqlite3.Connection,
-    second: Reader | None,
-    request: SearchRequest,
-    codes: Codes,
-    compiled: Compiled,
-    tier: str | None,
-    filters: Filters,
-    wanted: int,
-) -> _Found:
-    """SQLite: candidates found newest first (`paperboy.search.scan`), ranked here
-    (`paperboy.search.score`): FTS5's bm25() would read the whole index for its statistics."""
-    assert compiled.text is not None
-    wanted = _margin(wanted)
-    scan = index.scan
-    root = request.query.root
-    alternatives = root.children if isinstance(root, Or) else (root,)
-    title_only = all(isinstance(n, Term) and n.field in (None, "title") for n in alternatives)
-    found = scan.candidates_in(
-        db,
-        second,
-        compiled.text,
-        tier,
-        filters,
-        max(index.window, wanted),
-        wanted,
-        title_only=title_only,
-    )
-    docs = scan.stored_in(db, second, found.docids)
-    terms = probes(request.query, codes)
-    weights = None
-    if len(terms) > 1:
-        frequencies, documents = scan.estimate_df_in(db, second, [t.fts for t in terms])
-        weights = [idf(documents, f) for f in frequencies]
-    scores = bm25([(d.docid, d.columns) for d in docs], terms, weights)
-    candidates = [
-        Candidate(d.docid, d.paper_id, scores[d.docid], _day(d.day), d.upvotes) for d in docs
-    ]
-    return _Found(candidates, max(found.total, len(candidates)), found.exact)
-
-
-def _day(value: object) -> dt.date | None:
-    if value is None or isinstance(value, dt.date):
-        return value
-    return dt.date.fromisoformat(str(value))
 
 
 # --------------------------------------------------------------------------- output

@@ -7,20 +7,18 @@ the backend's full-text structure. Search syncs before it queries, so whatever w
 paper (an ingest job, a backfill, another process) it is found; ingest paths also sync
 right away so the cost is not paid by the first search.
 
-- SQLite: an FTS5 table (`search_fts`) with columns t (title), a (abstract),
-  x (ai_summary and keywords) and u (authors) over `search_content` (title and author
-  lexemes prefixed, see `paperboy.search.lexemes.TITLE_PREFIX`). Candidates are found newest
-  first within a budget (`paperboy.search.scan`) and ranked by BM25 with column weights
-  (`paperboy.search.score`).
+- SQLite: a tantivy index in a folder beside the database file
+  (`paperboy.search.tantivy_index`), holding the lexeme columns t (title, prefixed),
+  a (abstract), x (ai_summary and keywords) and u (authors, prefixed); it finds, ranks
+  (BM25 with column weights) and counts every match.
 - PostgreSQL: a tsvector per paper (`search_vectors.doc`, weights A title, B abstract,
   C summary/keywords, D authors) with a GIN index, ranked with `ts_rank_cd`.
 
-Document ids carry the paper's day in their high bits (`paperboy.search.lexemes.day_key`), so a
-date filter is an id range and "the newest N matches" is an index-order scan. Ranking a
-broad query (more than `window` matches) scores the `window` newest matches plus the
-`window` newest with a query term in the title, instead of every match: a ranking
-function must look at each document it scores, and scoring a million of them takes
-seconds.
+PostgreSQL: document ids carry the paper's day in their high bits
+(`paperboy.search.lexemes.day_key`), so a date filter is an id range. Ranking a broad
+query (more than `window` matches) scores the `window` newest matches plus the `window`
+newest with a query term in the title, instead of every match: `ts_rank_cd` must read
+each vector it scores, and scoring a hundred thousand of them takes seconds.
 """
 
 from __future__ import annotations
@@ -30,11 +28,13 @@ import contextlib
 import datetime as dt
 import multiprocessing
 import sqlite3
+import threading
+import weakref
 import zlib
 from collections.abc import AsyncIterator, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any, Self, cast
+from typing import Any, NamedTuple, Self, cast
 
 import sqlalchemy as sa
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -49,19 +49,22 @@ from paperboy.search.lexemes import (
     analyze,
     day_key,
 )
-from paperboy.search.scan import Scan
-from paperboy.search.sql import Filters, Fts5, TsQuery
+from paperboy.search.reader import step
+from paperboy.search.sql import Filters, TsQuery
+from paperboy.search.tantivy_index import FolderIndex, IndexBusy, IndexedDoc, folder_of
+from paperboy.search.tantivy_query import TantivyDialect
 from paperboy.store import Store, paper_columns
 from paperboy.store.tables import papers
 
-__all__ = ["Candidate", "SearchIndex", "surfaces_in"]
+__all__ = ["Candidate", "SearchIndex", "folder_index", "surfaces_in"]
 
-#: Broad queries rank this many newest matches, and as many newest with a title match
-#: (PostgreSQL; SQLite, which ranks in Python, SQLITE_WINDOW).
+#: PostgreSQL: broad queries rank this many newest matches, and as many newest with a
+#: title match.
 WINDOW = 500
-SQLITE_WINDOW = 100
 #: Papers per sync transaction.
 SYNC_BATCH = 2000
+#: SQLite: papers added to the index folder per commit, at most.
+COMMIT_EVERY = 100_000
 #: Analyses made ahead (SearchIndex.prepare) kept at most, waiting for their sync.
 MAX_PREPARED = 50_000
 #: Acronym-like words longer than this are not kept in the vocabulary.
@@ -83,9 +86,9 @@ class Candidate:
     upvotes: int = 0
 
 
-@dataclass(frozen=True, slots=True)
-class IndexRow:
-    """What the writer needs of one analysed paper (small, to cross process boundaries)."""
+class IndexRow(NamedTuple):
+    """What the writer needs of one analysed paper (small, to cross process boundaries:
+    a tuple pickles several times faster than a dataclass)."""
 
     paper_id: str
     day: dt.date | None
@@ -158,24 +161,18 @@ class SearchIndex:
         then close the index (or use it as `async with`) to stop them."""
         self.store = store
         self.postgres = store.dialect == "postgresql"
-        self.window = window or (WINDOW if self.postgres else SQLITE_WINDOW)
+        self.window = window or WINDOW
         self.workers = workers
-        self.dialect = TsQuery() if self.postgres else Fts5()
+        self.dialect: TsQuery | TantivyDialect = TsQuery() if self.postgres else TantivyDialect()
         self._pool: ProcessPoolExecutor | None = None
         self._pending: list[tuple[set[str], list[tuple[Any, ...]], asyncio.Future[Any]]] = []
         self._ready: dict[str, tuple[tuple[Any, ...], IndexRow]] = {}
-        self._scan: Scan | None = None
+        self._clear = False  # SQLite: the next commit first empties the folder (rebuild)
 
     @property
-    def scan(self) -> Scan:
-        """SQLite: the candidate search (`paperboy.search.scan`), made on first use."""
-        if self._scan is None:
-            self._scan = Scan(self)
-        return self._scan
-
-    @scan.setter
-    def scan(self, scan: Scan) -> None:
-        self._scan = scan
+    def folder(self) -> FolderIndex:
+        """SQLite: the store's index folder (`paperboy.search.tantivy_index`)."""
+        return folder_index(self.store)
 
     # ------------------------------------------------------------------ sync
 
@@ -244,15 +241,103 @@ class SearchIndex:
         a worker process when the index has `workers`).
         """
         done = 0
+        if not self.postgres:
+            await self._open_folder()
         while True:
-            read, written = await self._pass(batch)
+            read, written = await (self._pass(batch) if self.postgres else self._folder_pass(batch))
             done += written
             if read == 0:
                 return done
 
+    async def _analyse(self, rows: list[tuple[Any, ...]]) -> list[IndexRow]:
+        """Index rows for paper rows: prepared ones (`prepare`) if still the same."""
+        loop = asyncio.get_running_loop()
+        docs = []
+        if self._pending or self._ready:
+            await self._prepared_for({row[0] for row in rows})
+            rest = []
+            for row in rows:
+                known = self._ready.pop(row[0], None)
+                if known is not None and known[0] == row:
+                    docs.append(known[1])
+                else:
+                    rest.append(row)
+            rows = rest
+        if self.workers and len(rows) > 100:
+            docs += await loop.run_in_executor(self._workers(), index_rows, rows, self.postgres)
+        elif rows:  # analysing text is CPU work: off the event loop
+            docs += await asyncio.to_thread(index_rows, rows, self.postgres)
+        return docs
+
+    # ------------------------------------------------------------------ SQLite's folder
+
+    async def open(self) -> None:
+        """SQLite: make sure the index folder is open (`sync` checks it is the right one)."""
+        if not self.postgres and not self.folder.is_open:
+            await self._open_folder()
+
+    async def _open_folder(self) -> None:
+        """Open the store's index folder, or make it anew and queue every paper (a new
+        database, a missing or unreadable folder, another database's folder)."""
+        folder = self.folder
+        async with self.store.engine.connect() as conn:
+            index_id = (
+                await conn.exec_driver_sql(
+                    "SELECT value FROM search_state WHERE name = 'index_id'"
+                )
+            ).scalar_one_or_none()
+        if folder.matches(index_id) or await asyncio.to_thread(folder.open, index_id):
+            return
+        new_id = await asyncio.to_thread(folder.create)
+        async with self.store.begin_write() as conn:
+            await conn.exec_driver_sql(
+                "INSERT INTO search_state (name, value) VALUES ('index_id', ?)"
+                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                (new_id,),
+            )
+            await conn.exec_driver_sql(_QUEUE_ALL)
+
+    async def _folder_pass(self, batch: int) -> tuple[int, int]:
+        """One walk over the queue in id order into the index folder: (entries read,
+        papers indexed). Queue entries are removed only once the folder has committed
+        their papers, and only if unchanged since (`seq`)."""
+        after = ""
+        read = written = 0
+        done: list[tuple[str, int]] = []
+        docs: list[IndexRow] = []
+        while True:
+            queued, rows = await self._read_batch(after, batch)
+            if queued:
+                after = queued[-1][0]
+                read += len(queued)
+                done += queued
+                docs += await self._analyse(rows)
+            if done and (not queued or len(done) >= COMMIT_EVERY):
+                try:
+                    await asyncio.to_thread(
+                        self.folder.write,
+                        [pid for pid, _ in done],
+                        [_indexed(d) for d in docs],
+                        clear=self._clear,
+                    )
+                except IndexBusy:
+                    return 0, written  # another process indexes: the queue is its
+                self._clear = False
+                written += await self._dequeue(done, docs)
+                done, docs = [], []
+            if not queued:
+                return read, written
+
+    async def _dequeue(self, done: list[tuple[str, int]], docs: list[IndexRow]) -> int:
+        async with self.store.begin_write() as conn:
+            await self._remember_acronyms(conn, docs)
+            result = await conn.exec_driver_sql(
+                "DELETE FROM search_pending WHERE paper_id = ? AND seq = ?", done
+            )
+        return int(result.rowcount)
+
     async def _pass(self, batch: int) -> tuple[int, int]:
         """One walk over the queue in id order: (entries read, papers indexed)."""
-        loop = asyncio.get_running_loop()
         after = ""
         read = written = 0
         writing: asyncio.Task[int] | None = None
@@ -263,23 +348,7 @@ class SearchIndex:
                     break
                 after = queued[-1][0]
                 read += len(queued)
-                docs = []
-                if self._pending or self._ready:
-                    await self._prepared_for({row[0] for row in rows})
-                    rest = []
-                    for row in rows:
-                        known = self._ready.pop(row[0], None)
-                        if known is not None and known[0] == row:
-                            docs.append(known[1])
-                        else:
-                            rest.append(row)
-                    rows = rest
-                if self.workers and len(rows) > 100:
-                    docs += await loop.run_in_executor(
-                        self._workers(), index_rows, rows, self.postgres
-                    )
-                elif rows:  # analysing text is CPU work: off the event loop
-                    docs += await asyncio.to_thread(index_rows, rows, self.postgres)
+                docs = await self._analyse(rows)
                 if writing is not None:
                     written += await writing
                 writing = asyncio.create_task(self._write(queued, docs))
@@ -317,9 +386,8 @@ class SearchIndex:
         if not queued:
             return 0
         async with self.store.begin_write() as conn:
-            if self.postgres:
-                # One writer at a time: it allocates document ids (see _allocate).
-                await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key())))
+            # One writer at a time: it allocates document ids (see _allocate).
+            await conn.execute(sa.select(sa.func.pg_advisory_xact_lock(_lock_key())))
             # The queue entries and index rows of the batch's id range, in one query.
             result = await conn.execute(
                 sa.text(
@@ -346,17 +414,11 @@ class SearchIndex:
             docids = await self._allocate(conn, docs, existing)
             await self._delete(conn, sorted(existing.values()))
             await self._insert(conn, docs, docids)
-            if not self.postgres:
-                await _count_days(conn, existing.values(), docids.values())
             await self._remember_acronyms(conn, docs)
-            if fresh and self.postgres:
+            if fresh:
                 await conn.execute(
                     sa.text("DELETE FROM search_pending WHERE paper_id = :p AND seq = :s"),
                     [{"p": pid, "s": seq} for pid, seq in fresh],
-                )
-            elif fresh:  # the DB-API directly: one row per indexed paper
-                await conn.exec_driver_sql(
-                    "DELETE FROM search_pending WHERE paper_id = ? AND seq = ?", fresh
                 )
         return len(fresh)
 
@@ -389,11 +451,6 @@ class SearchIndex:
     async def _delete(self, conn: AsyncConnection, docids: list[int]) -> None:
         for chunk in _chunks(docids):
             params = {"ids": list(chunk)}
-            if not self.postgres:
-                # External content: FTS5 reads the old lexemes from search_content, so the
-                # index entries go first.
-                await conn.execute(_in("DELETE FROM search_fts WHERE rowid IN :ids"), params)
-                await conn.execute(_in("DELETE FROM search_content WHERE docid IN :ids"), params)
             await conn.execute(_in("DELETE FROM search_docs WHERE docid IN :ids"), params)
 
     async def _insert(
@@ -401,51 +458,32 @@ class SearchIndex:
     ) -> None:
         if not docs:
             return
-        if self.postgres:
-            meta = [
-                {
-                    "docid": docids[d.paper_id],
-                    "paper_id": d.paper_id,
-                    "day": d.day,
-                    "upvotes": d.upvotes,
-                    "has_code": d.has_code,
-                }
-                for d in docs
-            ]
-            await conn.execute(
-                sa.text(
-                    "INSERT INTO search_docs (docid, paper_id, day, upvotes, has_code)"
-                    " VALUES (:docid, :paper_id, :day, :upvotes, :has_code)"
-                ).bindparams(sa.bindparam("day", type_=sa.Date)),
-                meta,
-            )
-            rows = [
-                {"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1]} for d in docs
-            ]
-            await conn.execute(
-                sa.text(
-                    "INSERT INTO search_vectors (docid, doc, title)"
-                    " VALUES (:docid, CAST(:doc AS tsvector), CAST(:title AS tsvector))"
-                ),
-                rows,
-            )
-            return
-        # The DB-API directly: these are the bulk of a backfill's writes.
-        meta_rows = [
-            (docids[d.paper_id], d.paper_id, d.day and d.day.isoformat(), d.upvotes, d.has_code)
+        meta = [
+            {
+                "docid": docids[d.paper_id],
+                "paper_id": d.paper_id,
+                "day": d.day,
+                "upvotes": d.upvotes,
+                "has_code": d.has_code,
+            }
             for d in docs
         ]
-        await conn.exec_driver_sql(
-            "INSERT INTO search_docs (docid, paper_id, day, upvotes, has_code)"
-            " VALUES (?, ?, ?, ?, ?)",
-            meta_rows,
+        await conn.execute(
+            sa.text(
+                "INSERT INTO search_docs (docid, paper_id, day, upvotes, has_code)"
+                " VALUES (:docid, :paper_id, :day, :upvotes, :has_code)"
+            ).bindparams(sa.bindparam("day", type_=sa.Date)),
+            meta,
         )
-        content = [(docids[d.paper_id], *d.text) for d in docs]
-        await conn.exec_driver_sql(
-            "INSERT INTO search_content (docid, t, a, x, u) VALUES (?, ?, ?, ?, ?)", content
-        )
-        await conn.exec_driver_sql(
-            "INSERT INTO search_fts (rowid, t, a, x, u) VALUES (?, ?, ?, ?, ?)", content
+        rows = [
+            {"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1]} for d in docs
+        ]
+        await conn.execute(
+            sa.text(
+                "INSERT INTO search_vectors (docid, doc, title)"
+                " VALUES (:docid, CAST(:doc AS tsvector), CAST(:title AS tsvector))"
+            ),
+            rows,
         )
 
     async def _remember_acronyms(self, conn: AsyncConnection, docs: list[IndexRow]) -> None:
@@ -459,14 +497,15 @@ class SearchIndex:
         await conn.execute(sa.text(sql), [{"t": w} for w in words])
 
     async def rebuild(self) -> int:
-        """Queue every paper again and index them all (after a change of the lexemes)."""
+        """Queue every paper again and index them all (after a change of the lexemes).
+
+        SQLite: the folder is emptied with the first commit, so whatever it held that
+        the archive does not (a database restored from a backup) goes too; searches
+        see the archive fill up again meanwhile.
+        """
         async with self.store.begin_write() as conn:
-            await conn.execute(
-                sa.text(
-                    "INSERT INTO search_pending (paper_id, seq) SELECT id, 0 FROM papers"
-                    " WHERE id NOT IN (SELECT paper_id FROM search_pending)"
-                )
-            )
+            await conn.execute(sa.text(_QUEUE_ALL))
+        self._clear = not self.postgres
         return await self.sync()
 
     # ------------------------------------------------------------------ queries
@@ -493,7 +532,7 @@ class SearchIndex:
         The comparison is case-sensitive on both backends (instr / strpos on the raw text).
         """
         if not self.postgres:
-            return await self.scan.step(surfaces_in, sorted(set(words)), limit)
+            return await step(self.store, surfaces_in, sorted(set(words)), limit)
         sql = sa.text("SELECT token FROM search_acronyms WHERE strpos(token, :w) > 0 LIMIT :n")
         out: dict[str, tuple[str, ...] | None] = {}
         async with self.store.engine.connect() as conn:
@@ -505,24 +544,18 @@ class SearchIndex:
         return out
 
     def from_where(self, filters: Filters, *, vector: str = "doc") -> tuple[str, str]:
-        """FROM and WHERE of an index query for the compiled query `:q`.
+        """PostgreSQL: FROM and WHERE of an index query for the compiled query `:q`.
 
-        PostgreSQL: `vector` is the column searched (`doc`, or `title` for a title tier);
-        the id range is left out unless a date filter needs it, or the planner walks the
+        `vector` is the column searched (`doc`, or `title` for a title tier); the id
+        range is left out unless a date filter needs it, or the planner walks the
         primary key and tests every vector instead of asking the GIN index.
         """
-        if self.postgres:
-            frm = "search_vectors v"
-            if filters.needs_docs:
-                frm += " JOIN search_docs d ON d.docid = v.docid"
-            where = f"v.{vector} @@ CAST(:q AS tsquery)"
-            if filters.low > 0 or filters.high < Filters().high:
-                where += " AND v.docid BETWEEN :lo AND :hi"
-        else:
-            frm = "search_fts"
-            if filters.needs_docs:
-                frm += " CROSS JOIN search_docs d ON d.docid = search_fts.rowid"
-            where = "search_fts MATCH :q AND search_fts.rowid BETWEEN :lo AND :hi"
+        frm = "search_vectors v"
+        if filters.needs_docs:
+            frm += " JOIN search_docs d ON d.docid = v.docid"
+        where = f"v.{vector} @@ CAST(:q AS tsquery)"
+        if filters.low > 0 or filters.high < Filters().high:
+            where += " AND v.docid BETWEEN :lo AND :hi"
         if filters.min_upvotes > 0:
             where += " AND d.upvotes >= :min_upvotes"
         if filters.has_code:
@@ -539,7 +572,7 @@ class SearchIndex:
         """PostgreSQL: (matches, ids of the `window` newest: all of them if no more).
 
         A GIN index gives no ids in order, so every matching row is visited for either:
-        one pass does both. (SQLite reads its doclists in id order: `paperboy.search.scan`.)
+        one pass does both.
         """
         frm, where = self.from_where(filters)
         sql = sa.text(
@@ -595,24 +628,8 @@ class SearchIndex:
             return [Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows]
 
 
-async def _count_days(conn: AsyncConnection, removed: Iterable[int], added: Iterable[int]) -> None:
-    """SQLite: keep `search_days` (papers per day, see paperboy.search.scan) in step."""
-    delta: dict[int, int] = {}
-    for docid in removed:
-        delta[docid >> DAY_SHIFT] = delta.get(docid >> DAY_SHIFT, 0) - 1
-    for docid in added:
-        delta[docid >> DAY_SHIFT] = delta.get(docid >> DAY_SHIFT, 0) + 1
-    changed = [(day, n) for day, n in delta.items() if n]
-    if changed:
-        await conn.exec_driver_sql(
-            "INSERT INTO search_days (day, docs) VALUES (?, ?)"
-            " ON CONFLICT (day) DO UPDATE SET docs = docs + excluded.docs",
-            changed,
-        )
-
-
 def surfaces_in(
-    db: sqlite3.Connection, _second: object, words: list[str], limit: int
+    db: sqlite3.Connection, words: list[str], limit: int
 ) -> dict[str, tuple[str, ...] | None]:
     """SQLite: `SearchIndex.acronym_surfaces`, in one step on a reader."""
     out: dict[str, tuple[str, ...] | None] = {}
@@ -621,6 +638,45 @@ def surfaces_in(
         found = tuple(row[0] for row in db.execute(sql, (word, limit + 1)))
         out[word] = None if len(found) > limit else found
     return out
+
+
+_QUEUE_ALL = (
+    "INSERT INTO search_pending (paper_id, seq) SELECT id, 0 FROM papers"
+    " WHERE id NOT IN (SELECT paper_id FROM search_pending)"
+)
+
+
+def _indexed(row: IndexRow) -> IndexedDoc:
+    t, a, x, u = row.text
+    day = row.day.toordinal() if row.day is not None else 0
+    return IndexedDoc(row.paper_id, day, row.upvotes, row.has_code, t, a, x, u)
+
+
+# Held by their stores (as the readers are, see paperboy.search.reader): a folder's index
+# stays open while a store on its database lives, and is shared by all such stores.
+_BY_STORE: weakref.WeakKeyDictionary[Store, FolderIndex] = weakref.WeakKeyDictionary()
+_BY_PATH: weakref.WeakValueDictionary[str, FolderIndex] = weakref.WeakValueDictionary()
+_FOLDERS_LOCK = threading.Lock()
+
+
+def folder_index(store: Store) -> FolderIndex:
+    """The index folder of a SQLite store: one per folder in a process, or one per store
+    for a database in memory."""
+    with _FOLDERS_LOCK:
+        found = _BY_STORE.get(store)
+        if found is not None:
+            return found
+        url = store.engine.url
+        path = None if url.query.get("mode") == "memory" else folder_of(url.database)
+        if path is None:
+            found = FolderIndex(None)
+        else:
+            key = str(path.resolve())
+            found = _BY_PATH.get(key)
+            if found is None:
+                found = _BY_PATH[key] = FolderIndex(path)
+        _BY_STORE[store] = found
+        return found
 
 
 def _candidate_columns(sql: str) -> sa.TextualSelect:

@@ -2,12 +2,11 @@
 
 Going through SQLAlchemy and aiosqlite, each statement costs several handovers between
 the event loop and the connection's thread (0.1-0.5 ms each on a busy machine), a pool
-check-out and a rollback on check-in, and a result object per row: at a million papers
-that was more time than the index lookups. So a search on SQLite reads through a
-`Reader`: a sqlite3 connection per store, made and used in one thread of its own, to
-which a whole search (look up acronyms, find and rank candidates, fetch and check the
-results: `paperboy.search.engine`) is handed as one function. A second reader lets the
-largest slices of a count be read as two halves at once (`paperboy.search.scan`).
+check-out and a rollback on check-in, and a result object per row: next to an index
+answering in a millisecond or two, that is most of a search. So a search on SQLite reads
+through a `Reader`: a sqlite3 connection per store, made and used in one thread of its
+own, to which a whole search (look up acronyms, ask the index folder, fetch and check
+the results: `paperboy.search.engine`) is handed as one function (`step`).
 
 Each function runs in a read transaction of its own, so it sees one snapshot of the
 database; the connection is read-only (`query_only`) and waits for writers as the
@@ -33,7 +32,7 @@ from paperboy.models import Paper
 from paperboy.store import Store, paper_from_row
 from paperboy.store.tables import papers
 
-__all__ = ["PaperReader", "Reader", "on_sqlite", "readers"]
+__all__ = ["PaperReader", "Reader", "on_sqlite", "reader", "step"]
 
 T = TypeVar("T")
 
@@ -74,17 +73,15 @@ class Reader:
         return await asyncio.wrap_future(self.submit(fn, *args))
 
 
-_READERS: weakref.WeakKeyDictionary[Store, tuple[Reader, Reader] | None] = (
-    weakref.WeakKeyDictionary()
-)
+_READERS: weakref.WeakKeyDictionary[Store, Reader | None] = weakref.WeakKeyDictionary()
 _LOCK = threading.Lock()
 
 
-def readers(store: Store) -> tuple[Reader, Reader] | None:
-    """The store's two readers (None: not a SQLite file), made on first use.
+def reader(store: Store) -> Reader | None:
+    """The store's reader (None: not a SQLite file), made on first use.
 
-    They go with the store: nothing else holds them, so once it is collected its
-    readers are too; the executor then tells its idle thread to end and the sqlite3
+    It goes with the store: nothing else holds it, so once the store is collected its
+    reader is too; the executor then tells its idle thread to end and the sqlite3
     connection closes as it is freed. (Nothing here may wait for a lock then: a garbage
     collection can run in the middle of any other thread's work.)
     """
@@ -93,16 +90,26 @@ def readers(store: Store) -> tuple[Reader, Reader] | None:
             return _READERS[store]
         url = store.engine.url
         db = url.database or ""
-        pair: tuple[Reader, Reader] | None = None
+        found: Reader | None = None
         if (
             store.dialect == "sqlite"
             and db not in ("", ":memory:")
             and not db.startswith("file:")
             and url.query.get("mode") != "memory"
         ):
-            pair = (Reader(db), Reader(db))
-        _READERS[store] = pair
-        return pair
+            found = Reader(db)
+        _READERS[store] = found
+        return found
+
+
+async def step(store: Store, fn: Callable[..., T], *args: Any) -> T:
+    """`fn(connection, *args)` in one read transaction on the store's reader (or, for a
+    database without a file, on a pooled connection's thread)."""
+    found = reader(store)
+    if found is None:
+        async with store.engine.connect() as conn:
+            return await on_sqlite(conn, fn, *args)
+    return await found.run(fn, *args)
 
 
 async def on_sqlite(conn: AsyncConnection, fn: Callable[..., T], *args: Any) -> T:

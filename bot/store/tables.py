@@ -281,24 +281,6 @@ rollup_runs = sa.Table(
 
 # --- archive search (migration 0003; see paperboy.search.index) ---------------------------------
 
-# One row per indexed paper. `docid` carries the paper's day in its high bits (id order is
-# date order); the filter columns are kept in sync with `papers` by triggers.
-search_docs = sa.Table(
-    "search_docs",
-    metadata,
-    sa.Column(
-        "docid",
-        sa.BigInteger().with_variant(sa.Integer(), "sqlite"),  # SQLite: the rowid itself
-        primary_key=True,
-        autoincrement=False,
-    ),
-    sa.Column("paper_id", sa.String(64), nullable=False),
-    sa.Column("day", sa.Date, nullable=True),
-    sa.Column("upvotes", sa.Integer, nullable=False, server_default=sa.text("0")),
-    sa.Column("has_code", sa.Boolean, nullable=False, server_default=sa.false()),
-    sa.UniqueConstraint("paper_id"),
-)
-
 # Papers whose searchable text changed since the index last saw them (filled by triggers;
 # `seq` counts the changes, so one made during indexing is not lost).
 search_pending = sa.Table(
@@ -355,9 +337,12 @@ summary_usage = sa.Table(
     sa.Column("fallbacks", sa.Integer, nullable=False, server_default=sa.text("0")),
 )
 
-#: Each backend's own full-text tables (FTS5 on SQLite, tsvector + GIN on PostgreSQL),
-#: created by migrations 0003 and 0004 and not described by this metadata.
-NATIVE_SEARCH_TABLES = frozenset({"search_fts", "search_content", "search_days", "search_vectors"})
+#: Each backend's own search tables, not described by this metadata: PostgreSQL's
+#: tsvectors with GIN indexes and their documents (migration 0003); SQLite's id of its
+#: index folder (0010), and the FTS5 tables it had before (0003, 0004).
+NATIVE_SEARCH_TABLES = frozenset(
+    {"search_fts", "search_content", "search_days", "search_vectors", "search_docs", "search_state"}
+)
 
 
 def is_native_search_table(name: str) -> bool:

@@ -104,9 +104,16 @@ async def test_reindex_embeds_papers_archived_before(env: dict[str, str], db_url
     assert before == 9
     code, out, err = await paperboy("reindex", "--quiet", env=env)
     assert code == 0, err
-    assert out.strip() == "20 papers embedded; 29 papers have an embedding"
+    assert out.strip() == (
+        "29 papers indexed for keyword search; 20 papers embedded; 29 papers have an embedding"
+    )
     code, out, err = await paperboy("reindex", env=env)
-    assert code == 0 and out.strip() == "0 papers embedded; 29 papers have an embedding"
+    assert code == 0 and out.strip() == (
+        "29 papers indexed for keyword search; 0 papers embedded; 29 papers have an embedding"
+    )
+    code, out, err = await paperboy("search", "LoRA", "--mode", "keyword", "--format", "json", env=env)
+    assert code == 0, err
+    assert json.loads(out)["total"] >= 1
 
 
 def printed(item: object) -> str:

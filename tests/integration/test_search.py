@@ -1,4 +1,4 @@
-"""Archive search on SQLite (FTS5) and PostgreSQL (tsvector), against the real store.
+"""Archive search on SQLite (tantivy folder) and PostgreSQL (tsvector), against the real store.
 
 The reference for *which* papers match is the subscription matcher (`paperboy.matching.matcher`):
 search must find exactly what a digest would, on both backends.
@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import shutil
 
 import pytest
+import tantivy
 
 from paperboy.matching import Matcher, QueryError
 from paperboy.models import MAX_ABSTRACT, Paper
-from paperboy.search import Scan, SearchIndex, SearchRequest, parse_search, search
+from paperboy.search import SearchIndex, SearchRequest, parse_search, search
+from paperboy.search.index import folder_index
 from paperboy.store import Store
 from tests.seed_corpus import load_seed_papers
 
@@ -353,75 +356,125 @@ async def test_broad_queries_rank_the_newest_and_the_title_matches(seeded: Store
     assert dated.total == 0  # the seed papers have no date
 
 
-async def test_sqlite_counts_newest_first_within_a_budget(store: Store) -> None:
+def _dated(n: int, title: str, abstract: str, start: dt.date = dt.date(2024, 1, 1)) -> Paper:
+    return paper(
+        f"2401.{n:05d}", title, abstract=abstract, daily_date=start + dt.timedelta(days=n)
+    )
+
+
+async def test_sqlite_counts_every_match_and_ranks_titles_at_any_age(store: Store) -> None:
     if store.dialect != "sqlite":
-        pytest.skip("PostgreSQL counts every match (no budget)")
-    start = dt.date(2024, 1, 1)
+        pytest.skip("the index folder is SQLite's")
     many = [
-        paper(
-            f"2401.{n:05d}",
-            f"Study {n}",
-            abstract="We tune adapters." if n % 2 else "We prune adapters.",
-            daily_date=start + dt.timedelta(days=n),
-        )
+        _dated(n, f"Study {n}", "We tune adapters." if n % 2 else "We prune adapters.")
         for n in range(200)
     ]
-    many[3] = paper("2401.00003", "Adapters in the title", daily_date=start + dt.timedelta(days=3))
-    many[7] = paper(
-        "2401.00007", "Rare", abstract="one zebra here", daily_date=start + dt.timedelta(days=7)
-    )
+    many[3] = _dated(3, "Adapters in the title", "Nothing else.")
+    many[7] = _dated(7, "Rare", "one zebra here")
     await store.papers.upsert(many)
-    index = SearchIndex(store, window=5)
-    index.scan = Scan(index, first_slice=10, budget=40, enough=20)
 
-    broad = await search(store, req("adapters"), limit=3, index=index)
-    # 199 match; counting stops after 50 papers and scales up: an estimate, said so.
-    assert not broad.total_exact and "about" in broad.header
-    assert 150 <= broad.total <= 250
-    # The title match is a candidate at any age, and BM25 puts it first.
+    broad = await search(store, req("adapters"), limit=3)
+    assert broad.total_exact and broad.total == 199  # all but the zebra paper, counted
+    # The oldest title match outranks 196 newer abstract matches.
     assert broad.hits[0].paper.id == "2401.00003"
-
-    # Too few matches to show from the newest papers: counted to the end, exactly.
-    rare = await search(store, req("zebra"), index=index)
+    # Equal relevance: newer first.
+    assert [h.paper.id for h in broad.hits[1:]] == ["2401.00199", "2401.00198"]
+    rare = await search(store, req("zebra"))
     assert rare.total_exact and [h.paper.id for h in rare.hits] == ["2401.00007"]
-    tuned = await search(store, req("tune"), limit=10, index=index)
-    assert not tuned.total_exact and len(tuned.hits) == 10
-    # Asking for more results counts further: 100 cannot come from the newest 50 papers.
-    every = await search(store, req("tune"), limit=100, index=index)
+    every = await search(store, req("tune"), limit=100)
     assert every.total_exact and every.total == 98 == len(every.hits)  # odd days but 3, 7
-
-    # Filters are counted within the slices as well.
-    old = await search(store, req("adapters until:2024-01-20"), index=index)
+    old = await search(store, req("adapters until:2024-01-20"))
     assert old.total_exact and old.total == 19  # days 0-19, all but the zebra paper
 
 
-async def test_sqlite_papers_per_day_follow_writes_and_deletes(store: Store) -> None:
+async def test_sqlite_folder_follows_votes_links_and_deletes(store: Store) -> None:
     if store.dialect != "sqlite":
-        pytest.skip("SQLite keeps papers per day for its slices")
-    day1, day2 = dt.date(2024, 11, 1), dt.date(2024, 11, 2)
+        pytest.skip("the index folder is SQLite's")
     await store.papers.upsert(
         [
-            paper("2411.00001", "One", daily_date=day1),
-            paper("2411.00002", "Two", daily_date=day1),
-            paper("2411.00003", "Three", daily_date=day2),
+            paper("2411.00001", "Graph adapters", upvotes=1),
+            paper("2411.00002", "Graph pruning", upvotes=50),
+            paper("2411.00003", "Graph search"),
         ]
     )
-    index = SearchIndex(store)
 
-    async def days() -> dict[int, int]:
-        await index.sync()
-        async with store.engine.connect() as conn:
-            rows = await conn.exec_driver_sql("SELECT day, docs FROM search_days WHERE docs > 0")
-            return {day: docs for day, docs in rows}
+    async def ids(query: str) -> list[str]:
+        return sorted(h.paper.id for h in (await search(store, req(query))).hits)
 
-    assert await days() == {day1.toordinal(): 2, day2.toordinal(): 1}
-    # An arXiv listing does not move a Hugging Face day; an HF one does (a new document id).
-    await store.papers.upsert([paper("2411.00001", "One", daily_date=day2, on_hf=True)])
-    assert await days() == {day1.toordinal(): 1, day2.toordinal(): 2}
+    assert await ids("graph min-upvotes:10") == ["2411.00002"]
+    assert await ids("graph has:code") == []
+    await store.papers.upsert(
+        [
+            paper("2411.00001", "Graph adapters", upvotes=99),
+            paper("2411.00003", "Graph search", github_url="https://github.com/a/b"),
+        ]
+    )
+    assert await ids("graph min-upvotes:10") == ["2411.00001", "2411.00002"]
+    assert await ids("graph has:code") == ["2411.00003"]
     async with store.begin_write() as conn:
-        await conn.exec_driver_sql("DELETE FROM papers WHERE id = '2411.00003'")
-    assert await days() == {day1.toordinal(): 1, day2.toordinal(): 1}
-    assert (await search(store, req("One"), index=index)).hits[0].date == day2
+        await conn.exec_driver_sql("DELETE FROM papers WHERE id = '2411.00002'")
+    assert await ids("graph") == ["2411.00001", "2411.00003"]
+    assert (await search(store, req("pruning"))).total == 0
+
+
+async def test_sqlite_folder_is_rebuilt_when_missing_or_foreign(store: Store) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("the index folder is SQLite's")
+    await store.papers.upsert(load_seed_papers()[:30])
+    want = (await search(store, req("LoRA"))).total
+    assert want >= 1
+    folder = folder_index(store)
+    assert folder.path is not None and folder.path.is_dir()
+    # Another database's folder (an id the database does not know): made anew.
+    (folder.path / "paperboy-index-id").write_text("0123 1\n")
+    async with store.begin_write() as conn:
+        await conn.exec_driver_sql("UPDATE search_state SET value = 'elsewhere'")
+    assert (await search(store, req("LoRA"))).total == want
+    # Gone altogether (deleted by hand, a database copied without it): rebuilt.
+    async with store.begin_write() as conn:
+        await conn.exec_driver_sql("UPDATE search_state SET value = 'gone'")
+    shutil.rmtree(folder.path)
+    assert (await search(store, req("LoRA"))).total == want
+    assert (folder.path / "paperboy-index-id").exists()
+
+
+async def test_sqlite_rebuild_drops_what_the_archive_no_longer_holds(store: Store) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("the index folder is SQLite's")
+    await store.papers.upsert([paper("2411.00001", "Zebra graph"), paper("2411.00002", "Graph")])
+    index = SearchIndex(store)
+    await index.sync()
+    # A paper gone from the archive without the queue knowing (a restored backup).
+    async with store.begin_write() as conn:
+        await conn.exec_driver_sql("DROP TRIGGER search_papers_delete")
+        await conn.exec_driver_sql("DELETE FROM papers WHERE id = '2411.00001'")
+    assert folder_index(store).count() == 2
+    assert await index.rebuild() == 1
+    assert folder_index(store).count() == 1
+    assert (await search(store, req("graph"))).total == 1
+
+
+async def test_sqlite_sync_leaves_the_queue_to_another_writer(store: Store) -> None:
+    if store.dialect != "sqlite":
+        pytest.skip("the index folder is SQLite's")
+    index = SearchIndex(store)
+    await index.sync()  # the folder exists
+    folder = folder_index(store)
+    assert folder.path is not None
+    folder.writer_wait = 0.1
+    await store.papers.upsert([paper("2411.00001", "Zebra graph")])
+    # Another process's writer holds the folder's lock.
+    other = tantivy.Index.open(str(folder.path)).writer(heap_size=15_000_000, num_threads=1)
+    try:
+        assert await index.sync() == 0
+        assert await index.pending() == 1
+    finally:
+        other.rollback()
+        other.wait_merging_threads()
+        del other
+    assert await index.sync() == 1
+    assert await index.pending() == 0
+    assert (await search(store, req("zebra"))).total == 1
 
 
 async def test_prepared_analyses_are_used_only_for_what_was_stored(store: Store) -> None:

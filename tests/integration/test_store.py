@@ -147,7 +147,6 @@ async def test_migrated_schema_matches_tables(store: Store) -> None:
         "deliveries",
         "digest_runs",
         "outbox",
-        "search_docs",
         "search_pending",
         "search_acronyms",
         "ingest_progress",

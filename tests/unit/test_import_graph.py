@@ -111,7 +111,7 @@ def test_no_import_circles() -> None:
 def test_the_graph_sees_the_imports_it_should() -> None:
     """A check of the reader itself: known edges are found, type-only ones are not."""
     edges = graph()
-    assert "paperboy.search.scan" in edges["paperboy.search.index"]
+    assert "paperboy.search.tantivy_index" in edges["paperboy.search.index"]
     assert "paperboy.store" in edges["paperboy.search.index"]
     assert "paperboy.commands.dispatch" not in edges["paperboy.commands.basic"]
     assert circles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]

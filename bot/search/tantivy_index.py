@@ -1,0 +1,263 @@
+"""SQLite's search index: a tantivy index in a folder beside the database file.
+
+tantivy (a search library in Rust, through its Python binding) keeps an inverted index
+with positions and ranks by BM25 over all of a query's matches in a few milliseconds at
+a million papers, with an exact count; FTS5 needed a budget, a ranking window and an
+estimate to come near (docs/benchmarks.md, "Against tantivy"). It stores what FTS5
+stored: the lexemes of `paperboy.search.lexemes` (never raw text), in the columns t
+(title, prefixed), a (abstract), x (HF summary and keywords) and u (authors, prefixed),
+plus the paper id and the day, votes and code flag the filters and ties read.
+
+The database stays the source of truth: papers reach the index through the
+`search_pending` queue (`paperboy.search.index.SearchIndex.sync`), a queue entry is
+removed only after the index has committed its paper, and the folder can always be
+rebuilt from the archive (`paperboy reindex`). The folder is tied to its database by an
+id kept in both (`search_state.index_id` and the file `paperboy-index-id`): a folder
+that is missing, unreadable, or another database's is made anew and every paper queued.
+
+- Where: `<database file>.search/` (as the vectors' `<database file>.vectors/`); a
+  database without a file (in memory) gets an index in memory.
+- Several processes: tantivy allows one writer per folder at a time and any number of
+  readers. A process takes the writer only for one sync pass and lets it go; a process
+  that finds it taken leaves the queue to the holder and searches what is committed.
+  Readers see another process's commit within a second (tantivy watches the folder).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import shutil
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, cast
+
+import tantivy
+
+from paperboy.search.lexemes import DAY_SHIFT
+
+__all__ = ["FolderIndex", "Hit", "IndexBusy", "IndexedDoc", "folder_of"]
+
+#: The file in the folder holding its id (the same as the database's `search_state`) and
+#: the version of its schema.
+ID_FILE = "paperboy-index-id"
+#: Raise when `schema()` or what a column holds changes: older folders are then rebuilt.
+SCHEMA_VERSION = 1
+#: Memory the writer fills before it writes a segment (split among its threads).
+WRITER_HEAP = 64_000_000
+#: How long a sync waits for another process's writer before it leaves the work to it.
+WRITER_WAIT = 2.0
+
+
+class IndexBusy(Exception):
+    """Another process holds the folder's writer."""
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedDoc:
+    """What the index stores of one paper (lexeme columns as `FieldText.column` writes)."""
+
+    paper_id: str
+    day: int  # date ordinal, 0 if undated
+    upvotes: int
+    has_code: bool
+    t: str
+    a: str
+    x: str
+    u: str
+
+
+@dataclass(frozen=True, slots=True)
+class Hit:
+    paper_id: str
+    score: float
+    day: int
+    upvotes: int
+
+
+def schema() -> tantivy.Schema:
+    builder = tantivy.SchemaBuilder()
+    for column in "taxu":
+        # Lexemes are plain words separated by spaces: the whitespace tokenizer is exact.
+        builder.add_text_field(column, tokenizer_name="whitespace", index_option="position")
+    builder.add_text_field("paper_id", stored=True, tokenizer_name="raw")
+    builder.add_integer_field("day", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("upvotes", stored=True, indexed=True, fast=True)
+    builder.add_integer_field("has_code", indexed=True)
+    builder.add_float_field("recency", fast=True)
+    return builder.build()
+
+
+#: Among equal BM25 scores the newer paper ranks first, inside the index: tantivy
+#: multiplies a score by log2(2 + recency), and recency grows by this much a day from
+#: RECENCY_START (a day is then 2.9e-7 of a score, above float32's 6e-8; a century 0.5 %).
+RECENCY_STEP = 4e-7
+RECENCY_START = 730_120  # 2000-01-01
+
+
+def recency(day: int) -> float:
+    return max(0, day - RECENCY_START) * RECENCY_STEP if day else 0.0
+
+
+SCHEMA = schema()
+
+
+def folder_of(database: str | None) -> Path | None:
+    """The index folder of a SQLite database file (None: the database has no file)."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return None
+    return Path(database).expanduser().with_name(Path(database).name + ".search")
+
+
+class FolderIndex:
+    """The tantivy index of one SQLite database, in `path` (None: in memory)."""
+
+    def __init__(self, path: Path | None) -> None:
+        self.path = path
+        self.index_id: str | None = None
+        self.writer_wait = WRITER_WAIT
+        self._index: tantivy.Index | None = None
+        self._lock = threading.Lock()  # opening and writing, within this process
+
+    # ------------------------------------------------------------------ the folder
+
+    @contextlib.contextmanager
+    def _folder_lock(self) -> Iterator[None]:
+        """Held while the folder is checked or made anew (other processes wait)."""
+        if self.path is None:
+            yield
+            return
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def matches(self, index_id: str | None) -> bool:
+        """Whether this index is open and is the one the database names."""
+        return index_id is not None and self._index is not None and self.index_id == index_id
+
+    def open(self, index_id: str | None) -> bool:
+        """Open the folder if it holds the index the database names (`index_id`).
+
+        Returns False if it does not (missing, unreadable, another database's): then call
+        `create` and queue every paper.
+        """
+        with self._lock, self._folder_lock():
+            if self.matches(index_id):
+                return True
+            if self.path is None or index_id is None:
+                return False
+            try:
+                on_disk = (self.path / ID_FILE).read_text().split()
+                if on_disk != [index_id, str(SCHEMA_VERSION)]:
+                    return False
+                index = tantivy.Index.open(str(self.path))
+            except (OSError, ValueError):
+                return False
+            self._index, self.index_id = index, index_id
+            return True
+
+    def create(self) -> str:
+        """An empty index in the folder (whatever was there is removed); its new id."""
+        with self._lock, self._folder_lock():
+            index_id = uuid.uuid4().hex
+            if self.path is None:
+                self._index = tantivy.Index(SCHEMA)
+            else:
+                if self.path.exists():
+                    shutil.rmtree(self.path)
+                self.path.mkdir(parents=True)
+                self._index = tantivy.Index(SCHEMA, path=str(self.path), reuse=False)
+                # Written last: a folder without it is never taken for a complete one.
+                temporary = self.path / (ID_FILE + ".tmp")
+                temporary.write_text(f"{index_id} {SCHEMA_VERSION}\n")
+                os.replace(temporary, self.path / ID_FILE)
+            self.index_id = index_id
+            return index_id
+
+    @property
+    def is_open(self) -> bool:
+        return self._index is not None
+
+    @property
+    def index(self) -> tantivy.Index:
+        if self._index is None:
+            raise RuntimeError("the search index is not open")
+        return self._index
+
+    # ------------------------------------------------------------------ writing
+
+    def write(
+        self, removed: Iterable[str], added: Iterable[IndexedDoc], *, clear: bool = False
+    ) -> None:
+        """Remove the papers `removed` (and those re-added), add `added`, and commit.
+
+        All of it becomes visible at once, or none of it (the commit). `clear` first
+        removes every document. Raises IndexBusy if another process holds the writer.
+        """
+        with self._lock:
+            writer = self._writer()
+            try:
+                if clear:
+                    writer.delete_all_documents()
+                for paper_id in removed:
+                    writer.delete_documents_by_term("paper_id", paper_id)
+                for doc in added:
+                    writer.delete_documents_by_term("paper_id", doc.paper_id)
+                    writer.add_document(
+                        tantivy.Document(
+                            paper_id=doc.paper_id, day=doc.day, upvotes=doc.upvotes,
+                            has_code=int(doc.has_code), recency=recency(doc.day),
+                            t=doc.t, a=doc.a, x=doc.x, u=doc.u,
+                        )
+                    )  # fmt: skip
+                writer.commit()
+            except BaseException:
+                with contextlib.suppress(Exception):
+                    writer.rollback()
+                raise
+            finally:
+                # Merges finish here, and the writer (and its lock) is let go.
+                writer.wait_merging_threads()
+            self.index.reload()
+
+    def _writer(self) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + self.writer_wait
+        while True:
+            try:
+                return self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
+            except ValueError as error:
+                if "lock" not in str(error).lower():
+                    raise
+                if time.monotonic() > deadline:
+                    raise IndexBusy(str(error)) from None
+                time.sleep(0.05)
+
+    # ------------------------------------------------------------------ reading
+
+    def search(self, query: tantivy.Query, limit: int) -> tuple[list[Hit], int]:
+        """The best `limit` matches of `query` by BM25, and the exact number of matches."""
+        searcher = self.index.searcher()
+        found = searcher.search(query, limit, count=True, weight_by_field="recency")
+        hits = []
+        for score, address in found.hits:
+            doc = searcher.doc(address)
+            hits.append(Hit(doc["paper_id"][0], score, doc["day"][0], doc["upvotes"][0]))
+        return hits, cast("Any", found).count or 0  # (missing from the stubs)
+
+    def count(self) -> int:
+        """Papers in the index (as of the last commit this process has seen)."""
+        return int(self.index.searcher().num_docs)
+
+
+def day_bounds(low: int, high: int) -> tuple[int, int]:
+    """Document id bounds (`paperboy.search.lexemes.docid_range`) as day ordinals."""
+    return low >> DAY_SHIFT, high >> DAY_SHIFT
