@@ -433,6 +433,10 @@ async def sqlite_run(
             run.ingest_reused = True
             with contextlib.suppress(OSError, ValueError):
                 run.ingest_seconds = float(measured.read_text())
+            # A folder of an older schema is rebuilt (not timed: not an ingest).
+            async with SearchIndex(store, workers=args.workers) as index:
+                if caught_up := await index.sync():
+                    print(f"  {label}: indexed {caught_up:,} papers again", file=sys.stderr)
         else:
             measured.unlink(missing_ok=True)
             run.ingest_seconds = await ingest(

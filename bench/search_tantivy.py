@@ -1,10 +1,11 @@
 """The reference engine of bench/search.py: tantivy alone (Rust, through its Python binding).
 
 paperboy's SQLite index is a tantivy folder (`paperboy.search.tantivy_index`); the
-reference is a second tantivy index of exactly the same lexemes (the columns t, a, x, u
-computed by paperboy's analysis from the stored papers, outside the timing) and the same
-query objects (paperboy's compiler, `paperboy.search.tantivy_query`, with the date, vote
-and code filters), asked the way a bare engine would be: the top `limit` by plain BM25
+reference is a second tantivy index of the same lexemes (the columns t, a, x, u computed
+by paperboy's analysis from the stored papers, outside the timing; not paperboy's word
+pairs) and the same queries (paperboy's compiler, `paperboy.search.tantivy_query`, with
+the date, vote and code filters; phrases as plain phrase queries), asked the way a bare
+engine would be: the top `limit` by plain BM25
 with the exact count, and the paper ids of the hits from the stored field. What the
 comparison leaves to paperboy is its own work around the engine: acronym lookup,
 compiling, fetching the papers, the matcher's re-check, highlights and tie ordering.
@@ -34,7 +35,7 @@ def _analysed(rows: list[tuple[object, ...]]) -> list[tuple[object, ...]]:
     out = []
     for doc in index_rows(rows, False):
         day = doc.day.toordinal() if doc.day else 0
-        out.append((doc.paper_id, day, doc.upvotes, int(doc.has_code), *doc.text))
+        out.append((doc.paper_id, day, doc.upvotes, int(doc.has_code), *doc.text[:4]))
     return out
 
 
@@ -46,7 +47,7 @@ class TantivySide:
         self.schema = SCHEMA
         self.index: tantivy.Index | None = None
         self.searcher: tantivy.Searcher | None = None
-        self.dialect = TantivyDialect()
+        self.dialect = TantivyDialect(pairs=False)
 
     def open_existing(self, papers: int) -> bool:
         """Reuse an index already built for `papers` papers."""

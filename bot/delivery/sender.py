@@ -261,7 +261,15 @@ class Deliverer:
                         platforms=self.platforms,
                     )
                 for part in claimed:
-                    claim = self._claims[part.id] = _Claim(part.claimed_until or self.clock.now())
+                    until = part.claimed_until or self.clock.now()
+                    held = self._claims.get(part.id)
+                    if held is not None:
+                        # Still ours, mid-send: its lease ran out while this process was
+                        # stalled (a loaded machine) and no one else took it. A second
+                        # send of it would go out beside the first: keep the one claim.
+                        held.until = until
+                        continue
+                    claim = self._claims[part.id] = _Claim(until)
                     ready.put_nowait((part, claim))
                 if claimed and len(claimed) < room:
                     continue  # maybe more are due already

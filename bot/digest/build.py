@@ -38,7 +38,13 @@ def summarize(paper: Paper, limit: int = SUMMARY_LIMIT) -> str:
     """HF's ai_summary when present, else the abstract's first sentences, cut at a word."""
     text = _SPACES.sub(" ", (paper.ai_summary or "").strip())
     if not text:
-        text = first_sentences(_SPACES.sub(" ", paper.abstract.strip()), limit)
+        abstract = paper.abstract.strip()
+        # The first few hundred characters decide (search shows a summary per result):
+        # collapsed, a prefix longer than `limit` gives what the whole abstract would.
+        text = _SPACES.sub(" ", abstract[: 4 * limit])
+        if len(text) <= limit + 1 and len(abstract) > 4 * limit:
+            text = _SPACES.sub(" ", abstract)
+        text = first_sentences(text, limit)
     return cut_at_word(text, limit)
 
 

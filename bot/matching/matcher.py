@@ -33,6 +33,7 @@ from __future__ import annotations
 import bisect
 import gc
 import itertools
+import re
 from collections.abc import Hashable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -60,6 +61,7 @@ __all__ = [
 DEFAULT_FIELDS = ("title", "abstract", "ai_summary", "ai_keywords")
 """Fields an unprefixed term is looked for in."""
 FIELDS = (*DEFAULT_FIELDS, "authors")
+_SHORT_FIELDS_FIRST = ("title", "ai_summary", "ai_keywords", "abstract", "authors")
 SEPARATOR = ", "
 """Joins the values of ``ai_keywords`` and ``authors`` into the text spans refer to."""
 
@@ -153,6 +155,9 @@ class _Scanner:
                 entry.tails.append((pid, tail))
             else:
                 entry.pairs.setdefault(tail[0][1], []).append((pid, tail[1:]))
+        # The first letters of the first stems, and those letters in either case.
+        self.initials = frozenset(head[:1] for head in self.first)
+        self.cased = self.initials | {c.upper() for c in self.initials}
         self.automaton: Any = None
         if acronyms:
             automaton = ahocorasick.Automaton()
@@ -162,16 +167,24 @@ class _Scanner:
             self.automaton = automaton
 
     def scan(self, text: str) -> Hits | None:
-        """Patterns found in normalised text: pattern id -> character ranges."""
-        matches = list(WORD_RE.finditer(text))
-        if not matches:
+        """Patterns found in normalised text: pattern id -> character ranges.
+
+        Only words that can start a pattern are stemmed: a word's stem begins with the
+        word's first letter lower-cased (Snowball keeps it; tests/unit check this), so
+        a word whose first letter starts no pattern's first stem is skipped unstemmed.
+        """
+        surfaces = WORD_RE.findall(text)
+        if not surfaces:
             return None
-        surfaces = [m.group() for m in matches]
-        stems = list(map(stem, surfaces))
         hits: Hits = {}
         first = self.first
-        for i, st in enumerate(stems):
-            entry = first.get(st)
+        initials, cased = self.initials, self.cased
+        stems: list[str] | None = None  # every word's stem, made once a phrase needs it
+        for i, word in enumerate(surfaces):
+            c = word[0]
+            if c not in cased and (c.isascii() or c.lower()[:1] not in initials):
+                continue
+            entry = first.get(stem(word))
             if entry is not None:
                 if entry.single >= 0:
                     found = hits.get(entry.single)
@@ -180,19 +193,27 @@ class _Scanner:
                     else:
                         found.append((i, i + 1))
                 if entry.pairs or entry.tails:
+                    if stems is None:
+                        stems = list(map(stem, surfaces))
                     _phrases(entry, i, surfaces, stems, hits)
+        matches: list[re.Match[str]] | None = None
         if self.automaton is not None:
             starts: list[int] | None = None
             for end, (length, entry) in self.automaton.iter(text):
                 if starts is None:
+                    matches = list(WORD_RE.finditer(text))
                     starts = [m.start() for m in matches]
                 i = bisect.bisect_right(starts, end - length + 1) - 1
                 if entry.single >= 0:
                     hits.setdefault(entry.single, []).append((i, i + 1))
                 if entry.pairs or entry.tails:
+                    if stems is None:
+                        stems = list(map(stem, surfaces))
                     _phrases(entry, i, surfaces, stems, hits)
         if not hits:
             return None
+        if matches is None:
+            matches = list(WORD_RE.finditer(text))
         # Character ranges now, so the tokens need not be kept for the spans.
         return {
             pid: [(matches[i].start(), matches[j - 1].end()) for i, j in ranges]
@@ -464,8 +485,14 @@ class Matcher:
 
     # --- matching -------------------------------------------------------------------
 
-    def match(self, papers: Sequence[Paper]) -> MatchResult:
+    def match(self, papers: Sequence[Paper], *, complete: bool = True) -> MatchResult:
         """Key -> matches, papers in input order; keys without a match are absent.
+
+        `complete=False` (search, which shows a paper's matched terms but not their
+        spans): a paper's fields are scanned title, summary, keywords, abstract,
+        authors, and no further once every term of the matcher has been found in it;
+        which papers match and which terms matched are the same, the spans of a match
+        cover only the fields scanned.
 
         Which papers each query matches is decided here, for every key at once, as
         one bitmask (a Python int, bit i = paper i) per query: a term's mask comes
@@ -481,7 +508,7 @@ class Matcher:
         gc_was_enabled = gc.isenabled()
         gc.disable()
         try:
-            batch = _Batch(self, papers)
+            batch = _Batch(self, papers, complete)
         finally:
             if gc_was_enabled:
                 gc.enable()
@@ -527,9 +554,12 @@ class Matcher:
             return results[0][1].copy()  # lists are shared between keys: copy
         return batch.merge_results(results)
 
-    def _scan(self, paper: Paper) -> _PaperState:
+    def _scan(self, paper: Paper, complete: bool = True) -> _PaperState:
         state = _PaperState(paper)
-        for name in FIELDS:
+        terms = len(self._term_pattern)
+        for name in FIELDS if complete else _SHORT_FIELDS_FIRST:
+            if not complete and len(state.fired) == terms:
+                break  # every term found: the rest cannot change what matches
             if name == "authors":
                 if not self._has_author_terms:
                     continue
@@ -639,13 +669,13 @@ _Result = tuple[list[int] | None, list[PaperMatch]]
 class _Batch:
     """One :meth:`Matcher.match` call: the scanned papers and per-term posting lists."""
 
-    def __init__(self, matcher: Matcher, papers: Sequence[Paper]) -> None:
+    def __init__(self, matcher: Matcher, papers: Sequence[Paper], complete: bool = True) -> None:
         self.matcher = matcher
         self.papers = papers = list(papers)
         self.states: list[_PaperState] = []
         self.postings: dict[int, list[int]] = {}  # term id -> positions of papers
         for i, paper in enumerate(papers):
-            state = matcher._scan(paper)
+            state = matcher._scan(paper, complete)
             self.states.append(state)
             for tid in state.fired:
                 found = self.postings.get(tid)

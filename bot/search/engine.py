@@ -35,7 +35,7 @@ from paperboy.search.sql import (
     compile_query,
     title_tier,
 )
-from paperboy.search.tantivy_index import FolderIndex
+from paperboy.search.tantivy_index import FolderIndex, Hit
 from paperboy.search.tantivy_query import filtered
 from paperboy.store import Store
 
@@ -68,6 +68,11 @@ def _order_key(candidate: Candidate) -> tuple[int, int, int, str]:
         -candidate.upvotes,
         candidate.paper_id,
     )
+
+
+def _hit_order(hit: Hit) -> tuple[int, int, int]:
+    """`_order_key` of an index folder's hit (its paper id is not read yet)."""
+    return (-_bucket(hit.score), -hit.day, -hit.upvotes)
 
 
 def paper_hit(
@@ -230,7 +235,8 @@ async def _search(
 
 def _matching(ids: list[str], papers: dict[str, Paper], matcher: Matcher) -> dict[str, PaperMatch]:
     present = [papers[pid] for pid in ids if pid in papers]
-    return {m.paper.id: m for m in matcher.match(present).get(0, [])}
+    # Search shows matched terms, not their spans: a paper's scan may stop early.
+    return {m.paper.id: m for m in matcher.match(present, complete=False).get(0, [])}
 
 
 class _Postgres:
@@ -283,7 +289,9 @@ class _Sqlite:
         """The best matches by BM25 (enough for `wanted` results after tie ordering),
         and the exact number of matches: the index ranks every match."""
         query = cast("Any", compiled.text)  # the tantivy dialect's query object
-        hits, total = self.folder.search(filtered(query, filters), _margin(wanted))
+        hits, total = self.folder.search(
+            filtered(query, filters), _margin(wanted), shown=wanted, order=_hit_order
+        )
         candidates = [
             Candidate(0, h.paper_id, h.score, dt.date.fromordinal(h.day) if h.day else None,
                       h.upvotes)

@@ -94,7 +94,7 @@ class IndexRow(NamedTuple):
     day: dt.date | None
     upvotes: int
     has_code: bool
-    text: tuple[str, ...]  # SQLite: the t, a, x, u columns; PostgreSQL: doc and title vectors
+    text: tuple[str, ...]  # SQLite: the t, a, x, u, tp, ap, xp columns; PostgreSQL: doc, title
     acronyms: tuple[str, ...]
 
 
@@ -134,7 +134,8 @@ def index_rows(rows: Sequence[tuple[Any, ...]], postgres: bool) -> list[IndexRow
             text: tuple[str, ...] = (tsvector_literal(doc), tsvector_literal(doc, title_only=True))
         else:
             text = (doc.title.column(TITLE_PREFIX), doc.abstract.column(), doc.extra.column(),
-                    doc.authors.column(AUTHOR_PREFIX))  # fmt: skip
+                    doc.authors.column(AUTHOR_PREFIX),
+                    doc.title.pairs(), doc.abstract.pairs(), doc.extra.pairs())  # fmt: skip
         out.append(
             IndexRow(pid, doc.day, doc.upvotes, doc.has_code, text, tuple(sorted(doc.acronyms)))
         )
@@ -647,9 +648,8 @@ _QUEUE_ALL = (
 
 
 def _indexed(row: IndexRow) -> IndexedDoc:
-    t, a, x, u = row.text
     day = row.day.toordinal() if row.day is not None else 0
-    return IndexedDoc(row.paper_id, day, row.upvotes, row.has_code, t, a, x, u)
+    return IndexedDoc(row.paper_id, day, row.upvotes, row.has_code, *row.text)
 
 
 # Held by their stores (as the readers are, see paperboy.search.reader): a folder's index

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -122,6 +123,15 @@ class FieldText:
         if prefix and text:
             text = prefix + text.replace(" ", " " + prefix)
         return text
+
+
+    def pairs(self) -> str:
+        """Each two neighbouring lexemes of a value as one word, ``a_b`` (tantivy's
+        phrase filter: a phrase's word pairs are looked up before its positions)."""
+        out: list[str] = []
+        for value in self.lexemes:
+            out.extend(map("_".join, itertools.pairwise(value)))
+        return " ".join(out)
 
 
 _EMPTY = FieldText((), ())

@@ -32,7 +32,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -47,9 +47,11 @@ __all__ = ["FolderIndex", "Hit", "IndexBusy", "IndexedDoc", "folder_of"]
 #: the version of its schema.
 ID_FILE = "paperboy-index-id"
 #: Raise when `schema()` or what a column holds changes: older folders are then rebuilt.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 #: Memory the writer fills before it writes a segment (split among its threads).
 WRITER_HEAP = 64_000_000
+#: Matches ranked by BM25 that a search puts in its own order before the cut.
+POOL = 200
 #: How long a sync waits for another process's writer before it leaves the work to it.
 WRITER_WAIT = 2.0
 
@@ -70,14 +72,22 @@ class IndexedDoc:
     a: str
     x: str
     u: str
+    tp: str = ""  # word pairs of t, a and x (`FieldText.pairs`)
+    ap: str = ""
+    xp: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Hit:
-    paper_id: str
+    paper_id: str  # read for the hits kept (see FolderIndex.search)
     score: float
-    day: int
+    day: int  # date ordinal, 0 if undated
     upvotes: int
+    address: Any = None  # tantivy's DocAddress
+
+
+#: The word-pair column of each column that has one (not authors: names are short).
+PAIRS = {"t": "tp", "a": "ap", "x": "xp"}
 
 
 def schema() -> tantivy.Schema:
@@ -85,6 +95,9 @@ def schema() -> tantivy.Schema:
     for column in "taxu":
         # Lexemes are plain words separated by spaces: the whitespace tokenizer is exact.
         builder.add_text_field(column, tokenizer_name="whitespace", index_option="position")
+    for column in PAIRS.values():
+        # Which papers hold a word pair is all a phrase filter asks: no positions.
+        builder.add_text_field(column, tokenizer_name="whitespace", index_option="freq")
     builder.add_text_field("paper_id", stored=True, tokenizer_name="raw")
     builder.add_integer_field("day", stored=True, indexed=True, fast=True)
     builder.add_integer_field("upvotes", stored=True, indexed=True, fast=True)
@@ -217,6 +230,7 @@ class FolderIndex:
                             paper_id=doc.paper_id, day=doc.day, upvotes=doc.upvotes,
                             has_code=int(doc.has_code), recency=recency(doc.day),
                             t=doc.t, a=doc.a, x=doc.x, u=doc.u,
+                            tp=doc.tp, ap=doc.ap, xp=doc.xp,
                         )
                     )  # fmt: skip
                 writer.commit()
@@ -243,14 +257,43 @@ class FolderIndex:
 
     # ------------------------------------------------------------------ reading
 
-    def search(self, query: tantivy.Query, limit: int) -> tuple[list[Hit], int]:
-        """The best `limit` matches of `query` by BM25, and the exact number of matches."""
+    def search(
+        self,
+        query: tantivy.Query,
+        limit: int,
+        *,
+        shown: int = 0,
+        order: Callable[[Hit], Any] | None = None,
+    ) -> tuple[list[Hit], int]:
+        """The best `limit` matches of `query`, and the exact number of matches.
+
+        The best `POOL` (at least `limit`) by BM25 are put in `order` (a sort key of a
+        hit, say relevance within 2 % and then date) before the cut, so a newer paper of
+        equal relevance is not lost below it; their days and votes are read from fast
+        fields, the ids of the `limit` kept from stored documents. If even the last of
+        the pool scores as high as the `shown`-th, papers of that very score may have
+        been left out in index order (oldest first): the search is made again with
+        newer papers first among equal scores (`recency`; not always: weighing every
+        match costs about a millisecond at a million papers).
+        """
         searcher = self.index.searcher()
-        found = searcher.search(query, limit, count=True, weight_by_field="recency")
-        hits = []
-        for score, address in found.hits:
-            doc = searcher.doc(address)
-            hits.append(Hit(doc["paper_id"][0], score, doc["day"][0], doc["upvotes"][0]))
+        pool = max(POOL, limit)
+        found = searcher.search(query, pool, count=True)
+        scores = [score for score, _ in found.hits]
+        if 0 < shown < pool == len(scores) and scores[-1] >= scores[shown - 1]:
+            found = searcher.search(query, pool, count=True, weight_by_field="recency")
+        addresses = [address for _, address in found.hits]
+        days = searcher.fast_field_values("day", addresses)
+        votes = searcher.fast_field_values("upvotes", addresses)
+        hits = [
+            Hit("", score, int(day or 0), int(upvotes or 0), address)
+            for (score, address), day, upvotes in zip(found.hits, days, votes, strict=True)
+        ]
+        if order is not None:
+            hits.sort(key=order)
+        hits = hits[:limit]
+        for hit in hits:
+            hit.paper_id = searcher.doc(hit.address)["paper_id"][0]
         return hits, cast("Any", found).count or 0  # (missing from the stubs)
 
     def count(self) -> int:

@@ -111,7 +111,9 @@ async def test_reindex_embeds_papers_archived_before(env: dict[str, str], db_url
     assert code == 0 and out.strip() == (
         "29 papers indexed for keyword search; 0 papers embedded; 29 papers have an embedding"
     )
-    code, out, err = await paperboy("search", "LoRA", "--mode", "keyword", "--format", "json", env=env)
+    code, out, err = await paperboy(
+        "search", "LoRA", "--mode", "keyword", "--format", "json", env=env
+    )
     assert code == 0, err
     assert json.loads(out)["total"] >= 1
 

@@ -111,6 +111,34 @@ async def test_a_worker_that_cannot_renew_gives_the_send_up(
     assert await _statuses(store) == [SENT]
 
 
+async def test_a_claim_lapsed_mid_send_is_not_sent_again_by_its_own_worker(
+    store: Store,
+) -> None:
+    """A worker stalled past its lease (a loaded machine), the part taken by no one else:
+    its own next claim returns the part it is still sending, which goes out once."""
+    fake = RecordingAdapter(per_part=1, delay=1.0, idempotent=False, find_by_key=True)
+    (tid,) = await _plan(store, fake, 1)
+    worker = _worker(store, fake, "only")
+    worker.lease = 60.0  # the heartbeat stays away: the lapse below is the stall's
+    posting = asyncio.Event()
+    post = fake.post
+
+    async def post_and_tell(*args: Any, **kwargs: Any) -> Any:
+        posting.set()
+        return await post(*args, **kwargs)
+
+    fake.post = post_and_tell  # type: ignore[method-assign]
+    run = asyncio.create_task(worker.run_until_idle(max_wait=5))
+    await asyncio.wait_for(posting.wait(), 30)
+    async with store.begin_write() as conn:
+        past = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=1)
+        await conn.execute(sa.update(outbox).values(claimed_until=past))
+    stats = await asyncio.wait_for(run, 30)
+    assert [s.key for s in fake.sent] == [outbox_key(tid, DAY, 0)]
+    assert fake.posts == 1 and stats.sent == 1
+    assert await _statuses(store) == [SENT]
+
+
 # --------------------------------------------------------------------------- deliver
 
 

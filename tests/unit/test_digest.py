@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import re
 from dataclasses import replace
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from paperboy.digest.build import (
     SUMMARY_LIMIT,
@@ -12,6 +16,7 @@ from paperboy.digest.build import (
     build_digest,
     cut_at_word,
     digest_for_queries,
+    first_sentences,
     summarize,
 )
 from paperboy.digest.codec import digest_from_json, digest_to_json
@@ -208,3 +213,24 @@ def test_shared_entry_cache_gives_the_same_digests() -> None:
         shared = build_digest(selected, day=DAY, queries=["LoRA"], checked=2, entry_cache=cache)
         assert shared == fresh
     assert len(cache) == 3
+
+
+def _summary_of_whole_abstract(abstract: str, limit: int = 300) -> str:
+    """What `summarize` gives, reading the whole abstract (it reads a prefix)."""
+    text = first_sentences(re.sub(r"\s+", " ", abstract.strip()), limit)
+    return cut_at_word(text, limit)
+
+
+@settings(max_examples=500)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="ab .!?\n\t", min_size=0, max_size=40),
+            st.sampled_from([" " * 500, "\n" * 1300, ". ", "x" * 290, "word " * 70]),
+        ),
+        max_size=40,
+    )
+)
+def test_a_summary_reads_a_prefix_but_says_what_the_whole_abstract_would(parts: list[str]) -> None:
+    abstract = "".join(parts)
+    assert summarize(paper("1", "T", abstract)) == _summary_of_whole_abstract(abstract)

@@ -151,6 +151,20 @@ def test_stem_different(a: str, b: str) -> None:
     assert stem(a) != stem(b)
 
 
+@settings(max_examples=2000)
+@given(st.text(min_size=1, max_size=20))
+def test_a_stem_starts_with_its_words_first_letter_lower_cased(text: str) -> None:
+    """The matcher skips words whose first letter starts none of its first stems, unstemmed
+    (paperboy.matching.matcher._Scanner.scan): that relies on this."""
+    for word in words(text):
+        assert stem(word)[:1] == word.lower()[:1]
+
+
+@pytest.mark.parametrize("word", ["dying", "lying", "skies", "news", "İstanbul", "ǅemal", "K"])
+def test_snowball_exceptions_keep_the_first_letter(word: str) -> None:
+    assert stem(word)[:1] == word.lower()[:1]
+
+
 @pytest.mark.timeout(60)  # a safety net: stemming 800,000 "y"s took 80 s
 def test_words_beyond_the_cap_are_lower_cased_not_stemmed() -> None:
     assert MAX_STEM_LENGTH == 64
