@@ -47,7 +47,7 @@ __all__ = ["FolderIndex", "Hit", "IndexBusy", "IndexedDoc", "folder_of"]
 #: the version of its schema.
 ID_FILE = "paperboy-index-id"
 #: Raise when `schema()` or what a column holds changes: older folders are then rebuilt.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 #: Memory the writer fills before it writes a segment (split among its threads).
 WRITER_HEAP = 64_000_000
 #: Matches ranked by BM25 that a search puts in its own order before the cut.
@@ -97,7 +97,7 @@ def schema() -> tantivy.Schema:
         builder.add_text_field(column, tokenizer_name="whitespace", index_option="position")
     for column in PAIRS.values():
         # Which papers hold a word pair is all a phrase filter asks: no positions.
-        builder.add_text_field(column, tokenizer_name="whitespace", index_option="freq")
+        builder.add_text_field(column, tokenizer_name="whitespace", index_option="basic")
     builder.add_text_field("paper_id", stored=True, tokenizer_name="raw")
     builder.add_integer_field("day", stored=True, indexed=True, fast=True)
     builder.add_integer_field("upvotes", stored=True, indexed=True, fast=True)

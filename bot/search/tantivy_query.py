@@ -11,12 +11,11 @@ the user typed reaches tantivy's own query parser: every term is a lexeme or a c
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Callable
 
 import tantivy
 
-from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX
+from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX, pair_words
 from paperboy.search.sql import Filters, Fts5
 from paperboy.search.tantivy_index import PAIRS, SCHEMA, day_bounds
 
@@ -66,7 +65,7 @@ class TantivyDialect(Fts5):
             pairs = PAIRS.get(column) if self.pairs else None
             if pairs is None:
                 return phrase
-            each = {"_".join(pair) for pair in itertools.pairwise(lexemes)}
+            each = set(pair_words(lexemes))
             filters = [
                 (MUST, Q.const_score_query(Q.term_query(SCHEMA, pairs, p), 0.0))
                 for p in sorted(each)

@@ -212,7 +212,9 @@ async def test_failure_on_a_later_page_names_the_page(fake: FakeHF, sleep: Recor
 async def test_timeout_then_success(fake: FakeHF, sleep: RecordingSleep) -> None:
     fake.add_day(DAY, make_items(2))
     fake.inject(Fault.slow(5.0))
-    async with source(fake, sleep, timeout=0.2) as hf:
+    # 1 s: far below the slow answer, and time enough for the normal one on a loaded
+    # machine (0.2 s was not, once: a third request).
+    async with source(fake, sleep, timeout=1.0) as hf:
         papers = await hf.fetch_day(DAY)
     assert len(papers) == 2
     assert len(fake.daily_requests) == 2
