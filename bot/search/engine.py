@@ -290,7 +290,7 @@ class _Sqlite:
         and the exact number of matches: the index ranks every match."""
         query = cast("Any", compiled.text)  # the tantivy dialect's query object
         hits, total = self.folder.search(
-            filtered(query, filters), _margin(wanted), shown=wanted, order=_hit_order
+            filtered(query, filters), _margin(wanted), shown=wanted, tier=_bucket, order=_hit_order
         )
         candidates = [
             Candidate(0, h.paper_id, h.score, dt.date.fromordinal(h.day) if h.day else None,

@@ -263,31 +263,41 @@ class FolderIndex:
         limit: int,
         *,
         shown: int = 0,
+        tier: Callable[[float], int] | None = None,
         order: Callable[[Hit], Any] | None = None,
     ) -> tuple[list[Hit], int]:
         """The best `limit` matches of `query`, and the exact number of matches.
 
-        The best `POOL` (at least `limit`) by BM25 are put in `order` (a sort key of a
-        hit, say relevance within 2 % and then date) before the cut, so a newer paper of
-        equal relevance is not lost below it; their days and votes are read from fast
-        fields, the ids of the `limit` kept from stored documents. If even the last of
-        the pool scores as high as the `shown`-th, papers of that very score may have
-        been left out in index order (oldest first): the search is made again with
-        newer papers first among equal scores (`recency`; not always: weighing every
-        match costs about a millisecond at a million papers).
+        With `tier` (a score's relevance tier: scores within 2 % share one) and `order`
+        (a sort key of a hit, say its tier and then its date), the hits are the first
+        `limit` in that order: of the best `POOL` by BM25, those past the `limit`-th
+        that share its tier are put in order with it, so a newer paper of equal
+        relevance is not lost below the cut. Days and votes come from fast fields, the
+        ids of the hits kept from stored documents. If even the last of the pool scores
+        as high as the `shown`-th, papers of that very score may have been left out in
+        index order (oldest first): the search is made again with newer papers first
+        among equal scores (`recency`; not always: weighing every match costs about a
+        millisecond at a million papers).
         """
         searcher = self.index.searcher()
-        pool = max(POOL, limit)
+        pool = max(POOL, limit) if tier is not None else limit
         found = searcher.search(query, pool, count=True)
         scores = [score for score, _ in found.hits]
         if 0 < shown < pool == len(scores) and scores[-1] >= scores[shown - 1]:
             found = searcher.search(query, pool, count=True, weight_by_field="recency")
-        addresses = [address for _, address in found.hits]
+            scores = [score for score, _ in found.hits]
+        end = min(limit, len(scores))
+        if tier is not None and end == limit:
+            cut = tier(scores[limit - 1])
+            while end < len(scores) and tier(scores[end]) == cut:
+                end += 1
+        kept = found.hits[:end]
+        addresses = [address for _, address in kept]
         days = searcher.fast_field_values("day", addresses)
         votes = searcher.fast_field_values("upvotes", addresses)
         hits = [
             Hit("", score, int(day or 0), int(upvotes or 0), address)
-            for (score, address), day, upvotes in zip(found.hits, days, votes, strict=True)
+            for (score, address), day, upvotes in zip(kept, days, votes, strict=True)
         ]
         if order is not None:
             hits.sort(key=order)
