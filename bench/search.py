@@ -1,4 +1,5 @@
-"""Benchmark: archive search on SQLite (FTS5) and PostgreSQL (tsvector), vs. a LIKE scan.
+"""Benchmark: archive search on SQLite (a tantivy folder) and PostgreSQL (tsvector), vs. a
+LIKE scan and tantivy alone.
 
 Run: ``.venv/bin/python bench/search.py`` (1,000,000 papers on SQLite, a 100,000 subset
 with the LIKE baseline, 100,000 on PostgreSQL when a URL is given). Scale down with

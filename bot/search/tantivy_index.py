@@ -5,8 +5,10 @@ with positions and ranks by BM25 over all of a query's matches in a few millisec
 a million papers, with an exact count; FTS5 needed a budget, a ranking window and an
 estimate to come near (docs/benchmarks.md, "Against tantivy"). It stores what FTS5
 stored: the lexemes of `paperboy.search.lexemes` (never raw text), in the columns t
-(title, prefixed), a (abstract), x (HF summary and keywords) and u (authors, prefixed),
-plus the paper id and the day, votes and code flag the filters and ties read.
+(title, prefixed), a (abstract), x (HF summary and keywords) and u (authors, prefixed);
+the word pairs of t, a and x (`tp`, `ap`, `xp`: `paperboy.search.lexemes.pair_words`,
+which phrase queries read before positions); and the paper id and the day, votes and
+code flag the filters and ties read.
 
 The database stays the source of truth: papers reach the index through the
 `search_pending` queue (`paperboy.search.index.SearchIndex.sync`), a queue entry is
