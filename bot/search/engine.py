@@ -117,7 +117,8 @@ async def search(
         request = parse_search(request)
     index = index or SearchIndex(store)
     if sync:
-        await index.sync()
+        # Another process writing the folder is not waited for: it indexes the queue.
+        await index.sync(wait=0.0)
     else:
         await index.open()
     if index.postgres:

@@ -51,7 +51,13 @@ from paperboy.search.lexemes import (
 )
 from paperboy.search.reader import step
 from paperboy.search.sql import Filters, TsQuery
-from paperboy.search.tantivy_index import FolderIndex, IndexBusy, IndexedDoc, folder_of
+from paperboy.search.tantivy_index import (
+    FolderIndex,
+    IndexBusy,
+    IndexedDoc,
+    IndexReplaced,
+    folder_of,
+)
 from paperboy.search.tantivy_query import TantivyDialect
 from paperboy.store import Store, paper_columns
 from paperboy.store.tables import papers
@@ -168,7 +174,6 @@ class SearchIndex:
         self._pool: ProcessPoolExecutor | None = None
         self._pending: list[tuple[set[str], list[tuple[Any, ...]], asyncio.Future[Any]]] = []
         self._ready: dict[str, tuple[tuple[Any, ...], IndexRow]] = {}
-        self._clear = False  # SQLite: the next commit first empties the folder (rebuild)
 
     @property
     def folder(self) -> FolderIndex:
@@ -235,17 +240,21 @@ class SearchIndex:
             )
         return self._pool
 
-    async def sync(self, *, batch: int = SYNC_BATCH) -> int:
+    async def sync(self, *, batch: int = SYNC_BATCH, wait: float | None = None) -> int:
         """Index every queued paper; returns how many were (re)indexed.
 
         Batches are pipelined: while one is written, the next is read and analysed (in
-        a worker process when the index has `workers`).
+        a worker process when the index has `workers`). SQLite: `wait` is how long to
+        wait for another process's writer of the folder (default 2 s; a search waits
+        for none) before leaving the queue to it.
         """
         done = 0
         if not self.postgres:
             await self._open_folder()
         while True:
-            read, written = await (self._pass(batch) if self.postgres else self._folder_pass(batch))
+            read, written = await (
+                self._pass(batch) if self.postgres else self._folder_pass(batch, wait)
+            )
             done += written
             if read == 0:
                 return done
@@ -277,28 +286,37 @@ class SearchIndex:
         if not self.postgres and not self.folder.is_open:
             await self._open_folder()
 
+    async def _index_id(self) -> str | None:
+        async with self.store.engine.connect() as conn:
+            result = await conn.exec_driver_sql(
+                "SELECT value FROM search_state WHERE name = 'index_id'"
+            )
+            return cast("str | None", result.scalar_one_or_none())
+
     async def _open_folder(self) -> None:
         """Open the store's index folder, or make it anew and queue every paper (a new
-        database, a missing or unreadable folder, another database's folder)."""
-        folder = self.folder
-        async with self.store.engine.connect() as conn:
-            index_id = (
-                await conn.exec_driver_sql(
-                    "SELECT value FROM search_state WHERE name = 'index_id'"
-                )
-            ).scalar_one_or_none()
-        if folder.matches(index_id) or await asyncio.to_thread(folder.open, index_id):
-            return
-        new_id = await asyncio.to_thread(folder.create)
-        async with self.store.begin_write() as conn:
-            await conn.exec_driver_sql(
-                "INSERT INTO search_state (name, value) VALUES ('index_id', ?)"
-                " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
-                (new_id,),
-            )
-            await conn.exec_driver_sql(_QUEUE_ALL)
+        database, a missing or unreadable folder, another database's folder).
 
-    async def _folder_pass(self, batch: int) -> tuple[int, int]:
+        The check is made again holding the folder's lock exclusively: of processes
+        that find the folder wrong at once, the first makes it anew and the others open
+        what it made."""
+        folder = self.folder
+        if folder.matches(await self._index_id()):
+            return
+        async with folder.locked(shared=False):
+            index_id = await self._index_id()
+            if folder.matches(index_id) or await asyncio.to_thread(folder.open, index_id):
+                return
+            new_id = await asyncio.to_thread(folder.create)
+            async with self.store.begin_write() as conn:
+                await conn.exec_driver_sql(
+                    "INSERT INTO search_state (name, value) VALUES ('index_id', ?)"
+                    " ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+                    (new_id,),
+                )
+                await conn.exec_driver_sql(_QUEUE_ALL)
+
+    async def _folder_pass(self, batch: int, wait: float | None) -> tuple[int, int]:
         """One walk over the queue in id order into the index folder: (entries read,
         papers indexed). Queue entries are removed only once the folder has committed
         their papers, and only if unchanged since (`seq`)."""
@@ -315,19 +333,46 @@ class SearchIndex:
                 docs += await self._analyse(rows)
             if done and (not queued or len(done) >= COMMIT_EVERY):
                 try:
-                    await asyncio.to_thread(
-                        self.folder.write,
-                        [pid for pid, _ in done],
-                        [_indexed(d) for d in docs],
-                        clear=self._clear,
-                    )
+                    fresh, docs = await self._write_folder(done, docs, wait)
                 except IndexBusy:
                     return 0, written  # another process indexes: the queue is its
-                self._clear = False
-                written += await self._dequeue(done, docs)
+                except IndexReplaced:
+                    # Made anew or removed since opened: open what is there now (or make
+                    # it anew, queueing every paper), and walk the queue again.
+                    self.folder.forget()
+                    await self._open_folder()
+                    return max(read, 1), written
+                written += await self._dequeue(fresh, docs)
                 done, docs = [], []
             if not queued:
                 return read, written
+
+    async def _write_folder(
+        self, done: list[tuple[str, int]], docs: list[IndexRow], wait: float | None
+    ) -> tuple[list[tuple[str, int]], list[IndexRow]]:
+        """Write the papers of the queue entries `done` (as read: `docs`) to the folder.
+
+        Holding the writer (one process at a time), the entries are read again: a paper
+        changed since (its `seq` moved on) or indexed by another sync meanwhile (its
+        entry gone) is left alone, so an older version is never written over a newer
+        one. Returns the entries and papers written."""
+        folder = self.folder
+        async with folder.writing(wait=wait) as writer:
+            current = await self._queued_seqs(done[0][0], done[-1][0])
+            fresh = [(pid, seq) for pid, seq in done if current.get(pid) == seq]
+            fresh_ids = {pid for pid, _ in fresh}
+            docs = [d for d in docs if d.paper_id in fresh_ids]
+            await asyncio.to_thread(writer.write, sorted(fresh_ids), [_indexed(d) for d in docs])
+        return fresh, docs
+
+    async def _queued_seqs(self, first: str, last: str) -> dict[str, int]:
+        async with self.store.engine.connect() as conn:
+            result = await conn.exec_driver_sql(
+                "SELECT paper_id, seq FROM search_pending WHERE paper_id BETWEEN ? AND ?",
+                (first, last),
+            )
+            # A text query's rows are untyped: the SELECT names what they hold.
+            return dict(cast("Sequence[tuple[str, int]]", result.all()))
 
     async def _dequeue(self, done: list[tuple[str, int]], docs: list[IndexRow]) -> int:
         async with self.store.begin_write() as conn:
@@ -500,13 +545,21 @@ class SearchIndex:
     async def rebuild(self) -> int:
         """Queue every paper again and index them all (after a change of the lexemes).
 
-        SQLite: the folder is emptied with the first commit, so whatever it held that
-        the archive does not (a database restored from a backup) goes too; searches
-        see the archive fill up again meanwhile.
+        SQLite: the folder is emptied as the papers are queued, holding its lock
+        exclusively (no sync writes meanwhile), so whatever it held that the archive
+        does not (a database restored from a backup) goes too; searches see the archive
+        fill up again while the queue is drained.
         """
-        async with self.store.begin_write() as conn:
-            await conn.execute(sa.text(_QUEUE_ALL))
-        self._clear = not self.postgres
+        if self.postgres:
+            async with self.store.begin_write() as conn:
+                await conn.execute(sa.text(_QUEUE_ALL))
+            return await self.sync()
+        await self._open_folder()
+        folder = self.folder
+        async with folder.locked(shared=False):
+            await folder.empty()
+            async with self.store.begin_write() as conn:
+                await conn.execute(sa.text(_QUEUE_ALL))
         return await self.sync()
 
     # ------------------------------------------------------------------ queries

@@ -27,6 +27,7 @@ that is missing, unreadable, or another database's is made anew and every paper 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import os
@@ -34,16 +35,24 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import AsyncIterator, Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import tantivy
 
 from paperboy.search.lexemes import DAY_SHIFT
 
-__all__ = ["FolderIndex", "Hit", "IndexBusy", "IndexedDoc", "folder_of"]
+__all__ = [
+    "FolderIndex",
+    "FolderWriter",
+    "Hit",
+    "IndexBusy",
+    "IndexReplaced",
+    "IndexedDoc",
+    "folder_of",
+]
 
 #: The file in the folder holding its id (the same as the database's `search_state`) and
 #: the version of its schema.
@@ -60,6 +69,45 @@ WRITER_WAIT = 2.0
 
 class IndexBusy(Exception):
     """Another process holds the folder's writer."""
+
+
+class IndexReplaced(Exception):
+    """The folder was made anew since this process opened it."""
+
+
+class FolderWriter:
+    """tantivy's writer of a folder, while `FolderIndex.writing` holds it."""
+
+    def __init__(self, writer: tantivy.IndexWriter) -> None:
+        self._writer = writer
+
+    def write(
+        self, removed: Iterable[str], added: Iterable[IndexedDoc], *, clear: bool = False
+    ) -> None:
+        """Remove the papers `removed` (and those re-added), add `added`, and commit:
+        all of it becomes visible at once, or none of it. `clear` first removes every
+        document."""
+        writer = self._writer
+        try:
+            if clear:
+                writer.delete_all_documents()
+            for paper_id in removed:
+                writer.delete_documents_by_term("paper_id", paper_id)
+            for doc in added:
+                writer.delete_documents_by_term("paper_id", doc.paper_id)
+                writer.add_document(
+                    tantivy.Document(
+                        paper_id=doc.paper_id, day=doc.day, upvotes=doc.upvotes,
+                        has_code=int(doc.has_code), recency=recency(doc.day),
+                        t=doc.t, a=doc.a, x=doc.x, u=doc.u,
+                        tp=doc.tp, ap=doc.ap, xp=doc.xp,
+                    )
+                )  # fmt: skip
+            writer.commit()
+        except BaseException:
+            with contextlib.suppress(Exception):
+                writer.rollback()
+            raise
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,39 +188,53 @@ class FolderIndex:
         self._lock = threading.Lock()  # opening and writing, within this process
 
     # ------------------------------------------------------------------ the folder
+    #
+    # A lock file beside the folder orders processes (and threads): writing holds it
+    # shared, and checks the folder is still the one it opened; making the folder anew
+    # (and emptying it for a rebuild) holds it exclusively. So a folder is never removed
+    # under a writer, and a writer never commits into a folder made since it opened it.
 
-    @contextlib.contextmanager
-    def _folder_lock(self) -> Iterator[None]:
-        """Held while the folder is checked or made anew (other processes wait)."""
+    @contextlib.asynccontextmanager
+    async def locked(self, *, shared: bool) -> AsyncIterator[None]:
+        """Hold the folder's lock file (shared: writing; exclusive: making it anew)."""
         if self.path is None:
             yield
             return
+        handle = await asyncio.to_thread(self._lock_file, shared)
+        try:
+            yield
+        finally:
+            handle.close()  # closing the file lets the lock go
+
+    def _lock_file(self, shared: bool) -> BinaryIO:
+        assert self.path is not None
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path.with_name(self.path.name + ".lock"), "a+b") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)
+        handle = open(self.path.with_name(self.path.name + ".lock"), "a+b")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH if shared else fcntl.LOCK_EX)
+        except BaseException:
+            handle.close()
+            raise
+        return handle
 
     def matches(self, index_id: str | None) -> bool:
         """Whether this index is open and is the one the database names."""
         return index_id is not None and self._index is not None and self.index_id == index_id
 
     def open(self, index_id: str | None) -> bool:
-        """Open the folder if it holds the index the database names (`index_id`).
+        """Open the folder if it holds the index the database names (`index_id`); call
+        it holding the folder's lock exclusively (`locked`).
 
         Returns False if it does not (missing, unreadable, another database's): then call
         `create` and queue every paper.
         """
-        with self._lock, self._folder_lock():
+        with self._lock:
             if self.matches(index_id):
                 return True
             if self.path is None or index_id is None:
                 return False
             try:
-                on_disk = (self.path / ID_FILE).read_text().split()
-                if on_disk != [index_id, str(SCHEMA_VERSION)]:
+                if self._on_disk() != index_id:
                     return False
                 index = tantivy.Index.open(str(self.path))
             except (OSError, ValueError):
@@ -180,9 +242,19 @@ class FolderIndex:
             self._index, self.index_id = index, index_id
             return True
 
+    def _on_disk(self) -> str | None:
+        """The id of the index in the folder (None: none, or of another schema)."""
+        assert self.path is not None
+        try:
+            found = (self.path / ID_FILE).read_text().split()
+        except OSError:
+            return None
+        return found[0] if found[1:] == [str(SCHEMA_VERSION)] else None
+
     def create(self) -> str:
-        """An empty index in the folder (whatever was there is removed); its new id."""
-        with self._lock, self._folder_lock():
+        """An empty index in the folder (whatever was there is removed); its new id. Call
+        it holding the folder's lock exclusively (`locked`)."""
+        with self._lock:
             index_id = uuid.uuid4().hex
             if self.path is None:
                 self._index = tantivy.Index(SCHEMA)
@@ -210,50 +282,54 @@ class FolderIndex:
 
     # ------------------------------------------------------------------ writing
 
-    def write(
-        self, removed: Iterable[str], added: Iterable[IndexedDoc], *, clear: bool = False
-    ) -> None:
-        """Remove the papers `removed` (and those re-added), add `added`, and commit.
-
-        All of it becomes visible at once, or none of it (the commit). `clear` first
-        removes every document. Raises IndexBusy if another process holds the writer.
-        """
-        with self._lock:
-            writer = self._writer()
+    @contextlib.asynccontextmanager
+    async def writing(self, *, wait: float | None = None) -> AsyncIterator[FolderWriter]:
+        """Hold the folder for writing: its lock file shared, and tantivy's writer (one
+        at a time over all processes; waited for up to `wait` seconds, default
+        `writer_wait`). Raises IndexBusy if it stays taken, IndexReplaced if the folder
+        was made anew since this process opened it (open it again)."""
+        async with self.locked(shared=True):
+            if self.path is not None and self._on_disk() != self.index_id:
+                raise IndexReplaced("the index folder was made anew by another process")
+            writer = await asyncio.to_thread(
+                self._writer, self.writer_wait if wait is None else wait
+            )
             try:
-                if clear:
-                    writer.delete_all_documents()
-                for paper_id in removed:
-                    writer.delete_documents_by_term("paper_id", paper_id)
-                for doc in added:
-                    writer.delete_documents_by_term("paper_id", doc.paper_id)
-                    writer.add_document(
-                        tantivy.Document(
-                            paper_id=doc.paper_id, day=doc.day, upvotes=doc.upvotes,
-                            has_code=int(doc.has_code), recency=recency(doc.day),
-                            t=doc.t, a=doc.a, x=doc.x, u=doc.u,
-                            tp=doc.tp, ap=doc.ap, xp=doc.xp,
-                        )
-                    )  # fmt: skip
-                writer.commit()
-            except BaseException:
-                with contextlib.suppress(Exception):
-                    writer.rollback()
-                raise
+                yield FolderWriter(writer)
             finally:
-                # Merges finish here, and the writer (and its lock) is let go.
-                writer.wait_merging_threads()
-            self.index.reload()
+                # Merges finish and the writer (and tantivy's lock) goes, even if the
+                # caller was cancelled meanwhile.
+                await asyncio.shield(asyncio.to_thread(self._finish, writer))
 
-    def _writer(self) -> tantivy.IndexWriter:
-        deadline = time.monotonic() + self.writer_wait
+    async def empty(self) -> None:
+        """Remove every document and commit; call it holding the folder's lock
+        exclusively (`locked`), so that no sync writes meanwhile."""
+        writer = await asyncio.to_thread(self._writer, self.writer_wait)
+        try:
+            await asyncio.to_thread(FolderWriter(writer).write, [], [], clear=True)
+        finally:
+            await asyncio.shield(asyncio.to_thread(self._finish, writer))
+
+    def forget(self) -> None:
+        """Let go of the open index (the folder was made anew or removed): the next
+        sync opens the folder again, or makes it anew."""
+        with self._lock:
+            self._index = None
+            self.index_id = None
+
+    def _finish(self, writer: tantivy.IndexWriter) -> None:
+        writer.wait_merging_threads()
+        self.index.reload()
+
+    def _writer(self, wait: float) -> tantivy.IndexWriter:
+        deadline = time.monotonic() + wait
         while True:
             try:
                 return self.index.writer(heap_size=WRITER_HEAP, num_threads=1)
             except ValueError as error:
                 if "lock" not in str(error).lower():
                     raise
-                if time.monotonic() > deadline:
+                if time.monotonic() >= deadline:
                     raise IndexBusy(str(error)) from None
                 time.sleep(0.05)
 

@@ -17,6 +17,7 @@ from paperboy.matching import Matcher, QueryError
 from paperboy.models import MAX_ABSTRACT, Paper
 from paperboy.search import SearchIndex, SearchRequest, parse_search, search
 from paperboy.search.index import folder_index
+from paperboy.search.tantivy_index import FolderIndex
 from paperboy.store import Store
 from tests.seed_corpus import load_seed_papers
 
@@ -475,6 +476,54 @@ async def test_sqlite_sync_leaves_the_queue_to_another_writer(store: Store) -> N
     assert await index.sync() == 1
     assert await index.pending() == 0
     assert (await search(store, req("zebra"))).total == 1
+
+
+async def test_sqlite_an_older_read_is_not_written_over_a_newer_version(store: Store) -> None:
+    """Two syncs at once (a search's and an ingest's): the slower one read a paper before
+    it changed, the faster one indexed the new version; the older read is dropped."""
+    if store.dialect != "sqlite":
+        pytest.skip("the index folder is SQLite's")
+    index = SearchIndex(store)
+    await index.sync()
+    await store.papers.upsert([paper("2411.00001", "Zebra graph")])
+    slow = SearchIndex(store)
+    queued, rows = await slow._read_batch("", 100)
+    docs = await slow._analyse(rows)
+    await store.papers.upsert([paper("2411.00001", "Giraffe graph")])
+    assert await index.sync() == 1  # the faster sync: the new title
+    fresh, _ = await slow._write_folder(queued, docs, None)
+    assert fresh == []  # its entry is gone: nothing of the older read is written
+    assert (await search(store, req("giraffe"))).total == 1
+    assert (await search(store, req("zebra"))).total == 0
+
+
+async def test_sqlite_a_folder_made_anew_elsewhere_is_opened_again(store: Store) -> None:
+    """Another process made the folder anew (a database restored, the folder removed):
+    this process's next write notices, lets its index go and opens the new folder."""
+    if store.dialect != "sqlite":
+        pytest.skip("the index folder is SQLite's")
+    await store.papers.upsert([paper("2411.00001", "Zebra graph")])
+    assert (await search(store, req("zebra"))).total == 1
+    mine = folder_index(store)
+    assert mine.path is not None
+    other = FolderIndex(mine.path)  # as another process sees the same folder
+    async with other.locked(shared=False):
+        new_id = other.create()
+    async with store.begin_write() as conn:
+        await conn.exec_driver_sql("UPDATE search_state SET value = ?", (new_id,))
+        await conn.exec_driver_sql(
+            "INSERT INTO search_pending (paper_id, seq) SELECT id, 0 FROM papers"
+        )
+    await store.papers.upsert([paper("2411.00002", "Okapi graph")])
+    # The next search reopens the folder (the database names the new one) and fills it.
+    assert (await search(store, req("graph"))).total == 2
+    assert mine.index_id == new_id
+    # Removed by hand, the database none the wiser: the next write notices, and the
+    # folder is made anew from the archive.
+    shutil.rmtree(mine.path)
+    await store.papers.upsert([paper("2411.00003", "Tapir graph")])
+    assert (await search(store, req("graph"))).total == 3
+    assert mine.index_id not in (None, new_id)
 
 
 async def test_prepared_analyses_are_used_only_for_what_was_stored(store: Store) -> None:
