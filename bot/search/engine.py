@@ -220,8 +220,11 @@ async def _search(
             break
         more = min(total, CHECK_ALL, max(checked * 4, wanted * 4))
         found = await steps.candidates(request, codes, compiled, tier, filters, more)
-        candidates, total = found.candidates, found.total
-        if len(candidates) <= checked:
+        # The checked ones first, whatever order the larger call gave: none twice.
+        seen = {c.paper_id for c in candidates[:checked]}
+        unchecked = [c for c in found.candidates if c.paper_id not in seen]
+        candidates, total = candidates[:checked] + unchecked, found.total
+        if not unchecked:
             break
     exact_total = found.exact and (compiled.exact or checked >= total)
     if compiled.exact:
