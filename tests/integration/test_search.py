@@ -526,6 +526,43 @@ async def test_sqlite_a_folder_made_anew_elsewhere_is_opened_again(store: Store)
     assert mine.index_id not in (None, new_id)
 
 
+async def test_a_superset_query_checks_each_candidate_once(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A phrase mixing an acronym and words is a superset query: every candidate is
+    checked by the matcher, in growing calls. However a larger call orders what it
+    returns, no paper is checked (or shown) twice and none is skipped."""
+    if store.dialect != "sqlite":
+        pytest.skip("the index folder is SQLite's")
+    day = dt.date(2024, 11, 1)
+    await store.papers.upsert(
+        [
+            paper(
+                f"2411.{n:05d}",
+                f"Study {n}",
+                abstract="We tune LoRA adapters." if n % 3 else "LoRA and other adapters.",
+                daily_date=day + dt.timedelta(days=n),
+            )
+            for n in range(90)
+        ]
+    )
+    search_folder = FolderIndex.search
+    calls = 0
+
+    def reordered(self: FolderIndex, *args: object, **kwargs: object) -> object:
+        nonlocal calls
+        calls += 1
+        hits, total = search_folder(self, *args, **kwargs)  # type: ignore[arg-type]
+        return (hits[::-1] if calls > 1 else hits), total
+
+    monkeypatch.setattr(FolderIndex, "search", reordered)
+    results = await search(store, req('"LoRA adapters" limit:40'))
+    assert calls > 1  # more than one call was needed
+    ids = [h.paper.id for h in results.hits]
+    assert len(ids) == len(set(ids)) == 40
+    assert results.total == 60 and results.total_exact  # n % 3 != 0
+
+
 async def test_prepared_analyses_are_used_only_for_what_was_stored(store: Store) -> None:
     day = dt.date(2024, 11, 4)
     batch = [paper(f"2411.{n:05d}", f"Plain study {n}", daily_date=day) for n in range(150)]
