@@ -463,17 +463,22 @@ async def sqlite_run(
 
 
 async def postgres_run(url: str, count: int, corpus: Corpus, queries, args) -> Run:
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
+    keep = args.pg_schema is not None
+    schema = args.pg_schema or f"bench_{uuid.uuid4().hex[:12]}"
     admin = make_engine(url, poolclass=NullPool)
     async with admin.begin() as conn:
-        await conn.exec_driver_sql(f'CREATE SCHEMA "{schema}"')
+        await conn.exec_driver_sql(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     try:
         await migrate(url, schema=schema)
         run = Run(f"PostgreSQL, {count:,}", count)
         async with Store(url, schema=schema) as store:
-            run.ingest_seconds = await ingest(
-                store, corpus, count, args.papers or count, args, "pg"
-            )
+            if keep and await store.papers.count() == count:
+                print(f"  pg: reusing schema {schema}", file=sys.stderr)
+                run.ingest_reused = True
+            else:
+                run.ingest_seconds = await ingest(
+                    store, corpus, count, args.papers or count, args, "pg"
+                )
             async with store.engine.begin() as conn:
                 await conn.exec_driver_sql("ANALYZE")
             run.index_mb, run.archive_mb = await postgres_sizes(store)
@@ -482,8 +487,9 @@ async def postgres_run(url: str, count: int, corpus: Corpus, queries, args) -> R
                 await time_like(store, queries, run, postgres=True)
         return run
     finally:
-        async with admin.begin() as conn:
-            await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        if not keep:
+            async with admin.begin() as conn:
+                await conn.exec_driver_sql(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         await admin.dispose()
 
 
@@ -669,6 +675,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--pg-papers", type=int, default=100_000, help="PostgreSQL archive size")
     parser.add_argument("--pg-url", default=None, help="postgresql+asyncpg://... (scratch)")
     parser.add_argument("--pg-like", action="store_true", help="also ILIKE on PostgreSQL")
+    parser.add_argument(
+        "--pg-schema",
+        default=None,
+        help="keep the PostgreSQL archive in this schema; reuse it when it holds the right count",
+    )
     parser.add_argument("--queries", type=int, default=200)
     parser.add_argument("--batch", type=int, default=10_000, help="papers per upsert")
     parser.add_argument("--workers", type=int, default=1, help="index analysis processes")

@@ -33,6 +33,7 @@ from paperboy.search.sql import (
     Filters,
     acronym_words,
     compile_query,
+    title_filter,
     title_tier,
 )
 from paperboy.search.tantivy_index import FolderIndex, Hit
@@ -261,7 +262,8 @@ class _Postgres:
         filters: Filters,
         wanted: int,
     ) -> _Found:
-        return await _candidates(self.index, compiled, tier, filters, wanted)
+        title = title_filter(request.query, self.index.dialect, codes)
+        return await _candidates(self.index, compiled, tier, title, filters, wanted)
 
     async def fetch_and_match(self, ids: list[str], matcher: Matcher) -> dict[str, PaperMatch]:
         papers = await self.index.store.papers.get_many(ids)
@@ -332,14 +334,19 @@ def _margin(wanted: int) -> int:
 
 
 async def _candidates(
-    index: SearchIndex, compiled: Compiled, tier: str | None, filters: Filters, wanted: int
+    index: SearchIndex,
+    compiled: Compiled,
+    tier: str | None,
+    title: str | None,
+    filters: Filters,
+    wanted: int,
 ) -> _Found:
     """PostgreSQL: ranked candidates (enough for `wanted` results after tie ordering) and
-    the total."""
+    the total. `title`: the query's title filter (`paperboy.search.sql.title_filter`)."""
     assert compiled.text is not None
     k = _margin(wanted)
     query = compiled.text
-    total, newest = await index.count_and_newest(query, filters)
+    total, newest = await index.count_and_newest(query, filters, title=title)
     if total == 0:
         return _Found([], 0)
     if not compiled.exact:
@@ -347,12 +354,12 @@ async def _candidates(
     if total <= index.window:  # every match is among the newest: ranked by key
         return _Found(await index.rank(query, filters, k, ids=newest), total)
     if not compiled.exact and total <= CHECK_ALL:
-        return _Found(await index.rank(query, filters, k), total)
+        return _Found(await index.rank(query, filters, k, title=title), total)
     # A broad query: rank the newest `window` matches and the newest `window` with a
     # query term in the title (see paperboy.search.index).
     also = []
     if tier is not None:
-        also = await index.newest_ids(query, filters, index.window, title_tier=tier)
+        also = await index.newest_ids(query, filters, index.window, title_tier=tier, title=title)
     ranked = await index.rank(query, filters, k, ids=sorted({*newest, *also}))
     return _Found(ranked, total)
 

@@ -521,9 +521,7 @@ class SearchIndex:
             ).bindparams(sa.bindparam("day", type_=sa.Date)),
             meta,
         )
-        rows = [
-            {"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1]} for d in docs
-        ]
+        rows = [{"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1]} for d in docs]
         await conn.execute(
             sa.text(
                 "INSERT INTO search_vectors (docid, doc, title)"
@@ -597,64 +595,91 @@ class SearchIndex:
                 out[word] = None if len(found) > limit else found
         return out
 
-    def from_where(self, filters: Filters, *, vector: str = "doc") -> tuple[str, str]:
+    def from_where(
+        self, filters: Filters, *, title: str | None = None, by_key: bool = True
+    ) -> tuple[str, str]:
         """PostgreSQL: FROM and WHERE of an index query for the compiled query `:q`.
 
-        `vector` is the column searched (`doc`, or `title` for a title tier); the id
-        range is left out unless a date filter needs it, or the planner walks the
-        primary key and tests every vector instead of asking the GIN index.
+        `title` (bound as `:tf`): a query the paper's title vector must also match, which
+        the query `:q` implies (see `paperboy.search.sql.title_filter`). It changes no
+        result: `title:propose` is a weight on `doc`, which the GIN index cannot check,
+        so every paper with the word would be read to check its weight; the title
+        vector's own index names the few. The id range is left out unless a date filter
+        needs it, or the planner walks the primary key and tests every vector instead
+        of asking the GIN index.
         """
         frm = "search_vectors v"
         if filters.needs_docs:
             frm += " JOIN search_docs d ON d.docid = v.docid"
-        where = f"v.{vector} @@ CAST(:q AS tsquery)"
+        where = "v.doc @@ CAST(:q AS tsquery)"
+        if title is not None:
+            where += " AND v.title @@ CAST(:tf AS tsquery)"
         if filters.low > 0 or filters.high < Filters().high:
-            where += " AND v.docid BETWEEN :lo AND :hi"
+            # by_key=False: the range only filters the rows the text indexes name.
+            where += f" AND v.docid{'' if by_key else ' + 0'} BETWEEN :lo AND :hi"
         if filters.min_upvotes > 0:
             where += " AND d.upvotes >= :min_upvotes"
         if filters.has_code:
             where += " AND d.has_code"
         return frm, where
 
-    def params(self, query: str, filters: Filters, **extra: object) -> dict[str, object]:
+    def params(
+        self, query: str, filters: Filters, title: str | None = None, **extra: object
+    ) -> dict[str, object]:
         params: dict[str, object] = {"q": query, "lo": filters.low, "hi": filters.high, **extra}
+        if title is not None:
+            params["tf"] = title
         if filters.min_upvotes > 0:
             params["min_upvotes"] = filters.min_upvotes
         return params
 
-    async def count_and_newest(self, query: str, filters: Filters) -> tuple[int, list[int]]:
+    async def count_and_newest(
+        self, query: str, filters: Filters, *, title: str | None = None
+    ) -> tuple[int, list[int]]:
         """PostgreSQL: (matches, ids of the `window` newest: all of them if no more).
 
         A GIN index gives no ids in order, so every matching row is visited for either:
         one pass does both.
         """
-        frm, where = self.from_where(filters)
+        frm, where = self.from_where(filters, title=title)
         sql = sa.text(
             f"WITH m AS (SELECT v.docid AS docid FROM {frm} WHERE {where}),"
             " newest AS (SELECT docid FROM m ORDER BY docid DESC LIMIT :n)"
             " SELECT (SELECT count(*) FROM m), (SELECT array_agg(docid) FROM newest)"
         )
         async with self._reader() as conn:
-            row = (await conn.execute(sql, self.params(query, filters, n=self.window))).one()
+            params = self.params(query, filters, title, n=self.window)
+            row = (await conn.execute(sql, params)).one()
         # A text query's row is untyped: a count and an array of document ids (or NULL).
         total, ids = cast("tuple[int, list[int] | None]", tuple(row))
         return total, list(ids or ())
 
     async def newest_ids(
-        self, query: str, filters: Filters, n: int, *, title_tier: str
+        self, query: str, filters: Filters, n: int, *, title_tier: str, title: str | None = None
     ) -> list[int]:
-        """PostgreSQL: ids of the `n` newest matches that also have a query term in the title."""
-        frm, where = self.from_where(filters)
+        """PostgreSQL: ids of the `n` newest matches that also have a query term in the title.
+
+        The title vector's index names these (few) papers first: the planner joins it to
+        the query's own index scan, and only their rows are read (not the rows of a date
+        range, each tested: the planner takes a vector test for cheap).
+        """
+        frm, where = self.from_where(filters, title=title, by_key=False)
         where += " AND v.title @@ CAST(:tq AS tsquery)"
         # "+ 0" keeps the planner from reading the primary key backwards and testing each
         # vector on the way (see from_where).
         sql = sa.text(f"SELECT v.docid FROM {frm} WHERE {where} ORDER BY v.docid + 0 DESC LIMIT :n")
         async with self._reader() as conn:
-            params = self.params(query, filters, tq=title_tier, n=n)
+            params = self.params(query, filters, title, tq=title_tier, n=n)
             return list((await conn.execute(sql, params)).scalars())
 
     async def rank(
-        self, query: str, filters: Filters, limit: int, *, ids: Sequence[int] | None = None
+        self,
+        query: str,
+        filters: Filters,
+        limit: int,
+        *,
+        ids: Sequence[int] | None = None,
+        title: str | None = None,
     ) -> list[Candidate]:
         """PostgreSQL: the best `limit` matches by `ts_rank_cd` (among `ids` if given)."""
         score = f"ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1)"
@@ -668,7 +693,7 @@ class SearchIndex:
             )
             params: dict[str, object] = {"q": query, "ids": list(ids), "k": limit}
         else:
-            frm, where = self.from_where(filters)
+            frm, where = self.from_where(filters, title=title)
             if "search_docs" not in frm:
                 frm += " JOIN search_docs d ON d.docid = v.docid"
             sql = _candidate_columns(
@@ -676,7 +701,7 @@ class SearchIndex:
                 f" d.day AS day, d.upvotes AS upvotes FROM {frm} WHERE {where}"
                 " ORDER BY score DESC, v.docid DESC LIMIT :k"
             )
-            params = self.params(query, filters, k=limit)
+            params = self.params(query, filters, title, k=limit)
         async with self._reader() as conn:
             rows = await conn.execute(sql, params)
             return [Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows]

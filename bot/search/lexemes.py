@@ -124,7 +124,6 @@ class FieldText:
             text = prefix + text.replace(" ", " " + prefix)
         return text
 
-
     def pairs(self) -> str:
         """Each two neighbouring lexemes of a value as one word (`pair_words`)."""
         out: list[str] = []
@@ -154,15 +153,14 @@ def pair_words(lexemes: Sequence[str]) -> list[str]:
     """The index words of each two neighbouring `lexemes` (tantivy's phrase filter: a
     phrase's pairs are looked up before its positions are read).
 
-    A pair word is the two lexemes' buckets (1,024 each), not the lexemes: the pairs of
+    A pair word is the two lexemes' buckets (256 each), not the lexemes: the pairs of
     an archive's words number in the millions and tantivy's word lists with them (a
-    five times slower ingest, measured), while a million bucket pairs still leave a
+    five times slower ingest, measured), while 65,536 bucket pairs still leave a
     phrase of two common words a few percent of the papers holding both. A pair word is
     a filter only: the phrase's positions decide.
     """
     codes = [_pair_code(lex) for lex in lexemes]
     return list(map(str.__add__, codes, codes[1:]))
-
 
 
 # Normalised text has no "_" (normalize() turns underscores into spaces), and there

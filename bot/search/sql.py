@@ -22,6 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from typing import cast
 
 from paperboy.matching import And, Node, Not, Or, Query, QueryError, Term, is_acronym
 from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
@@ -37,6 +38,7 @@ __all__ = [
     "acronym_words",
     "compile_query",
     "compile_query_term",
+    "title_filter",
     "title_tier",
 ]
 
@@ -320,3 +322,36 @@ def title_tier(query: Query, dialect: _Dialect, codes: Codes) -> str | None:
     if not items:
         return None
     return items[0] if len(items) == 1 else dialect.or_(items)
+
+
+def title_filter(query: Query, dialect: _Dialect, codes: Codes) -> str | None:
+    """PostgreSQL: what `query` requires of the title alone, for the title vector (None
+    if nothing): its `title:` terms that every match must have.
+
+    The full query checks them as weights on the paper's vector, which its GIN index
+    cannot do: it would name every paper with the word and each would be read. The
+    title vector holds the title's lexemes only, so the same term without a weight is
+    answered by its own index. Implied by the query, it changes no result.
+    """
+    if not isinstance(dialect, TsQuery):
+        return None
+    root = query.root
+    items: list[str] = []
+    for child in root.children if isinstance(root, And) else (root,):
+        alternatives = child.children if isinstance(child, Or) else (child,)
+        if not all(isinstance(a, Term) and a.field == "title" for a in alternatives):
+            continue
+        texts: list[str] = []
+        for alternative in alternatives:
+            compiled = _term(cast("Term", alternative), dialect, codes, None)
+            if compiled.never:
+                continue
+            if compiled.text is None:  # an alternative the index cannot narrow
+                break
+            texts.append(compiled.text)  # a superset is still implied by the query
+        else:
+            if texts:
+                items.append(texts[0] if len(texts) == 1 else dialect.or_(texts))
+    if not items:
+        return None
+    return items[0] if len(items) == 1 else dialect.and_(items, [])

@@ -47,6 +47,10 @@ SEMANTIC_QUERIES = [
     "title:LoRA",
     "abstract:LoRA",
     "title:(LoRA, MoE)",
+    "title:(LoRA, MoE) AND efficient",
+    'title:"mixture of experts"',
+    "title:LoRA AND memory",
+    "title:LoRA, memory",
     "LoRA -quantization",
     "LoRA, MoE",
     "LLMs AND memory",
@@ -344,7 +348,8 @@ async def test_sync_indexes_papers_written_by_anyone(store: Store) -> None:
 async def test_broad_queries_rank_the_newest_and_the_title_matches(seeded: Store) -> None:
     papers = load_seed_papers()
     index = SearchIndex(seeded, window=3)
-    for query in ("LoRA", '"language models"', "efficient -survey", "LoRA adapters, MoE"):
+    broad = ("LoRA", '"language models"', "efficient -survey", "LoRA adapters, MoE", "title:LoRA")
+    for query in broad:
         results = await search(seeded, req(query), limit=10, index=index)
         want = expected(papers, query)
         assert results.total == len(want), query
@@ -358,9 +363,34 @@ async def test_broad_queries_rank_the_newest_and_the_title_matches(seeded: Store
 
 
 def _dated(n: int, title: str, abstract: str, start: dt.date = dt.date(2024, 1, 1)) -> Paper:
-    return paper(
-        f"2401.{n:05d}", title, abstract=abstract, daily_date=start + dt.timedelta(days=n)
-    )
+    return paper(f"2401.{n:05d}", title, abstract=abstract, daily_date=start + dt.timedelta(days=n))
+
+
+async def test_broad_dated_and_title_queries_keep_their_range_and_their_title_matches(
+    store: Store,
+) -> None:
+    # 60 papers, a ranking window of 4 (PostgreSQL): the title matches are older than
+    # the newest window, and some are outside the date range.
+    papers = [
+        _dated(n, "Adapters for LoRA" if n % 10 == 3 else f"Study {n}", "We tune LoRA adapters.")
+        for n in range(60)
+    ]
+    await store.papers.upsert(papers)
+    index = SearchIndex(store, window=4)
+    in_range = {f"2401.{n:05d}" for n in range(20, 60)}
+    titled = {f"2401.{n:05d}" for n in range(60) if n % 10 == 3}
+
+    async def found(text: str, want: set[str]) -> list[str]:
+        results = await search(store, req(text), limit=5, index=index)
+        assert results.total == len(want), text
+        assert {h.paper.id for h in results.hits} <= want, text
+        return [h.paper.id for h in results.hits]
+
+    titled_in_range = ["2401.00053", "2401.00043", "2401.00033", "2401.00023"]
+    assert (await found("LoRA since:2024-01-21", in_range))[:4] == titled_in_range
+    assert await found("title:LoRA since:2024-01-21", in_range & titled) == titled_in_range
+    both = "title:LoRA AND adapters since:2024-01-21"
+    assert await found(both, in_range & titled) == titled_in_range
 
 
 async def test_sqlite_counts_every_match_and_ranks_titles_at_any_age(store: Store) -> None:

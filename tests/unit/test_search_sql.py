@@ -10,7 +10,15 @@ from hypothesis import strategies as st
 
 from paperboy.matching import QueryError, parse
 from paperboy.search.lexemes import acronym_code
-from paperboy.search.sql import MAX_CODES, Fts5, TsQuery, acronym_words, compile_query, title_tier
+from paperboy.search.sql import (
+    MAX_CODES,
+    Fts5,
+    TsQuery,
+    acronym_words,
+    compile_query,
+    title_filter,
+    title_tier,
+)
 
 CODES = {
     "LoRA": (acronym_code("LoRA"), acronym_code("QLoRA")),
@@ -86,6 +94,29 @@ def test_title_tier() -> None:
     assert title_tier(parse("quantization -survey"), Fts5(), CODES) == '"0qtquantiz"'
     assert title_tier(parse("author:Hopper"), Fts5(), CODES) is None
     assert acronym_words(parse("LoRA, ViT adapters, lora")) == {"LoRA", "ViT"}
+
+
+def test_title_filter_asks_the_title_vector_for_what_every_match_has_in_its_title() -> None:
+    def tf(text: str) -> str | None:
+        return title_filter(parse(text), TsQuery(), CODES)
+
+    # Unweighted: the title vector holds nothing else. The query keeps its weights.
+    assert tf("title:propose") == "'propos'"
+    assert ts("title:propose").text == "'propos':A"
+    assert tf('title:"inference optimization" AND method') == "'infer' <-> 'optim'"
+    lora = CODES["LoRA"]
+    vit = CODES["ViT"][0]
+    assert tf("title:(LoRA, ViT) survey") == f"(('{lora[0]}' | '{lora[1]}')) | (('{vit}'))"
+    assert tf("title:LoRA title:survey") == f"(('{lora[0]}' | '{lora[1]}')) & ('survey')"
+    assert tf("title:(MoE, survey)") == "'survey'"  # an alternative matching nothing drops out
+    # Only what every match needs in its title: not an alternative, a negation or
+    # another field.
+    assert tf("title:survey, method") is None
+    assert tf("method -title:survey") is None
+    assert tf("(title:survey, method) AND LoRA") is None
+    assert tf("survey") is None
+    assert tf("abstract:survey") is None
+    assert title_filter(parse("title:survey"), Fts5(), CODES) is None
 
 
 SAFE_FTS = re.compile(r'^[{}a-z0-9 :"()]+$|^[{}a-zA-Z0-9 :"()]+$')
