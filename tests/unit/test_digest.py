@@ -225,7 +225,7 @@ def _summary_of_whole_abstract(abstract: str, limit: int = 300) -> str:
 @given(
     st.lists(
         st.one_of(
-            st.text(alphabet="ab .!?\n\t", min_size=0, max_size=40),
+            st.text(alphabet="ab .!?\n\t\xa0\u2028\x1c", min_size=0, max_size=40),
             st.sampled_from([" " * 500, "\n" * 1300, ". ", "x" * 290, "word " * 70]),
         ),
         max_size=40,
@@ -234,3 +234,23 @@ def _summary_of_whole_abstract(abstract: str, limit: int = 300) -> str:
 def test_a_summary_reads_a_prefix_but_says_what_the_whole_abstract_would(parts: list[str]) -> None:
     abstract = "".join(parts)
     assert summarize(paper("1", "T", abstract)) == _summary_of_whole_abstract(abstract)
+
+
+def _first_sentences_reading_everything(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    out = ""
+    for end in re.finditer(r"(?<=[.!?。！？])(?:\s+|$)", text):
+        candidate = text[: end.start()].rstrip()
+        if len(candidate) > limit:
+            break
+        out = candidate
+    return out or text
+
+
+@settings(max_examples=500)
+@given(st.text(alphabet="ab .!?。\n", max_size=80), st.integers(min_value=1, max_value=40))
+def test_first_sentences_reads_only_what_fits_and_says_what_the_whole_text_would(
+    text: str, limit: int
+) -> None:
+    assert first_sentences(text, limit) == _first_sentences_reading_everything(text, limit)
