@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 from paperboy.digest import AUTHORS_SHOWN, summarize
 from paperboy.matching import Matcher, PaperMatch, highlight
 from paperboy.models import Paper, SearchHit, SearchResults
-from paperboy.search.index import Candidate, SearchIndex, surfaces_in
+from paperboy.search.index import Candidate, IndexQuery, SearchIndex, surfaces_in
 from paperboy.search.lexemes import acronym_code, docid_range, paper_day
 from paperboy.search.reader import PaperReader, step
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, parse_search
@@ -33,6 +33,7 @@ from paperboy.search.sql import (
     Filters,
     acronym_words,
     compile_query,
+    phrase_pairs,
     title_filter,
     title_tier,
 )
@@ -50,6 +51,9 @@ __all__ = [
 #: A superset query (see paperboy.search.sql) with at most this many candidates is checked in
 #: full, which makes its total exact; beyond, the total is estimated from a sample.
 CHECK_ALL = 1000
+#: PostgreSQL: a broad query's sample is this many ranking windows of the newest papers
+#: (so it is broad if a quarter of them match).
+SAMPLE_WINDOWS = 4
 #: Relevance scores within this ratio count as equal (then: newer, more upvoted first).
 TIE_RATIO = 1.02
 
@@ -262,8 +266,15 @@ class _Postgres:
         filters: Filters,
         wanted: int,
     ) -> _Found:
-        title = title_filter(request.query, self.index.dialect, codes)
-        return await _candidates(self.index, compiled, tier, title, filters, wanted)
+        assert compiled.text is not None
+        index = self.index
+        query = IndexQuery(
+            compiled.text,
+            filters,
+            title=title_filter(request.query, index.dialect, codes),
+            pairs=phrase_pairs(request.query) if await index.pairs_ready() else (),
+        )
+        return await _candidates(index, query, compiled.exact, tier, wanted)
 
     async def fetch_and_match(self, ids: list[str], matcher: Matcher) -> dict[str, PaperMatch]:
         papers = await self.index.store.papers.get_many(ids)
@@ -334,34 +345,54 @@ def _margin(wanted: int) -> int:
 
 
 async def _candidates(
-    index: SearchIndex,
-    compiled: Compiled,
-    tier: str | None,
-    title: str | None,
-    filters: Filters,
-    wanted: int,
+    index: SearchIndex, query: IndexQuery, exact: bool, tier: str | None, wanted: int
 ) -> _Found:
     """PostgreSQL: ranked candidates (enough for `wanted` results after tie ordering) and
-    the total. `title`: the query's title filter (`paperboy.search.sql.title_filter`)."""
-    assert compiled.text is not None
+    the total (an estimate for a query matching most papers). `exact`: the compiled
+    query decides the match alone (else the matcher re-checks every candidate)."""
     k = _margin(wanted)
-    query = compiled.text
-    total, newest = await index.count_and_newest(query, filters, title=title)
+    plan = await index.plan(query)
+    sample = SAMPLE_WINDOWS * index.window
+    # A quarter of the papers in range or more are expected to match: counting every
+    # match would read every one; a sample of the newest papers gives the newest
+    # matches and the share that match (if the estimate was right).
+    if exact and plan.matches > index.estimate_above and plan.matches * sample >= (
+        plan.papers * index.window
+    ):
+        hits, read = await index.newest_sample(query, sample)
+        if read < sample or len(hits) >= index.window:
+            total, estimated = len(hits), read >= sample
+            if estimated:
+                total = max(round(len(hits) / read * plan.papers), len(hits))
+            return _Found(await _ranked(index, query, tier, k, hits, total), total, not estimated)
+    # A date range is read by its key if that reads fewer rows than the words' index
+    # would (a vector test costs about four times a visit).
+    by_key = plan.papers * 4 < plan.undated
+    total, newest = await index.count_and_newest(query, by_key=by_key)
     if total == 0:
         return _Found([], 0)
-    if not compiled.exact:
+    if not exact:
         k = max(k, min(total, CHECK_ALL))
     if total <= index.window:  # every match is among the newest: ranked by key
-        return _Found(await index.rank(query, filters, k, ids=newest), total)
-    if not compiled.exact and total <= CHECK_ALL:
-        return _Found(await index.rank(query, filters, k, title=title), total)
-    # A broad query: rank the newest `window` matches and the newest `window` with a
-    # query term in the title (see paperboy.search.index).
+        return _Found(await index.rank(query, k, ids=newest), total)
+    if not exact and total <= CHECK_ALL:
+        return _Found(await index.rank(query, k), total)
+    return _Found(await _ranked(index, query, tier, k, newest, total), total)
+
+
+async def _ranked(
+    index: SearchIndex, query: IndexQuery, tier: str | None, k: int, newest: list[int], total: int
+) -> list[Candidate]:
+    """The best `k` of the `window` newest matches (`newest`, newest first) and, for a
+    broad query, the `window` newest with a query term in the title (see
+    paperboy.search.index)."""
+    newest = newest[: index.window]
+    if total <= index.window:
+        return await index.rank(query, k, ids=newest)
     also = []
     if tier is not None:
-        also = await index.newest_ids(query, filters, index.window, title_tier=tier, title=title)
-    ranked = await index.rank(query, filters, k, ids=sorted({*newest, *also}))
-    return _Found(ranked, total)
+        also = await index.newest_ids(query, index.window, title_tier=tier)
+    return await index.rank(query, k, ids=sorted({*newest, *also}))
 
 
 # --------------------------------------------------------------------------- output

@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import multiprocessing
 import sqlite3
 import threading
@@ -48,6 +49,7 @@ from paperboy.search.lexemes import (
     IndexDoc,
     analyze,
     day_key,
+    pair_hashes,
 )
 from paperboy.search.reader import step
 from paperboy.search.sql import Filters, TsQuery
@@ -62,11 +64,15 @@ from paperboy.search.tantivy_query import TantivyDialect
 from paperboy.store import Store, paper_columns
 from paperboy.store.tables import papers
 
-__all__ = ["Candidate", "SearchIndex", "folder_index", "surfaces_in"]
+__all__ = ["Candidate", "IndexQuery", "SearchIndex", "folder_index", "surfaces_in"]
 
 #: PostgreSQL: broad queries rank this many newest matches, and as many newest with a
 #: title match.
 WINDOW = 500
+#: PostgreSQL: a query the planner expects to match more papers than this is counted
+#: from a sample of the newest papers (`SearchIndex.newest_sample`) if a quarter of
+#: them match, and its total labelled an estimate: counting them all reads every one.
+ESTIMATE_ABOVE = 5_000
 #: Papers per sync transaction.
 SYNC_BATCH = 2000
 #: SQLite: papers added to the index folder per commit, at most.
@@ -92,6 +98,26 @@ class Candidate:
     upvotes: int = 0
 
 
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """PostgreSQL: the planner's estimates for an index query (`SearchIndex.plan`)."""
+
+    matches: float
+    papers: float  # in the query's date range
+    undated: float  # matches without the date range
+
+
+@dataclass(frozen=True, slots=True)
+class IndexQuery:
+    """PostgreSQL: one index query: the compiled tsquery, the filters, and what the
+    query implies for the title vector and the word pairs (`SearchIndex.from_where`)."""
+
+    text: str
+    filters: Filters
+    title: str | None = None
+    pairs: tuple[int, ...] = ()
+
+
 class IndexRow(NamedTuple):
     """What the writer needs of one analysed paper (small, to cross process boundaries:
     a tuple pickles several times faster than a dataclass)."""
@@ -102,6 +128,7 @@ class IndexRow(NamedTuple):
     has_code: bool
     text: tuple[str, ...]  # SQLite: the t, a, x, u, tp, ap, xp columns; PostgreSQL: doc, title
     acronyms: tuple[str, ...]
+    pairs: tuple[int, ...] = ()  # PostgreSQL: its word pairs (`lexemes.pair_hashes`)
 
 
 _PAPER_COLUMNS = (
@@ -136,15 +163,16 @@ def index_rows(rows: Sequence[tuple[Any, ...]], postgres: bool) -> list[IndexRow
                 github_url=code,
             )
         )
+        pairs: tuple[int, ...] = ()
         if postgres:
             text: tuple[str, ...] = (tsvector_literal(doc), tsvector_literal(doc, title_only=True))
+            pairs = tuple(pair_hashes((doc.title, doc.abstract, doc.extra)))
         else:
             text = (doc.title.column(TITLE_PREFIX), doc.abstract.column(), doc.extra.column(),
                     doc.authors.column(AUTHOR_PREFIX),
                     doc.title.pairs(), doc.abstract.pairs(), doc.extra.pairs())  # fmt: skip
-        out.append(
-            IndexRow(pid, doc.day, doc.upvotes, doc.has_code, text, tuple(sorted(doc.acronyms)))
-        )
+        acronyms = tuple(sorted(doc.acronyms))
+        out.append(IndexRow(pid, doc.day, doc.upvotes, doc.has_code, text, acronyms, pairs))
     return out
 
 
@@ -162,14 +190,24 @@ def _chunks(items: Sequence[Any], size: int = _CHUNK) -> Iterable[Sequence[Any]]
 class SearchIndex:
     """One store's search index (the backend is chosen by the store's dialect)."""
 
-    def __init__(self, store: Store, *, window: int | None = None, workers: int = 0) -> None:
-        """`window`: see the module docstring (default WINDOW).
-        `workers` > 0 analyses big batches in that many worker processes (backfills);
-        then close the index (or use it as `async with`) to stop them."""
+    def __init__(
+        self,
+        store: Store,
+        *,
+        window: int | None = None,
+        workers: int = 0,
+        estimate_above: int = ESTIMATE_ABOVE,
+    ) -> None:
+        """`window`: see the module docstring (default WINDOW); `estimate_above`: see
+        ESTIMATE_ABOVE (both PostgreSQL's). `workers` > 0 analyses big batches in that
+        many worker processes (backfills); then close the index (or use it as `async
+        with`) to stop them."""
         self.store = store
         self.postgres = store.dialect == "postgresql"
         self.window = window or WINDOW
+        self.estimate_above = estimate_above
         self.workers = workers
+        self._pairs_ready = False
         self.dialect: TsQuery | TantivyDialect = TsQuery() if self.postgres else TantivyDialect()
         self._pool: ProcessPoolExecutor | None = None
         self._pending: list[tuple[set[str], list[tuple[Any, ...]], asyncio.Future[Any]]] = []
@@ -257,6 +295,8 @@ class SearchIndex:
             )
             done += written
             if read == 0:
+                if self.postgres:
+                    await self._queue_drained()
                 return done
 
     async def _analyse(self, rows: list[tuple[Any, ...]]) -> list[IndexRow]:
@@ -521,11 +561,15 @@ class SearchIndex:
             ).bindparams(sa.bindparam("day", type_=sa.Date)),
             meta,
         )
-        rows = [{"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1]} for d in docs]
+        rows = [
+            {"docid": docids[d.paper_id], "doc": d.text[0], "title": d.text[1],
+             "pairs": list(d.pairs)}
+            for d in docs
+        ]  # fmt: skip
         await conn.execute(
             sa.text(
-                "INSERT INTO search_vectors (docid, doc, title)"
-                " VALUES (:docid, CAST(:doc AS tsvector), CAST(:title AS tsvector))"
+                "INSERT INTO search_vectors (docid, doc, title, pairs) VALUES (:docid,"
+                " CAST(:doc AS tsvector), CAST(:title AS tsvector), CAST(:pairs AS INTEGER[]))"
             ),
             rows,
         )
@@ -595,27 +639,29 @@ class SearchIndex:
                 out[word] = None if len(found) > limit else found
         return out
 
-    def from_where(
-        self, filters: Filters, *, title: str | None = None, by_key: bool = True
-    ) -> tuple[str, str]:
-        """PostgreSQL: FROM and WHERE of an index query for the compiled query `:q`.
+    def from_where(self, query: IndexQuery, *, by_key: bool = True) -> tuple[str, str]:
+        """PostgreSQL: FROM and WHERE of an index query for `query` (bound as `:q`).
 
-        `title` (bound as `:tf`): a query the paper's title vector must also match, which
-        the query `:q` implies (see `paperboy.search.sql.title_filter`). It changes no
-        result: `title:propose` is a weight on `doc`, which the GIN index cannot check,
-        so every paper with the word would be read to check its weight; the title
-        vector's own index names the few. The id range is left out unless a date filter
-        needs it, or the planner walks the primary key and tests every vector instead
-        of asking the GIN index.
+        Besides the tsquery, what the query implies for the other indexes, which changes
+        no result: its title filter (`:tf`, see `paperboy.search.sql.title_filter`; a
+        `title:` term is a weight on `doc`, which the GIN index cannot check, so every
+        paper with the word would be read to check its weight) and its phrases' word
+        pairs (`:pp`, see `paperboy.search.sql.phrase_pairs`; without them every paper
+        holding a phrase's words is read to compare their positions). The id range is
+        left out unless a date filter needs it, or the planner walks the primary key and
+        tests every vector instead of asking the GIN index (`by_key=False`: the range
+        only filters the rows the text indexes name).
         """
+        filters = query.filters
         frm = "search_vectors v"
         if filters.needs_docs:
             frm += " JOIN search_docs d ON d.docid = v.docid"
         where = "v.doc @@ CAST(:q AS tsquery)"
-        if title is not None:
+        if query.title is not None:
             where += " AND v.title @@ CAST(:tf AS tsquery)"
-        if filters.low > 0 or filters.high < Filters().high:
-            # by_key=False: the range only filters the rows the text indexes name.
+        if query.pairs:
+            where += " AND v.pairs @> CAST(:pp AS INTEGER[])"
+        if filters.dated:
             where += f" AND v.docid{'' if by_key else ' + 0'} BETWEEN :lo AND :hi"
         if filters.min_upvotes > 0:
             where += " AND d.upvotes >= :min_upvotes"
@@ -623,63 +669,123 @@ class SearchIndex:
             where += " AND d.has_code"
         return frm, where
 
-    def params(
-        self, query: str, filters: Filters, title: str | None = None, **extra: object
-    ) -> dict[str, object]:
-        params: dict[str, object] = {"q": query, "lo": filters.low, "hi": filters.high, **extra}
-        if title is not None:
-            params["tf"] = title
+    def params(self, query: IndexQuery, **extra: object) -> dict[str, object]:
+        filters = query.filters
+        params: dict[str, object] = {
+            "q": query.text, "lo": filters.low, "hi": filters.high, **extra
+        }  # fmt: skip
+        if query.title is not None:
+            params["tf"] = query.title
+        if query.pairs:
+            params["pp"] = list(query.pairs)
         if filters.min_upvotes > 0:
             params["min_upvotes"] = filters.min_upvotes
         return params
 
+    async def pairs_ready(self) -> bool:
+        """PostgreSQL: may searches ask for word pairs (every paper indexed since they
+        were added: migration 0011)? Once true, it stays true. (SQLite's folder has
+        pairs of its own: true.)"""
+        if not self.postgres:
+            return True
+        if not self._pairs_ready:
+            async with self.store.engine.connect() as conn:
+                result = await conn.exec_driver_sql(
+                    "SELECT value FROM search_state WHERE name = 'pairs'"
+                )
+                self._pairs_ready = result.scalar_one_or_none() == "ready"
+        return self._pairs_ready
+
+    async def _queue_drained(self) -> None:
+        """PostgreSQL: the queue was found empty, so every paper queued by migration 0011
+        has been indexed again with its pairs: searches may ask for them."""
+        if self._pairs_ready:
+            return
+        async with self.store.begin_write() as conn:
+            await conn.exec_driver_sql(
+                "UPDATE search_state SET value = 'ready' WHERE name = 'pairs'"
+                " AND value <> 'ready' AND NOT EXISTS (SELECT 1 FROM search_pending)"
+            )
+
     async def count_and_newest(
-        self, query: str, filters: Filters, *, title: str | None = None
+        self, query: IndexQuery, *, by_key: bool = True
     ) -> tuple[int, list[int]]:
         """PostgreSQL: (matches, ids of the `window` newest: all of them if no more).
 
         A GIN index gives no ids in order, so every matching row is visited for either:
-        one pass does both.
+        one pass does both. `by_key` (a date filter): see `from_where`.
         """
-        frm, where = self.from_where(filters, title=title)
+        frm, where = self.from_where(query, by_key=by_key)
         sql = sa.text(
             f"WITH m AS (SELECT v.docid AS docid FROM {frm} WHERE {where}),"
             " newest AS (SELECT docid FROM m ORDER BY docid DESC LIMIT :n)"
             " SELECT (SELECT count(*) FROM m), (SELECT array_agg(docid) FROM newest)"
         )
         async with self._reader() as conn:
-            params = self.params(query, filters, title, n=self.window)
-            row = (await conn.execute(sql, params)).one()
+            row = (await conn.execute(sql, self.params(query, n=self.window))).one()
         # A text query's row is untyped: a count and an array of document ids (or NULL).
         total, ids = cast("tuple[int, list[int] | None]", tuple(row))
         return total, list(ids or ())
 
-    async def newest_ids(
-        self, query: str, filters: Filters, n: int, *, title_tier: str, title: str | None = None
-    ) -> list[int]:
+    async def plan(self, query: IndexQuery) -> Planned:
+        """PostgreSQL: what the planner expects of `query` (from the statistics ANALYZE
+        keeps of each word and of the ids; nothing is read)."""
+        filters = query.filters
+        frm, where = self.from_where(query)
+        in_range = "v.docid BETWEEN :lo AND :hi"
+        async with self._reader() as conn:
+            params = self.params(query)
+            matches = await _planned(conn, f"SELECT 1 FROM {frm} WHERE {where}", params)
+            papers = await _planned(
+                conn,
+                f"SELECT 1 FROM search_vectors v WHERE {in_range}",
+                {"lo": filters.low, "hi": filters.high},
+            )
+            undated = matches
+            if filters.dated:
+                whole = IndexQuery(query.text, Filters(), query.title, query.pairs)
+                frm, where = self.from_where(whole)
+                undated = await _planned(
+                    conn, f"SELECT 1 FROM {frm} WHERE {where}", self.params(whole)
+                )
+        return Planned(matches, papers, undated)
+
+    async def newest_sample(self, query: IndexQuery, rows: int) -> tuple[list[int], int]:
+        """PostgreSQL: of the `rows` newest papers in the query's date range, (the ids of
+        those that match, newest first; how many were read).
+
+        The primary key is read backwards and each paper tested: a few milliseconds for
+        a few thousand papers, however many match in all.
+        """
+        frm, where = self.from_where(query)
+        sql = sa.text(
+            f"SELECT v.docid, ({where}) AS hit FROM {frm} WHERE v.docid BETWEEN :lo AND :hi"
+            " ORDER BY v.docid DESC LIMIT :rows"
+        )
+        async with self._reader() as conn:
+            result = await conn.execute(sql, self.params(query, rows=rows))
+            # A text query's rows are untyped: the SELECT names what they hold.
+            read = cast("Sequence[tuple[int, bool]]", result.all())
+        return [docid for docid, hit in read if hit], len(read)
+
+    async def newest_ids(self, query: IndexQuery, n: int, *, title_tier: str) -> list[int]:
         """PostgreSQL: ids of the `n` newest matches that also have a query term in the title.
 
         The title vector's index names these (few) papers first: the planner joins it to
         the query's own index scan, and only their rows are read (not the rows of a date
         range, each tested: the planner takes a vector test for cheap).
         """
-        frm, where = self.from_where(filters, title=title, by_key=False)
+        frm, where = self.from_where(query, by_key=False)
         where += " AND v.title @@ CAST(:tq AS tsquery)"
         # "+ 0" keeps the planner from reading the primary key backwards and testing each
         # vector on the way (see from_where).
         sql = sa.text(f"SELECT v.docid FROM {frm} WHERE {where} ORDER BY v.docid + 0 DESC LIMIT :n")
         async with self._reader() as conn:
-            params = self.params(query, filters, title, tq=title_tier, n=n)
+            params = self.params(query, tq=title_tier, n=n)
             return list((await conn.execute(sql, params)).scalars())
 
     async def rank(
-        self,
-        query: str,
-        filters: Filters,
-        limit: int,
-        *,
-        ids: Sequence[int] | None = None,
-        title: str | None = None,
+        self, query: IndexQuery, limit: int, *, ids: Sequence[int] | None = None
     ) -> list[Candidate]:
         """PostgreSQL: the best `limit` matches by `ts_rank_cd` (among `ids` if given)."""
         score = f"ts_rank_cd('{TS_WEIGHTS}', v.doc, CAST(:q AS tsquery), 1)"
@@ -691,9 +797,9 @@ class SearchIndex:
                 " WHERE v.docid = ANY(CAST(:ids AS BIGINT[]))"
                 " ORDER BY score DESC, v.docid DESC LIMIT :k"
             )
-            params: dict[str, object] = {"q": query, "ids": list(ids), "k": limit}
+            params: dict[str, object] = {"q": query.text, "ids": list(ids), "k": limit}
         else:
-            frm, where = self.from_where(filters, title=title)
+            frm, where = self.from_where(query)
             if "search_docs" not in frm:
                 frm += " JOIN search_docs d ON d.docid = v.docid"
             sql = _candidate_columns(
@@ -701,7 +807,7 @@ class SearchIndex:
                 f" d.day AS day, d.upvotes AS upvotes FROM {frm} WHERE {where}"
                 " ORDER BY score DESC, v.docid DESC LIMIT :k"
             )
-            params = self.params(query, filters, title, k=limit)
+            params = self.params(query, k=limit)
         async with self._reader() as conn:
             rows = await conn.execute(sql, params)
             return [Candidate(r.docid, r.paper_id, float(r.score), r.day, r.upvotes) for r in rows]
@@ -765,6 +871,15 @@ def _candidate_columns(sql: str) -> sa.TextualSelect:
         sa.column("day", sa.Date),
         sa.column("upvotes"),
     )
+
+
+async def _planned(conn: AsyncConnection, select: str, params: dict[str, object]) -> float:
+    """PostgreSQL: the rows the planner expects `select` to return (nothing is read)."""
+    result = await conn.execute(sa.text(f"EXPLAIN (FORMAT JSON) {select}"), params)
+    plan: Any = result.scalar_one()
+    if isinstance(plan, str):  # a driver without a json codec
+        plan = json.loads(plan)
+    return float(plan[0]["Plan"]["Plan Rows"])
 
 
 def _in(sql: str) -> sa.TextClause:

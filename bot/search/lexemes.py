@@ -46,6 +46,8 @@ __all__ = [
     "day_key",
     "docid_range",
     "lexeme",
+    "pair_hash",
+    "pair_hashes",
     "paper_day",
     "word_lexeme",
 ]
@@ -134,7 +136,8 @@ class FieldText:
 
 _EMPTY = FieldText((), ())
 
-#: Word pairs are looked up by their lexemes' buckets: 32 * 32 buckets per lexeme.
+#: Word pairs are looked up by their lexemes' buckets: 256 per lexeme, two of the first
+#: 16 digits each.
 PAIR_DIGITS = "0123456789abcdefghijklmnopqrstuv"
 _PAIR_CODE: dict[str, str] = {}
 
@@ -161,6 +164,29 @@ def pair_words(lexemes: Sequence[str]) -> list[str]:
     """
     codes = [_pair_code(lex) for lex in lexemes]
     return list(map(str.__add__, codes, codes[1:]))
+
+
+def pair_hash(first: str, second: str) -> int:
+    """PostgreSQL: two neighbouring lexemes as one signed 32-bit number (CRC-32 of both).
+
+    A paper's pairs are an integer array with a GIN index of its own
+    (`search_vectors.pairs`), which a phrase asks for before positions are compared: a
+    phrase of two common words then reads the few papers that hold the pair, not every
+    paper that holds both words. Two pairs sharing a number only add candidates: the
+    phrase's positions decide.
+    """
+    value = zlib.crc32(f"{first} {second}".encode())
+    return value - (1 << 32) if value >= 1 << 31 else value
+
+
+def pair_hashes(fields: Iterable[FieldText]) -> list[int]:
+    """PostgreSQL: `pair_hash` of each two neighbouring lexemes of every value of `fields`
+    (none across values, as no phrase runs across them), sorted, each once."""
+    out: set[int] = set()
+    for field in fields:
+        for value in field.lexemes:
+            out.update(map(pair_hash, value, value[1:]))
+    return sorted(out)
 
 
 # Normalised text has no "_" (normalize() turns underscores into spaces), and there

@@ -20,12 +20,13 @@ matcher, so a superset costs only time (and makes the total an estimate when it 
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import cast
 
 from paperboy.matching import And, Node, Not, Or, Query, QueryError, Term, is_acronym
-from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX, query_lexemes
+from paperboy.search.lexemes import AUTHOR_PREFIX, TITLE_PREFIX, pair_hash, query_lexemes
 
 __all__ = [
     "ALL",
@@ -38,6 +39,7 @@ __all__ = [
     "acronym_words",
     "compile_query",
     "compile_query_term",
+    "phrase_pairs",
     "title_filter",
     "title_tier",
 ]
@@ -46,18 +48,25 @@ __all__ = [
 MAX_CODES = 2000
 
 
+_NO_END = 1 << 62
+
+
 @dataclass(frozen=True, slots=True)
 class Filters:
     """Restrictions applied inside the index query (dates as a document id range)."""
 
     low: int = 0
-    high: int = 1 << 62
+    high: int = _NO_END
     min_upvotes: int = 0
     has_code: bool = False
 
     @property
     def needs_docs(self) -> bool:
         return self.min_upvotes > 0 or self.has_code
+
+    @property
+    def dated(self) -> bool:
+        return self.low > 0 or self.high < _NO_END
 
 
 @dataclass(frozen=True, slots=True)
@@ -355,3 +364,23 @@ def title_filter(query: Query, dialect: _Dialect, codes: Codes) -> str | None:
     if not items:
         return None
     return items[0] if len(items) == 1 else dialect.and_(items, [])
+
+
+def phrase_pairs(query: Query) -> tuple[int, ...]:
+    """PostgreSQL: the word pairs (`paperboy.search.lexemes.pair_hash`) every match of
+    `query` holds: those of its phrases that every match must have (terms of the
+    top-level AND, in the title, abstract or summary), sorted, each once.
+
+    A pair with an acronym in it is left out (an acronym matches inside other words,
+    which have pairs of their own), and so are authors' (they have none).
+    """
+    root = query.root
+    out: set[int] = set()
+    for child in root.children if isinstance(root, And) else (root,):
+        if not isinstance(child, Term) or child.field == "author" or len(child.words) < 2:
+            continue
+        lexemes = query_lexemes(child.words)
+        for first, second in itertools.pairwise(lexemes):
+            if first is not None and second is not None:
+                out.add(pair_hash(first, second))
+    return tuple(sorted(out))

@@ -96,7 +96,7 @@ class TantivyDialect(Fts5):
 def filtered(query: tantivy.Query, filters: Filters) -> tantivy.Query:
     """`query` within the filters' days, votes and code flag (they do not score)."""
     parts = [(MUST, query)]
-    if filters.low > 0 or filters.high < Filters().high:
+    if filters.dated:
         low, high = day_bounds(filters.low, filters.high)
         days = Q.range_query(SCHEMA, "day", tantivy.FieldType.Integer, low, high)
         parts.append((MUST, Q.const_score_query(days, 0.0)))

@@ -393,6 +393,42 @@ async def test_broad_dated_and_title_queries_keep_their_range_and_their_title_ma
     assert await found(both, in_range & titled) == titled_in_range
 
 
+async def test_postgres_counts_a_broad_query_from_the_newest_papers(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's folder counts every match")
+    # 80 days of papers: 3 in 4 tune adapters, every tenth has them in its title, the
+    # first 20 alone use an old method.
+    papers = [
+        _dated(
+            n,
+            "Adapters for LoRA" if n % 10 == 3 else f"Study {n}",
+            ("We tune adapters." if n % 4 else "We prune weights.")
+            + (" An old method." if n < 20 else ""),
+        )
+        for n in range(80)
+    ]
+    await store.papers.upsert(papers)
+    index = SearchIndex(store, window=4, estimate_above=10)
+    await index.sync()
+    async with store.engine.begin() as conn:
+        await conn.exec_driver_sql("ANALYZE")  # the planner's word statistics
+
+    adapters = expected(papers, "adapters")
+    broad = await search(store, req("adapters"), limit=5, index=index)
+    # The newest 16 papers (4 windows) are read: 12 match, so about 3 in 4 of all 80.
+    assert not broad.total_exact
+    assert broad.total == 60 == len(adapters)
+    assert {h.paper.id for h in broad.hits} <= adapters
+    assert broad.hits[0].paper.id == "2401.00073"  # the newest title match first
+    # A date range holding fewer papers than the sample is read whole: exact.
+    recent = await search(store, req("adapters since:2024-03-11"), limit=5, index=index)
+    assert recent.total_exact
+    assert recent.total == len({p for p in adapters if p >= "2401.00070"})
+    # Many matches, but few among the newest papers: every match is counted.
+    old = await search(store, req("old"), limit=5, index=index)
+    assert old.total_exact and old.total == 20
+
+
 async def test_sqlite_counts_every_match_and_ranks_titles_at_any_age(store: Store) -> None:
     if store.dialect != "sqlite":
         pytest.skip("the index folder is SQLite's")

@@ -6,7 +6,7 @@ import sqlalchemy as sa
 from alembic import command
 
 from paperboy.matching import Matcher
-from paperboy.search import search
+from paperboy.search import SearchIndex, search
 from paperboy.store import Store, migrate
 from paperboy.store.db import alembic_config, make_engine, write_engine
 from tests.seed_corpus import load_seed_papers
@@ -49,3 +49,30 @@ async def test_existing_papers_are_indexed_and_downgrade_removes_everything(db_u
     papers = load_seed_papers()[:40]
     want = {m.paper.id for m in Matcher.compile([(0, "efficient")]).match(papers).get(0, [])}
     assert {h.paper.id for h in results.hits} == want and len(want) > 10
+
+
+async def test_word_pairs_are_asked_for_once_every_paper_has_them(db_url: str) -> None:
+    """0011 (PostgreSQL): vectors written before it have no word pairs, so every paper is
+    queued again, and searches ask for pairs only once that queue has been drained."""
+    papers = load_seed_papers()
+    phrase = '"pipeline parallelism"'
+    want = {m.paper.id for m in Matcher.compile([(0, phrase)]).match(papers).get(0, [])}
+    assert want
+    await migrate(db_url)
+    async with Store(db_url) as store:
+        assert await SearchIndex(store).pairs_ready()  # an empty archive is ready at once
+        await store.papers.upsert(papers)
+        assert await SearchIndex(store).sync() == len(papers)
+    await _downgrade(db_url, "0010")
+    await migrate(db_url)
+    async with Store(db_url) as store:
+        index = SearchIndex(store)
+        postgres = store.dialect == "postgresql"
+        assert await index.pairs_ready() is not postgres
+        # The vectors written before 0011 are searched without asking for pairs.
+        found = await search(store, phrase, limit=100, index=index, sync=False)
+        assert {h.paper.id for h in found.hits} == want
+        assert await index.sync() == (len(papers) if postgres else 0)
+        assert await index.pairs_ready()
+        found = await search(store, phrase, limit=100, index=SearchIndex(store), sync=False)
+        assert {h.paper.id for h in found.hits} == want

@@ -9,13 +9,15 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from paperboy.matching import QueryError, parse
-from paperboy.search.lexemes import acronym_code
+from paperboy.models import Paper
+from paperboy.search.lexemes import acronym_code, analyze, pair_hash, pair_hashes
 from paperboy.search.sql import (
     MAX_CODES,
     Fts5,
     TsQuery,
     acronym_words,
     compile_query,
+    phrase_pairs,
     title_filter,
     title_tier,
 )
@@ -117,6 +119,46 @@ def test_title_filter_asks_the_title_vector_for_what_every_match_has_in_its_titl
     assert tf("survey") is None
     assert tf("abstract:survey") is None
     assert title_filter(parse("title:survey"), Fts5(), CODES) is None
+
+
+def test_phrase_pairs_are_the_word_pairs_every_match_holds() -> None:
+    def pairs(text: str) -> set[int]:
+        return set(phrase_pairs(parse(text)))
+
+    pipeline = pair_hash("pipelin", "parallel")
+    assert pairs('"pipeline parallelism"') == {pipeline}
+    assert pairs("mixture of experts") == {pair_hash("mixtur", "of"), pair_hash("of", "expert")}
+    assert pairs('title:"pipeline parallelism" AND abstract:"model based"') == {
+        pipeline,
+        pair_hash("model", "base"),
+    }
+    # An acronym matches inside other words: no pair with it. Authors have no pairs.
+    assert pairs("efficient LoRA fine tuning") == {pair_hash("fine", "tune")}
+    assert pairs("LoRA adapters") == set()
+    assert pairs('author:"Grace Hopper"') == set()
+    # Only what every match needs: not an alternative, a negation, a single word.
+    assert pairs('"pipeline parallelism", survey') == set()
+    assert pairs('survey -"pipeline parallelism"') == set()
+    assert pairs("survey") == set()
+
+
+def test_a_paper_holds_the_pairs_of_its_values_and_none_across_them() -> None:
+    paper = Paper(
+        id="1",
+        title="Pipeline parallelism",
+        abstract="We study model based planning.",
+        authors=("Grace Hopper",),
+        ai_keywords=("deep planning", "pipeline"),
+    )
+    doc = analyze(paper)
+    held = set(pair_hashes((doc.title, doc.abstract, doc.extra)))
+    assert phrase_pairs(parse('"pipeline parallelism"'))[0] in held
+    assert set(phrase_pairs(parse('"model based planning"'))) <= held
+    assert pair_hash("deep", "plan") in held
+    assert pair_hash("parallel", "we") not in held  # title, then abstract
+    assert pair_hash("plan", "pipelin") not in held  # one keyword, then the next
+    assert pair_hash("grace", "hopper") not in held  # authors have none
+    assert all(-(2**31) <= h < 2**31 for h in held)  # PostgreSQL's INTEGER
 
 
 SAFE_FTS = re.compile(r'^[{}a-z0-9 :"()]+$|^[{}a-zA-Z0-9 :"()]+$')
