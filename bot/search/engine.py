@@ -22,7 +22,7 @@ from typing import Any, Protocol, cast
 from paperboy.digest import AUTHORS_SHOWN, summarize
 from paperboy.matching import Matcher, PaperMatch, highlight
 from paperboy.models import Paper, SearchHit, SearchResults
-from paperboy.search.index import Candidate, IndexQuery, SearchIndex, surfaces_in
+from paperboy.search.index import SYNC_BATCH, Candidate, IndexQuery, SearchIndex, surfaces_in
 from paperboy.search.lexemes import acronym_code, docid_range, paper_day
 from paperboy.search.reader import PaperReader, step
 from paperboy.search.request import DEFAULT_LIMIT, MAX_LIMIT, SearchRequest, parse_search
@@ -123,7 +123,8 @@ async def search(
     index = index or SearchIndex(store)
     if sync:
         # Another process writing the folder is not waited for: it indexes the queue.
-        await index.sync(wait=0.0)
+        # PostgreSQL: one batch at most (a backlog is already searchable; see sync).
+        await index.sync(wait=0.0, most=SYNC_BATCH)
     else:
         await index.open()
     if index.postgres:
@@ -272,7 +273,7 @@ class _Postgres:
             compiled.text,
             filters,
             title=title_filter(request.query, index.dialect, codes),
-            pairs=phrase_pairs(request.query) if await index.pairs_ready() else (),
+            pairs=phrase_pairs(request.query),
         )
         return await _candidates(index, query, compiled.exact, tier, wanted)
 
@@ -351,23 +352,27 @@ async def _candidates(
     the total (an estimate for a query matching most papers). `exact`: the compiled
     query decides the match alone (else the matcher re-checks every candidate)."""
     k = _margin(wanted)
-    plan = await index.plan(query)
+    # The plan decides between a sample and a count, and how a date range is read.
+    plan = await index.plan(query) if exact or query.filters.dated else None
     sample = SAMPLE_WINDOWS * index.window
     # A quarter of the papers in range or more are expected to match: counting every
     # match would read every one; a sample of the newest papers gives the newest
     # matches and the share that match (if the estimate was right).
-    if exact and plan.matches > index.estimate_above and plan.matches * sample >= (
-        plan.papers * index.window
+    if (
+        plan is not None
+        and exact
+        and plan.matches > index.estimate_above
+        and plan.matches * sample >= plan.papers * index.window
     ):
-        hits, read = await index.newest_sample(query, sample)
-        if read < sample or len(hits) >= index.window:
-            total, estimated = len(hits), read >= sample
-            if estimated:
-                total = max(round(len(hits) / read * plan.papers), len(hits))
-            return _Found(await _ranked(index, query, tier, k, hits, total), total, not estimated)
+        hits, whole = await index.newest_sample(query, sample)
+        if whole and not hits:
+            return _Found([], 0)
+        if whole or len(hits) >= index.window:
+            total = len(hits) if whole else max(round(len(hits) / sample * plan.papers), len(hits))
+            return _Found(await _ranked(index, query, tier, k, hits, total), total, whole)
     # A date range is read by its key if that reads fewer rows than the words' index
     # would (a vector test costs about four times a visit).
-    by_key = plan.papers * 4 < plan.undated
+    by_key = plan is None or plan.papers * 4 < plan.undated
     total, newest = await index.count_and_newest(query, by_key=by_key)
     if total == 0:
         return _Found([], 0)

@@ -207,7 +207,6 @@ class SearchIndex:
         self.window = window or WINDOW
         self.estimate_above = estimate_above
         self.workers = workers
-        self._pairs_ready = False
         self.dialect: TsQuery | TantivyDialect = TsQuery() if self.postgres else TantivyDialect()
         self._pool: ProcessPoolExecutor | None = None
         self._pending: list[tuple[set[str], list[tuple[Any, ...]], asyncio.Future[Any]]] = []
@@ -278,25 +277,29 @@ class SearchIndex:
             )
         return self._pool
 
-    async def sync(self, *, batch: int = SYNC_BATCH, wait: float | None = None) -> int:
+    async def sync(
+        self, *, batch: int = SYNC_BATCH, wait: float | None = None, most: int | None = None
+    ) -> int:
         """Index every queued paper; returns how many were (re)indexed.
 
         Batches are pipelined: while one is written, the next is read and analysed (in
         a worker process when the index has `workers`). SQLite: `wait` is how long to
         wait for another process's writer of the folder (default 2 s; a search waits
-        for none) before leaving the queue to it.
+        for none) before leaving the queue to it. PostgreSQL: `most` stops after about
+        that many queue entries (a search's sync: a backlog, every paper queued by a
+        migration or a reindex, is left to ingest and `paperboy reindex`; the papers
+        in it are searchable as they were).
         """
         done = 0
         if not self.postgres:
             await self._open_folder()
         while True:
-            read, written = await (
-                self._pass(batch) if self.postgres else self._folder_pass(batch, wait)
-            )
+            if self.postgres:
+                read, written = await self._pass(batch, most)
+            else:
+                read, written = await self._folder_pass(batch, wait)
             done += written
-            if read == 0:
-                if self.postgres:
-                    await self._queue_drained()
+            if read == 0 or (self.postgres and most is not None):
                 return done
 
     async def _analyse(self, rows: list[tuple[Any, ...]]) -> list[IndexRow]:
@@ -422,13 +425,16 @@ class SearchIndex:
             )
         return int(result.rowcount)
 
-    async def _pass(self, batch: int) -> tuple[int, int]:
-        """One walk over the queue in id order: (entries read, papers indexed)."""
+    async def _pass(self, batch: int, most: int | None = None) -> tuple[int, int]:
+        """One walk over the queue in id order (up to about `most` entries): (entries
+        read, papers indexed)."""
         after = ""
         read = written = 0
         writing: asyncio.Task[int] | None = None
         try:
             while True:
+                if most is not None and read >= most:
+                    break
                 queued, rows = await self._read_batch(after, batch)
                 if not queued:
                     break
@@ -660,7 +666,8 @@ class SearchIndex:
         if query.title is not None:
             where += " AND v.title @@ CAST(:tf AS tsquery)"
         if query.pairs:
-            where += " AND v.pairs @> CAST(:pp AS INTEGER[])"
+            # NULL: pairs not known yet (see migration 0011); the positions decide.
+            where += " AND (v.pairs @> CAST(:pp AS INTEGER[]) OR v.pairs IS NULL)"
         if filters.dated:
             where += f" AND v.docid{'' if by_key else ' + 0'} BETWEEN :lo AND :hi"
         if filters.min_upvotes > 0:
@@ -681,31 +688,6 @@ class SearchIndex:
         if filters.min_upvotes > 0:
             params["min_upvotes"] = filters.min_upvotes
         return params
-
-    async def pairs_ready(self) -> bool:
-        """PostgreSQL: may searches ask for word pairs (every paper indexed since they
-        were added: migration 0011)? Once true, it stays true. (SQLite's folder has
-        pairs of its own: true.)"""
-        if not self.postgres:
-            return True
-        if not self._pairs_ready:
-            async with self.store.engine.connect() as conn:
-                result = await conn.exec_driver_sql(
-                    "SELECT value FROM search_state WHERE name = 'pairs'"
-                )
-                self._pairs_ready = result.scalar_one_or_none() == "ready"
-        return self._pairs_ready
-
-    async def _queue_drained(self) -> None:
-        """PostgreSQL: the queue was found empty, so every paper queued by migration 0011
-        has been indexed again with its pairs: searches may ask for them."""
-        if self._pairs_ready:
-            return
-        async with self.store.begin_write() as conn:
-            await conn.exec_driver_sql(
-                "UPDATE search_state SET value = 'ready' WHERE name = 'pairs'"
-                " AND value <> 'ready' AND NOT EXISTS (SELECT 1 FROM search_pending)"
-            )
 
     async def count_and_newest(
         self, query: IndexQuery, *, by_key: bool = True
@@ -750,9 +732,9 @@ class SearchIndex:
                 )
         return Planned(matches, papers, undated)
 
-    async def newest_sample(self, query: IndexQuery, rows: int) -> tuple[list[int], int]:
-        """PostgreSQL: of the `rows` newest papers in the query's date range, (the ids of
-        those that match, newest first; how many were read).
+    async def newest_sample(self, query: IndexQuery, rows: int) -> tuple[list[int], bool]:
+        """PostgreSQL: of the `rows` newest papers in the query's date range, the ids of
+        those that match (newest first), and whether they were all the range holds.
 
         The primary key is read backwards and each paper tested: a few milliseconds for
         a few thousand papers, however many match in all.
@@ -763,10 +745,10 @@ class SearchIndex:
             " ORDER BY v.docid DESC LIMIT :rows"
         )
         async with self._reader() as conn:
-            result = await conn.execute(sql, self.params(query, rows=rows))
+            result = await conn.execute(sql, self.params(query, rows=rows + 1))
             # A text query's rows are untyped: the SELECT names what they hold.
             read = cast("Sequence[tuple[int, bool]]", result.all())
-        return [docid for docid, hit in read if hit], len(read)
+        return [docid for docid, hit in read[:rows] if hit], len(read) <= rows
 
     async def newest_ids(self, query: IndexQuery, n: int, *, title_tier: str) -> list[int]:
         """PostgreSQL: ids of the `n` newest matches that also have a query term in the title.

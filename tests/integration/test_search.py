@@ -393,6 +393,18 @@ async def test_broad_dated_and_title_queries_keep_their_range_and_their_title_ma
     assert await found(both, in_range & titled) == titled_in_range
 
 
+async def test_a_bounded_sync_leaves_the_rest_of_the_queue(store: Store) -> None:
+    if store.dialect != "postgresql":
+        pytest.skip("SQLite's folder is built whole at the first sync")
+    papers = [_dated(n, f"Study {n}", "We tune adapters.") for n in range(20)]
+    await store.papers.upsert(papers)
+    index = SearchIndex(store)
+    assert await index.sync(batch=5, most=5) == 5  # what a search does, in small
+    assert await index.pending() == 15
+    assert await index.sync() == 15
+    assert (await search(store, req("adapters"), index=index)).total == 20
+
+
 async def test_postgres_counts_a_broad_query_from_the_newest_papers(store: Store) -> None:
     if store.dialect != "postgresql":
         pytest.skip("SQLite's folder counts every match")
@@ -420,10 +432,18 @@ async def test_postgres_counts_a_broad_query_from_the_newest_papers(store: Store
     assert broad.total == 60 == len(adapters)
     assert {h.paper.id for h in broad.hits} <= adapters
     assert broad.hits[0].paper.id == "2401.00073"  # the newest title match first
-    # A date range holding fewer papers than the sample is read whole: exact.
-    recent = await search(store, req("adapters since:2024-03-11"), limit=5, index=index)
+    # A date range holding no more papers than the sample (the last 16 days) is read
+    # whole by it: the total is exact, and nothing is counted another way.
+    whole = SearchIndex(store, window=4, estimate_above=3)
+
+    async def no_count(*args: object, **kwargs: object) -> None:
+        raise AssertionError("counted every match")
+
+    whole.count_and_newest = no_count  # type: ignore[method-assign,assignment]
+    recent = await search(store, req("adapters since:2024-03-05"), limit=5, index=whole)
     assert recent.total_exact
-    assert recent.total == len({p for p in adapters if p >= "2401.00070"})
+    assert recent.total == len({p for p in adapters if p >= "2401.00064"}) == 12
+    assert recent.hits[0].paper.id == "2401.00073"
     # Many matches, but few among the newest papers: every match is counted.
     old = await search(store, req("old"), limit=5, index=index)
     assert old.total_exact and old.total == 20

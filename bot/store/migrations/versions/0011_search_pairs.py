@@ -7,13 +7,13 @@ paper now also keeps its neighbouring lexemes as numbers (`search_vectors.pairs`
 `paperboy.search.lexemes.pair_hashes`) with a GIN index of their own, so a phrase first
 asks for its pairs and compares positions only in the papers that hold them.
 
-Existing rows get an empty array and every paper is queued to be indexed again;
-`search_state` ('pairs') says whether that is done ('queued' until the queue has been
-drained once, then 'ready'): until then searches do not ask for pairs, which older rows
-lack. An empty archive is ready at once. SQLite is unchanged (its folder has pairs of
-its own).
+The column is NULL where the pairs are not known: rows written before this migration,
+or by a process still running older code while it runs (a rolling upgrade). A query
+asks `pairs @> ... OR pairs IS NULL`, with a partial index naming the NULL rows, so such
+a paper is still found (its positions decide); every paper is queued to be indexed
+again, which fills them in. SQLite is unchanged (its folder has pairs of its own).
 
-The downgrade drops the column, its index and the state table.
+The downgrade drops the column and its indexes.
 
 Revision ID: 0011
 Revises: 0010
@@ -33,12 +33,11 @@ depends_on = None
 def upgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("ALTER TABLE search_vectors ADD COLUMN pairs INTEGER[] NOT NULL DEFAULT '{}'")
+    op.execute("ALTER TABLE search_vectors ADD COLUMN pairs INTEGER[]")
     op.execute("CREATE INDEX ix_search_vectors_pairs ON search_vectors USING GIN (pairs)")
-    op.execute("CREATE TABLE search_state (name VARCHAR(32) PRIMARY KEY, value TEXT NOT NULL)")
     op.execute(
-        "INSERT INTO search_state (name, value) SELECT 'pairs', CASE WHEN EXISTS"
-        " (SELECT 1 FROM search_vectors) THEN 'queued' ELSE 'ready' END"
+        "CREATE INDEX ix_search_vectors_pairs_unknown ON search_vectors (docid)"
+        " WHERE pairs IS NULL"
     )
     op.execute(
         "INSERT INTO search_pending (paper_id, seq) SELECT id, 0 FROM papers"
@@ -49,6 +48,6 @@ def upgrade() -> None:
 def downgrade() -> None:
     if op.get_bind().dialect.name != "postgresql":
         return
-    op.execute("DROP TABLE search_state")
+    op.execute("DROP INDEX ix_search_vectors_pairs_unknown")
     op.execute("DROP INDEX ix_search_vectors_pairs")
     op.execute("ALTER TABLE search_vectors DROP COLUMN pairs")
