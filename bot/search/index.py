@@ -890,16 +890,57 @@ def tsvector_literal(doc: IndexDoc, *, title_only: bool = False) -> str:
     if title_only:  # the title tier's own small vector (see SearchIndex.rank)
         fields = ((doc.title, "", ""),)
     for field, weight, prefix in fields:
+        table = _marks(weight)
         for lexes, codes in zip(field.lexemes, field.codes, strict=True):
-            code_at = dict(codes)
-            for i, lex in enumerate(lexes):
-                mark = f"{min(pos, _PG_MAX_POS)}{weight}"
-                for item in (lex, code_at.get(i)):
-                    if item is None:
-                        continue
-                    found = positions.setdefault(prefix + item, [])
-                    if len(found) < _PG_MAX_POSITIONS and (not found or found[-1] != mark):
-                        found.append(mark)
-                pos += 1
-            pos += 1
+            end = pos + len(lexes)
+            if prefix or end > _PG_MAX_POS:
+                _add_clamped(positions, lexes, codes, pos, weight, prefix)
+            else:  # every word a position of its own: no mark can repeat
+                marks = table[pos:end]
+                _add(positions, lexes, marks)
+                if codes:
+                    _add(positions, [code for _, code in codes], [marks[i] for i, _ in codes])
+            pos = end + 1
     return " ".join(f"'{lex}':{','.join(marks)}" for lex, marks in positions.items())
+
+
+_MARKS: dict[str, list[str]] = {}
+
+
+def _marks(weight: str) -> list[str]:
+    """Each position's mark with `weight` ("1A", "2A", ...), made once per weight."""
+    table = _MARKS.get(weight)
+    if table is None:
+        table = _MARKS[weight] = [f"{p}{weight}" for p in range(_PG_MAX_POS + 1)]
+    return table
+
+
+def _add(positions: dict[str, list[str]], items: Sequence[str], marks: Sequence[str]) -> None:
+    get = positions.get
+    for item, mark in zip(items, marks, strict=True):
+        found = get(item)
+        if found is None:
+            positions[item] = [mark]
+        elif len(found) < _PG_MAX_POSITIONS:
+            found.append(mark)
+
+
+def _add_clamped(
+    positions: dict[str, list[str]],
+    lexes: Sequence[str],
+    codes: Sequence[tuple[int, str]],
+    pos: int,
+    weight: str,
+    prefix: str,
+) -> None:
+    """`tsvector_literal` for a value with prefixed lexemes or positions past the last
+    PostgreSQL keeps (there every mark is the last position's, kept once)."""
+    code_at = dict(codes)
+    for i, lex in enumerate(lexes):
+        mark = f"{min(pos + i, _PG_MAX_POS)}{weight}"
+        for item in (lex, code_at.get(i)):
+            if item is None:
+                continue
+            found = positions.setdefault(prefix + item, [])
+            if len(found) < _PG_MAX_POSITIONS and (not found or found[-1] != mark):
+                found.append(mark)

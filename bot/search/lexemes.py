@@ -26,11 +26,13 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import itertools
 import re
 import zlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import cast
 
 from paperboy.matching import MAX_STEM_LENGTH, is_acronym, normalize_fast, stem
 from paperboy.models import Paper
@@ -162,12 +164,30 @@ def pair_words(lexemes: Sequence[str]) -> list[str]:
     phrase of two common words a few percent of the papers holding both. A pair word is
     a filter only: the phrase's positions decide.
     """
-    codes = [_pair_code(lex) for lex in lexemes]
-    return list(map(str.__add__, codes, codes[1:]))
+    codes = list(map(_PAIR_CODE.get, lexemes))  # in C; the few unknown ones after
+    if None in codes:
+        codes = [code or _pair_code(lex) for code, lex in zip(codes, lexemes, strict=True)]
+    return list(map(str.__add__, codes, codes[1:]))  # type: ignore[arg-type]
+
+
+_PAIR_HASH: dict[str, int] = {}
+#: Mixes the first lexeme's hash before the second's is XORed in: for one first lexeme,
+#: every second gives another number. (Odd, so the product keeps all 32 bits.)
+_PAIR_MIX = 0x9E3779B1
+
+
+def _lexeme_hash(lex: str) -> int:
+    value = _PAIR_HASH.get(lex)
+    if value is None:
+        if len(_PAIR_HASH) > _CACHE_LIMIT:
+            _PAIR_HASH.clear()
+        value = _PAIR_HASH[lex] = zlib.crc32(lex.encode())
+    return value
 
 
 def pair_hash(first: str, second: str) -> int:
-    """PostgreSQL: two neighbouring lexemes as one signed 32-bit number (CRC-32 of both).
+    """PostgreSQL: two neighbouring lexemes as one signed 32-bit number (from the CRC-32s
+    of both).
 
     A paper's pairs are an integer array with a GIN index of its own
     (`search_vectors.pairs`), which a phrase asks for before positions are compared: a
@@ -175,8 +195,8 @@ def pair_hash(first: str, second: str) -> int:
     paper that holds both words. Two pairs sharing a number only add candidates: the
     phrase's positions decide.
     """
-    value = zlib.crc32(f"{first} {second}".encode())
-    return value - (1 << 32) if value >= 1 << 31 else value
+    mixed = (_lexeme_hash(first) * _PAIR_MIX ^ _lexeme_hash(second)) & 0xFFFFFFFF
+    return mixed - 0x80000000
 
 
 def pair_hashes(fields: Iterable[FieldText]) -> list[int]:
@@ -185,7 +205,17 @@ def pair_hashes(fields: Iterable[FieldText]) -> list[int]:
     out: set[int] = set()
     for field in fields:
         for value in field.lexemes:
-            out.update(map(pair_hash, value, value[1:]))
+            found = list(map(_PAIR_HASH.get, value))  # in C; the few unknown ones after
+            hashes = (
+                [h if h is not None else _lexeme_hash(lex)
+                 for h, lex in zip(found, value, strict=True)]
+                if None in found
+                else cast("list[int]", found)
+            )  # fmt: skip
+            out.update(
+                ((a * _PAIR_MIX ^ b) & 0xFFFFFFFF) - 0x80000000
+                for a, b in itertools.pairwise(hashes)
+            )
     return sorted(out)
 
 
